@@ -1,0 +1,317 @@
+import { EventEmitter } from 'node:events'
+import { ClassicLevel } from 'classic-level'
+import { logger } from '@libp2p/logger'
+import { ClosedError } from './errors.js'
+import { Log, type AnyLevel, type LogEntry, type VerifyReport } from './log/log.js'
+import { Schema, type MessageCodec } from './schema/index.js'
+import { EventStream, readEvents, toEvent, type Event, type ReadOptions, type ReaderSource } from './reader.js'
+
+const log = logger('hyperemitter:emitter')
+
+/** Events kept in memory for listeners before delivery falls back to reading the db. */
+const DELIVERY_CACHE = 4096
+
+export type Callback<T = void> = (err: Error | null, value?: T) => void
+
+/**
+ * A listener gets the decoded message. With a second `done` parameter, or by
+ * returning a promise, it holds delivery of the next event until it is done.
+ */
+export type Listener<T = Record<string, unknown>> = (message: T, done: (err?: Error | null) => void) => unknown
+
+export interface HyperEmitterOptions {
+  /** fsync every commit: survive power loss, not only crashes. @default false */
+  fsync?: boolean
+  /** ms between redial attempts to a lost peer. @default 1000 */
+  reconnectTimeout?: number
+}
+
+/** What `emit` resolves with. */
+export interface Emitted {
+  /** hex id of the stored entry */
+  id: string
+  /** its position in this node's change feed */
+  seq: number
+}
+
+interface Registered {
+  fn: Listener
+  once: boolean
+}
+
+/**
+ * A persistent EventEmitter: every event is validated against the schema,
+ * appended to a hash-linked log in `db`, and delivered to listeners in log
+ * order, once.
+ */
+export class HyperEmitter {
+  /** The event encoders and decoders, by message name. */
+  readonly messages: Record<string, MessageCodec>
+  /** The parsed schema. */
+  readonly schema: Schema
+  /** Emits `'listener-error'` (err, eventName) when a listener throws. */
+  readonly status = new EventEmitter()
+  /** The options the emitter was made with. */
+  readonly options: Readonly<HyperEmitterOptions>
+  readonly #opening: Promise<Log>
+  #log: Log | undefined
+  readonly #listeners = new Map<string, Registered[]>()
+  #delivered = 0
+  #cache: LogEntry[] = []
+  #delivering = false
+  #waiters = new Set<() => void>()
+  #closing: Promise<void> | undefined
+
+  /**
+   * @param db - any abstract-level db (`new Level(path)`, `new MemoryLevel()`), or a folder path for classic-level
+   * @param schema - the events' `.proto` text
+   */
+  constructor (db: AnyLevel | string, schema: string | Uint8Array, options: HyperEmitterOptions = {}) {
+    this.schema = new Schema(schema)
+    this.messages = this.schema.messages
+    this.options = options
+    const level: AnyLevel = typeof db === 'string' ? new ClassicLevel(db) : db
+    this.#opening = Log.open(level, { fsync: options.fsync }).then(l => {
+      this.#log = l
+      this.#delivered = l.length
+      l.onCommit(entries => { this.#committed(entries) })
+      return l
+    })
+    // errors reach whoever awaits: ready(), emit(), ...
+    this.#opening.catch(() => {})
+  }
+
+  /** Opens an emitter and waits until its db is ready. */
+  static async open (db: AnyLevel | string, schema: string | Uint8Array, options?: HyperEmitterOptions): Promise<HyperEmitter> {
+    const emitter = new HyperEmitter(db, schema, options)
+    await emitter.ready()
+    return emitter
+  }
+
+  /** Resolves once the db is open. */
+  async ready (): Promise<void> {
+    await this.#opening
+  }
+
+  /** The hex public key that authors this node's entries. */
+  get id (): string {
+    return Buffer.from(this.#requireLog().identity.publicKey).toString('hex')
+  }
+
+  /** The underlying log, for the network layer and tools. */
+  get log (): Log {
+    return this.#requireLog()
+  }
+
+  get closed (): boolean {
+    return this.#closing != null
+  }
+
+  /**
+   * Validates `message` against event `name`, appends it to the log, and
+   * resolves once it is durable in the db.
+   */
+  emit (name: string, message: unknown, callback?: Callback<Emitted>): Promise<Emitted> {
+    const done = this.#emit(name, message)
+    if (callback != null) done.then(v => { callback(null, v) }, err => { callback(err) })
+    return done
+  }
+
+  async #emit (name: string, message: unknown): Promise<Emitted> {
+    if (this.#closing != null) throw new ClosedError('the emitter is closed')
+    const payload = this.schema.encode(name, message)
+    const l = this.#log ?? await this.#opening
+    const stored = await l.append(name, payload)
+    return { id: Buffer.from(stored.id).toString('hex'), seq: stored.seq }
+  }
+
+  /** Calls `listener` with every event `name` stored from now on. */
+  on<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
+    return this.#add(name, listener as Listener, false)
+  }
+
+  addListener<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
+    return this.on(name, listener)
+  }
+
+  /** Like `on`, for the next event `name` only. */
+  once<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
+    return this.#add(name, listener as Listener, true)
+  }
+
+  /** Removes a listener added with `on` or `once`; an unknown one is ignored. */
+  removeListener<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
+    const list = this.#listeners.get(name)
+    const i = list?.findIndex(r => r.fn === listener) ?? -1
+    if (list != null && i >= 0) {
+      list.splice(i, 1)
+      if (list.length === 0) this.#listeners.delete(name)
+    }
+    return this
+  }
+
+  off<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
+    return this.removeListener(name, listener)
+  }
+
+  /** Number of listeners for `name`. */
+  listenerCount (name: string): number {
+    return this.#listeners.get(name)?.length ?? 0
+  }
+
+  #add (name: string, fn: Listener, once: boolean): this {
+    if (typeof fn !== 'function') throw new TypeError('the listener must be a function')
+    const list = this.#listeners.get(name) ?? []
+    list.push({ fn, once })
+    this.#listeners.set(name, list)
+    return this
+  }
+
+  /**
+   * A Duplex stream in object mode: reads `{ name, payload }` events (from
+   * now, from the beginning, or from a named cursor) and emits what is written.
+   */
+  stream (options: ReadOptions = {}): EventStream {
+    return new EventStream(this.#readerSource(), (name, payload) => this.emit(name, payload), options)
+  }
+
+  /** The events as an async iterable, with the same options as `stream`. */
+  events (options: ReadOptions = {}): AsyncGenerator<Event> {
+    const src = this.#readerSource()
+    if (this.#log != null) return readEvents(src, options)
+    return (async function * () {
+      await src.ready()
+      yield * readEvents(src, options)
+    })()
+  }
+
+  /** Checks every id, signature and parent link of the log. */
+  async verify (): Promise<VerifyReport> {
+    return (await this.#opening).verify()
+  }
+
+  /** Stops delivery and reading, then closes the db. Emits after this reject with ClosedError. */
+  close (callback?: Callback): Promise<void> {
+    this.#closing ??= this.#close()
+    if (callback != null) this.#closing.then(() => { callback(null) }, err => { callback(err) })
+    return this.#closing
+  }
+
+  async #close (): Promise<void> {
+    this.#wake()
+    let l: Log
+    try {
+      l = await this.#opening
+    } catch {
+      return
+    }
+    await l.close()
+    this.#wake()
+  }
+
+  #readerSource (): ReaderSource & { ready: () => Promise<void> } {
+    return {
+      log: () => this.#requireLog(),
+      schema: this.schema,
+      now: () => this.#delivered,
+      changed: async (signal) => this.#changed(signal),
+      closed: () => this.#closing != null,
+      ready: async () => { await this.#opening }
+    }
+  }
+
+  #changed (signal?: AbortSignal): Promise<void> {
+    if (this.#closing != null || signal?.aborted === true) return Promise.resolve()
+    return new Promise(resolve => {
+      const wake = (): void => {
+        this.#waiters.delete(wake)
+        signal?.removeEventListener('abort', wake)
+        resolve()
+      }
+      this.#waiters.add(wake)
+      signal?.addEventListener('abort', wake, { once: true })
+    })
+  }
+
+  #wake (): void {
+    for (const wake of [...this.#waiters]) wake()
+  }
+
+  #requireLog (): Log {
+    if (this.#log == null) throw new ClosedError('the emitter is not open yet: await emitter.ready()')
+    return this.#log
+  }
+
+  #committed (entries: LogEntry[]): void {
+    if (this.#cache.length < DELIVERY_CACHE) this.#cache.push(...entries)
+    this.#wake()
+    if (!this.#delivering) void this.#deliverAll()
+  }
+
+  // Delivers the feed in order from where listeners are, from the in-memory
+  // cache when it holds the next event and from the db when it fell behind.
+  async #deliverAll (): Promise<void> {
+    this.#delivering = true
+    try {
+      const l = this.#requireLog()
+      while (this.#closing == null && this.#delivered < l.length) {
+        let batch = this.#cache
+        this.#cache = []
+        if (batch.length === 0 || batch[0].seq > this.#delivered + 1) {
+          batch = await l.read(this.#delivered + 1, DELIVERY_CACHE)
+        }
+        for (const e of batch) {
+          if (e.seq <= this.#delivered) continue
+          if (this.#closing != null) return
+          this.#delivered = e.seq
+          const wait = this.#deliver(e)
+          if (wait != null) await wait
+        }
+      }
+    } catch (err) {
+      if (this.#closing == null) log.error('delivery stopped: %e', err)
+    } finally {
+      this.#delivering = false
+    }
+  }
+
+  #deliver (e: LogEntry): Promise<void> | undefined {
+    const list = this.#listeners.get(e.entry.name)
+    if (list == null || list.length === 0) return
+    const message = toEvent(this.schema, e).payload
+    const waits: Array<Promise<unknown>> = []
+    for (const r of [...list]) {
+      if (r.once) this.removeListener(e.entry.name, r.fn)
+      try {
+        if (r.fn.length >= 2) {
+          waits.push(new Promise<void>((resolve) => {
+            r.fn(message, (err?: Error | null) => {
+              if (err != null) this.#listenerError(err, e.entry.name)
+              resolve()
+            })
+          }))
+        } else {
+          const out = (r.fn as (m: unknown) => unknown)(message)
+          if (out != null && typeof (out as Promise<unknown>).then === 'function') {
+            waits.push((out as Promise<unknown>).then(undefined, err => { this.#listenerError(err, e.entry.name) }))
+          }
+        }
+      } catch (err) {
+        this.#listenerError(err, e.entry.name)
+      }
+    }
+    if (waits.length > 0) return Promise.all(waits).then(() => {})
+  }
+
+  #listenerError (err: unknown, name: string): void {
+    if (this.status.listenerCount('listener-error') > 0) this.status.emit('listener-error', err, name)
+    else log.error('listener of %s threw: %e', name, err)
+  }
+}
+
+/** Creates a HyperEmitter: the factory form of `new HyperEmitter(...)`. */
+export function hyperEmitter (db: AnyLevel | string, schema: string | Uint8Array, options?: HyperEmitterOptions): HyperEmitter {
+  return new HyperEmitter(db, schema, options)
+}
+
+export { toEvent }

@@ -1,0 +1,54 @@
+/**
+ * Every error HyperEmitter throws or rejects with is a `HyperEmitterError`
+ * with a stable `name` and `code`; match on those, never on message text.
+ */
+export class HyperEmitterError extends Error {
+  readonly code: string
+  constructor (message: string, code: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'HyperEmitterError'
+    this.code = code
+  }
+}
+
+function defineError (name: string, code: string) {
+  return class extends HyperEmitterError {
+    static readonly code = code
+    constructor (message: string, options?: ErrorOptions) {
+      super(message, code, options)
+      this.name = name
+    }
+  }
+}
+
+/** The schema text could not be parsed, or defines no usable message. */
+export class SchemaError extends defineError('SchemaError', 'ERR_SCHEMA') {}
+
+/** `emit` or an incoming entry named an event that the schema does not define. */
+export class UnknownEventError extends defineError('UnknownEventError', 'ERR_UNKNOWN_EVENT') {}
+
+/** The emitter was closed; nothing more can be emitted or read. */
+export class ClosedError extends defineError('ClosedError', 'ERR_CLOSED') {}
+
+/** The db could not be opened or written (locked, read-only, full). */
+export class StorageError extends defineError('StorageError', 'ERR_STORAGE') {}
+
+/** An entry failed validation (id, signature, chain, size, payload). */
+export class InvalidEntryError extends defineError('InvalidEntryError', 'ERR_INVALID_ENTRY') {}
+
+/** A peer broke the sync protocol (bad frame, wrong order, limits). */
+export class ProtocolError extends defineError('ProtocolError', 'ERR_PROTOCOL') {}
+
+/** A peer runs another schema, topic or protocol version. */
+export class MismatchError extends defineError('MismatchError', 'ERR_MISMATCH') {}
+
+/** A message does not match its event's schema; `field` names the culprit. */
+export class InvalidMessageError extends HyperEmitterError {
+  static readonly code = 'ERR_INVALID_MESSAGE'
+  readonly field: string | undefined
+  constructor (message: string, field?: string, options?: ErrorOptions) {
+    super(message, InvalidMessageError.code, options)
+    this.name = 'InvalidMessageError'
+    this.field = field
+  }
+}

@@ -1,0 +1,11 @@
+import './polyfill.js'
+
+export { HyperEmitter, hyperEmitter } from './emitter.js'
+export type { HyperEmitterOptions, Listener, Callback, Emitted } from './emitter.js'
+export type { Event, ReadOptions } from './reader.js'
+export { EventStream } from './reader.js'
+export { Schema, EVENT_PEER_PROTO } from './schema/index.js'
+export type { MessageCodec } from './schema/index.js'
+export { Log } from './log/log.js'
+export type { LogEntry, VerifyReport, VerifyProblem, AnyLevel } from './log/log.js'
+export * from './errors.js'

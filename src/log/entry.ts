@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto'
+import { Entry } from '../pb/entry.js'
+import { InvalidEntryError } from '../errors.js'
+import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, verifySignature, type Identity } from './identity.js'
+
+export { Entry }
+
+/** Largest encoded entry accepted, local or remote: bounds every buffer per entry. */
+export const MAX_ENTRY_BYTES = 64 * 1024
+/** A sha2-256 multihash: 0x12 0x20 and 32 bytes of digest. */
+export const ID_LENGTH = 34
+/** Most links (parents besides prev) one entry may carry; heads merge quickly. */
+export const MAX_LINKS = 64
+
+// field 15, wire type 2, then the length 64: the two bytes before a signature
+const SIGNATURE_TAG = (15 << 3) | 2
+
+/** The id of an entry: the sha2-256 multihash of its exact bytes. */
+export function entryId (bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const id = new Uint8Array(ID_LENGTH)
+  id[0] = 0x12
+  id[1] = 0x20
+  id.set(createHash('sha256').update(bytes).digest(), 2)
+  return id
+}
+
+export type EntryFields = Omit<Entry, 'signature'>
+
+/** Encodes an entry, signed by `identity` when given. */
+export function encodeEntry (fields: EntryFields, identity?: Identity): Uint8Array {
+  const body = Entry.encode({ ...fields, signature: new Uint8Array(0) })
+  if (identity == null) return body
+  const out = new Uint8Array(body.byteLength + 2 + SIGNATURE_LENGTH)
+  out.set(body, 0)
+  out[body.byteLength] = SIGNATURE_TAG
+  out[body.byteLength + 1] = SIGNATURE_LENGTH
+  out.set(identity.sign(body), body.byteLength + 2)
+  return out
+}
+
+/** An entry decoded from bytes that passed the structural checks. */
+export interface DecodedEntry {
+  id: Uint8Array<ArrayBuffer>
+  bytes: Uint8Array
+  entry: Entry
+}
+
+/**
+ * Decodes `bytes` and checks everything that needs no other entry: size,
+ * field shapes, and (when present) the signature. Throws InvalidEntryError.
+ */
+export function decodeEntry (bytes: Uint8Array): DecodedEntry {
+  if (bytes.byteLength > MAX_ENTRY_BYTES) throw new InvalidEntryError(`entry of ${bytes.byteLength} bytes is over the ${MAX_ENTRY_BYTES} limit`)
+  let entry: Entry
+  try {
+    entry = Entry.decode(bytes, { limits: { links: MAX_LINKS } })
+  } catch (err) {
+    throw new InvalidEntryError(`entry does not decode: ${(err as Error).message}`)
+  }
+  if (entry.author.byteLength !== PUBLIC_KEY_LENGTH) throw new InvalidEntryError('entry author is not a 32-byte Ed25519 key')
+  if (!Number.isSafeInteger(entry.seq) || entry.seq < 1) throw new InvalidEntryError('entry seq must be a positive integer')
+  if (!Number.isSafeInteger(entry.clock) || entry.clock < 1) throw new InvalidEntryError('entry clock must be a positive integer')
+  if (entry.seq === 1 ? entry.prev.byteLength !== 0 : !isId(entry.prev)) throw new InvalidEntryError('entry prev does not match its seq')
+  for (const link of entry.links) {
+    if (!isId(link)) throw new InvalidEntryError('entry link is not a sha2-256 multihash')
+  }
+  if (entry.name.length === 0) throw new InvalidEntryError('entry has no event name')
+  const id = entryId(bytes)
+  if (entry.signature.byteLength !== 0) {
+    const end = bytes.byteLength - SIGNATURE_LENGTH - 2
+    if (entry.signature.byteLength !== SIGNATURE_LENGTH || bytes[end] !== SIGNATURE_TAG || bytes[end + 1] !== SIGNATURE_LENGTH) {
+      throw new InvalidEntryError('entry signature is not its last field')
+    }
+    if (!verifySignature(entry.author, bytes.subarray(0, end), entry.signature)) {
+      throw new InvalidEntryError('entry signature does not verify')
+    }
+  }
+  return { id, bytes, entry }
+}
+
+function isId (bytes: Uint8Array): boolean {
+  return bytes.byteLength === ID_LENGTH && bytes[0] === 0x12 && bytes[1] === 0x20
+}
+
+export function toHex (bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}

@@ -1,0 +1,61 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
+
+// DER prefixes that wrap a raw Ed25519 key as PKCS#8 / SPKI, so node:crypto
+// (the fastest Ed25519 here) can use the raw keys that entries and libp2p carry.
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+
+export const PUBLIC_KEY_LENGTH = 32
+export const SIGNATURE_LENGTH = 64
+
+/** An Ed25519 key pair: the author of local entries and the libp2p peer id. */
+export class Identity {
+  /** raw 32-byte private seed */
+  readonly seed: Uint8Array<ArrayBuffer>
+  /** raw 32-byte public key */
+  readonly publicKey: Uint8Array<ArrayBuffer>
+  readonly #key: KeyObject
+
+  constructor (seed: Uint8Array<ArrayBuffer>) {
+    if (seed.byteLength !== 32) throw new TypeError('an Ed25519 seed has 32 bytes')
+    this.seed = seed
+    this.#key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' })
+    const spki = createPublicKey(this.#key).export({ format: 'der', type: 'spki' })
+    this.publicKey = new Uint8Array(spki.subarray(spki.length - PUBLIC_KEY_LENGTH))
+  }
+
+  static generate (): Identity {
+    const { privateKey } = generateKeyPairSync('ed25519')
+    const der = privateKey.export({ format: 'der', type: 'pkcs8' })
+    return new Identity(new Uint8Array(der.subarray(der.length - 32)))
+  }
+
+  sign (bytes: Uint8Array): Uint8Array {
+    return sign(null, bytes, this.#key)
+  }
+
+  /** seed || public key: the 64-byte form libp2p's `privateKeyFromRaw` takes */
+  get rawPrivateKey (): Uint8Array {
+    return Buffer.concat([this.seed, this.publicKey])
+  }
+}
+
+const publicKeys = new Map<string, KeyObject>()
+
+/** Checks an Ed25519 signature by a raw 32-byte public key. */
+export function verifySignature (publicKey: Uint8Array, bytes: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.byteLength !== PUBLIC_KEY_LENGTH || signature.byteLength !== SIGNATURE_LENGTH) return false
+  const hex = Buffer.from(publicKey).toString('hex')
+  let key = publicKeys.get(hex)
+  if (key == null) {
+    try {
+      key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
+    } catch {
+      return false
+    }
+    // a small cache: authors are few, and a hostile peer cannot grow it past the bound
+    if (publicKeys.size > 1024) publicKeys.clear()
+    publicKeys.set(hex, key)
+  }
+  return verify(null, bytes, key, signature)
+}

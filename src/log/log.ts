@@ -1,0 +1,502 @@
+import { logger } from '@libp2p/logger'
+import { ClosedError, StorageError } from '../errors.js'
+import { decodeEntry, encodeEntry, entryId, Entry, MAX_LINKS, toHex, type DecodedEntry } from './entry.js'
+import { Identity } from './identity.js'
+import { seqKey, readSeq, AuthorState, runKey, RUN_VALUE_LENGTH } from './keys.js'
+import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
+
+const log = logger('hyperemitter:log')
+
+/** Most local emits committed in one group: one signature covers them all. */
+export const MAX_GROUP = 1024
+
+/**
+ * Any abstract-level db (classic-level, memory-level, a sublevel, ...), of
+ * any encodings: the log makes its own sublevels. Typed structurally because
+ * abstract-level's generics do not let one implementation stand for another.
+ */
+export interface AnyLevel {
+  readonly status: string
+  open (): Promise<void>
+  close (): Promise<void>
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  sublevel (name: string, options?: any): any
+}
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Db = AbstractLevel<any, any, any>
+type Sub = AbstractSublevel<Db, unknown, Buffer, Buffer>
+
+/** An entry as stored, with its place in the local change feed. */
+export interface LogEntry {
+  /** position in the local change feed, from 1 */
+  seq: number
+  id: Uint8Array
+  bytes: Uint8Array
+  entry: Entry
+}
+
+export interface LogInit {
+  /** fsync each commit (survives power loss, not only process crashes) @default false */
+  fsync?: boolean
+  /** largest local commit group @default MAX_GROUP */
+  maxGroup?: number
+}
+
+/** What a commit added, in feed order; given to `onCommit` subscribers. */
+export type CommitListener = (entries: LogEntry[]) => void
+
+interface PendingAppend {
+  name: string
+  payload: Uint8Array<ArrayBuffer>
+  resolve: (entry: LogEntry) => void
+  reject: (err: Error) => void
+}
+
+/** A problem `verify()` found. */
+export interface VerifyProblem {
+  seq?: number
+  id?: string
+  problem: string
+}
+
+export interface VerifyReport {
+  ok: boolean
+  entries: number
+  authors: number
+  problems: VerifyProblem[]
+}
+
+/**
+ * The hash-linked log on an abstract-level db. Entries are stored only after
+ * their parents; local appends are committed in groups (one level batch, one
+ * signature per group); every commit is one atomic batch.
+ */
+export class Log {
+  readonly identity: Identity
+  readonly #db: Db
+  readonly #entries: Sub
+  readonly #feed: Sub
+  readonly #heads: Sub
+  readonly #authors: Sub
+  readonly #runs: Sub
+  readonly #cursors: Sub
+  readonly #meta: Sub
+  readonly #fsync: boolean
+  readonly #maxGroup: number
+
+  #length = 0
+  #clock = 0
+  readonly #headIds = new Map<string, { id: Uint8Array<ArrayBuffer>, clock: number }>()
+  readonly #authorStates = new Map<string, AuthorState>()
+  readonly #listeners = new Set<CommitListener>()
+  #queue: PendingAppend[] = []
+  #flushScheduled = false
+  #tail: Promise<unknown> = Promise.resolve()
+  #closed = false
+
+  private constructor (db: AnyLevel, identity: Identity, init: LogInit) {
+    this.#db = db as unknown as Db
+    this.identity = identity
+    const opts = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
+    this.#entries = db.sublevel('entries', opts) as unknown as Sub
+    this.#feed = db.sublevel('feed', opts) as unknown as Sub
+    this.#heads = db.sublevel('heads', opts) as unknown as Sub
+    this.#authors = db.sublevel('authors', opts) as unknown as Sub
+    this.#runs = db.sublevel('runs', opts) as unknown as Sub
+    this.#cursors = db.sublevel('cursors', opts) as unknown as Sub
+    this.#meta = db.sublevel('meta', opts) as unknown as Sub
+    this.#fsync = init.fsync ?? false
+    this.#maxGroup = init.maxGroup ?? MAX_GROUP
+  }
+
+  /** Opens (or creates) the log in `db`, which it opens if needed. */
+  static async open (db: AnyLevel, init: LogInit = {}): Promise<Log> {
+    try {
+      await db.open()
+    } catch (err) {
+      throw new StorageError(`cannot open the db: ${describe(err)}`, { cause: err })
+    }
+    const meta = db.sublevel('meta', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+    let seed = await meta.get('key' as never) as Buffer | undefined
+    if (seed == null) {
+      seed = Buffer.from(Identity.generate().seed)
+      await meta.put('key' as never, seed as never)
+    }
+    const self = new Log(db, new Identity(new Uint8Array(seed)), init)
+    await self.#loadState()
+    return self
+  }
+
+  async #loadState (): Promise<void> {
+    for await (const key of this.#feed.keys({ reverse: true, limit: 1 })) this.#length = readSeq(key)
+    for await (const [author, value] of this.#authors.iterator()) {
+      this.#authorStates.set(toHex(author), AuthorState.decode(value))
+    }
+    const headIds = await this.#heads.keys().all()
+    const headBytes = await this.#entries.getMany(headIds)
+    headIds.forEach((id, i) => {
+      const bytes = headBytes[i]
+      if (bytes == null) throw new StorageError(`head ${toHex(id)} has no entry: the db is damaged`)
+      const clock = Entry.decode(bytes).clock
+      this.#headIds.set(toHex(id), { id: new Uint8Array(id), clock })
+      this.#clock = Math.max(this.#clock, clock)
+    })
+    log('opened log of %d entries, %d heads, %d authors', this.#length, this.#headIds.size, this.#authorStates.size)
+  }
+
+  /** Number of entries in the log: the last position of the change feed. */
+  get length (): number {
+    return this.#length
+  }
+
+  get closed (): boolean {
+    return this.#closed
+  }
+
+  /** Ids of the entries no other entry links to. */
+  heads (): Uint8Array[] {
+    return [...this.#headIds.values()].map(h => h.id)
+  }
+
+  /** The version vector: each author's highest stored seq, by hex public key. */
+  vector (): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const [author, state] of this.#authorStates) out.set(author, state.seq)
+    return out
+  }
+
+  /** The highest stored seq of one author (hex public key), 0 if none. */
+  authorSeq (author: string): number {
+    return this.#authorStates.get(author)?.seq ?? 0
+  }
+
+  /** Id of the newest stored entry of `author` (hex), if any. */
+  authorHead (author: string): Uint8Array | undefined {
+    return this.#authorStates.get(author)?.id
+  }
+
+  /** Subscribes to commits; returns the unsubscribe function. */
+  onCommit (listener: CommitListener): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  /**
+   * Appends a local entry. Concurrent appends are committed together; the
+   * promise resolves once the entry is in the db.
+   */
+  append (name: string, payload: Uint8Array): Promise<LogEntry> {
+    if (this.#closed) return Promise.reject(new ClosedError('the log is closed'))
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ name, payload: payload as Uint8Array<ArrayBuffer>, resolve, reject })
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true
+        void this.#serialize(() => this.#flush())
+      }
+    })
+  }
+
+  async #flush (): Promise<void> {
+    const group = this.#queue.splice(0, this.#maxGroup)
+    if (this.#queue.length > 0) {
+      void this.#serialize(() => this.#flush())
+    } else {
+      this.#flushScheduled = false
+    }
+    if (group.length === 0) return
+    let entries: DecodedEntry[]
+    try {
+      entries = this.#buildGroup(group)
+    } catch (err) {
+      for (const item of group) item.reject(err as Error)
+      return
+    }
+    try {
+      const stored = await this.#commit(entries)
+      group.forEach((item, i) => item.resolve(stored[i]))
+    } catch (err) {
+      for (const item of group) item.reject(err as Error)
+    }
+  }
+
+  #buildGroup (group: PendingAppend[]): DecodedEntry[] {
+    const author = this.identity.publicKey
+    const state = this.#authorStates.get(toHex(author))
+    let seq = state?.seq ?? 0
+    let prev: Uint8Array<ArrayBuffer> = state?.id ?? new Uint8Array(0)
+    let clock = this.#clock
+    const prevHex = toHex(prev)
+    // the first entry of a group links every head; the rest chain on prev
+    let links: Array<Uint8Array<ArrayBuffer>> = [...this.#headIds.entries()].filter(([hex]) => hex !== prevHex).map(([, h]) => h.id)
+    if (links.length > MAX_LINKS) links = links.slice(0, MAX_LINKS)
+    const timestamp = Date.now()
+    const out: DecodedEntry[] = []
+    group.forEach((item, i) => {
+      const fields = { author, seq: ++seq, prev, links, clock: ++clock, timestamp, name: item.name, payload: item.payload }
+      const bytes = encodeEntry(fields, i === group.length - 1 ? this.identity : undefined)
+      const id = entryId(bytes)
+      out.push({ id, bytes, entry: { ...fields, signature: new Uint8Array(0) } })
+      prev = id
+      links = []
+    })
+    return out
+  }
+
+  /**
+   * Stores entries that are already validated, in causal order, each one's
+   * parents stored before or earlier in the list. Entries whose author seq is
+   * already stored are skipped (another peer delivered them first). Runs one
+   * at a time with every other write.
+   */
+  async store (entries: DecodedEntry[]): Promise<LogEntry[]> {
+    if (this.#closed) throw new ClosedError('the log is closed')
+    return this.#serialize(async () => {
+      const fresh: DecodedEntry[] = []
+      const heads = new Map<string, { seq: number, id: string }>()
+      for (const d of entries) {
+        const author = toHex(d.entry.author)
+        const head = heads.get(author) ?? { seq: this.authorSeq(author), id: toHex(this.authorHead(author) ?? new Uint8Array(0)) }
+        // stored already, or a fork of what is stored: the first one stays
+        if (d.entry.seq !== head.seq + 1 || toHex(d.entry.prev) !== head.id) continue
+        heads.set(author, { seq: d.entry.seq, id: toHex(d.id) })
+        fresh.push(d)
+      }
+      return fresh.length === 0 ? [] : this.#commit(fresh)
+    })
+  }
+
+  #serialize<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(fn)
+    this.#tail = run.catch(() => {})
+    return run
+  }
+
+  // Writes one atomic batch and only then updates the in-memory state, so a
+  // failed write leaves the log exactly as it was.
+  async #commit (entries: DecodedEntry[]): Promise<LogEntry[]> {
+    const ops: Array<{ type: 'put' | 'del', sublevel: Sub, key: Buffer, value?: Buffer }> = []
+    const heads = new Map(this.#headIds)
+    const authors = new Map<string, AuthorState>()
+    let length = this.#length
+    let clock = this.#clock
+    const stored: LogEntry[] = []
+    for (const d of entries) {
+      const seq = ++length
+      ops.push({ type: 'put', sublevel: this.#entries, key: Buffer.from(d.id), value: Buffer.from(d.bytes) })
+      ops.push({ type: 'put', sublevel: this.#feed, key: seqKey(seq), value: Buffer.from(d.id) })
+      if (d.entry.prev.byteLength > 0) heads.delete(toHex(d.entry.prev))
+      for (const link of d.entry.links) heads.delete(toHex(link))
+      heads.set(toHex(d.id), { id: d.id, clock: d.entry.clock })
+      clock = Math.max(clock, d.entry.clock)
+      const hex = toHex(d.entry.author)
+      const before = authors.get(hex) ?? this.#authorStates.get(hex)
+      const after = AuthorState.next(before, d.entry.seq, seq, d.id)
+      if (before != null && after.runFirst !== before.runFirst) {
+        ops.push({ type: 'put', sublevel: this.#runs, key: runKey(d.entry.author, before.seq), value: before.encodeRun() })
+      }
+      authors.set(hex, after)
+      stored.push({ seq, id: d.id, bytes: d.bytes, entry: d.entry })
+    }
+    for (const [hex, state] of authors) {
+      const author = Buffer.from(hex, 'hex')
+      const old = this.#authorStates.get(hex)
+      // a run is written when it ends or at each commit; the old key of a run
+      // that grew is replaced
+      if (old != null && old.runFirst === state.runFirst && old.seq !== state.seq) {
+        ops.push({ type: 'del', sublevel: this.#runs, key: runKey(author, old.seq) })
+      }
+      ops.push({ type: 'put', sublevel: this.#runs, key: runKey(author, state.seq), value: state.encodeRun() })
+      ops.push({ type: 'put', sublevel: this.#authors, key: author, value: state.encode() })
+    }
+    for (const [hex, head] of this.#headIds) {
+      if (!heads.has(hex)) ops.push({ type: 'del', sublevel: this.#heads, key: Buffer.from(head.id) })
+    }
+    for (const [hex, head] of heads) {
+      if (!this.#headIds.has(hex)) ops.push({ type: 'put', sublevel: this.#heads, key: Buffer.from(head.id), value: Buffer.alloc(0) })
+    }
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      await this.#db.batch(ops as any, { sync: this.#fsync } as any)
+    } catch (err) {
+      throw new StorageError(`cannot write to the db: ${describe(err)}`, { cause: err })
+    }
+    this.#length = length
+    this.#clock = clock
+    this.#headIds.clear()
+    for (const [hex, head] of heads) this.#headIds.set(hex, head)
+    for (const [hex, state] of authors) this.#authorStates.set(hex, state)
+    for (const listener of this.#listeners) {
+      try {
+        listener(stored)
+      } catch (err) {
+        log.error('commit listener threw: %e', err)
+      }
+    }
+    return stored
+  }
+
+  /** Reads up to `limit` entries of the change feed from position `from` (inclusive). */
+  async read (from: number, limit: number): Promise<LogEntry[]> {
+    if (this.#closed) throw new ClosedError('the log is closed')
+    const seqs: number[] = []
+    const ids: Buffer[] = []
+    for await (const [key, id] of this.#feed.iterator({ gte: seqKey(Math.max(1, from)), limit })) {
+      seqs.push(readSeq(key))
+      ids.push(id)
+    }
+    return this.#load(seqs, ids)
+  }
+
+  async #load (seqs: number[], ids: Buffer[]): Promise<LogEntry[]> {
+    const bytes = await this.#entries.getMany(ids)
+    return ids.map((id, i) => {
+      const b = bytes[i]
+      if (b == null) throw new StorageError(`entry ${toHex(id)} at ${seqs[i]} is missing: the db is damaged`)
+      return { seq: seqs[i], id: new Uint8Array(id), bytes: new Uint8Array(b), entry: Entry.decode(b) }
+    })
+  }
+
+  /** The stored bytes of an entry, if present. */
+  async get (id: Uint8Array): Promise<Uint8Array | undefined> {
+    const bytes = await this.#entries.get(Buffer.from(id))
+    return bytes == null ? undefined : new Uint8Array(bytes)
+  }
+
+  /** Which of `ids` are stored. */
+  async hasMany (ids: Uint8Array[]): Promise<boolean[]> {
+    if (ids.length === 0) return []
+    const found = await this.#entries.getMany(ids.map(id => Buffer.from(id)))
+    return found.map(b => b != null)
+  }
+
+  /**
+   * Feed positions of the entries that a peer with version vector `have` lacks,
+   * in feed order (a causal order), at most `limit` of them. Costs grow with
+   * the number of missing entries and authors, not with the log's length.
+   */
+  async missing (have: Map<string, number>, limit: number): Promise<number[]> {
+    const ranges: Array<[number, number]> = []
+    for (const [hex, state] of this.#authorStates) {
+      const from = (have.get(hex) ?? 0) + 1
+      if (from > state.seq) continue
+      const author = Buffer.from(hex, 'hex')
+      let wanted = limit
+      // runs of this author from the one holding `from`, in seq order
+      for await (const [key, value] of this.#runs.iterator({ gte: runKey(author, from), lte: runKey(author, Number.MAX_SAFE_INTEGER) })) {
+        if (value.byteLength !== RUN_VALUE_LENGTH) throw new StorageError('damaged run record')
+        const last = readSeq(key.subarray(32))
+        const first = readSeq(value)
+        const feedStart = readSeq(value.subarray(8))
+        const start = feedStart + Math.max(0, from - first)
+        const end = feedStart + (last - first)
+        ranges.push([start, end])
+        wanted -= end - start + 1
+        if (wanted <= 0) break
+      }
+    }
+    ranges.sort((a, b) => a[0] - b[0])
+    const out: number[] = []
+    // ranges of different authors may interleave: merge by position
+    const merged = mergeRanges(ranges, limit)
+    for (const [start, end] of merged) {
+      for (let s = start; s <= end && out.length < limit; s++) out.push(s)
+    }
+    return out.sort((a, b) => a - b).slice(0, limit)
+  }
+
+  /** Entries at the given feed positions. */
+  async readAt (seqs: number[]): Promise<LogEntry[]> {
+    if (seqs.length === 0) return []
+    const ids = await this.#feed.getMany(seqs.map(seqKey))
+    ids.forEach((id, i) => { if (id == null) throw new StorageError(`feed position ${seqs[i]} is missing: the db is damaged`) })
+    return this.#load(seqs, ids as Buffer[])
+  }
+
+  /** The stored position of a named cursor, 0 if unset. */
+  async getCursor (name: string): Promise<number> {
+    const value = await this.#cursors.get(Buffer.from(name))
+    return value == null ? 0 : readSeq(value)
+  }
+
+  async setCursor (name: string, seq: number): Promise<void> {
+    if (this.#closed) throw new ClosedError('the log is closed')
+    await this.#cursors.put(Buffer.from(name), seqKey(seq))
+  }
+
+  /** A small key-value store for other layers' records (known peers). */
+  get meta (): Sub {
+    return this.#meta
+  }
+
+  /**
+   * Walks the whole log and checks every id, parent link, author chain and
+   * signature, and that every unsigned entry is covered by a signed one.
+   */
+  async verify (): Promise<VerifyReport> {
+    const problems: VerifyProblem[] = []
+    const position = new Map<string, number>()
+    const chains = new Map<string, { seq: number, id: Uint8Array, unsigned: number }>()
+    let count = 0
+    for await (const [key, id] of this.#feed.iterator()) {
+      const seq = readSeq(key)
+      count++
+      if (seq !== count) problems.push({ seq, problem: `feed position ${seq} follows ${count - 1}` })
+      const hex = toHex(id)
+      const bytes = await this.#entries.get(id)
+      if (bytes == null) { problems.push({ seq, id: hex, problem: 'entry missing' }); continue }
+      if (toHex(entryId(bytes)) !== hex) { problems.push({ seq, id: hex, problem: 'id does not match the entry bytes' }); continue }
+      let d: DecodedEntry
+      try {
+        d = decodeEntry(new Uint8Array(bytes))
+      } catch (err) {
+        problems.push({ seq, id: hex, problem: (err as Error).message })
+        continue
+      }
+      const author = toHex(d.entry.author)
+      const chain = chains.get(author) ?? { seq: 0, id: new Uint8Array(0), unsigned: 0 }
+      if (d.entry.seq !== chain.seq + 1) problems.push({ seq, id: hex, problem: `author seq ${d.entry.seq} follows ${chain.seq}` })
+      if (toHex(d.entry.prev) !== toHex(chain.id)) problems.push({ seq, id: hex, problem: 'prev is not the author\'s previous entry' })
+      for (const link of d.entry.links) {
+        if (!position.has(toHex(link))) problems.push({ seq, id: hex, problem: `link ${toHex(link)} is not stored before the entry` })
+      }
+      chains.set(author, { seq: d.entry.seq, id: d.id, unsigned: d.entry.signature.byteLength === 0 ? chain.unsigned + 1 : 0 })
+      position.set(hex, seq)
+    }
+    for (const [author, chain] of chains) {
+      if (chain.unsigned > 0) problems.push({ problem: `the last ${chain.unsigned} entries of author ${author} are not covered by a signature` })
+      const state = this.#authorStates.get(author)
+      if (state?.seq !== chain.seq) problems.push({ problem: `author ${author} index says seq ${state?.seq}, the feed ${chain.seq}` })
+    }
+    for (const [hex] of this.#headIds) {
+      if (!position.has(hex)) problems.push({ id: hex, problem: 'head is not in the feed' })
+    }
+    return { ok: problems.length === 0, entries: count, authors: chains.size, problems }
+  }
+
+  /** Waits for pending writes, then closes the db. */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const queued = this.#queue.splice(0)
+    for (const item of queued) item.reject(new ClosedError('the log was closed before this emit was stored'))
+    await this.#tail
+    this.#listeners.clear()
+    await this.#db.close()
+  }
+}
+
+function mergeRanges (ranges: Array<[number, number]>, limit: number): Array<[number, number]> {
+  const out: Array<[number, number]> = []
+  let total = 0
+  for (const [start, end] of ranges) {
+    out.push([start, end])
+    total += end - start + 1
+    if (total >= limit) break
+  }
+  return out
+}
+
+function describe (err: unknown): string {
+  const e = err as { code?: string, message?: string, cause?: { message?: string } }
+  return [e.code, e.cause?.message ?? e.message].filter(Boolean).join(': ')
+}

@@ -1,0 +1,167 @@
+import { Duplex } from 'node:stream'
+import { ClosedError } from './errors.js'
+import { toHex } from './log/entry.js'
+import type { Log, LogEntry } from './log/log.js'
+import type { Schema } from './schema/index.js'
+
+/** One event as readers see it. */
+export interface Event<T = Record<string, unknown>> {
+  name: string
+  payload: T
+  /** position in this node's change feed */
+  seq: number
+  /** entry id, hex sha2-256 multihash */
+  id: string
+  /** hex Ed25519 public key of the author */
+  author: string
+  /** milliseconds since the epoch, at the author */
+  timestamp: number
+}
+
+export interface ReadOptions {
+  /**
+   * Where to start: `'beginning'`, `'now'` (after the event being delivered
+   * to listeners), or a feed position to start after. @default 'now'
+   */
+  from?: 'beginning' | 'now' | number
+  /**
+   * A durable cursor name: reading resumes after the last event this
+   * consumer took, across restarts; `from` then only applies the first time.
+   */
+  cursor?: string
+  /** Keep waiting for new events at the end of the log. @default true */
+  live?: boolean
+  /** AbortSignal that ends the iteration. */
+  signal?: AbortSignal
+}
+
+/** Events read at once from the db. */
+const READ_CHUNK = 256
+
+export function toEvent (schema: Schema, e: LogEntry): Event {
+  return {
+    name: e.entry.name,
+    payload: schema.decode(e.entry.name, e.entry.payload),
+    seq: e.seq,
+    id: toHex(e.id),
+    author: toHex(e.entry.author),
+    timestamp: e.entry.timestamp
+  }
+}
+
+/** What a reader needs from the emitter. */
+export interface ReaderSource {
+  log: () => Log
+  schema: Schema
+  /** feed position of the event listeners are at */
+  now: () => number
+  /** resolves at the next commit or when the emitter closes */
+  changed: (signal?: AbortSignal) => Promise<void>
+  closed: () => boolean
+}
+
+/**
+ * Reads the change feed from a position, in order, waiting for new events
+ * when live. With a cursor, the position is saved after each event is taken
+ * (written at most once per chunk and when the reader ends).
+ */
+export function readEvents (src: ReaderSource, opts: ReadOptions = {}): AsyncGenerator<Event> {
+  // 'now' is when the reader is made, not when it is first read
+  return read(src, opts, src.now())
+}
+
+async function * read (src: ReaderSource, opts: ReadOptions, now: number): AsyncGenerator<Event> {
+  const log = src.log()
+  const schema = src.schema
+  let pos: number
+  const saved = opts.cursor != null ? await log.getCursor(opts.cursor) : 0
+  if (opts.cursor != null && saved > 0) pos = saved
+  else if (opts.from === 'beginning') pos = 0
+  else if (typeof opts.from === 'number') pos = opts.from
+  else pos = now
+  let savedPos = saved
+  // the event last yielded: a consumer that ends the iteration (break) took it
+  let inHand = pos
+  const save = async (): Promise<void> => {
+    if (opts.cursor != null && pos !== savedPos && !log.closed) {
+      savedPos = pos
+      await log.setCursor(opts.cursor, pos)
+    }
+  }
+  try {
+    while (!src.closed() && opts.signal?.aborted !== true) {
+      const chunk = pos < log.length ? await log.read(pos + 1, READ_CHUNK) : []
+      if (chunk.length === 0) {
+        await save()
+        if (opts.live === false) return
+        await src.changed(opts.signal)
+        continue
+      }
+      for (const e of chunk) {
+        inHand = e.seq
+        yield toEvent(schema, e)
+        // the consumer asked for the next one: it is done with this one
+        pos = e.seq
+      }
+      await save()
+    }
+  } finally {
+    pos = Math.max(pos, inHand)
+    await save().catch(() => {})
+  }
+}
+
+/**
+ * A Node Duplex in object mode: reads `{ name, payload }` events, and emits
+ * every `{ name, payload }` written to it.
+ */
+export class EventStream extends Duplex {
+  readonly #iterator: AsyncGenerator<Event>
+  readonly #emit: (name: string, payload: unknown) => Promise<unknown>
+  readonly #abort = new AbortController()
+  #reading = false
+
+  constructor (src: ReaderSource, emit: (name: string, payload: unknown) => Promise<unknown>, opts: ReadOptions = {}) {
+    super({ objectMode: true, highWaterMark: 64 })
+    this.#iterator = readEvents(src, { ...opts, signal: this.#abort.signal })
+    this.#emit = emit
+  }
+
+  override _read (): void {
+    if (this.#reading) return
+    this.#reading = true
+    void this.#pull()
+  }
+
+  async #pull (): Promise<void> {
+    try {
+      while (true) {
+        const next = await this.#iterator.next()
+        if (next.done === true) { this.push(null); return }
+        const { name, payload } = next.value
+        if (!this.push({ name, payload })) return
+      }
+    } catch (err) {
+      this.destroy(err as Error)
+    } finally {
+      this.#reading = false
+    }
+  }
+
+  override _write (chunk: { name?: unknown, payload?: unknown }, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (chunk == null || typeof chunk.name !== 'string') {
+      cb(new TypeError('write { name, payload } objects'))
+      return
+    }
+    this.#emit(chunk.name, chunk.payload ?? {}).then(() => { cb() }, cb)
+  }
+
+  override _destroy (err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#abort.abort()
+    this.#iterator.return(undefined).then(() => { cb(err) }, () => { cb(err) })
+  }
+}
+
+export function closedError (): ClosedError {
+  return new ClosedError('the emitter is closed')
+}

@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto'
+import protobuf from 'protobufjs'
+import { InvalidMessageError, SchemaError, UnknownEventError } from '../errors.js'
+
+/** The built-in message every node writes when it listens. */
+export const EVENT_PEER_PROTO = `
+syntax = "proto3";
+message EventPeer {
+  message Address {
+    string ip = 1;
+    uint32 port = 2;
+  }
+  string id = 1;
+  repeated Address addresses = 2;
+}
+`
+
+/** Encoder and decoder of one event type, as `emitter.messages[name]`. */
+export interface MessageCodec {
+  /** Validates `message` and returns its protobuf bytes. */
+  encode(message: Record<string, unknown>): Uint8Array
+  /** Decodes protobuf bytes to a plain object, defaults filled in. */
+  decode(bytes: Uint8Array): Record<string, unknown>
+}
+
+const TO_OBJECT: protobuf.IConversionOptions = { defaults: true, arrays: true, enums: String, longs: Number }
+
+/**
+ * The user's `.proto` schema, parsed at run time, plus the built-in EventPeer.
+ * Messages are known by their full name (`pkg.Name`) and, when unambiguous,
+ * by their short name.
+ */
+export class Schema {
+  readonly messages: Record<string, MessageCodec> = Object.create(null)
+  /** sha2-256 of the parsed schema, compared in the sync handshake. */
+  readonly fingerprint: Uint8Array
+  readonly #types = new Map<string, protobuf.Type>()
+
+  constructor (source: string | Uint8Array) {
+    const text = typeof source === 'string' ? source : Buffer.from(source).toString('utf8')
+    const root = new protobuf.Root()
+    try {
+      protobuf.parse(text, root, { keepCase: true })
+      protobuf.parse(EVENT_PEER_PROTO, root, { keepCase: true })
+      root.resolveAll()
+    } catch (err) {
+      throw new SchemaError(`cannot parse schema: ${(err as Error).message}`, { cause: err })
+    }
+    const all: protobuf.Type[] = []
+    collectTypes(root, all)
+    const shortCount = new Map<string, number>()
+    for (const type of all) shortCount.set(type.name, (shortCount.get(type.name) ?? 0) + 1)
+    for (const type of all) {
+      const full = type.fullName.replace(/^\./, '')
+      this.#types.set(full, type)
+      if (full !== type.name && shortCount.get(type.name) === 1) this.#types.set(type.name, type)
+    }
+    for (const [name, type] of this.#types) {
+      this.messages[name] = {
+        encode: (message) => this.#encode(name, type, message),
+        decode: (bytes) => type.toObject(type.decode(bytes), TO_OBJECT)
+      }
+    }
+    this.fingerprint = createHash('sha256').update(stableJson(root.toJSON())).digest()
+  }
+
+  /** Event names the schema defines. */
+  get names (): string[] {
+    return [...this.#types.keys()]
+  }
+
+  has (name: string): boolean {
+    return this.#types.has(name)
+  }
+
+  /** Validates `message` against event `name` and encodes it. */
+  encode (name: string, message: unknown): Uint8Array {
+    const type = this.#types.get(name)
+    if (type == null) throw new UnknownEventError(`unknown event "${name}": the schema defines ${this.names.join(', ')}`)
+    return this.#encode(name, type, message)
+  }
+
+  /** Decodes event `name`; throws if the bytes are not a valid `name`. */
+  decode (name: string, bytes: Uint8Array): Record<string, unknown> {
+    const type = this.#types.get(name)
+    if (type == null) throw new UnknownEventError(`unknown event "${name}"`)
+    return type.toObject(type.decode(bytes), TO_OBJECT)
+  }
+
+  /** Throws unless `bytes` decode as event `name` with all required fields. */
+  check (name: string, bytes: Uint8Array): void {
+    const type = this.#types.get(name)
+    if (type == null) throw new UnknownEventError(`unknown event "${name}"`)
+    type.decode(bytes)
+  }
+
+  #encode (name: string, type: protobuf.Type, message: unknown): Uint8Array {
+    if (message == null || typeof message !== 'object' || Array.isArray(message)) {
+      throw new InvalidMessageError(`${name}: the message must be an object`)
+    }
+    checkKeys(type, message as Record<string, unknown>, '')
+    const problem = type.verify(message)
+    if (problem != null) {
+      const field = problem.split(':')[0]
+      throw new InvalidMessageError(`${name}: ${problem}`, field)
+    }
+    return type.encode(message).finish()
+  }
+}
+
+function collectTypes (ns: protobuf.NamespaceBase, out: protobuf.Type[]): void {
+  for (const nested of ns.nestedArray) {
+    if (nested instanceof protobuf.Type) out.push(nested)
+    if (nested instanceof protobuf.Namespace || nested instanceof protobuf.Type) collectTypes(nested, out)
+  }
+}
+
+// protobufjs' verify ignores keys the type lacks; a typo there would silently
+// drop data, so unknown keys are refused, in nested messages too.
+function checkKeys (type: protobuf.Type, message: Record<string, unknown>, path: string): void {
+  for (const key of Object.keys(message)) {
+    const field = type.fields[key]
+    const where = path + key
+    if (field == null) {
+      if (type.oneofs?.[key] != null && typeof message[key] === 'string') continue
+      throw new InvalidMessageError(`${type.name}: unknown field "${where}"`, where)
+    }
+    const value = message[key]
+    if (field.resolvedType instanceof protobuf.Type && value != null && typeof value === 'object') {
+      const items = field.repeated && Array.isArray(value) ? value : [value]
+      items.forEach((item, i) => {
+        if (item != null && typeof item === 'object' && !ArrayBuffer.isView(item)) {
+          checkKeys(field.resolvedType as protobuf.Type, item as Record<string, unknown>, field.repeated ? `${where}[${i}].` : `${where}.`)
+        }
+      })
+    }
+  }
+}
+
+function stableJson (value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`
+  if (value != null && typeof value === 'object') {
+    const keys = Object.keys(value).sort()
+    return `{${keys.map(k => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}

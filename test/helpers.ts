@@ -1,0 +1,44 @@
+import { mkdtemp, rm, readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { MemoryLevel } from 'memory-level'
+import { ClassicLevel } from 'classic-level'
+
+export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures')
+
+export async function fixture (name: string): Promise<string> {
+  return readFile(join(FIXTURES, name), 'utf8')
+}
+
+/** A fresh temp folder, removed by the returned cleanup. */
+export async function tempDir (): Promise<{ path: string, cleanup: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), 'hyperemitter-test-'))
+  return { path, cleanup: async () => { await rm(path, { recursive: true, force: true }) } }
+}
+
+/** The two level implementations every log test runs on. */
+export const LEVELS = {
+  'memory-level': async () => ({ db: new MemoryLevel(), path: undefined as string | undefined, cleanup: async () => {} }),
+  'classic-level': async () => {
+    const dir = await tempDir()
+    const path = join(dir.path, 'db')
+    return { db: new ClassicLevel(path), path, cleanup: dir.cleanup }
+  }
+}
+
+export function deferred<T = void> (): { promise: Promise<T>, resolve: (v: T) => void, reject: (e: unknown) => void } {
+  let resolve!: (v: T) => void
+  let reject!: (e: unknown) => void
+  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
+  return { promise, resolve, reject }
+}
+
+/** Resolves once `check` is true, polling; rejects after `ms`. */
+export async function until (check: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}

@@ -1,0 +1,44 @@
+// Runs every compiled test file in its own process (uvu runs one suite per
+// file), then prints the totals as `N passed, N failed`, which uvu does not.
+import { spawn } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'test')
+const only = process.argv.slice(2)
+const files = readdirSync(dir)
+  .filter(f => f.endsWith('.test.js'))
+  .filter(f => only.length === 0 || only.some(o => f.includes(o)))
+  .sort()
+
+let passed = 0
+let failed = 0
+const broken = []
+
+function run (file) {
+  return new Promise(resolve => {
+    const started = Date.now()
+    const child = spawn(process.execPath, [join(dir, file)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', d => { out += d })
+    child.stderr.on('data', d => { out += d })
+    child.on('close', code => {
+      const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0)
+      const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0)
+      // a file that died before uvu's summary counts as one failure
+      const bad = total - ok + (code !== 0 && total === ok ? 1 : 0)
+      passed += ok
+      failed += bad
+      if (bad > 0) broken.push(file)
+      process.stdout.write(out)
+      console.log(`# ${file}: ${ok} passed, ${bad} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`)
+      resolve()
+    })
+  })
+}
+
+for (const file of files) await run(file)
+if (broken.length > 0) console.log(`failed files: ${broken.join(', ')}`)
+console.log(`${passed} passed, ${failed} failed`)
+process.exitCode = failed > 0 || passed === 0 ? 1 : 0

@@ -4,6 +4,7 @@ import { logger } from '@libp2p/logger'
 import { ClosedError } from './errors.js'
 import { Log, type AnyLevel, type LogEntry, type VerifyReport } from './log/log.js'
 import { Schema, type MessageCodec } from './schema/index.js'
+import { toHex } from './log/entry.js'
 import { EventStream, readEvents, toEvent, type Event, type ReadOptions, type ReaderSource } from './reader.js'
 
 const log = logger('hyperemitter:emitter')
@@ -27,11 +28,23 @@ export interface HyperEmitterOptions {
 }
 
 /** What `emit` resolves with. */
-export interface Emitted {
-  /** hex id of the stored entry */
-  id: string
+export class Emitted {
+  readonly #id: Uint8Array
   /** its position in this node's change feed */
-  seq: number
+  readonly seq: number
+  constructor (id: Uint8Array, seq: number) {
+    this.#id = id
+    this.seq = seq
+  }
+
+  /** hex id of the stored entry */
+  get id (): string {
+    return toHex(this.#id)
+  }
+
+  toJSON (): { id: string, seq: number } {
+    return { id: this.id, seq: this.seq }
+  }
 }
 
 interface Registered {
@@ -117,12 +130,16 @@ export class HyperEmitter {
     return done
   }
 
-  async #emit (name: string, message: unknown): Promise<Emitted> {
-    if (this.#closing != null) throw new ClosedError('the emitter is closed')
-    const payload = this.schema.encode(name, message)
-    const l = this.#log ?? await this.#opening
-    const stored = await l.append(name, payload)
-    return { id: Buffer.from(stored.id).toString('hex'), seq: stored.seq }
+  #emit (name: string, message: unknown): Promise<Emitted> {
+    let payload: Uint8Array
+    try {
+      if (this.#closing != null) throw new ClosedError('the emitter is closed')
+      payload = this.schema.encode(name, message)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const stored = this.#log != null ? this.#log.append(name, payload) : this.#opening.then(l => l.append(name, payload))
+    return stored.then(e => new Emitted(e.id, e.seq))
   }
 
   /** Calls `listener` with every event `name` stored from now on. */
@@ -278,7 +295,7 @@ export class HyperEmitter {
   #deliver (e: LogEntry): Promise<void> | undefined {
     const list = this.#listeners.get(e.entry.name)
     if (list == null || list.length === 0) return
-    const message = toEvent(this.schema, e).payload
+    const message = this.schema.decode(e.entry.name, e.entry.payload)
     const waits: Array<Promise<unknown>> = []
     for (const r of [...list]) {
       if (r.once) this.removeListener(e.entry.name, r.fn)

@@ -200,7 +200,8 @@ test('old events are not delivered again after reopening; the log persists on cl
   const all = []
   for await (const ev of e2.events({ from: 'beginning', live: false })) all.push(ev.payload.num)
   assert.equal(all, [1, 2, 3])
-  assert.ok((await e2.verify()).ok)
+  const report = await e2.verify()
+  assert.ok(report.ok, JSON.stringify(report.problems))
   await e2.close()
   await dir.cleanup()
 })

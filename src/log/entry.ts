@@ -1,9 +1,12 @@
-import { createHash } from 'node:crypto'
+import crypto from 'node:crypto'
 import { Entry } from '../pb/entry.js'
 import { InvalidEntryError } from '../errors.js'
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, verifySignature, type Identity } from './identity.js'
 
 export { Entry }
+
+/** The empty signature of entries that a later signed one covers. */
+export const EMPTY: Uint8Array<ArrayBuffer> = new Uint8Array(0)
 
 /** Largest encoded entry accepted, local or remote: bounds every buffer per entry. */
 export const MAX_ENTRY_BYTES = 64 * 1024
@@ -20,15 +23,23 @@ export function entryId (bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   const id = new Uint8Array(ID_LENGTH)
   id[0] = 0x12
   id[1] = 0x20
-  id.set(createHash('sha256').update(bytes).digest(), 2)
+  id.set(sha256(bytes), 2)
   return id
 }
 
-export type EntryFields = Omit<Entry, 'signature'>
+// crypto.hash (Node >= 20.12) skips the Hash object: hashing is per entry
+const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash
+const sha256 = oneShot != null
+  ? (bytes: Uint8Array): Buffer => oneShot('sha256', bytes, 'buffer')
+  : (bytes: Uint8Array): Buffer => crypto.createHash('sha256').update(bytes).digest()
 
-/** Encodes an entry, signed by `identity` when given. */
+const NO_SIGNATURE = EMPTY
+
+export type EntryFields = Omit<Entry, 'signature'> & { signature?: Uint8Array<ArrayBuffer> }
+
+/** Encodes an entry (its `signature` is ignored), signed by `identity` when given. */
 export function encodeEntry (fields: EntryFields, identity?: Identity): Uint8Array {
-  const body = Entry.encode({ ...fields, signature: new Uint8Array(0) })
+  const body = Entry.encode(fields.signature === NO_SIGNATURE ? fields as Entry : { ...fields, signature: NO_SIGNATURE })
   if (identity == null) return body
   const out = new Uint8Array(body.byteLength + 2 + SIGNATURE_LENGTH)
   out.set(body, 0)

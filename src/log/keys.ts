@@ -11,21 +11,37 @@ export function readSeq (bytes: Uint8Array): number {
   return Number(Buffer.from(bytes.buffer, bytes.byteOffset, 8).readBigUInt64BE())
 }
 
-/** author (32 bytes) || last seq of the run: runs of one author sort by seq */
-export function runKey (author: Uint8Array, lastSeq: number): Buffer {
+/** author (32 bytes) || first seq of the run: runs of one author sort by seq */
+export function runKey (author: Uint8Array, firstSeq: number): Buffer {
   const key = Buffer.allocUnsafe(40)
   key.set(author, 0)
-  key.writeBigUInt64BE(BigInt(lastSeq), 32)
+  key.writeBigUInt64BE(BigInt(firstSeq), 32)
   return key
 }
 
-/** A run record's value: first author seq, then its feed position. */
+/** A run record's value: last author seq, then the feed position of the first. */
 export const RUN_VALUE_LENGTH = 16
 
+/** A run: consecutive author seqs stored at consecutive feed positions. */
+export interface Run {
+  author: Uint8Array<ArrayBuffer>
+  first: number
+  last: number
+  feedStart: number
+}
+
+export function decodeRun (key: Uint8Array, value: Uint8Array): Run {
+  return {
+    author: new Uint8Array(key.subarray(0, 32)),
+    first: readSeq(key.subarray(32)),
+    last: readSeq(value),
+    feedStart: readSeq(value.subarray(8))
+  }
+}
+
 /**
- * One author's newest stored entry, and the run it ends: consecutive author
- * seqs stored at consecutive feed positions, so one record maps a whole
- * commit group from author seq to feed position.
+ * One author's newest stored entry, and the run it ends, so that one record
+ * maps a whole commit group from author seq to feed position.
  */
 export class AuthorState {
   constructor (
@@ -43,29 +59,11 @@ export class AuthorState {
     return new AuthorState(seq, feedSeq, seq, feedSeq, id)
   }
 
+  /** the value of this state's run record */
   encodeRun (): Buffer {
     const out = Buffer.allocUnsafe(RUN_VALUE_LENGTH)
-    out.writeBigUInt64BE(BigInt(this.runFirst), 0)
+    out.writeBigUInt64BE(BigInt(this.seq), 0)
     out.writeBigUInt64BE(BigInt(this.runFeedStart), 8)
     return out
-  }
-
-  encode (): Buffer {
-    const out = Buffer.allocUnsafe(32 + this.id.byteLength)
-    out.writeBigUInt64BE(BigInt(this.seq), 0)
-    out.writeBigUInt64BE(BigInt(this.feedSeq), 8)
-    out.writeBigUInt64BE(BigInt(this.runFirst), 16)
-    out.writeBigUInt64BE(BigInt(this.runFeedStart), 24)
-    out.set(this.id, 32)
-    return out
-  }
-
-  static decode (bytes: Uint8Array): AuthorState {
-    const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    return new AuthorState(
-      Number(b.readBigUInt64BE(0)), Number(b.readBigUInt64BE(8)),
-      Number(b.readBigUInt64BE(16)), Number(b.readBigUInt64BE(24)),
-      new Uint8Array(b.subarray(32))
-    )
   }
 }

@@ -1,11 +1,14 @@
 import { logger } from '@libp2p/logger'
 import { ClosedError, StorageError } from '../errors.js'
-import { decodeEntry, encodeEntry, entryId, Entry, MAX_LINKS, toHex, type DecodedEntry } from './entry.js'
+import { decodeEntry, encodeEntry, entryId, Entry, EMPTY, ID_LENGTH, MAX_LINKS, toHex, type DecodedEntry } from './entry.js'
 import { Identity } from './identity.js'
-import { seqKey, readSeq, AuthorState, runKey, RUN_VALUE_LENGTH } from './keys.js'
+import { seqKey, readSeq, AuthorState, runKey, decodeRun, RUN_VALUE_LENGTH, type Run } from './keys.js'
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
 
 const log = logger('hyperemitter:log')
+
+/** The one record of the heads sublevel: the ids of the heads, concatenated. */
+const HEADS_KEY = Buffer.from('heads')
 
 /** Most local emits committed in one group: one signature covers them all. */
 export const MAX_GROUP = 1024
@@ -77,7 +80,6 @@ export class Log {
   readonly #entries: Sub
   readonly #feed: Sub
   readonly #heads: Sub
-  readonly #authors: Sub
   readonly #runs: Sub
   readonly #cursors: Sub
   readonly #meta: Sub
@@ -101,7 +103,6 @@ export class Log {
     this.#entries = db.sublevel('entries', opts) as unknown as Sub
     this.#feed = db.sublevel('feed', opts) as unknown as Sub
     this.#heads = db.sublevel('heads', opts) as unknown as Sub
-    this.#authors = db.sublevel('authors', opts) as unknown as Sub
     this.#runs = db.sublevel('runs', opts) as unknown as Sub
     this.#cursors = db.sublevel('cursors', opts) as unknown as Sub
     this.#meta = db.sublevel('meta', opts) as unknown as Sub
@@ -129,10 +130,22 @@ export class Log {
 
   async #loadState (): Promise<void> {
     for await (const key of this.#feed.keys({ reverse: true, limit: 1 })) this.#length = readSeq(key)
-    for await (const [author, value] of this.#authors.iterator()) {
-      this.#authorStates.set(toHex(author), AuthorState.decode(value))
+    // each author's newest run, by a skip scan from the last author down
+    let below: Buffer | undefined
+    while (true) {
+      let run: Run | undefined
+      const range = below == null ? { reverse: true, limit: 1 } : { reverse: true, limit: 1, lt: below }
+      for await (const [key, value] of this.#runs.iterator(range)) run = decodeRun(key, value)
+      if (run == null) break
+      const feedSeq = run.feedStart + run.last - run.first
+      const id = await this.#feed.get(seqKey(feedSeq))
+      if (id == null) throw new StorageError(`feed position ${feedSeq} is missing: the db is damaged`)
+      this.#authorStates.set(toHex(run.author), new AuthorState(run.last, feedSeq, run.first, run.feedStart, new Uint8Array(id)))
+      below = runKey(run.author, 0)
     }
-    const headIds = await this.#heads.keys().all()
+    const stored = await this.#heads.get(HEADS_KEY)
+    const headIds: Buffer[] = []
+    for (let i = 0; stored != null && i < stored.byteLength; i += ID_LENGTH) headIds.push(stored.subarray(i, i + ID_LENGTH))
     const headBytes = await this.#entries.getMany(headIds)
     headIds.forEach((id, i) => {
       const bytes = headBytes[i]
@@ -231,14 +244,16 @@ export class Log {
     if (links.length > MAX_LINKS) links = links.slice(0, MAX_LINKS)
     const timestamp = Date.now()
     const out: DecodedEntry[] = []
-    group.forEach((item, i) => {
-      const fields = { author, seq: ++seq, prev, links, clock: ++clock, timestamp, name: item.name, payload: item.payload }
-      const bytes = encodeEntry(fields, i === group.length - 1 ? this.identity : undefined)
+    const last = group.length - 1
+    for (let i = 0; i <= last; i++) {
+      const item = group[i]
+      const entry: Entry = { author, seq: ++seq, prev, links, clock: ++clock, timestamp, name: item.name, payload: item.payload, signature: EMPTY }
+      const bytes = encodeEntry(entry, i === last ? this.identity : undefined)
       const id = entryId(bytes)
-      out.push({ id, bytes, entry: { ...fields, signature: new Uint8Array(0) } })
+      out.push({ id, bytes, entry })
       prev = id
       links = []
-    })
+    }
     return out
   }
 
@@ -274,49 +289,43 @@ export class Log {
   // Writes one atomic batch and only then updates the in-memory state, so a
   // failed write leaves the log exactly as it was.
   async #commit (entries: DecodedEntry[]): Promise<LogEntry[]> {
-    const ops: Array<{ type: 'put' | 'del', sublevel: Sub, key: Buffer, value?: Buffer }> = []
+    const ops: BatchOp[] = []
     const heads = new Map(this.#headIds)
     const authors = new Map<string, AuthorState>()
     let length = this.#length
     let clock = this.#clock
     const stored: LogEntry[] = []
+    // in a chain (a local group) prev is the entry just added: reuse its hex
+    let lastId: Uint8Array | undefined
+    let lastHex = ''
     for (const d of entries) {
       const seq = ++length
-      ops.push({ type: 'put', sublevel: this.#entries, key: Buffer.from(d.id), value: Buffer.from(d.bytes) })
-      ops.push({ type: 'put', sublevel: this.#feed, key: seqKey(seq), value: Buffer.from(d.id) })
-      if (d.entry.prev.byteLength > 0) heads.delete(toHex(d.entry.prev))
+      const id = view(d.id)
+      ops.push(op('put', this.#entries, id, view(d.bytes)))
+      ops.push(op('put', this.#feed, seqKey(seq), id))
+      if (d.entry.prev.byteLength > 0) heads.delete(d.entry.prev === lastId ? lastHex : toHex(d.entry.prev))
       for (const link of d.entry.links) heads.delete(toHex(link))
-      heads.set(toHex(d.id), { id: d.id, clock: d.entry.clock })
+      lastId = d.id
+      lastHex = id.toString('hex')
+      heads.set(lastHex, { id: d.id, clock: d.entry.clock })
       clock = Math.max(clock, d.entry.clock)
       const hex = toHex(d.entry.author)
       const before = authors.get(hex) ?? this.#authorStates.get(hex)
       const after = AuthorState.next(before, d.entry.seq, seq, d.id)
-      if (before != null && after.runFirst !== before.runFirst) {
-        ops.push({ type: 'put', sublevel: this.#runs, key: runKey(d.entry.author, before.seq), value: before.encodeRun() })
-      }
       authors.set(hex, after)
+      // a run record is written when it ends and at the end of the commit
+      if (before != null && after.runFirst !== before.runFirst) {
+        ops.push(op('put', this.#runs, runKey(d.entry.author, before.runFirst), before.encodeRun()))
+      }
       stored.push({ seq, id: d.id, bytes: d.bytes, entry: d.entry })
     }
     for (const [hex, state] of authors) {
-      const author = Buffer.from(hex, 'hex')
-      const old = this.#authorStates.get(hex)
-      // a run is written when it ends or at each commit; the old key of a run
-      // that grew is replaced
-      if (old != null && old.runFirst === state.runFirst && old.seq !== state.seq) {
-        ops.push({ type: 'del', sublevel: this.#runs, key: runKey(author, old.seq) })
-      }
-      ops.push({ type: 'put', sublevel: this.#runs, key: runKey(author, state.seq), value: state.encodeRun() })
-      ops.push({ type: 'put', sublevel: this.#authors, key: author, value: state.encode() })
+      ops.push(op('put', this.#runs, runKey(Buffer.from(hex, 'hex'), state.runFirst), state.encodeRun()))
     }
-    for (const [hex, head] of this.#headIds) {
-      if (!heads.has(hex)) ops.push({ type: 'del', sublevel: this.#heads, key: Buffer.from(head.id) })
-    }
-    for (const [hex, head] of heads) {
-      if (!this.#headIds.has(hex)) ops.push({ type: 'put', sublevel: this.#heads, key: Buffer.from(head.id), value: Buffer.alloc(0) })
-    }
+    ops.push(op('put', this.#heads, HEADS_KEY, Buffer.concat([...heads.values()].map(h => h.id))))
     try {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      await this.#db.batch(ops as any, { sync: this.#fsync } as any)
+      await this.#db.batch(ops as any, this.#fsync ? { sync: true } as any : undefined)
     } catch (err) {
       throw new StorageError(`cannot write to the db: ${describe(err)}`, { cause: err })
     }
@@ -381,16 +390,22 @@ export class Log {
       if (from > state.seq) continue
       const author = Buffer.from(hex, 'hex')
       let wanted = limit
-      // runs of this author from the one holding `from`, in seq order
-      for await (const [key, value] of this.#runs.iterator({ gte: runKey(author, from), lte: runKey(author, Number.MAX_SAFE_INTEGER) })) {
-        if (value.byteLength !== RUN_VALUE_LENGTH) throw new StorageError('damaged run record')
-        const last = readSeq(key.subarray(32))
-        const first = readSeq(value)
-        const feedStart = readSeq(value.subarray(8))
-        const start = feedStart + Math.max(0, from - first)
-        const end = feedStart + (last - first)
+      const take = (run: Run): void => {
+        if (run.last < from || !author.equals(run.author)) return
+        const start = run.feedStart + Math.max(0, from - run.first)
+        const end = run.feedStart + (run.last - run.first)
         ranges.push([start, end])
         wanted -= end - start + 1
+      }
+      // the run holding `from`, then the later ones, in seq order
+      for await (const [key, value] of this.#runs.iterator({ reverse: true, limit: 1, lte: runKey(author, from) })) {
+        if (value.byteLength !== RUN_VALUE_LENGTH) throw new StorageError('damaged run record')
+        take(decodeRun(key, value))
+      }
+      if (wanted <= 0) continue
+      for await (const [key, value] of this.#runs.iterator({ gt: runKey(author, from), lte: runKey(author, Number.MAX_SAFE_INTEGER) })) {
+        if (value.byteLength !== RUN_VALUE_LENGTH) throw new StorageError('damaged run record')
+        take(decodeRun(key, value))
         if (wanted <= 0) break
       }
     }
@@ -483,6 +498,18 @@ export class Log {
     this.#listeners.clear()
     await this.#db.close()
   }
+}
+
+interface BatchOp { type: 'put' | 'del', sublevel: Sub, key: Buffer, value: Buffer | undefined }
+
+// one object shape for every op keeps abstract-level's per-op copy fast
+function op (type: 'put' | 'del', sublevel: Sub, key: Buffer, value: Buffer | undefined): BatchOp {
+  return { type, sublevel, key, value }
+}
+
+/** A Buffer over the same memory: level copies on write, so no copy here. */
+function view (bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 function mergeRanges (ranges: Array<[number, number]>, limit: number): Array<[number, number]> {

@@ -74,7 +74,7 @@ export class Schema {
   }
 
   /** Validates `message` against event `name` and encodes it. */
-  encode (name: string, message: unknown): Uint8Array {
+  encode (name: string, message: unknown): Uint8Array<ArrayBuffer> {
     const type = this.#types.get(name)
     if (type == null) throw new UnknownEventError(`unknown event "${name}": the schema defines ${this.names.join(', ')}`)
     return this.#encode(name, type, message)
@@ -94,7 +94,7 @@ export class Schema {
     type.decode(bytes)
   }
 
-  #encode (name: string, type: protobuf.Type, message: unknown): Uint8Array {
+  #encode (name: string, type: protobuf.Type, message: unknown): Uint8Array<ArrayBuffer> {
     if (message == null || typeof message !== 'object' || Array.isArray(message)) {
       throw new InvalidMessageError(`${name}: the message must be an object`)
     }
@@ -104,7 +104,7 @@ export class Schema {
       const field = problem.split(':')[0]
       throw new InvalidMessageError(`${name}: ${problem}`, field)
     }
-    return type.encode(message).finish()
+    return type.encode(message).finish() as Uint8Array<ArrayBuffer>
   }
 }
 

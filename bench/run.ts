@@ -1,0 +1,16 @@
+// Runs each benchmark in its own process, so that peak RSS is its own.
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const cases: Array<[string, string]> = [
+  ['emit.js', 'emit.concurrent'],
+  ['emit.js', 'emit.sequential']
+]
+const only = process.argv.slice(2)
+for (const [file, name] of cases) {
+  if (only.length > 0 && !only.some(o => name.startsWith(o))) continue
+  const res = spawnSync(process.execPath, [join(here, file), name], { stdio: 'inherit' })
+  if (res.status !== 0) process.exitCode = 1
+}

@@ -1,0 +1,44 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export interface Figure {
+  name: string
+  value: number
+  unit: string
+  ceiling?: number
+  ratio?: number
+  goal?: string
+  [extra: string]: unknown
+}
+
+/** Prints one figure as a JSON line; the ratio is value / ceiling. */
+export function report (figure: Figure): void {
+  if (figure.ceiling != null && figure.ratio == null) figure.ratio = round(figure.value / figure.ceiling, 3)
+  console.log(JSON.stringify(figure))
+}
+
+export function round (n: number, digits = 0): number {
+  const f = 10 ** digits
+  return Math.round(n * f) / f
+}
+
+/** Samples RSS every 20 ms; returns the peak in MB when stopped. */
+export function rssSampler (): () => number {
+  let peak = process.memoryUsage.rss()
+  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()) }, 20)
+  return () => {
+    clearInterval(timer)
+    peak = Math.max(peak, process.memoryUsage.rss())
+    return round(peak / 1024 / 1024, 1)
+  }
+}
+
+export async function tempDir (): Promise<{ path: string, cleanup: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), 'hyperemitter-bench-'))
+  return { path, cleanup: async () => { await rm(path, { recursive: true, force: true }) } }
+}
+
+export function percentile (sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
+}

@@ -1,0 +1,191 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ClassicLevel } from 'classic-level'
+import { Log } from '../src/log/log.js'
+import { Ingester } from '../src/log/ingest.js'
+import { Entry, encodeEntry, entryId, toHex } from '../src/log/entry.js'
+import { Identity } from '../src/log/identity.js'
+import { Schema } from '../src/schema/index.js'
+import { LEVELS, fixture } from './helpers.js'
+
+const schema = new Schema(await fixture('basic.proto'))
+const payload = (num: number): Uint8Array<ArrayBuffer> => schema.encode('Test1', { num })
+const validate = (name: string, bytes: Uint8Array): void => { schema.check(name, bytes) }
+
+async function copyAll (from: Log, to: Ingester, batch = 100): Promise<number> {
+  let stored = 0
+  for (let pos = 1; pos <= from.length; pos += batch) {
+    const chunk = await from.read(pos, batch)
+    const res = await to.add(chunk.map(e => e.bytes))
+    assert.is(res.invalid.length, 0, res.invalid.map(e => e.message).join())
+    stored += res.stored.length
+  }
+  return stored
+}
+
+// One suite, run on every level implementation and again on a sublevel.
+for (const [kind, make] of Object.entries(LEVELS)) {
+  for (const nested of [false, true]) {
+    const t = suite(`log on ${kind}${nested ? ' (sublevel)' : ''}`)
+    const open = async () => {
+      const lv = await make()
+      const db = nested ? lv.db.sublevel('inner') : lv.db
+      return { log: await Log.open(db), ...lv, db }
+    }
+
+    t('append stores entries whose id is the hash of their bytes', async () => {
+      const { log, cleanup } = await open()
+      const a = await log.append('Test1', payload(1))
+      const b = await log.append('Test1', payload(2))
+      assert.is(log.length, 2)
+      assert.equal(toHex(entryId(a.bytes)), toHex(a.id))
+      assert.equal(await log.get(b.id), b.bytes)
+      assert.equal(log.heads().map(toHex), [toHex(b.id)])
+      assert.equal(toHex(b.entry.prev), toHex(a.id))
+      assert.is(b.entry.seq, 2)
+      assert.ok(b.entry.clock > a.entry.clock)
+      const read = await log.read(1, 10)
+      assert.equal(read.map(e => toHex(e.id)), [toHex(a.id), toHex(b.id)])
+      await log.close(); await cleanup()
+    })
+
+    t('concurrent appends commit as groups with one signature each', async () => {
+      const { log, cleanup } = await open()
+      const stored = await Promise.all(Array.from({ length: 500 }, (_, i) => log.append('Test1', payload(i))))
+      const signed = stored.filter(e => Entry.decode(e.bytes).signature.byteLength > 0)
+      assert.ok(signed.length >= 1 && signed.length < 10, `${signed.length} signatures`)
+      assert.ok(Entry.decode(stored[stored.length - 1].bytes).signature.byteLength > 0, 'the newest entry is signed')
+      const report = await log.verify()
+      assert.ok(report.ok, JSON.stringify(report.problems))
+      assert.is(report.entries, 500)
+      await log.close(); await cleanup()
+    })
+
+    t('ingest copies a log: same heads, verify passes, nothing twice', async () => {
+      const a = await open()
+      const b = await open()
+      for (let i = 0; i < 3; i++) await Promise.all(Array.from({ length: 50 }, (_, j) => a.log.append('Test1', payload(i * 100 + j))))
+      await b.log.append('Test2', schema.encode('Test2', { id: 1 }))
+      const ing = new Ingester(b.log, { validate })
+      assert.is(await copyAll(a.log, ing, 7), 150)
+      assert.is(await copyAll(a.log, ing, 7), 0, 'a second copy stores nothing')
+      assert.is(b.log.length, 151)
+      assert.is(b.log.authorSeq(toHex(a.log.identity.publicKey)), 150)
+      const report = await b.log.verify()
+      assert.ok(report.ok, JSON.stringify(report.problems))
+      // a's entries are missing from a peer that has only b's
+      const missing = await b.log.missing(new Map([[toHex(b.log.identity.publicKey), 1]]), 1000)
+      assert.is(missing.length, 150)
+      const none = await b.log.missing(b.log.vector(), 1000)
+      assert.is(none.length, 0)
+      await a.log.close(); await b.log.close(); await a.cleanup(); await b.cleanup()
+    })
+
+    t('forged and invalid entries are refused, never stored', async () => {
+      const a = await open()
+      const b = await open()
+      await Promise.all([1, 2, 3].map(i => a.log.append('Test1', payload(i))))
+      const good = (await a.log.read(1, 3)).map(e => e.bytes)
+      const ing = new Ingester(b.log, { validate, pendingTtl: 60_000 })
+      const mallory = Identity.generate()
+      const base = Entry.decode(good[0])
+      const fields = { author: base.author, seq: 1, prev: new Uint8Array(0), links: [], clock: 1, timestamp: 1, name: 'Test1', payload: payload(9) }
+      // signed by mallory, claiming a's authorship
+      const forged = encodeEntry(fields, mallory)
+      // a's signed entry with a flipped payload byte
+      const tampered = new Uint8Array(good[2]); tampered[tampered.length - 70] ^= 1
+      const unknown = encodeEntry({ ...fields, author: mallory.publicKey, name: 'Nope' }, mallory)
+      const undecodable = encodeEntry({ ...fields, author: mallory.publicKey, payload: new Uint8Array([0xff, 0xff]) }, mallory)
+      const missingRequired = encodeEntry({ ...fields, author: mallory.publicKey, payload: new Uint8Array(0) }, mallory)
+      const garbage = new Uint8Array([1, 2, 3, 4, 5])
+      const res = await ing.add([forged, tampered, unknown, undecodable, missingRequired, garbage])
+      assert.is(res.invalid.length, 6, res.invalid.map(e => e.message).join(' | '))
+      assert.ok(res.invalid.every(e => e.name === 'InvalidEntryError'))
+      assert.is(b.log.length, 0)
+      // unsigned entries with no signed successor wait, then the real one arrives
+      const r1 = await ing.add([good[0], good[1]])
+      assert.is(r1.stored.length, 0)
+      assert.is(r1.pending, 2)
+      const r2 = await ing.add([good[2]])
+      assert.is(r2.stored.length, 3)
+      assert.ok((await b.log.verify()).ok)
+      await a.log.close(); await b.log.close(); await a.cleanup(); await b.cleanup()
+    })
+
+    t('an unsigned entry whose bytes were changed is never covered', async () => {
+      const a = await open()
+      const b = await open()
+      await Promise.all([1, 2].map(i => a.log.append('Test1', payload(i))))
+      const [first, second] = (await a.log.read(1, 2)).map(e => e.bytes)
+      const changed = encodeEntry({ ...Entry.decode(first), payload: payload(666) })
+      const ing = new Ingester(b.log, { validate })
+      const res = await ing.add([changed, second])
+      assert.is(res.stored.length, 0)
+      assert.is(b.log.length, 0)
+      await a.log.close(); await b.log.close(); await a.cleanup(); await b.cleanup()
+    })
+
+    t('writers: entries by other authors are refused', async () => {
+      const a = await open()
+      const b = await open()
+      await a.log.append('Test1', payload(1))
+      const ing = new Ingester(b.log, { validate, accept: () => false })
+      const res = await ing.add((await a.log.read(1, 1)).map(e => e.bytes))
+      assert.is(res.invalid.length, 1)
+      assert.is(b.log.length, 0)
+      await a.log.close(); await b.log.close(); await a.cleanup(); await b.cleanup()
+    })
+
+    t('the pending set is bounded', async () => {
+      const a = await open()
+      const b = await open()
+      await Promise.all(Array.from({ length: 20 }, (_, i) => a.log.append('Test1', payload(i))))
+      const unsigned = (await a.log.read(1, 19)).map(e => e.bytes)
+      const ing = new Ingester(b.log, { validate, maxPendingEntries: 10 })
+      try {
+        await ing.add(unsigned)
+        assert.unreachable()
+      } catch (err) {
+        assert.is((err as Error).name, 'ProtocolError')
+      }
+      assert.is(ing.pending, 0)
+      assert.is(b.log.length, 0)
+      await a.log.close(); await b.log.close(); await a.cleanup(); await b.cleanup()
+    })
+
+    t.run()
+  }
+}
+
+const t = suite('log on classic-level, across reopen')
+
+t('state survives a reopen and verify finds a tampered entry', async () => {
+  const lv = await LEVELS['classic-level']()
+  const log = await Log.open(lv.db)
+  await Promise.all(Array.from({ length: 20 }, (_, i) => log.append('Test1', payload(i))))
+  const heads = log.heads().map(toHex)
+  const author = toHex(log.identity.publicKey)
+  await log.close()
+  const again = await Log.open(new ClassicLevel(lv.path!))
+  assert.is(again.length, 20)
+  assert.equal(again.heads().map(toHex), heads)
+  assert.is(toHex(again.identity.publicKey), author)
+  const next = await again.append('Test1', payload(99))
+  assert.is(next.entry.seq, 21)
+  assert.ok((await again.verify()).ok)
+  // flip one payload byte of entry 5 in place
+  const [e5] = await again.read(5, 1)
+  const bad = new Uint8Array(e5.bytes); bad[bad.length - 1] ^= 1
+  const entries = new ClassicLevel(lv.path!).sublevel('entries', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  await again.close()
+  await entries.put(Buffer.from(e5.id) as never, Buffer.from(bad) as never)
+  await entries.parent.close()
+  const check = await Log.open(new ClassicLevel(lv.path!))
+  const report = await check.verify()
+  assert.not.ok(report.ok)
+  assert.ok(report.problems.some(p => p.seq === 5 && /id does not match/.test(p.problem)), JSON.stringify(report.problems))
+  await check.close()
+  await lv.cleanup()
+})
+
+t.run()

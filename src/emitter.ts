@@ -5,6 +5,11 @@ import { ClosedError } from './errors.js'
 import { Log, type AnyLevel, type LogEntry, type VerifyReport } from './log/log.js'
 import { Schema, type MessageCodec } from './schema/index.js'
 import { toHex } from './log/entry.js'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { Network, toMultiaddr, type PeerInfo } from './node/network.js'
+import type { HyperNode } from './node/index.js'
 import { EventStream, readEvents, toEvent, type Event, type ReadOptions, type ReaderSource } from './reader.js'
 
 const log = logger('hyperemitter:emitter')
@@ -23,8 +28,28 @@ export type Listener<T = Record<string, unknown>> = (message: T, done: (err?: Er
 export interface HyperEmitterOptions {
   /** fsync every commit: survive power loss, not only crashes. @default false */
   fsync?: boolean
-  /** ms between redial attempts to a lost peer. @default 1000 */
+  /** ms before libp2p's first redial of a lost peer (then it backs off). @default 1000 */
   reconnectTimeout?: number
+  /** discover and dial peers on the LAN by mDNS. @default false */
+  mdns?: boolean
+  /** cluster name: peers with another topic are refused, and mDNS only finds this one. @default '' */
+  topic?: string
+  /** peer ids (or hex public keys) whose entries are accepted; the node's own always are. @default anyone */
+  writers?: string[]
+  /** most open connections. @default 100 */
+  maxConnections?: number
+  /** inbound connections a second from one host (libp2p's default is 5). @default 50 */
+  inboundConnectionThreshold?: number
+}
+
+/** The events on `emitter.status`. */
+export interface StatusEvents {
+  'peer:connect': { peer: string }
+  'peer:disconnect': { peer: string }
+  'peer:synced': { peer: string }
+  'peer:refused': { peer: string, code: string, reason: string, remote: boolean }
+  'peer:invalid': { peer: string, count: number, reason: string }
+  'listener-error': unknown
 }
 
 /** What `emit` resolves with. */
@@ -62,12 +87,17 @@ export class HyperEmitter {
   readonly messages: Record<string, MessageCodec>
   /** The parsed schema. */
   readonly schema: Schema
-  /** Emits `'listener-error'` (err, eventName) when a listener throws. */
+  /**
+   * Network and delivery events: `peer:connect`, `peer:disconnect`,
+   * `peer:synced`, `peer:refused`, `peer:invalid` (see StatusEvents), and
+   * `listener-error` (err, eventName) when a listener throws.
+   */
   readonly status = new EventEmitter()
   /** The options the emitter was made with. */
   readonly options: Readonly<HyperEmitterOptions>
   readonly #opening: Promise<Log>
   #log: Log | undefined
+  #network: Network | undefined
   readonly #listeners = new Map<string, Registered[]>()
   #delivered = 0
   #cache: LogEntry[] = []
@@ -84,10 +114,25 @@ export class HyperEmitter {
     this.messages = this.schema.messages
     this.options = options
     const level: AnyLevel = typeof db === 'string' ? new ClassicLevel(db) : db
-    this.#opening = Log.open(level, { fsync: options.fsync }).then(l => {
+    this.#opening = Log.open(level, { fsync: options.fsync }).then(async l => {
       this.#log = l
       this.#delivered = l.length
       l.onCommit(entries => { this.#committed(entries) })
+      this.#network = new Network({
+        log: l,
+        schema: this.schema,
+        db: level,
+        status: this.status,
+        topic: options.topic ?? '',
+        mdns: options.mdns === true,
+        reconnectTimeout: options.reconnectTimeout,
+        writers: options.writers,
+        maxConnections: options.maxConnections,
+        inboundConnectionThreshold: options.inboundConnectionThreshold,
+        announce: async (payload) => this.emit('EventPeer', payload)
+      })
+      // a node that has peers to go back to, or looks for them, goes online now
+      if (options.mdns === true || await this.#network.hasSavedPeers()) await this.#network.start()
       return l
     })
     // errors reach whoever awaits: ready(), emit(), ...
@@ -202,6 +247,68 @@ export class HyperEmitter {
     })()
   }
 
+  /**
+   * Listens for peers: `listen(port, host?)` (host defaults to 127.0.0.1) or
+   * `listen(multiaddrs)`. Resolves with the addresses listened on, and writes
+   * an EventPeer event when they differ from the last one this node wrote.
+   */
+  listen (port: number, host?: string, callback?: Callback<Multiaddr[]>): Promise<Multiaddr[]>
+  listen (port: number, callback?: Callback<Multiaddr[]>): Promise<Multiaddr[]>
+  listen (addrs: string | Multiaddr | Array<string | Multiaddr>, callback?: Callback<Multiaddr[]>): Promise<Multiaddr[]>
+  listen (target: number | string | Multiaddr | Array<string | Multiaddr>, host?: string | Callback<Multiaddr[]>, callback?: Callback<Multiaddr[]>): Promise<Multiaddr[]> {
+    if (typeof host === 'function') { callback = host; host = undefined }
+    const done = (async () => {
+      const addrs = typeof target === 'number'
+        ? [toMultiaddr({ ip: host ?? (this.options.mdns === true ? '0.0.0.0' : '127.0.0.1'), port: target })]
+        : (Array.isArray(target) ? target : [target]).map(a => multiaddr(a.toString()))
+      return (await this.#online()).listen(addrs)
+    })()
+    return withCallback(done, callback)
+  }
+
+  /**
+   * Connects to a peer: `connect(port, host)` or `connect(multiaddr)`.
+   * Resolves with its peer id once the sync session runs; a lost connection
+   * is redialled.
+   */
+  connect (port: number, host?: string, callback?: Callback<string>): Promise<string>
+  connect (addr: string | Multiaddr, callback?: Callback<string>): Promise<string>
+  connect (target: number | string | Multiaddr, host?: string | Callback<string>, callback?: Callback<string>): Promise<string> {
+    if (typeof host === 'function') { callback = host; host = undefined }
+    const done = (async () => {
+      const addr = typeof target === 'number' ? toMultiaddr({ ip: host ?? '127.0.0.1', port: target }) : multiaddr(target.toString())
+      return (await this.#online()).connect(addr)
+    })()
+    return withCallback(done, callback)
+  }
+
+  /** Connected peers with a running sync session. */
+  peers (): PeerInfo[] {
+    return this.#network?.peers() ?? []
+  }
+
+  /** Resolves once `peer` (a peer id), or every connected peer, has sent what this node lacked. */
+  async synced (peer?: string): Promise<void> {
+    await (await this.#online()).synced(peer)
+  }
+
+  /** The libp2p node, once the emitter listens or connects. */
+  get node (): HyperNode | undefined {
+    return this.#network?.node
+  }
+
+  /** This node's libp2p peer id (its author key). */
+  get peerId (): string {
+    return peerIdFromPublicKey(publicKeyFromRaw(this.#requireLog().identity.publicKey)).toString()
+  }
+
+  async #online (): Promise<Network> {
+    if (this.#closing != null) throw new ClosedError('the emitter is closed')
+    await this.#opening
+    await this.#network!.start()
+    return this.#network!
+  }
+
   /** Checks every id, signature and parent link of the log. */
   async verify (): Promise<VerifyReport> {
     return (await this.#opening).verify()
@@ -222,6 +329,7 @@ export class HyperEmitter {
     } catch {
       return
     }
+    await this.#network?.stop()
     await l.close()
     this.#wake()
   }
@@ -324,6 +432,11 @@ export class HyperEmitter {
     if (this.status.listenerCount('listener-error') > 0) this.status.emit('listener-error', err, name)
     else log.error('listener of %s threw: %e', name, err)
   }
+}
+
+function withCallback<T> (done: Promise<T>, callback?: Callback<T>): Promise<T> {
+  if (callback != null) done.then(v => { callback(null, v) }, err => { callback(err) })
+  return done
 }
 
 /** Creates a HyperEmitter: the factory form of `new HyperEmitter(...)`. */

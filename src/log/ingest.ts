@@ -17,6 +17,8 @@ export interface IngestInit {
   maxPendingEntries?: number
   maxPendingBytes?: number
   pendingTtl?: number
+  /** told, before anything is stored, of each valid entry's author (hex) and seq */
+  onSeen?: (author: string, seq: number) => void
 }
 
 export interface IngestResult {
@@ -26,6 +28,8 @@ export interface IngestResult {
   invalid: InvalidEntryError[]
   /** entries still waiting for a signature or parents */
   pending: number
+  /** the highest seq per author (hex) among the valid entries: the sender has them */
+  seen: Map<string, number>
 }
 
 interface Pending {
@@ -62,6 +66,7 @@ export class Ingester {
   /** Checks and stores a batch of encoded entries, in the sender's order. */
   async add (batch: Uint8Array[]): Promise<IngestResult> {
     const invalid: InvalidEntryError[] = []
+    const seen = new Map<string, number>()
     let duplicates = 0
     this.#expire()
     for (const bytes of batch) {
@@ -75,6 +80,8 @@ export class Ingester {
       }
       const hex = toHex(d.id)
       const author = toHex(d.entry.author)
+      if (d.entry.seq > (seen.get(author) ?? 0)) seen.set(author, d.entry.seq)
+      this.#init.onSeen?.(author, d.entry.seq)
       if (this.#pending.has(hex) || d.entry.seq <= this.#log.authorSeq(author)) {
         duplicates++
         continue
@@ -93,7 +100,7 @@ export class Ingester {
       throw new ProtocolError('too many entries wait for a signature or their parents')
     }
     const stored = await this.#storeReady()
-    return { stored, duplicates, invalid, pending: this.#pending.size }
+    return { stored, duplicates, invalid, pending: this.#pending.size, seen }
   }
 
   #check (d: DecodedEntry): void {

@@ -1,0 +1,76 @@
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { mdns } from '@libp2p/mdns'
+import { privateKeyFromRaw } from '@libp2p/crypto/keys'
+import { hyperSync, type SyncInit, type SyncService } from '../sync/index.js'
+import type { Identity } from '../log/identity.js'
+import type { Identify } from '@libp2p/identify'
+import type { ConnectionProtector } from '@libp2p/interface'
+
+export interface NodeInit {
+  /** the log's key: the node's peer id is its author key */
+  identity: Identity
+  sync: SyncInit
+  /** discover peers on the LAN by mDNS. @default false */
+  mdns?: boolean
+  /** the mDNS service name is derived from it, so clusters stay apart. @default '' */
+  topic?: string
+  /** ms between libp2p's redials of a lost keep-alive peer. @default 1000 */
+  reconnectTimeout?: number
+  /** most open connections. @default 100 */
+  maxConnections?: number
+  /** inbound connections a second from one host. @default 50 */
+  inboundConnectionThreshold?: number
+  /** refuses connections to and from these peers */
+  isBlocked?: (peer: string) => boolean
+  /** a private network: only nodes with the same key connect */
+  protector?: (components: unknown) => ConnectionProtector
+}
+
+export type HyperNode = Libp2p<{ identify: Identify, sync: SyncService }>
+
+/** redials libp2p makes before it gives up on a keep-alive peer */
+const RECONNECT_RETRIES = 5
+/** stored peer addresses stay usable this long: a node may be down for days */
+const MAX_ADDRESS_AGE = 7 * 24 * 3600 * 1000
+
+/** mDNS service tag of a topic: a DNS label of at most 63 characters. */
+export function serviceTag (topic: string): string {
+  const label = topic.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40)
+  return `_hyperemitter${label === '' ? '' : `-${label}`}._udp.local`
+}
+
+/** A libp2p node with TCP, Noise, Yamux, identify, the sync service, and mDNS when asked. */
+export async function createNode (init: NodeInit): Promise<HyperNode> {
+  const isBlocked = init.isBlocked ?? (() => false)
+  const node = await createLibp2p({
+    privateKey: privateKeyFromRaw(init.identity.rawPrivateKey),
+    addresses: { listen: [] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionProtector: init.protector as never,
+    peerDiscovery: init.mdns === true ? [mdns({ serviceTag: serviceTag(init.topic ?? ''), interval: 2000 })] : [],
+    peerStore: { maxAddressAge: MAX_ADDRESS_AGE, maxPeerAge: MAX_ADDRESS_AGE },
+    connectionManager: {
+      maxConnections: init.maxConnections ?? 100,
+      inboundConnectionThreshold: init.inboundConnectionThreshold ?? 50,
+      reconnectRetries: RECONNECT_RETRIES,
+      reconnectRetryInterval: init.reconnectTimeout ?? 1000,
+      reconnectBackoffFactor: 2
+    },
+    connectionGater: {
+      denyDialPeer: (peer) => isBlocked(peer.toString()),
+      denyInboundEncryptedConnection: (peer) => isBlocked(peer.toString())
+    },
+    services: {
+      identify: identify(),
+      sync: hyperSync(init.sync)
+    },
+    start: false
+  })
+  return node as unknown as HyperNode
+}

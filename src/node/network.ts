@@ -1,0 +1,331 @@
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { KEEP_ALIVE, type PeerId, type Connection } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
+import { createNode, type HyperNode, type NodeInit } from './index.js'
+import { toHex } from '../log/entry.js'
+import { HyperEmitterError } from '../errors.js'
+import type { EventEmitter } from 'node:events'
+import type { Log, LogEntry, AnyLevel } from '../log/log.js'
+import type { Schema } from '../schema/index.js'
+import type { SyncEvent } from '../sync/index.js'
+
+const log = logger('hyperemitter:network')
+
+/** The tag that makes libp2p redial a peer after a drop. */
+export const KEEP_ALIVE_TAG = `${KEEP_ALIVE}-hyperemitter`
+/** Longest wait between our own redials after libp2p gave up on a peer. */
+const MAX_BACKOFF = 60_000
+/** EventPeer announcements dialled at once. */
+const MAX_ANNOUNCED_DIALS = 8
+/** How long connect() waits for the sync handshake. */
+const CONNECT_TIMEOUT = 15_000
+
+/** A connected peer as `peers()` lists it. */
+export interface PeerInfo {
+  /** libp2p peer id */
+  id: string
+  /** the remote address of the connection */
+  address: string
+  /** whether the peer has sent everything this node lacked */
+  synced: boolean
+  /** entries sent to and received from it in this session */
+  sent: number
+  received: number
+}
+
+/** A TCP address as EventPeer carries it. */
+export interface PeerAddress {
+  ip: string
+  port: number
+}
+
+export interface NetworkInit {
+  log: Log
+  schema: Schema
+  db: AnyLevel
+  status: EventEmitter
+  topic: string
+  mdns: boolean
+  reconnectTimeout?: number
+  maxConnections?: number
+  inboundConnectionThreshold?: number
+  /** hex public keys or peer ids whose entries are accepted (the node's own always are) */
+  writers?: string[]
+  protector?: NodeInit['protector']
+  /** appends the node's EventPeer announcement */
+  announce: (payload: { id: string, addresses: PeerAddress[] }) => Promise<unknown>
+}
+
+interface SavedPeer {
+  addrs: string[]
+}
+
+/**
+ * The emitter's side of libp2p: starts the node, listens, dials, saves and
+ * redials known peers, announces itself with EventPeer, and dials the peers
+ * that others announce.
+ */
+export class Network {
+  readonly #init: NetworkInit
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly #peers: any
+  #node: HyperNode | undefined
+  #starting: Promise<HyperNode> | undefined
+  #stopped = false
+  readonly #synced = new Set<string>()
+  readonly #retries = new Map<string, ReturnType<typeof setTimeout>>()
+  #announcedDials = 0
+  #unsubscribe: (() => void) | undefined
+
+  constructor (init: NetworkInit) {
+    this.#init = init
+    this.#peers = init.db.sublevel('peers', { keyEncoding: 'utf8', valueEncoding: 'json' })
+  }
+
+  /** The libp2p node, once started. */
+  get node (): HyperNode | undefined {
+    return this.#node
+  }
+
+  /** Whether peers are saved, so that the node should start at open. */
+  async hasSavedPeers (): Promise<boolean> {
+    for await (const _ of this.#peers.keys({ limit: 1 })) return true
+    return false
+  }
+
+  /** Starts the node (once) and redials saved peers. */
+  start (): Promise<HyperNode> {
+    this.#starting ??= this.#start()
+    return this.#starting
+  }
+
+  async #start (): Promise<HyperNode> {
+    const { log: l, schema } = this.#init
+    const own = toHex(l.identity.publicKey)
+    const writers = this.#init.writers == null ? undefined : new Set([own, ...this.#init.writers.map(writerKey)])
+    const node = await createNode({
+      identity: l.identity,
+      mdns: this.#init.mdns,
+      topic: this.#init.topic,
+      reconnectTimeout: this.#init.reconnectTimeout,
+      maxConnections: this.#init.maxConnections,
+      inboundConnectionThreshold: this.#init.inboundConnectionThreshold,
+      protector: this.#init.protector,
+      isBlocked: (peer) => this.#node?.services.sync.isBlocked(peer) ?? false,
+      sync: {
+        log: l,
+        fingerprint: schema.fingerprint,
+        topic: this.#init.topic,
+        ingest: {
+          validate: (name, payload) => { schema.check(name, payload) },
+          accept: writers == null ? undefined : (author) => writers.has(author)
+        },
+        onEvent: (event) => { this.#onSyncEvent(event) }
+      }
+    })
+    this.#node = node
+    // saved peers carry the keep-alive tag: libp2p dials them when it starts
+    for await (const [id, saved] of this.#peers.iterator() as AsyncIterable<[string, SavedPeer]>) {
+      try {
+        await node.peerStore.merge(peerIdFromString(id), { multiaddrs: saved.addrs.map(a => multiaddr(a)), tags: { [KEEP_ALIVE_TAG]: { value: 50 } } })
+      } catch (err) {
+        log.error('saved peer %s is unusable: %e', id, err)
+      }
+    }
+    node.addEventListener('peer:reconnect-failure', (evt) => { this.#retryLater(evt.detail, this.#init.reconnectTimeout ?? 1000) })
+    node.addEventListener('peer:discovery', (evt) => {
+      const peer = evt.detail.id
+      if (evt.detail.multiaddrs.length > 0 && node.getConnections(peer).length === 0) {
+        node.dial(peer).catch(err => { log('could not dial discovered peer %p: %e', peer, err) })
+      }
+    })
+    this.#unsubscribe = l.onCommit(entries => { this.#onCommit(entries) })
+    await node.start()
+    return node
+  }
+
+  /** Listens on `addrs`; announces the addresses with EventPeer when they changed. */
+  async listen (addrs: Multiaddr[]): Promise<Multiaddr[]> {
+    const node = await this.start()
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    await (node as any).components.transportManager.listen(addrs)
+    const listening = node.getMultiaddrs()
+    const addresses = tcpAddresses(listening)
+    await this.#announce(addresses)
+    return listening
+  }
+
+  // An EventPeer entry, unless the last one this node wrote says the same.
+  async #announce (addresses: PeerAddress[]): Promise<void> {
+    const id = this.#node!.peerId.toString()
+    const payload = { id, addresses }
+    const meta = this.#init.log.meta
+    const last = await meta.get(Buffer.from('event-peer'))
+    const encoded = Buffer.from(JSON.stringify(payload))
+    if (last != null && Buffer.compare(last, encoded) === 0) return
+    await this.#init.announce(payload)
+    await meta.put(Buffer.from('event-peer'), encoded)
+  }
+
+  /** Dials `addr` and resolves with the peer id once the sync session runs. */
+  async connect (addr: Multiaddr, signal: AbortSignal = AbortSignal.timeout(CONNECT_TIMEOUT)): Promise<string> {
+    const node = await this.start()
+    const connection = await node.dial(addr, { signal })
+    const peer = connection.remotePeer.toString()
+    if (connection.direction === 'outbound') void node.services.sync.open(connection)
+    try {
+      await node.services.sync.ready(peer, signal)
+    } catch (err) {
+      throw new HyperEmitterError(`connected to ${addr.toString()}, but no sync session: ${(err as Error).message}`, 'ERR_NO_SESSION', { cause: err })
+    }
+    return peer
+  }
+
+  /** Connected peers with a sync session. */
+  peers (): PeerInfo[] {
+    const node = this.#node
+    if (node == null) return []
+    return node.services.sync.peers.map(id => {
+      const session = node.services.sync.session(id)
+      const conn = node.getConnections(peerIdFromString(id))[0]
+      return { id, address: conn?.remoteAddr.toString() ?? '', synced: this.#synced.has(id), sent: session?.sent ?? 0, received: session?.received ?? 0 }
+    })
+  }
+
+  /** Resolves when `peer` (or every connected peer) has sent what this node lacked. */
+  async synced (peer?: string): Promise<void> {
+    const node = await this.start()
+    const ids = peer != null ? [peer] : node.services.sync.peers
+    await Promise.all(ids.map(async id => {
+      const session = node.services.sync.session(id)
+      if (session == null) throw new HyperEmitterError(`no sync session with ${id}`, 'ERR_NO_SESSION')
+      await session.synced
+    }))
+  }
+
+  #onSyncEvent (event: SyncEvent): void {
+    const status = this.#init.status
+    const peer = event.peer.toString()
+    switch (event.type) {
+      case 'peer:session':
+        this.#clearRetry(peer)
+        void this.#remember(event.peer, event.connection)
+        status.emit('peer:connect', { peer })
+        break
+      case 'peer:session-end':
+        this.#synced.delete(peer)
+        status.emit('peer:disconnect', { peer })
+        break
+      case 'peer:synced':
+        this.#synced.add(peer)
+        status.emit('peer:synced', { peer })
+        break
+      case 'peer:invalid':
+        status.emit('peer:invalid', { peer, count: event.count, reason: event.reason })
+        break
+      case 'peer:refused':
+        status.emit('peer:refused', { peer, code: event.code, reason: event.reason, remote: event.remote })
+        break
+    }
+  }
+
+  // Saves a peer that speaks the protocol, with the addresses it listens on,
+  // and tags it keep-alive so that libp2p redials it.
+  async #remember (peer: PeerId, connection: Connection): Promise<void> {
+    const node = this.#node
+    if (node == null || this.#stopped) return
+    try {
+      const stored = await node.peerStore.get(peer).catch(() => undefined)
+      const addrs = new Set((stored?.addresses ?? []).map(a => a.multiaddr.toString()).filter(a => a.includes('/tcp/')))
+      if (connection.direction === 'outbound') addrs.add(connection.remoteAddr.toString().replace(/\/p2p\/.*$/, ''))
+      await node.peerStore.merge(peer, { tags: { [KEEP_ALIVE_TAG]: { value: 50 } } })
+      if (addrs.size > 0 && !this.#stopped) await this.#peers.put(peer.toString(), { addrs: [...addrs] })
+    } catch (err) {
+      if (!this.#stopped) log.error('could not save peer %p: %e', peer, err)
+    }
+  }
+
+  // libp2p gave up: keep trying, ever more slowly, while the node runs.
+  #retryLater (peer: PeerId, delay: number): void {
+    const id = peer.toString()
+    if (this.#stopped || this.#retries.has(id)) return
+    const timer = setTimeout(() => {
+      this.#retries.delete(id)
+      const node = this.#node
+      if (node == null || this.#stopped || node.getConnections(peer).length > 0) return
+      node.dial(peer).then(() => node.peerStore.merge(peer, { tags: { [KEEP_ALIVE_TAG]: { value: 50 } } }), () => {
+        this.#retryLater(peer, Math.min(MAX_BACKOFF, delay * 2))
+      }).catch(() => {})
+    }, delay)
+    timer.unref()
+    this.#retries.set(id, timer)
+  }
+
+  #clearRetry (peer: string): void {
+    const timer = this.#retries.get(peer)
+    if (timer != null) clearTimeout(timer)
+    this.#retries.delete(peer)
+  }
+
+  // Dials the peers that other nodes announce in the log.
+  #onCommit (entries: LogEntry[]): void {
+    const node = this.#node
+    if (node == null || this.#stopped) return
+    const own = toHex(this.#init.log.identity.publicKey)
+    for (const e of entries) {
+      if (e.entry.name !== 'EventPeer' || toHex(e.entry.author) === own) continue
+      let announced: { id: string, addresses: PeerAddress[] }
+      try {
+        announced = this.#init.schema.decode('EventPeer', e.entry.payload) as typeof announced
+        const peer = peerIdFromString(announced.id)
+        if (peer.equals(node.peerId) || node.getConnections(peer).length > 0) continue
+        if (this.#announcedDials >= MAX_ANNOUNCED_DIALS) continue
+        const addrs = announced.addresses.map(a => toMultiaddr(a, announced.id))
+        if (addrs.length === 0) continue
+        this.#announcedDials++
+        node.dial(addrs).then(
+          (connection) => node.services.sync.open(connection),
+          (err) => { log('could not dial announced peer %s: %e', announced.id, err) }
+        ).finally(() => { this.#announcedDials-- })
+      } catch (err) {
+        log('unusable EventPeer: %e', err)
+      }
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    this.#unsubscribe?.()
+    for (const timer of this.#retries.values()) clearTimeout(timer)
+    this.#retries.clear()
+    const node = this.#starting != null ? await this.#starting.catch(() => undefined) : undefined
+    await node?.stop()
+  }
+}
+
+/** `ip`/`port` pairs of the TCP multiaddrs. */
+export function tcpAddresses (addrs: Multiaddr[]): PeerAddress[] {
+  const out: PeerAddress[] = []
+  for (const ma of addrs) {
+    const parts = ma.getComponents()
+    const ip = parts.find(p => p.name === 'ip4' || p.name === 'ip6' || p.name === 'dns4' || p.name === 'dns6' || p.name === 'dns')
+    const port = parts.find(p => p.name === 'tcp')
+    if (ip?.value != null && port?.value != null) out.push({ ip: ip.value, port: Number(port.value) })
+  }
+  return out
+}
+
+/** The multiaddr of an EventPeer address. */
+export function toMultiaddr (a: PeerAddress, peer?: string): Multiaddr {
+  const proto = /^\d+\.\d+\.\d+\.\d+$/.test(a.ip) ? 'ip4' : a.ip.includes(':') ? 'ip6' : 'dns'
+  return multiaddr(`/${proto}/${a.ip}/tcp/${a.port}${peer != null ? `/p2p/${peer}` : ''}`)
+}
+
+// a writer is named by its peer id or its hex public key
+function writerKey (writer: string): string {
+  if (/^[0-9a-f]{64}$/i.test(writer)) return writer.toLowerCase()
+  const key = peerIdFromString(writer).publicKey
+  if (key == null || key.type !== 'Ed25519') throw new HyperEmitterError(`writer ${writer} is not an Ed25519 peer id`, 'ERR_INVALID_WRITER')
+  return toHex(key.raw)
+}

@@ -1,0 +1,27 @@
+export const PROTOCOL_NAME = 'hyperemitter/sync'
+export const PROTOCOL_VERSION = 1
+/** The libp2p protocol id the sync service handles. */
+export const PROTOCOL = `/${PROTOCOL_NAME}/${PROTOCOL_VERSION}.0.0`
+
+/** Largest frame read: a batch (MAX_BATCH_BYTES) plus one largest entry and framing. */
+export const MAX_FRAME_BYTES = 1024 * 1024
+/** A sender closes a batch at this size: per-frame cost dominates below, memory above. */
+export const MAX_BATCH_BYTES = 256 * 1024
+/** Most entries in one frame, also a decode limit. */
+export const MAX_BATCH_ENTRIES = 4096
+/** Entries frames a sender may have unacknowledged: bounds the receiver's buffer. */
+export const WINDOW = 4
+/** Most authors in a Hello: the version vector grows with writers, not entries. */
+export const MAX_HAVE = 100_000
+/** A peer that does not say Hello within this time is dropped. */
+export const HANDSHAKE_TIMEOUT = 10_000
+/** Commits queued for live push per session; past it the sender re-reads the db. */
+export const LIVE_QUEUE = 8192
+/** Invalid entries a peer may send in one session before it is dropped. */
+export const MAX_INVALID = 16
+/** How long a dropped peer is kept away. */
+export const BLOCK_MS = 60_000
+/** Sync streams per connection: one, and one more while a duplicate is resolved. */
+export const MAX_STREAMS = 2
+/** Time to open a sync stream on a new connection. */
+export const OPEN_TIMEOUT = 10_000

@@ -1,0 +1,162 @@
+import { Session, SessionError } from './session.js'
+import { PROTOCOL, MAX_STREAMS, OPEN_TIMEOUT, BLOCK_MS } from './constants.js'
+import { RefuseCode } from '../pb/sync.js'
+import type { SyncComponents, SyncInit, SyncEvents } from './index.js'
+import type { Connection, Logger, Startable, Stream, PeerId } from '@libp2p/interface'
+
+interface Entry {
+  session: Session
+  /** peer id of the side that opened the stream */
+  initiator: string
+  ready: Promise<void>
+}
+
+/** The /hyperemitter/sync/1.0.0 service: one sync session per connected peer. */
+export class SyncService implements Startable {
+  readonly #components: SyncComponents
+  readonly #init: SyncInit
+  readonly #log: Logger
+  readonly #sessions = new Map<string, Entry>()
+  readonly #blocked = new Map<string, number>()
+  readonly #waiting = new Map<string, Set<() => void>>()
+  #topology: string | undefined
+  #running = false
+
+  constructor (components: SyncComponents, init: SyncInit) {
+    this.#components = components
+    this.#init = init
+    this.#log = components.logger.forComponent('hyperemitter:sync')
+  }
+
+  readonly [Symbol.toStringTag] = '@hyperemitter/sync'
+
+  async start (): Promise<void> {
+    await this.#components.registrar.handle(PROTOCOL, (stream, connection) => { this.#run(stream, connection, false) }, {
+      maxInboundStreams: MAX_STREAMS,
+      maxOutboundStreams: MAX_STREAMS
+    })
+    this.#topology = await this.#components.registrar.register(PROTOCOL, {
+      onConnect: (peer, connection) => {
+        // the dialer opens the stream, so a pair of nodes runs one session
+        if (connection.direction === 'outbound') void this.#open(connection)
+      }
+    })
+    this.#running = true
+  }
+
+  async stop (): Promise<void> {
+    this.#running = false
+    await this.#components.registrar.unhandle(PROTOCOL)
+    if (this.#topology != null) this.#components.registrar.unregister(this.#topology)
+    for (const { session } of this.#sessions.values()) session.close()
+    this.#sessions.clear()
+  }
+
+  /** Peers (string ids) with a running session. */
+  get peers (): string[] {
+    return [...this.#sessions.keys()]
+  }
+
+  /** The session with `peer`, if one runs. */
+  session (peer: string): Session | undefined {
+    return this.#sessions.get(peer)?.session
+  }
+
+  /** Whether `peer` was dropped for misbehaving and is still kept away. */
+  isBlocked (peer: string): boolean {
+    const until = this.#blocked.get(peer)
+    if (until == null) return false
+    if (until > Date.now()) return true
+    this.#blocked.delete(peer)
+    return false
+  }
+
+  /** Resolves once a session with `peer` has passed its handshake. */
+  async ready (peer: string, signal: AbortSignal): Promise<void> {
+    while (true) {
+      signal.throwIfAborted()
+      const entry = this.#sessions.get(peer)
+      if (entry != null) {
+        await entry.ready
+        return
+      }
+      await new Promise<void>((resolve, reject) => {
+        const set = this.#waiting.get(peer) ?? new Set()
+        const wake = (): void => { set.delete(wake); signal.removeEventListener('abort', onAbort); resolve() }
+        const onAbort = (): void => { set.delete(wake); reject(signal.reason) }
+        set.add(wake)
+        this.#waiting.set(peer, set)
+        signal.addEventListener('abort', onAbort, { once: true })
+      })
+    }
+  }
+
+  /** Opens a sync stream on a connection this node dialled. */
+  async open (connection: Connection): Promise<void> {
+    await this.#open(connection)
+  }
+
+  async #open (connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString()
+    if (!this.#running || this.#sessions.has(peer) || this.isBlocked(peer)) return
+    let stream: Stream
+    try {
+      stream = await connection.newStream(PROTOCOL, { signal: AbortSignal.timeout(OPEN_TIMEOUT) })
+    } catch (err) {
+      this.#log('could not open a sync stream to %s: %e', peer, err)
+      return
+    }
+    this.#run(stream, connection, true)
+  }
+
+  #run (stream: Stream, connection: Connection, outbound: boolean): void {
+    const peerId: PeerId = connection.remotePeer
+    const peer = peerId.toString()
+    if (this.isBlocked(peer)) {
+      stream.abort(new SessionError('this peer is kept away', RefuseCode.LIMIT))
+      return
+    }
+    const initiator = outbound ? this.#components.peerId.toString() : peer
+    const existing = this.#sessions.get(peer)
+    if (existing != null && !existing.session.closed) {
+      // two sessions for one pair: both sides keep the one whose opener has
+      // the smaller id
+      if (existing.initiator <= initiator) {
+        stream.abort(new SessionError('a sync session with this peer runs already', RefuseCode.UNKNOWN))
+        return
+      }
+      existing.session.close()
+    }
+    const emit = this.#init.onEvent ?? (() => {})
+    const session = new Session(stream, {
+      log: this.#init.log,
+      fingerprint: this.#init.fingerprint,
+      topic: this.#init.topic,
+      ingest: this.#init.ingest,
+      logger: this.#log,
+      onSynced: () => { emit({ type: 'peer:synced', peer: peerId }) },
+      onInvalid: (count, reason) => { emit({ type: 'peer:invalid', peer: peerId, count, reason }) },
+      onHandshake: () => { emit({ type: 'peer:session', peer: peerId, connection }) }
+    })
+    const entry: Entry = { session, initiator, ready: session.ready }
+    this.#sessions.set(peer, entry)
+    for (const wake of this.#waiting.get(peer) ?? []) wake()
+    session.run().catch((err: Error) => {
+      const code = (err as SessionError).refuseCode ?? RefuseCode.UNKNOWN
+      const remote = (err as { remote?: boolean }).remote === true
+      this.#log('session with %s ended: %s', peer, err.message)
+      if (code !== RefuseCode.UNKNOWN) {
+        emit({ type: 'peer:refused', peer: peerId, code: RefuseCode[code] as SyncEvents['peer:refused']['code'], reason: err.message, remote })
+      }
+      if (!remote && (code === RefuseCode.INVALID_ENTRY || code === RefuseCode.LIMIT || code === RefuseCode.PROTOCOL)) {
+        this.#blocked.set(peer, Date.now() + BLOCK_MS)
+        void connection.close().catch(() => {})
+      }
+    }).finally(() => {
+      if (this.#sessions.get(peer) === entry) {
+        this.#sessions.delete(peer)
+        emit({ type: 'peer:session-end', peer: peerId })
+      }
+    })
+  }
+}

@@ -1,0 +1,302 @@
+import { pbStream } from '@libp2p/utils'
+import { MismatchError, ProtocolError } from '../errors.js'
+import { Ingester, type IngestInit } from '../log/ingest.js'
+import { toHex } from '../log/entry.js'
+import { SyncMessage, RefuseCode } from '../pb/sync.js'
+import {
+  PROTOCOL_VERSION, MAX_FRAME_BYTES, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, WINDOW,
+  HANDSHAKE_TIMEOUT, LIVE_QUEUE, MAX_INVALID, MAX_HAVE
+} from './constants.js'
+import type { Log, LogEntry } from '../log/log.js'
+import type { Stream, Logger } from '@libp2p/interface'
+
+export interface SessionInit {
+  log: Log
+  fingerprint: Uint8Array
+  topic: string
+  ingest: IngestInit
+  logger: Logger
+  /** called once the remote sent everything this node lacked at handshake */
+  onSynced: () => void
+  /** called for each batch of entries the remote sent that were refused */
+  onInvalid: (count: number, reason: string) => void
+  /** called with entries received and stored */
+  onStored?: (count: number) => void
+  /** called once both Hellos agree */
+  onHandshake?: () => void
+}
+
+/** How a session ended badly: refused by either side, or broken. */
+export class SessionError extends ProtocolError {
+  readonly refuseCode: RefuseCode
+  constructor (message: string, refuseCode: RefuseCode) {
+    super(message)
+    this.refuseCode = refuseCode
+  }
+}
+
+/**
+ * One sync session over one stream: handshake, then each side sends what
+ * the other lacks (catch-up), then new entries as they are stored (live),
+ * with a window of unacknowledged batches in each direction.
+ */
+export class Session {
+  readonly #stream: Stream
+  readonly #init: SessionInit
+  readonly #pb
+  readonly #log: Log
+  readonly #ingester: Ingester
+  /** what the remote is known to hold: author (hex) to highest seq */
+  readonly #remoteHave = new Map<string, number>()
+  #credits = WINDOW
+  #wake: (() => void) | undefined
+  #closed = false
+  #invalid = 0
+  #queue: LogEntry[] = []
+  #queueOverflow = false
+  readonly #synced = Promise.withResolvers<void>()
+  readonly #ready = Promise.withResolvers<void>()
+  /** entries sent and received */
+  sent = 0
+  received = 0
+
+  constructor (stream: Stream, init: SessionInit) {
+    this.#stream = stream
+    this.#init = init
+    this.#log = init.log
+    this.#pb = pbStream(stream, { maxDataLength: MAX_FRAME_BYTES }).pb(SyncMessage)
+    // the remote has what it sends: noted before storing, so that the commit
+    // does not echo it back
+    this.#ingester = new Ingester(init.log, {
+      ...init.ingest,
+      onSeen: (author, seq) => { if (seq > (this.#remoteHave.get(author) ?? 0)) this.#remoteHave.set(author, seq) }
+    })
+    this.#synced.promise.catch(() => {})
+    this.#ready.promise.catch(() => {})
+  }
+
+  /** Resolves when the handshake is done and the peers agree. */
+  get ready (): Promise<void> {
+    return this.#ready.promise
+  }
+
+  /** Resolves when the remote has sent everything this node lacked. */
+  get synced (): Promise<void> {
+    return this.#synced.promise
+  }
+
+  get closed (): boolean {
+    return this.#closed
+  }
+
+  /** Runs the session until either side closes it; rejects on a protocol error. */
+  async run (): Promise<void> {
+    const unsubscribe = this.#log.onCommit(entries => { this.#onCommit(entries) })
+    try {
+      await this.#handshake()
+      this.#ready.resolve()
+      this.#init.onHandshake?.()
+      await Promise.all([this.#sendLoop(), this.#receiveLoop()])
+    } catch (err) {
+      this.#closed = true
+      this.#synced.reject(err)
+      this.#ready.reject(err)
+      if (err instanceof SessionError && err.refuseCode !== RefuseCode.UNKNOWN) {
+        // tell the remote why, then close our side; it may already be gone
+        await this.#write({ refuse: { code: err.refuseCode, reason: err.message } }).catch(() => {})
+        await this.#stream.close({ signal: AbortSignal.timeout(1000) }).catch(() => { this.#stream.abort(err) })
+      } else {
+        this.#stream.abort(err as Error)
+      }
+      throw err
+    } finally {
+      this.#closed = true
+      this.#ready.reject(new SessionError('the session closed', RefuseCode.UNKNOWN))
+      this.#synced.reject(new SessionError('the session closed before the peer was synced', RefuseCode.UNKNOWN))
+      unsubscribe()
+      this.#ingester.clear()
+      this.#wake?.()
+    }
+  }
+
+  /** Ends the session from this side. */
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#wake?.()
+    this.#stream.close({ signal: AbortSignal.timeout(1000) }).catch(err => { this.#stream.abort(err) })
+  }
+
+  async #write (msg: SyncMessage): Promise<void> {
+    await this.#pb.write(msg)
+  }
+
+  async #handshake (): Promise<void> {
+    const have = [...this.#log.vector()].map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq }))
+    await this.#write({ hello: { version: PROTOCOL_VERSION, schema: this.#init.fingerprint as Uint8Array<ArrayBuffer>, topic: this.#init.topic, have } })
+    const msg = await this.#pb.read({ signal: AbortSignal.timeout(HANDSHAKE_TIMEOUT), limits: { hello: { have: MAX_HAVE } } } as never)
+    if (msg.refuse != null) throw refused(msg.refuse.code, msg.refuse.reason)
+    const hello = msg.hello
+    if (hello == null) throw new SessionError('the first frame must be Hello', RefuseCode.PROTOCOL)
+    if (hello.version !== PROTOCOL_VERSION) {
+      throw new SessionError(`protocol version ${hello.version} is not ${PROTOCOL_VERSION}`, RefuseCode.VERSION)
+    }
+    if (toHex(hello.schema) !== toHex(this.#init.fingerprint)) {
+      throw new SessionError('the peer runs another schema', RefuseCode.SCHEMA)
+    }
+    if (hello.topic !== this.#init.topic) {
+      throw new SessionError(`the peer's topic "${hello.topic}" is not "${this.#init.topic}"`, RefuseCode.TOPIC)
+    }
+    for (const h of hello.have) {
+      if (h.author.byteLength === 32 && Number.isSafeInteger(h.seq)) this.#remoteHave.set(toHex(h.author), h.seq)
+    }
+  }
+
+  #onCommit (entries: LogEntry[]): void {
+    if (this.#queue.length + entries.length > LIVE_QUEUE) {
+      this.#queueOverflow = true
+      this.#queue = []
+    } else if (!this.#queueOverflow) {
+      for (const e of entries) this.#queue.push(e)
+    }
+    this.#wake?.()
+  }
+
+  #sleep (): Promise<void> {
+    return new Promise(resolve => {
+      this.#wake = () => { this.#wake = undefined; resolve() }
+    })
+  }
+
+  // Sends what the remote lacks, in feed order. Until the first time there is
+  // nothing to send (and whenever the live queue cannot be trusted) the gaps
+  // are found from the version vector; after that, from the commits queued.
+  async #sendLoop (): Promise<void> {
+    let caughtUp = false
+    while (!this.#closed) {
+      let batch: LogEntry[] | undefined
+      if (caughtUp && !this.#queueOverflow) {
+        batch = this.#fromQueue()
+      }
+      if (batch == null) {
+        this.#queue = []
+        this.#queueOverflow = false
+        const positions = await this.#log.missing(this.#remoteHave, MAX_BATCH_ENTRIES)
+        batch = await this.#log.readAt(positions)
+        if (batch.length === 0 && !caughtUp) {
+          caughtUp = true
+          await this.#write({ synced: { length: this.#log.length } })
+          continue
+        }
+      }
+      if (batch.length === 0) {
+        if (this.#queue.length === 0 && !this.#queueOverflow && !this.#closed) await this.#sleep()
+        continue
+      }
+      await this.#sendEntries(batch)
+    }
+  }
+
+  // The queued commits the remote lacks, or undefined where there is a gap.
+  #fromQueue (): LogEntry[] | undefined {
+    const queued = this.#queue
+    this.#queue = []
+    const next = new Map<string, number>()
+    const out: LogEntry[] = []
+    for (const e of queued) {
+      const author = toHex(e.entry.author)
+      const have = next.get(author) ?? this.#remoteHave.get(author) ?? 0
+      if (e.entry.seq <= have) continue
+      if (e.entry.seq !== have + 1) return undefined
+      next.set(author, e.entry.seq)
+      out.push(e)
+    }
+    return out
+  }
+
+  async #sendEntries (entries: LogEntry[]): Promise<void> {
+    let i = 0
+    while (i < entries.length && !this.#closed) {
+      const frame: Array<Uint8Array<ArrayBuffer>> = []
+      let bytes = 0
+      for (; i < entries.length && frame.length < MAX_BATCH_ENTRIES; i++) {
+        const e = entries[i]
+        if (e.entry.seq <= (this.#remoteHave.get(toHex(e.entry.author)) ?? 0)) continue
+        if (frame.length > 0 && bytes + e.bytes.byteLength > MAX_BATCH_BYTES) break
+        frame.push(e.bytes as Uint8Array<ArrayBuffer>)
+        bytes += e.bytes.byteLength
+        this.#remoteHave.set(toHex(e.entry.author), e.entry.seq)
+      }
+      if (frame.length === 0) continue
+      while (this.#credits <= 0 && !this.#closed) await this.#sleep()
+      if (this.#closed) return
+      this.#credits--
+      this.sent += frame.length
+      await this.#write({ entries: { entries: frame } })
+    }
+  }
+
+  async #receiveLoop (): Promise<void> {
+    let unacked = 0
+    while (!this.#closed) {
+      let msg: SyncMessage
+      try {
+        msg = await this.#pb.read({ limits: { entries: { entries: MAX_BATCH_ENTRIES } } } as never)
+      } catch (err) {
+        if (this.#closed || (err as Error).name === 'UnexpectedEOFError') {
+          this.#closed = true
+          this.#wake?.()
+          return
+        }
+        throw new SessionError(`bad frame: ${(err as Error).message}`, (err as Error).name === 'InvalidDataLengthError' ? RefuseCode.LIMIT : RefuseCode.PROTOCOL)
+      }
+      if (msg.entries != null) {
+        if (++unacked > WINDOW) throw new SessionError('more Entries frames than the window allows', RefuseCode.LIMIT)
+        await this.#receiveEntries(msg.entries.entries)
+        unacked--
+        await this.#write({ ack: { batches: 1 } })
+      } else if (msg.ack != null) {
+        this.#credits = Math.min(WINDOW, this.#credits + msg.ack.batches)
+        this.#wake?.()
+      } else if (msg.synced != null) {
+        this.#synced.resolve()
+        this.#init.onSynced()
+      } else if (msg.refuse != null) {
+        if (msg.refuse.code === RefuseCode.INVALID_ENTRY) {
+          this.#init.logger('the peer refused entries: %s', msg.refuse.reason)
+        } else {
+          throw refused(msg.refuse.code, msg.refuse.reason)
+        }
+      } else {
+        throw new SessionError('unexpected frame after the handshake', RefuseCode.PROTOCOL)
+      }
+    }
+  }
+
+  async #receiveEntries (entries: Uint8Array[]): Promise<void> {
+    let res
+    try {
+      res = await this.#ingester.add(entries)
+    } catch (err) {
+      if (err instanceof ProtocolError) throw new SessionError(err.message, RefuseCode.LIMIT)
+      throw err
+    }
+    this.received += res.stored.length
+    if (res.stored.length > 0) this.#init.onStored?.(res.stored.length)
+    if (res.invalid.length > 0) {
+      this.#invalid += res.invalid.length
+      const reason = res.invalid[0].message
+      this.#init.onInvalid(res.invalid.length, reason)
+      if (this.#invalid > MAX_INVALID) throw new SessionError(`${this.#invalid} invalid entries: ${reason}`, RefuseCode.INVALID_ENTRY)
+      await this.#write({ refuse: { code: RefuseCode.INVALID_ENTRY, reason: `${res.invalid.length} entries refused: ${reason}` } })
+    }
+  }
+}
+
+function refused (code: RefuseCode, reason: string): Error {
+  if (code === RefuseCode.SCHEMA || code === RefuseCode.TOPIC || code === RefuseCode.VERSION) {
+    const err = new MismatchError(`the peer refused: ${reason}`)
+    return Object.assign(err, { refuseCode: code, remote: true })
+  }
+  return Object.assign(new SessionError(`the peer refused: ${reason}`, RefuseCode.UNKNOWN), { remote: true })
+}

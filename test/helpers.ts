@@ -42,3 +42,28 @@ export async function until (check: () => boolean | Promise<boolean>, ms = 10_00
     await new Promise(resolve => setTimeout(resolve, 10))
   }
 }
+
+/** Emitters made by a test, closed by `closeAll`. */
+export class Cluster {
+  readonly emitters: Array<{ close: () => Promise<void> }> = []
+  add<T extends { close: () => Promise<void> }> (e: T): T {
+    this.emitters.push(e)
+    return e
+  }
+
+  async closeAll (): Promise<void> {
+    await Promise.all(this.emitters.splice(0).map(async e => { await e.close().catch(() => {}) }))
+  }
+}
+
+/** Resolves with the next `count` payloads of event `name` on `emitter`. */
+export function collect<T = Record<string, unknown>> (emitter: { on: (name: string, fn: (m: T) => void) => unknown }, name: string, count: number, ms = 10_000): Promise<T[]> {
+  const got: T[] = []
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`got ${got.length} of ${count} ${name} events`)) }, ms)
+    emitter.on(name, (m: T) => {
+      got.push(m)
+      if (got.length === count) { clearTimeout(timer); resolve(got) }
+    })
+  })
+}

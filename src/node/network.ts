@@ -76,6 +76,8 @@ export class Network {
   readonly #synced = new Set<string>()
   readonly #retries = new Map<string, ReturnType<typeof setTimeout>>()
   #announcedDials = 0
+  /** peers being saved: close waits for them */
+  readonly #saving = new Set<Promise<void>>()
   #unsubscribe: (() => void) | undefined
 
   constructor (init: NetworkInit) {
@@ -210,7 +212,11 @@ export class Network {
     switch (event.type) {
       case 'peer:session':
         this.#clearRetry(peer)
-        void this.#remember(event.peer, event.connection)
+        {
+          const saving = this.#remember(event.peer, event.connection)
+          this.#saving.add(saving)
+          void saving.finally(() => this.#saving.delete(saving))
+        }
         status.emit('peer:connect', { peer })
         break
       case 'peer:session-end':
@@ -239,8 +245,10 @@ export class Network {
       const stored = await node.peerStore.get(peer).catch(() => undefined)
       const addrs = new Set((stored?.addresses ?? []).map(a => a.multiaddr.toString()).filter(a => a.includes('/tcp/')))
       if (connection.direction === 'outbound') addrs.add(connection.remoteAddr.toString().replace(/\/p2p\/.*$/, ''))
+      // a peer with no address to dial (it only dialled in) is not redialled
+      if (addrs.size === 0 || this.#stopped) return
       await node.peerStore.merge(peer, { tags: { [KEEP_ALIVE_TAG]: { value: 50 } } })
-      if (addrs.size > 0 && !this.#stopped) await this.#peers.put(peer.toString(), { addrs: [...addrs] })
+      await this.#peers.put(peer.toString(), { addrs: [...addrs] })
     } catch (err) {
       if (!this.#stopped) log.error('could not save peer %p: %e', peer, err)
     }
@@ -295,6 +303,7 @@ export class Network {
   }
 
   async stop (): Promise<void> {
+    await Promise.all(this.#saving)
     this.#stopped = true
     this.#unsubscribe?.()
     for (const timer of this.#retries.values()) clearTimeout(timer)

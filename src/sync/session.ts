@@ -243,7 +243,8 @@ export class Session {
       try {
         msg = await this.#pb.read({ limits: { entries: { entries: MAX_BATCH_ENTRIES } } } as never)
       } catch (err) {
-        if (this.#closed || (err as Error).name === 'UnexpectedEOFError') {
+        // the stream ended or broke under us: a transport fault, not the peer's
+        if (this.#closed || (err as Error).name === 'UnexpectedEOFError' || this.#stream.status !== 'open' || this.#stream.readStatus !== 'readable') {
           this.#closed = true
           this.#wake?.()
           return

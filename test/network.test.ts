@@ -1,0 +1,255 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { MemoryLevel } from 'memory-level'
+import { join } from 'node:path'
+import { HyperEmitter, type HyperEmitterOptions } from '../src/index.js'
+import { fixture, tempDir, until, Cluster, collect } from './helpers.js'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+const messages = await fixture('messages.proto')
+const basic = await fixture('basic.proto')
+const cluster = new Cluster()
+const FAST: HyperEmitterOptions = { reconnectTimeout: 100 }
+
+function emitter (db: MemoryLevel | string = new MemoryLevel(), options: HyperEmitterOptions = FAST, schema = messages): HyperEmitter {
+  return cluster.add(new HyperEmitter(db, schema, options))
+}
+
+function headsOf (e: HyperEmitter): string[] {
+  return e.log.heads().map(h => Buffer.from(h).toString('hex')).sort()
+}
+
+test.after.each(async () => { await cluster.closeAll() })
+
+test('two paired emitters each hear the other\'s event', async () => {
+  const one = emitter()
+  const two = emitter()
+  const [addr] = await one.listen(0)
+  await two.connect(addr)
+  const atOne = collect(one, 'Hello', 1)
+  const atTwo = collect(two, 'Integer', 1)
+  await one.emit('Integer', { value: 1 })
+  await two.emit('Hello', { from: 'two' })
+  assert.equal(await atOne, [{ from: 'two', message: '' }])
+  assert.equal(await atTwo, [{ value: 1 }])
+})
+
+test('listen(port, host) and connect(port, host) as in the reference, with callbacks', async () => {
+  const one = emitter()
+  const two = emitter()
+  const addrs = await new Promise<Multiaddr[]>((resolve, reject) => {
+    void one.listen(0, '127.0.0.1', (err, a) => { if (err != null) reject(err); else resolve(a!) })
+  })
+  const port = Number(addrs[0].toString().split('/')[4])
+  const peer = await new Promise<string>((resolve, reject) => {
+    void two.connect(port, '127.0.0.1', (err, p) => { if (err != null) reject(err); else resolve(p!) })
+  })
+  assert.is(peer, one.peerId)
+  assert.equal(two.peers().map(p => p.id), [one.peerId])
+})
+
+test('three in a chain: an event from e1 reaches e3', async () => {
+  const e1 = emitter()
+  const e2 = emitter()
+  const e3 = emitter()
+  const [a1] = await e1.listen(0)
+  const [a2] = await e2.listen(0)
+  await e2.connect(a1)
+  await e3.connect(a2)
+  const got = collect(e3, 'Hello', 1)
+  await e1.emit('Hello', { from: 'e1' })
+  assert.equal(await got, [{ from: 'e1', message: '' }])
+})
+
+test('a peer that was offline catches up after it restarts and connects', async () => {
+  const dir = await tempDir()
+  const one = emitter()
+  const [addr] = await one.listen(0)
+  let two = emitter(join(dir.path, 'two'))
+  await two.connect(addr)
+  await two.synced()
+  await two.close()
+  for (let i = 0; i < 50; i++) await one.emit('Integer', { value: i })
+  two = emitter(join(dir.path, 'two'))
+  const got = collect<{ value: number }>(two, 'Integer', 50)
+  await two.ready()
+  await two.connect(addr)
+  const values = (await got).map(m => m.value)
+  assert.equal(values, Array.from({ length: 50 }, (_, i) => i))
+  await dir.cleanup()
+})
+
+test('a restarted peer reconnects by itself to the peers it saved', async () => {
+  const dir = await tempDir()
+  const one = emitter()
+  const [addr] = await one.listen(0)
+  let two = emitter(join(dir.path, 'two'))
+  await two.connect(addr)
+  await two.close()
+  two = emitter(join(dir.path, 'two'))
+  const got = collect(two, 'Hello', 1)
+  await two.ready()
+  await until(() => two.peers().length === 1, 10_000, 'the saved peer to reconnect')
+  await one.emit('Hello', { from: 'one' })
+  assert.equal(await got, [{ from: 'one', message: '' }])
+  await dir.cleanup()
+})
+
+test('a killed connection is re-established and later events still arrive', async () => {
+  const one = emitter()
+  const two = emitter()
+  const [addr] = await one.listen(0)
+  await two.connect(addr)
+  const disconnected = new Promise(resolve => two.status.once('peer:disconnect', resolve))
+  for (const conn of one.node!.getConnections()) conn.abort(new Error('killed by the test'))
+  await disconnected
+  await until(() => two.peers().length === 1 && one.peers().length === 1, 10_000, 'the redial')
+  const got = collect(two, 'Hello', 1)
+  await one.emit('Hello', { from: 'after' })
+  assert.equal(await got, [{ from: 'after', message: '' }])
+})
+
+test('EventPeer is written on listen, and not again on a restart at the same address', async () => {
+  const dir = await tempDir()
+  const path = join(dir.path, 'one')
+  let one = emitter(path)
+  const [addr] = await one.listen(0)
+  const port = Number(addr.toString().split('/')[4])
+  const count = async (e: HyperEmitter): Promise<number> => {
+    let n = 0
+    for await (const ev of e.events({ from: 'beginning', live: false })) if (ev.name === 'EventPeer') n++
+    return n
+  }
+  assert.is(await count(one), 1)
+  const [peerEvent] = await (async () => { const out = []; for await (const ev of one.events({ from: 'beginning', live: false })) out.push(ev.payload); return out })()
+  assert.equal(peerEvent, { id: one.peerId, addresses: [{ ip: '127.0.0.1', port }] })
+  await one.close()
+  one = emitter(path)
+  await one.listen(port)
+  assert.is(await count(one), 1)
+  await one.close()
+  one = emitter(path)
+  await one.listen(0)
+  assert.is(await count(one), 2, 'a new address is announced')
+  await dir.cleanup()
+})
+
+test('a peer with another schema is refused on both sides; neither log is touched', async () => {
+  const one = emitter()
+  const two = emitter(new MemoryLevel(), FAST, basic)
+  await one.emit('Hello', { from: 'one' })
+  await two.emit('Test1', { num: 1 })
+  const refusedOne = new Promise<{ code: string }>(resolve => one.status.once('peer:refused', resolve))
+  const refusedTwo = new Promise<{ code: string }>(resolve => two.status.once('peer:refused', resolve))
+  const [addr] = await one.listen(0)
+  try {
+    await two.connect(addr)
+    assert.unreachable('connected')
+  } catch (err) {
+    assert.is((err as { code: string }).code, 'ERR_NO_SESSION')
+  }
+  assert.is((await refusedOne).code, 'SCHEMA')
+  assert.is((await refusedTwo).code, 'SCHEMA')
+  assert.is(one.log.length, 2)
+  assert.is(two.log.length, 1)
+})
+
+test('a peer with another topic is refused', async () => {
+  const one = emitter(new MemoryLevel(), { ...FAST, topic: 'a' })
+  const two = emitter(new MemoryLevel(), { ...FAST, topic: 'b' })
+  const refused = new Promise<{ code: string }>(resolve => one.status.once('peer:refused', resolve))
+  const [addr] = await one.listen(0)
+  await two.connect(addr).catch(() => {})
+  assert.is((await refused).code, 'TOPIC')
+  assert.is(two.log.length, 0)
+})
+
+test('connecting to one node of a cluster finds the rest through EventPeer', async () => {
+  const a = emitter()
+  const b = emitter()
+  const c = emitter()
+  const [addrA] = await a.listen(0)
+  const [addrB] = await b.listen(0)
+  await b.connect(addrA)
+  await b.synced()
+  await c.connect(addrB)
+  await until(() => c.peers().some(p => p.id === a.peerId), 10_000, 'c to dial a from its EventPeer')
+})
+
+test('all nodes emitting at once converge to the same heads', async () => {
+  const nodes = [emitter(), emitter(), emitter(), emitter()]
+  const addrs = []
+  for (const n of nodes) addrs.push((await n.listen(0))[0])
+  // a ring
+  for (let i = 0; i < nodes.length; i++) await nodes[i].connect(addrs[(i + 1) % nodes.length])
+  await Promise.all(nodes.map((n, i) => Promise.all(Array.from({ length: 200 }, (_, j) => n.emit('Integer', { value: i * 1000 + j })))))
+  const total = 4 * 200 + 4
+  await until(() => nodes.every(n => n.log.length === total), 20_000, 'every node to have every event')
+  await until(() => new Set(nodes.map(n => headsOf(n).join())).size === 1, 10_000, 'identical heads')
+  for (const n of nodes) assert.ok((await n.verify()).ok)
+})
+
+test('three nodes partitioned and healed converge to the same heads', async () => {
+  const dir = await tempDir()
+  let a = emitter(join(dir.path, 'a'))
+  const [b, c] = [emitter(), emitter()]
+  const [addrA] = await a.listen(0)
+  const port = Number(addrA.toString().split('/')[4])
+  await b.connect(addrA)
+  await c.connect(addrA)
+  await until(() => b.log.length === 1 && c.log.length === 1, 10_000, 'initial sync')
+  // partition: a goes away, and all three write on their own
+  await a.close()
+  a = emitter(join(dir.path, 'a'))
+  await Promise.all([a, b, c].map((n, i) => Promise.all(Array.from({ length: 30 }, (_, j) => n.emit('Integer', { value: i * 100 + j })))))
+  assert.is(new Set([a, b, c].map(n => headsOf(n).join())).size, 3, 'diverged')
+  // heal: a listens again where it was; b and c redial it
+  await a.listen(port)
+  await until(() => [a, b, c].every(n => n.log.length === 91), 20_000, 'all events everywhere')
+  await until(() => new Set([a, b, c].map(n => headsOf(n).join())).size === 1, 10_000, 'identical heads')
+  for (const n of [a, b, c]) assert.ok((await n.verify()).ok)
+  await dir.cleanup()
+})
+
+test('a reconnect after missing k of N events transfers about k entries', async () => {
+  const dir = await tempDir()
+  const one = emitter()
+  const [addr] = await one.listen(0)
+  for (let i = 0; i < 1000; i++) await one.emit('Integer', { value: i })
+  let two = emitter(join(dir.path, 'two'), { reconnectTimeout: 60_000 })
+  await two.connect(addr)
+  await two.synced()
+  assert.is(two.log.length, 1001)
+  await two.close()
+  for (let i = 0; i < 25; i++) await one.emit('Integer', { value: 1000 + i })
+  two = emitter(join(dir.path, 'two'), { reconnectTimeout: 60_000 })
+  await two.ready()
+  const peer = await two.connect(addr)
+  await two.synced(peer)
+  const info = two.peers().find(p => p.id === peer)!
+  assert.is(two.log.length, 1026)
+  assert.is(info.received, 25, `received ${info.received}`)
+  const sentByOne = one.peers().find(p => p.id === two.peerId)!.sent
+  assert.ok(sentByOne <= 25, `one sent ${sentByOne}`)
+  await dir.cleanup()
+})
+
+test('with three peers an entry is not sent to a node again and again', async () => {
+  const [a, b, c] = [emitter(), emitter(), emitter()]
+  const [addrA] = await a.listen(0)
+  const [addrB] = await b.listen(0)
+  await b.connect(addrA)
+  await c.connect(addrA)
+  await c.connect(addrB)
+  await until(() => [a, b, c].every(n => n.peers().length === 2), 10_000, 'a triangle')
+  for (let i = 0; i < 100; i++) await a.emit('Integer', { value: i })
+  await until(() => [b, c].every(n => n.log.length === a.log.length), 10_000, 'sync')
+  await new Promise(resolve => setTimeout(resolve, 200))
+  const received = c.peers().reduce((sum, p) => sum + p.received, 0)
+  const sent = [a, b].flatMap(n => n.peers().filter(p => p.id === c.peerId)).reduce((sum, p) => sum + p.sent, 0)
+  // each entry reaches c at most once per link
+  assert.ok(sent <= 2 * c.log.length, `${sent} sent to c for ${c.log.length} entries`)
+  assert.ok(received <= c.log.length, `${received} stored`)
+})
+
+test.run()

@@ -6,7 +6,10 @@ import { dirname, join } from 'node:path'
 const here = dirname(fileURLToPath(import.meta.url))
 const cases: Array<[string, string]> = [
   ['emit.js', 'emit.concurrent'],
-  ['emit.js', 'emit.sequential']
+  ['emit.js', 'emit.sequential'],
+  ['sync.js', 'sync.catchup'],
+  ['sync.js', 'sync.latency'],
+  ['sync.js', 'sync.chain20']
 ]
 const only = process.argv.slice(2)
 for (const [file, name] of cases) {

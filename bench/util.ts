@@ -2,6 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
+/** The raw stream protocol the ceilings are measured on. */
+export const RAW = '/hyperemitter-bench/raw/1.0.0'
+
 export interface Figure {
   name: string
   value: number

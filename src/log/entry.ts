@@ -93,6 +93,13 @@ function isId (bytes: Uint8Array): boolean {
   return bytes.byteLength === ID_LENGTH && bytes[0] === 0x12 && bytes[1] === 0x20
 }
 
+/** Whether two byte arrays hold the same bytes. */
+export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
 export function toHex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 }

@@ -1,9 +1,9 @@
 import { InvalidEntryError, ProtocolError } from '../errors.js'
-import { decodeEntry, toHex, type DecodedEntry } from './entry.js'
+import { decodeEntry, equalBytes, toHex, EMPTY, type DecodedEntry } from './entry.js'
 import type { Log, LogEntry } from './log.js'
 
 /** Entries held while they wait for a signature or their parents. */
-export const MAX_PENDING_ENTRIES = 8192
+export const MAX_PENDING_ENTRIES = 32_768
 /** Bytes held while entries wait: bounds what one peer can make a node keep. */
 export const MAX_PENDING_BYTES = 16 * 1024 * 1024
 /** How long an entry may wait for its signature or parents before it is dropped. */
@@ -65,21 +65,38 @@ export class Ingester {
 
   /** Checks and stores a batch of encoded entries, in the sender's order. */
   async add (batch: Uint8Array[]): Promise<IngestResult> {
+    const accepted = this.accept(batch)
+    const stored = await this.flush()
+    return { ...accepted, stored, pending: this.#pending.size }
+  }
+
+  /**
+   * Checks a batch and holds its valid entries; `flush` stores them. A
+   * receiver checks the next batch while the last one is being written.
+   * Throws ProtocolError when the pending set is over its bounds.
+   */
+  accept (batch: Uint8Array[]): Omit<IngestResult, 'stored' | 'pending'> {
     const invalid: InvalidEntryError[] = []
     const seen = new Map<string, number>()
     let duplicates = 0
+    let lastAuthor: Uint8Array | undefined
+    let author = ''
     this.#expire()
     for (const bytes of batch) {
       let d: DecodedEntry
       try {
         d = decodeEntry(bytes)
-        this.#check(d)
+        // runs of one author are the rule: reuse the hex of the last one
+        if (lastAuthor == null || !Buffer.from(lastAuthor).equals(d.entry.author)) {
+          lastAuthor = d.entry.author
+          author = toHex(lastAuthor)
+        }
+        this.#check(d, author)
       } catch (err) {
         invalid.push(err instanceof InvalidEntryError ? err : new InvalidEntryError((err as Error).message))
         continue
       }
       const hex = toHex(d.id)
-      const author = toHex(d.entry.author)
       if (d.entry.seq > (seen.get(author) ?? 0)) seen.set(author, d.entry.seq)
       this.#init.onSeen?.(author, d.entry.seq)
       if (this.#pending.has(hex) || d.entry.seq <= this.#log.authorSeq(author)) {
@@ -99,12 +116,15 @@ export class Ingester {
       this.clear()
       throw new ProtocolError('too many entries wait for a signature or their parents')
     }
-    const stored = await this.#storeReady()
-    return { stored, duplicates, invalid, pending: this.#pending.size, seen }
+    return { duplicates, invalid, seen }
   }
 
-  #check (d: DecodedEntry): void {
-    const author = toHex(d.entry.author)
+  /** Stores every held entry whose signature and parents are in place. */
+  async flush (): Promise<LogEntry[]> {
+    return this.#storeReady()
+  }
+
+  #check (d: DecodedEntry, author: string): void {
     if (this.#init.accept != null && !this.#init.accept(author)) {
       throw new InvalidEntryError(`author ${author} is not an accepted writer`)
     }
@@ -135,18 +155,16 @@ export class Ingester {
   async #storeReady (): Promise<LogEntry[]> {
     const ready: Pending[] = []
     const inBatch = new Set<string>()
-    const seqs = new Map<string, number>()
+    // each author's newest entry so far: stored, or ready in this batch
+    const heads = new Map<string, { seq: number, id: Uint8Array }>()
     const linkChecks: Pending[] = []
     for (const p of this.#pending.values()) {
       if (!p.verified) continue
       const { entry } = p.d
-      const have = seqs.get(p.author) ?? this.#log.authorSeq(p.author)
-      if (entry.seq !== have + 1) continue
-      const prevOk = entry.seq === 1 || inBatch.has(toHex(entry.prev)) ||
-        toHex(this.#log.authorHead(p.author) ?? new Uint8Array(0)) === toHex(entry.prev)
-      if (!prevOk) continue
-      if (entry.links.some(l => !inBatch.has(toHex(l)))) linkChecks.push(p)
-      seqs.set(p.author, entry.seq)
+      const head = heads.get(p.author) ?? { seq: this.#log.authorSeq(p.author), id: this.#log.authorHead(p.author) ?? EMPTY }
+      if (entry.seq !== head.seq + 1 || !equalBytes(entry.prev, head.id)) continue
+      if (entry.links.length > 0 && entry.links.some(l => !inBatch.has(toHex(l)))) linkChecks.push(p)
+      heads.set(p.author, { seq: entry.seq, id: p.d.id })
       inBatch.add(p.hex)
       ready.push(p)
     }

@@ -1,6 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { ClosedError, StorageError } from '../errors.js'
-import { decodeEntry, encodeEntry, entryId, Entry, EMPTY, ID_LENGTH, MAX_LINKS, toHex, type DecodedEntry } from './entry.js'
+import { decodeEntry, encodeEntry, entryId, equalBytes, Entry, EMPTY, ID_LENGTH, MAX_LINKS, toHex, type DecodedEntry } from './entry.js'
 import { Identity } from './identity.js'
 import { seqKey, readSeq, AuthorState, runKey, decodeRun, RUN_VALUE_LENGTH, type Run } from './keys.js'
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
@@ -53,6 +53,13 @@ interface PendingAppend {
   payload: Uint8Array<ArrayBuffer>
   resolve: (entry: LogEntry) => void
   reject: (err: Error) => void
+}
+
+/** An entry a peer lacks: its feed position, author (hex) and author seq. */
+export interface Missing {
+  seq: number
+  author: string
+  authorSeq: number
 }
 
 /** A problem `verify()` found. */
@@ -267,13 +274,18 @@ export class Log {
     if (this.#closed) throw new ClosedError('the log is closed')
     return this.#serialize(async () => {
       const fresh: DecodedEntry[] = []
-      const heads = new Map<string, { seq: number, id: string }>()
+      const heads = new Map<string, { seq: number, id: Uint8Array }>()
+      let lastAuthor: Uint8Array | undefined
+      let author = ''
       for (const d of entries) {
-        const author = toHex(d.entry.author)
-        const head = heads.get(author) ?? { seq: this.authorSeq(author), id: toHex(this.authorHead(author) ?? new Uint8Array(0)) }
+        if (lastAuthor == null || !equalBytes(lastAuthor, d.entry.author)) {
+          lastAuthor = d.entry.author
+          author = toHex(lastAuthor)
+        }
+        const head = heads.get(author) ?? { seq: this.authorSeq(author), id: this.authorHead(author) ?? EMPTY }
         // stored already, or a fork of what is stored: the first one stays
-        if (d.entry.seq !== head.seq + 1 || toHex(d.entry.prev) !== head.id) continue
-        heads.set(author, { seq: d.entry.seq, id: toHex(d.id) })
+        if (d.entry.seq !== head.seq + 1 || !equalBytes(d.entry.prev, head.id)) continue
+        heads.set(author, { seq: d.entry.seq, id: d.id })
         fresh.push(d)
       }
       return fresh.length === 0 ? [] : this.#commit(fresh)
@@ -298,18 +310,23 @@ export class Log {
     // in a chain (a local group) prev is the entry just added: reuse its hex
     let lastId: Uint8Array | undefined
     let lastHex = ''
+    let lastAuthor: Uint8Array | undefined
+    let hex = ''
     for (const d of entries) {
       const seq = ++length
       const id = view(d.id)
       ops.push(op('put', this.#entries, id, view(d.bytes)))
       ops.push(op('put', this.#feed, seqKey(seq), id))
-      if (d.entry.prev.byteLength > 0) heads.delete(d.entry.prev === lastId ? lastHex : toHex(d.entry.prev))
+      if (d.entry.prev.byteLength > 0) heads.delete(lastId != null && equalBytes(d.entry.prev, lastId) ? lastHex : toHex(d.entry.prev))
       for (const link of d.entry.links) heads.delete(toHex(link))
       lastId = d.id
       lastHex = id.toString('hex')
       heads.set(lastHex, { id: d.id, clock: d.entry.clock })
       clock = Math.max(clock, d.entry.clock)
-      const hex = toHex(d.entry.author)
+      if (lastAuthor == null || !equalBytes(lastAuthor, d.entry.author)) {
+        lastAuthor = d.entry.author
+        hex = toHex(lastAuthor)
+      }
       const before = authors.get(hex) ?? this.#authorStates.get(hex)
       const after = AuthorState.next(before, d.entry.seq, seq, d.id)
       authors.set(hex, after)
@@ -383,8 +400,9 @@ export class Log {
    * in feed order (a causal order), at most `limit` of them. Costs grow with
    * the number of missing entries and authors, not with the log's length.
    */
-  async missing (have: Map<string, number>, limit: number): Promise<number[]> {
-    const ranges: Array<[number, number]> = []
+  async missing (have: Map<string, number>, limit: number): Promise<Missing[]> {
+    // [first feed position, last feed position, author, author seq at first]
+    const ranges: Array<[number, number, string, number]> = []
     for (const [hex, state] of this.#authorStates) {
       const from = (have.get(hex) ?? 0) + 1
       if (from > state.seq) continue
@@ -392,9 +410,10 @@ export class Log {
       let wanted = limit
       const take = (run: Run): void => {
         if (run.last < from || !author.equals(run.author)) return
-        const start = run.feedStart + Math.max(0, from - run.first)
+        const skip = Math.max(0, from - run.first)
+        const start = run.feedStart + skip
         const end = run.feedStart + (run.last - run.first)
-        ranges.push([start, end])
+        ranges.push([start, end, hex, run.first + skip])
         wanted -= end - start + 1
       }
       // the run holding `from`, then the later ones, in seq order
@@ -409,14 +428,27 @@ export class Log {
         if (wanted <= 0) break
       }
     }
+    // runs are disjoint: in order of their first position, the first `limit`
+    // positions of the union are those of the first runs
     ranges.sort((a, b) => a[0] - b[0])
-    const out: number[] = []
-    // ranges of different authors may interleave: merge by position
-    const merged = mergeRanges(ranges, limit)
-    for (const [start, end] of merged) {
-      for (let s = start; s <= end && out.length < limit; s++) out.push(s)
+    const out: Missing[] = []
+    for (const [start, end, author, authorSeq] of ranges) {
+      for (let s = start; s <= end && out.length < limit; s++) out.push({ seq: s, author, authorSeq: authorSeq + s - start })
+      if (out.length >= limit) break
     }
-    return out.sort((a, b) => a - b).slice(0, limit)
+    return out
+  }
+
+  /** The stored bytes of the entries at the given feed positions. */
+  async readBytes (seqs: number[]): Promise<Uint8Array[]> {
+    if (seqs.length === 0) return []
+    const ids = await this.#feed.getMany(seqs.map(seqKey))
+    ids.forEach((id, i) => { if (id == null) throw new StorageError(`feed position ${seqs[i]} is missing: the db is damaged`) })
+    const bytes = await this.#entries.getMany(ids as Buffer[])
+    return bytes.map((b, i) => {
+      if (b == null) throw new StorageError(`entry at feed position ${seqs[i]} is missing: the db is damaged`)
+      return b
+    })
   }
 
   /** Entries at the given feed positions. */
@@ -510,17 +542,6 @@ function op (type: 'put' | 'del', sublevel: Sub, key: Buffer, value: Buffer | un
 /** A Buffer over the same memory: level copies on write, so no copy here. */
 function view (bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-}
-
-function mergeRanges (ranges: Array<[number, number]>, limit: number): Array<[number, number]> {
-  const out: Array<[number, number]> = []
-  let total = 0
-  for (const [start, end] of ranges) {
-    out.push([start, end])
-    total += end - start + 1
-    if (total >= limit) break
-  }
-  return out
 }
 
 function describe (err: unknown): string {

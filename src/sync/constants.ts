@@ -6,7 +6,7 @@ export const PROTOCOL = `/${PROTOCOL_NAME}/${PROTOCOL_VERSION}.0.0`
 /** Largest frame read: a batch (MAX_BATCH_BYTES) plus one largest entry and framing. */
 export const MAX_FRAME_BYTES = 1024 * 1024
 /** A sender closes a batch at this size: per-frame cost dominates below, memory above. */
-export const MAX_BATCH_BYTES = 256 * 1024
+export const MAX_BATCH_BYTES = 512 * 1024
 /** Most entries in one frame, also a decode limit. */
 export const MAX_BATCH_ENTRIES = 4096
 /** Entries frames a sender may have unacknowledged: bounds the receiver's buffer. */

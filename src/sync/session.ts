@@ -26,6 +26,13 @@ export interface SessionInit {
   onHandshake?: () => void
 }
 
+/** An entry to send: its bytes, author (hex) and author seq. */
+interface Outgoing {
+  bytes: Uint8Array
+  author: string
+  authorSeq: number
+}
+
 /** How a session ended badly: refused by either side, or broken. */
 export class SessionError extends ProtocolError {
   readonly refuseCode: RefuseCode
@@ -52,6 +59,9 @@ export class Session {
   #wake: (() => void) | undefined
   #closed = false
   #invalid = 0
+  #unacked = 0
+  #storing: Promise<void> = Promise.resolve()
+  #storeFailure: Error | undefined
   #queue: LogEntry[] = []
   #queueOverflow = false
   readonly #synced = Promise.withResolvers<void>()
@@ -174,15 +184,16 @@ export class Session {
   async #sendLoop (): Promise<void> {
     let caughtUp = false
     while (!this.#closed) {
-      let batch: LogEntry[] | undefined
+      let batch: Outgoing[] | undefined
       if (caughtUp && !this.#queueOverflow) {
         batch = this.#fromQueue()
       }
       if (batch == null) {
         this.#queue = []
         this.#queueOverflow = false
-        const positions = await this.#log.missing(this.#remoteHave, MAX_BATCH_ENTRIES)
-        batch = await this.#log.readAt(positions)
+        const missing = await this.#log.missing(this.#remoteHave, MAX_BATCH_ENTRIES)
+        const bytes = await this.#log.readBytes(missing.map(m => m.seq))
+        batch = missing.map((m, i) => ({ bytes: bytes[i], author: m.author, authorSeq: m.authorSeq }))
         if (batch.length === 0 && !caughtUp) {
           caughtUp = true
           await this.#write({ synced: { length: this.#log.length } })
@@ -198,34 +209,35 @@ export class Session {
   }
 
   // The queued commits the remote lacks, or undefined where there is a gap.
-  #fromQueue (): LogEntry[] | undefined {
+  #fromQueue (): Outgoing[] | undefined {
     const queued = this.#queue
     this.#queue = []
     const next = new Map<string, number>()
-    const out: LogEntry[] = []
+    const out: Outgoing[] = []
     for (const e of queued) {
       const author = toHex(e.entry.author)
       const have = next.get(author) ?? this.#remoteHave.get(author) ?? 0
       if (e.entry.seq <= have) continue
       if (e.entry.seq !== have + 1) return undefined
       next.set(author, e.entry.seq)
-      out.push(e)
+      out.push({ bytes: e.bytes, author, authorSeq: e.entry.seq })
     }
     return out
   }
 
-  async #sendEntries (entries: LogEntry[]): Promise<void> {
+  async #sendEntries (entries: Outgoing[]): Promise<void> {
     let i = 0
     while (i < entries.length && !this.#closed) {
       const frame: Array<Uint8Array<ArrayBuffer>> = []
       let bytes = 0
       for (; i < entries.length && frame.length < MAX_BATCH_ENTRIES; i++) {
         const e = entries[i]
-        if (e.entry.seq <= (this.#remoteHave.get(toHex(e.entry.author)) ?? 0)) continue
+        // the remote may have got it from another peer meanwhile
+        if (e.authorSeq <= (this.#remoteHave.get(e.author) ?? 0)) continue
         if (frame.length > 0 && bytes + e.bytes.byteLength > MAX_BATCH_BYTES) break
         frame.push(e.bytes as Uint8Array<ArrayBuffer>)
         bytes += e.bytes.byteLength
-        this.#remoteHave.set(toHex(e.entry.author), e.entry.seq)
+        this.#remoteHave.set(e.author, e.authorSeq)
       }
       if (frame.length === 0) continue
       while (this.#credits <= 0 && !this.#closed) await this.#sleep()
@@ -237,7 +249,6 @@ export class Session {
   }
 
   async #receiveLoop (): Promise<void> {
-    let unacked = 0
     while (!this.#closed) {
       let msg: SyncMessage
       try {
@@ -252,16 +263,18 @@ export class Session {
         throw new SessionError(`bad frame: ${(err as Error).message}`, (err as Error).name === 'InvalidDataLengthError' ? RefuseCode.LIMIT : RefuseCode.PROTOCOL)
       }
       if (msg.entries != null) {
-        if (++unacked > WINDOW) throw new SessionError('more Entries frames than the window allows', RefuseCode.LIMIT)
+        if (++this.#unacked > WINDOW) throw new SessionError('more Entries frames than the window allows', RefuseCode.LIMIT)
         await this.#receiveEntries(msg.entries.entries)
-        unacked--
-        await this.#write({ ack: { batches: 1 } })
       } else if (msg.ack != null) {
         this.#credits = Math.min(WINDOW, this.#credits + msg.ack.batches)
         this.#wake?.()
       } else if (msg.synced != null) {
-        this.#synced.resolve()
-        this.#init.onSynced()
+        // synced once what came before it is stored
+        void this.#storing.then(() => {
+          if (this.#storeFailure != null) return
+          this.#synced.resolve()
+          this.#init.onSynced()
+        })
       } else if (msg.refuse != null) {
         if (msg.refuse.code === RefuseCode.INVALID_ENTRY) {
           this.#init.logger('the peer refused entries: %s', msg.refuse.reason)
@@ -274,16 +287,17 @@ export class Session {
     }
   }
 
+  // Checks a batch now and stores it after the batches before it, so that the
+  // next frame is read and checked while this one is written. The Ack goes
+  // out once the batch is stored: the receiver's disk paces the sender.
   async #receiveEntries (entries: Uint8Array[]): Promise<void> {
     let res
     try {
-      res = await this.#ingester.add(entries)
+      res = this.#ingester.accept(entries)
     } catch (err) {
       if (err instanceof ProtocolError) throw new SessionError(err.message, RefuseCode.LIMIT)
       throw err
     }
-    this.received += res.stored.length
-    if (res.stored.length > 0) this.#init.onStored?.(res.stored.length)
     if (res.invalid.length > 0) {
       this.#invalid += res.invalid.length
       const reason = res.invalid[0].message
@@ -291,6 +305,22 @@ export class Session {
       if (this.#invalid > MAX_INVALID) throw new SessionError(`${this.#invalid} invalid entries: ${reason}`, RefuseCode.INVALID_ENTRY)
       await this.#write({ refuse: { code: RefuseCode.INVALID_ENTRY, reason: `${res.invalid.length} entries refused: ${reason}` } })
     }
+    if (this.#storeFailure != null) throw this.#storeFailure
+    this.#storing = this.#storing.then(async () => {
+      const stored = await this.#ingester.flush()
+      this.received += stored.length
+      if (stored.length > 0) this.#init.onStored?.(stored.length)
+      this.#unacked--
+      await this.#write({ ack: { batches: 1 } })
+    }).catch((err: Error) => {
+      this.#storeFailure ??= err
+      this.#stream.abort(err)
+    })
+  }
+
+  /** Resolves once every batch received so far is stored. */
+  async drained (): Promise<void> {
+    await this.#storing
   }
 }
 

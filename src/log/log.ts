@@ -307,37 +307,46 @@ export class Log {
     let length = this.#length
     let clock = this.#clock
     const stored: LogEntry[] = []
-    // in a chain (a local group) prev is the entry just added: reuse its hex
-    let lastId: Uint8Array | undefined
-    let lastHex = ''
+    // The newest entry is a head until an entry links to it. In a chain (a
+    // commit group, a run from one author) the next entry's prev is it, so
+    // it never enters the heads map and its hex is never made.
+    let tip: DecodedEntry | undefined
     let lastAuthor: Uint8Array | undefined
     let hex = ''
+    let state: AuthorState | undefined
     for (const d of entries) {
       const seq = ++length
       const id = view(d.id)
       ops.push(op('put', this.#entries, id, view(d.bytes)))
       ops.push(op('put', this.#feed, seqKey(seq), id))
-      if (d.entry.prev.byteLength > 0) heads.delete(lastId != null && equalBytes(d.entry.prev, lastId) ? lastHex : toHex(d.entry.prev))
-      for (const link of d.entry.links) heads.delete(toHex(link))
-      lastId = d.id
-      lastHex = id.toString('hex')
-      heads.set(lastHex, { id: d.id, clock: d.entry.clock })
-      clock = Math.max(clock, d.entry.clock)
+      const { prev, links } = d.entry
+      if (tip != null && !(prev.byteLength > 0 && equalBytes(prev, tip.id))) {
+        heads.set(toHex(tip.id), { id: tip.id, clock: tip.entry.clock })
+        if (prev.byteLength > 0) heads.delete(toHex(prev))
+      } else if (tip == null && prev.byteLength > 0) {
+        heads.delete(toHex(prev))
+      }
+      for (const link of links) heads.delete(toHex(link))
+      tip = d
+      if (d.entry.clock > clock) clock = d.entry.clock
       if (lastAuthor == null || !equalBytes(lastAuthor, d.entry.author)) {
+        if (state != null) authors.set(hex, state)
         lastAuthor = d.entry.author
         hex = toHex(lastAuthor)
+        state = authors.get(hex) ?? this.#authorStates.get(hex)
       }
-      const before = authors.get(hex) ?? this.#authorStates.get(hex)
-      const after = AuthorState.next(before, d.entry.seq, seq, d.id)
-      authors.set(hex, after)
+      const after = AuthorState.next(state, d.entry.seq, seq, d.id)
       // a run record is written when it ends and at the end of the commit
-      if (before != null && after.runFirst !== before.runFirst) {
-        ops.push(op('put', this.#runs, runKey(d.entry.author, before.runFirst), before.encodeRun()))
+      if (state != null && after.runFirst !== state.runFirst) {
+        ops.push(op('put', this.#runs, runKey(d.entry.author, state.runFirst), state.encodeRun()))
       }
+      state = after
       stored.push({ seq, id: d.id, bytes: d.bytes, entry: d.entry })
     }
-    for (const [hex, state] of authors) {
-      ops.push(op('put', this.#runs, runKey(Buffer.from(hex, 'hex'), state.runFirst), state.encodeRun()))
+    if (state != null) authors.set(hex, state)
+    if (tip != null) heads.set(toHex(tip.id), { id: tip.id, clock: tip.entry.clock })
+    for (const [author, s] of authors) {
+      ops.push(op('put', this.#runs, runKey(Buffer.from(author, 'hex'), s.runFirst), s.encodeRun()))
     }
     ops.push(op('put', this.#heads, HEADS_KEY, Buffer.concat([...heads.values()].map(h => h.id))))
     try {

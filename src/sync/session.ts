@@ -191,7 +191,7 @@ export class Session {
       if (batch == null) {
         this.#queue = []
         this.#queueOverflow = false
-        const missing = await this.#log.missing(this.#remoteHave, MAX_BATCH_ENTRIES)
+        const missing = await this.#log.missing(this.#remoteHave, 4 * MAX_BATCH_ENTRIES)
         const bytes = await this.#log.readBytes(missing.map(m => m.seq))
         batch = missing.map((m, i) => ({ bytes: bytes[i], author: m.author, authorSeq: m.authorSeq }))
         if (batch.length === 0 && !caughtUp) {

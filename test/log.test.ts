@@ -131,9 +131,60 @@ for (const [kind, make] of Object.entries(LEVELS)) {
       await a.log.append('Test1', payload(1))
       const ing = new Ingester(b.log, { validate, accept: () => false })
       const res = await ing.add((await a.log.read(1, 1)).map(e => e.bytes))
-      assert.is(res.invalid.length, 1)
+      assert.is(res.refused, 1, 'left out by policy')
+      assert.is(res.invalid.length, 0, 'not counted against the relay')
       assert.is(b.log.length, 0)
       await a.log.close(); await b.log.close(); await a.cleanup(); await b.cleanup()
+    })
+
+    t('an entry whose clock is not one more than its parents is refused', async () => {
+      const a = await open()
+      const b = await open()
+      const mallory = Identity.generate()
+      const fields = { author: mallory.publicKey, seq: 1, prev: new Uint8Array(0), links: [], clock: Number.MAX_SAFE_INTEGER, timestamp: 1, name: 'Test1', payload: payload(1) }
+      const ing = new Ingester(b.log, { validate })
+      const res = await ing.add([encodeEntry(fields, mallory)])
+      assert.is(res.invalid.length, 1)
+      assert.match(res.invalid[0].message, /clock/)
+      assert.is(b.log.length, 0)
+      // a correct one from the same author goes in, and local entries follow it
+      const ok = await ing.add([encodeEntry({ ...fields, clock: 1 }, mallory)])
+      assert.is(ok.stored.length, 1)
+      const local = await b.log.append('Test1', payload(2))
+      assert.is(local.entry.clock, 2)
+      assert.ok((await b.log.verify()).ok)
+      await a.log.close(); await b.log.close(); await a.cleanup(); await b.cleanup()
+    })
+
+    t('an oversized local entry is refused before it is stored', async () => {
+      const { log, cleanup } = await open()
+      try {
+        await log.append('Test1', new Uint8Array(100_000))
+        assert.unreachable()
+      } catch (err) {
+        assert.is((err as Error).name, 'InvalidMessageError')
+      }
+      assert.is(log.length, 0)
+      await log.close(); await cleanup()
+    })
+
+    t('unsigned entries wait while the signed one covering them waits for a link', async () => {
+      const b = await open()
+      const alice = Identity.generate()
+      const bob = Identity.generate()
+      const base = { links: [], timestamp: 1, name: 'Test1', payload: payload(1) }
+      const bob1 = encodeEntry({ ...base, author: bob.publicKey, seq: 1, prev: new Uint8Array(0), clock: 1 }, bob)
+      const a1 = encodeEntry({ ...base, author: alice.publicKey, seq: 1, prev: new Uint8Array(0), clock: 1 })
+      // a2 is signed and links bob1, which has not arrived
+      const a2 = encodeEntry({ ...base, author: alice.publicKey, seq: 2, prev: entryId(a1), links: [entryId(bob1)], clock: 2 }, alice)
+      const ing = new Ingester(b.log, { validate })
+      const r1 = await ing.add([a1, a2])
+      assert.is(r1.stored.length, 0, 'a1 is not stored without a2')
+      assert.is(r1.pending, 2)
+      const r2 = await ing.add([bob1])
+      assert.is(r2.stored.length, 3)
+      assert.ok((await b.log.verify()).ok)
+      await b.log.close(); await b.cleanup()
     })
 
     t('the pending set is bounded', async () => {

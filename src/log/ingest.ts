@@ -24,8 +24,10 @@ export interface IngestInit {
 export interface IngestResult {
   stored: LogEntry[]
   duplicates: number
-  /** entries refused, with the reason */
+  /** entries refused as malformed or forged, with the reason */
   invalid: InvalidEntryError[]
+  /** valid entries left out by policy: their author is not an accepted writer */
+  refused: number
   /** entries still waiting for a signature or parents */
   pending: number
   /** the highest seq per author (hex) among the valid entries: the sender has them */
@@ -66,8 +68,8 @@ export class Ingester {
   /** Checks and stores a batch of encoded entries, in the sender's order. */
   async add (batch: Uint8Array[]): Promise<IngestResult> {
     const accepted = this.accept(batch)
-    const stored = await this.flush()
-    return { ...accepted, stored, pending: this.#pending.size }
+    const { stored, invalid } = await this.flush()
+    return { ...accepted, invalid: [...accepted.invalid, ...invalid], stored, pending: this.#pending.size }
   }
 
   /**
@@ -79,6 +81,7 @@ export class Ingester {
     const invalid: InvalidEntryError[] = []
     const seen = new Map<string, number>()
     let duplicates = 0
+    let refused = 0
     let lastAuthor: Uint8Array | undefined
     let author = ''
     this.#expire()
@@ -91,7 +94,12 @@ export class Ingester {
           lastAuthor = d.entry.author
           author = toHex(lastAuthor)
         }
-        this.#check(d, author)
+        if (this.#init.accept != null && !this.#init.accept(author)) {
+          // not an offence: a relay may hold entries of writers this node refuses
+          refused++
+          continue
+        }
+        this.#check(d)
       } catch (err) {
         invalid.push(err instanceof InvalidEntryError ? err : new InvalidEntryError((err as Error).message))
         continue
@@ -116,18 +124,23 @@ export class Ingester {
       this.clear()
       throw new ProtocolError('too many entries wait for a signature or their parents')
     }
-    return { duplicates, invalid, seen }
+    return { duplicates, invalid, refused, seen }
   }
 
   /** Stores every held entry whose signature and parents are in place. */
-  async flush (): Promise<LogEntry[]> {
-    return this.#storeReady()
+  async flush (): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[] }> {
+    const stored: LogEntry[] = []
+    const invalid: InvalidEntryError[] = []
+    // what one round stores can make more entries ready
+    while (true) {
+      const round = await this.#storeReady()
+      stored.push(...round.stored)
+      invalid.push(...round.invalid)
+      if (round.stored.length === 0 || this.#pending.size === 0) return { stored, invalid }
+    }
   }
 
-  #check (d: DecodedEntry, author: string): void {
-    if (this.#init.accept != null && !this.#init.accept(author)) {
-      throw new InvalidEntryError(`author ${author} is not an accepted writer`)
-    }
+  #check (d: DecodedEntry): void {
     try {
       this.#init.validate(d.entry.name, d.entry.payload)
     } catch (err) {
@@ -144,6 +157,8 @@ export class Ingester {
       if (entry.seq === 1) break
       const prevHex = toHex(entry.prev)
       if (entry.seq - 1 <= this.#log.authorSeq(current.author)) break
+      // bounded like the pending set: a vouch is for an entry about to arrive
+      if (this.#vouched.size >= (this.#init.maxPendingEntries ?? MAX_PENDING_ENTRIES)) this.#vouched.clear()
       this.#vouched.set(prevHex, [current.author, entry.seq - 1])
       const prev = this.#pending.get(prevHex)
       current = prev != null && prev.author === current.author && prev.d.entry.seq === entry.seq - 1 ? prev : undefined
@@ -151,49 +166,66 @@ export class Ingester {
   }
 
   // Stores every verified entry whose parents are stored or go in the same
-  // batch, in arrival order (a causal order).
-  async #storeReady (): Promise<LogEntry[]> {
-    const ready: Pending[] = []
-    const inBatch = new Set<string>()
+  // batch, in arrival order (a causal order), once its clock is checked: one
+  // more than the highest clock of its parents. An entry whose parent is
+  // missing waits, with every later entry that depends on it.
+  async #storeReady (): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[] }> {
+    let ready: Pending[] = []
+    // clocks of the entries ready in this batch, by hex id
+    const inBatch = new Map<string, number>()
     // each author's newest entry so far: stored, or ready in this batch
-    const heads = new Map<string, { seq: number, id: Uint8Array }>()
-    const linkChecks: Pending[] = []
+    const heads = new Map<string, { seq: number, id: Uint8Array, clock: number }>()
+    const outside: Uint8Array[] = []
     for (const p of this.#pending.values()) {
       if (!p.verified) continue
       const { entry } = p.d
-      const head = heads.get(p.author) ?? { seq: this.#log.authorSeq(p.author), id: this.#log.authorHead(p.author) ?? EMPTY }
+      const head = heads.get(p.author) ??
+        { seq: this.#log.authorSeq(p.author), id: this.#log.authorHead(p.author) ?? EMPTY, clock: this.#log.authorClock(p.author) }
       if (entry.seq !== head.seq + 1 || !equalBytes(entry.prev, head.id)) continue
-      if (entry.links.length > 0 && entry.links.some(l => !inBatch.has(toHex(l)))) linkChecks.push(p)
-      heads.set(p.author, { seq: entry.seq, id: p.d.id })
-      inBatch.add(p.hex)
+      for (const l of entry.links) if (!inBatch.has(toHex(l))) outside.push(l)
+      heads.set(p.author, { seq: entry.seq, id: p.d.id, clock: entry.clock })
+      inBatch.set(p.hex, entry.clock)
       ready.push(p)
     }
-    // links outside the batch must be stored already; an entry with a missing
-    // link and everything after it from the same author wait
-    if (linkChecks.length > 0) {
-      const unresolved = linkChecks.flatMap(p => p.d.entry.links.filter(l => !inBatch.has(toHex(l))))
-      const found = await this.#log.hasMany(unresolved)
-      const missing = new Set(unresolved.filter((_, i) => !found[i]).map(toHex))
-      if (missing.size > 0) {
-        const blocked = new Set<string>()
-        const keep: Pending[] = []
-        for (const p of ready) {
-          const dependsOnBlocked = blocked.has(p.author) || p.d.entry.links.some(l => missing.has(toHex(l)) || blocked.has(toHex(l)))
-          if (dependsOnBlocked) {
-            blocked.add(p.author)
-            blocked.add(p.hex)
-          } else {
-            keep.push(p)
-          }
-        }
-        ready.length = 0
-        ready.push(...keep)
+    if (ready.length === 0) return { stored: [], invalid: [] }
+    const clocks = new Map<string, number | undefined>()
+    const found = await this.#log.clocks(outside)
+    outside.forEach((l, i) => clocks.set(toHex(l), found[i]))
+    const invalid: InvalidEntryError[] = []
+    const blocked = new Set<string>()
+    const keep: Pending[] = []
+    const prevClock = new Map<string, number>()
+    // only entries kept before this one count as stored before it
+    const before = new Map<string, number>()
+    for (const p of ready) {
+      const { entry } = p.d
+      let parent = prevClock.get(p.author) ?? (entry.seq === 1 ? 0 : this.#log.authorClock(p.author))
+      let waits = blocked.has(p.author)
+      for (const l of entry.links) {
+        const hex = toHex(l)
+        const c = before.get(hex) ?? clocks.get(hex)
+        if (c == null || blocked.has(hex)) waits = true
+        else if (c > parent) parent = c
+      }
+      if (!waits && entry.clock !== parent + 1) {
+        invalid.push(new InvalidEntryError(`entry clock ${entry.clock} is not one more than its parents' ${parent}`))
+        this.#forget(p)
+        waits = true
+      }
+      if (waits) {
+        blocked.add(p.author)
+        blocked.add(p.hex)
+      } else {
+        prevClock.set(p.author, entry.clock)
+        before.set(p.hex, entry.clock)
+        keep.push(p)
       }
     }
-    if (ready.length === 0) return []
+    ready = trimUnsigned(keep)
+    if (ready.length === 0) return { stored: [], invalid }
     const stored = await this.#log.store(ready.map(p => p.d))
     for (const p of ready) this.#forget(p)
-    return stored
+    return { stored, invalid }
   }
 
   #forget (p: Pending): void {
@@ -215,5 +247,25 @@ export class Ingester {
     this.#pending.clear()
     this.#vouched.clear()
     this.#bytes = 0
+  }
+}
+
+// An unsigned entry is stored only with the signed one that covers it: each
+// author's unsigned tail waits, and so does everything that depends on what
+// waits, until nothing changes.
+function trimUnsigned (ready: Pending[]): Pending[] {
+  let list = ready
+  while (true) {
+    const lastSigned = new Map<string, number>()
+    list.forEach((p, i) => { if (p.d.entry.signature.byteLength > 0) lastSigned.set(p.author, i) })
+    const waiting = new Set<string>()
+    const next = list.filter((p, i) => {
+      const waits = i > (lastSigned.get(p.author) ?? -1) || waiting.has(p.author) ||
+        p.d.entry.links.some(l => waiting.has(toHex(l)))
+      if (waits) { waiting.add(p.author); waiting.add(p.hex) }
+      return !waits
+    })
+    if (next.length === list.length) return next
+    list = next
   }
 }

@@ -49,14 +49,16 @@ export class AuthorState {
     readonly feedSeq: number,
     readonly runFirst: number,
     readonly runFeedStart: number,
-    readonly id: Uint8Array<ArrayBuffer>
+    readonly id: Uint8Array<ArrayBuffer>,
+    /** Lamport clock of the newest entry */
+    readonly clock: number
   ) {}
 
-  static next (before: AuthorState | undefined, seq: number, feedSeq: number, id: Uint8Array<ArrayBuffer>): AuthorState {
+  static next (before: AuthorState | undefined, seq: number, feedSeq: number, id: Uint8Array<ArrayBuffer>, clock: number): AuthorState {
     if (before != null && seq === before.seq + 1 && feedSeq === before.feedSeq + 1) {
-      return new AuthorState(seq, feedSeq, before.runFirst, before.runFeedStart, id)
+      return new AuthorState(seq, feedSeq, before.runFirst, before.runFeedStart, id, clock)
     }
-    return new AuthorState(seq, feedSeq, seq, feedSeq, id)
+    return new AuthorState(seq, feedSeq, seq, feedSeq, id, clock)
   }
 
   /** the value of this state's run record */

@@ -1,6 +1,6 @@
 import { logger } from '@libp2p/logger'
-import { ClosedError, StorageError } from '../errors.js'
-import { decodeEntry, encodeEntry, entryId, equalBytes, Entry, EMPTY, ID_LENGTH, MAX_LINKS, toHex, type DecodedEntry } from './entry.js'
+import { ClosedError, InvalidMessageError, StorageError } from '../errors.js'
+import { decodeEntry, encodeEntry, entryId, equalBytes, Entry, EMPTY, ID_LENGTH, MAX_LINKS, MAX_ENTRY_BYTES, toHex, type DecodedEntry } from './entry.js'
 import { Identity } from './identity.js'
 import { seqKey, readSeq, AuthorState, runKey, decodeRun, RUN_VALUE_LENGTH, type Run } from './keys.js'
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
@@ -9,6 +9,9 @@ const log = logger('hyperemitter:log')
 
 /** The one record of the heads sublevel: the ids of the heads, concatenated. */
 const HEADS_KEY = Buffer.from('heads')
+
+/** Largest payload plus event name: the rest of MAX_ENTRY_BYTES is for the other fields and MAX_LINKS links. */
+export const MAX_PAYLOAD_BYTES = MAX_ENTRY_BYTES - 4096
 
 /** Most local emits committed in one group: one signature covers them all. */
 export const MAX_GROUP = 1024
@@ -146,8 +149,10 @@ export class Log {
       if (run == null) break
       const feedSeq = run.feedStart + run.last - run.first
       const id = await this.#feed.get(seqKey(feedSeq))
-      if (id == null) throw new StorageError(`feed position ${feedSeq} is missing: the db is damaged`)
-      this.#authorStates.set(toHex(run.author), new AuthorState(run.last, feedSeq, run.first, run.feedStart, new Uint8Array(id)))
+      const bytes = id == null ? undefined : await this.#entries.get(id)
+      if (id == null || bytes == null) throw new StorageError(`feed position ${feedSeq} is missing: the db is damaged`)
+      const clock = Entry.decode(bytes).clock
+      this.#authorStates.set(toHex(run.author), new AuthorState(run.last, feedSeq, run.first, run.feedStart, new Uint8Array(id), clock))
       below = runKey(run.author, 0)
     }
     const stored = await this.#heads.get(HEADS_KEY)
@@ -207,6 +212,10 @@ export class Log {
    */
   append (name: string, payload: Uint8Array): Promise<LogEntry> {
     if (this.#closed) return Promise.reject(new ClosedError('the log is closed'))
+    // peers refuse entries over MAX_ENTRY_BYTES: room is kept for the other fields
+    if (payload.byteLength + name.length > MAX_PAYLOAD_BYTES) {
+      return Promise.reject(new InvalidMessageError(`a ${name} of ${payload.byteLength} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`))
+    }
     return new Promise((resolve, reject) => {
       this.#queue.push({ name, payload: payload as Uint8Array<ArrayBuffer>, resolve, reject })
       if (!this.#flushScheduled) {
@@ -244,11 +253,13 @@ export class Log {
     const state = this.#authorStates.get(toHex(author))
     let seq = state?.seq ?? 0
     let prev: Uint8Array<ArrayBuffer> = state?.id ?? new Uint8Array(0)
-    let clock = this.#clock
     const prevHex = toHex(prev)
     // the first entry of a group links every head; the rest chain on prev
-    let links: Array<Uint8Array<ArrayBuffer>> = [...this.#headIds.entries()].filter(([hex]) => hex !== prevHex).map(([, h]) => h.id)
-    if (links.length > MAX_LINKS) links = links.slice(0, MAX_LINKS)
+    let heads = [...this.#headIds.entries()].filter(([hex]) => hex !== prevHex).map(([, h]) => h)
+    if (heads.length > MAX_LINKS) heads = heads.slice(0, MAX_LINKS)
+    let links: Array<Uint8Array<ArrayBuffer>> = heads.map(h => h.id)
+    // Lamport: one more than the highest parent
+    let clock = Math.max(state?.clock ?? 0, ...heads.map(h => h.clock))
     const timestamp = Date.now()
     const out: DecodedEntry[] = []
     const last = group.length - 1
@@ -335,7 +346,7 @@ export class Log {
         hex = toHex(lastAuthor)
         state = authors.get(hex) ?? this.#authorStates.get(hex)
       }
-      const after = AuthorState.next(state, d.entry.seq, seq, d.id)
+      const after = AuthorState.next(state, d.entry.seq, seq, d.id, d.entry.clock)
       // a run record is written when it ends and at the end of the commit
       if (state != null && after.runFirst !== state.runFirst) {
         ops.push(op('put', this.#runs, runKey(d.entry.author, state.runFirst), state.encodeRun()))
@@ -399,9 +410,19 @@ export class Log {
 
   /** Which of `ids` are stored. */
   async hasMany (ids: Uint8Array[]): Promise<boolean[]> {
+    return (await this.clocks(ids)).map(c => c != null)
+  }
+
+  /** The Lamport clocks of the stored entries among `ids` (undefined where not stored). */
+  async clocks (ids: Uint8Array[]): Promise<Array<number | undefined>> {
     if (ids.length === 0) return []
     const found = await this.#entries.getMany(ids.map(id => Buffer.from(id)))
-    return found.map(b => b != null)
+    return found.map(b => b == null ? undefined : Entry.decode(b).clock)
+  }
+
+  /** The Lamport clock of the newest stored entry of `author` (hex), 0 if none. */
+  authorClock (author: string): number {
+    return this.#authorStates.get(author)?.clock ?? 0
   }
 
   /**
@@ -491,7 +512,8 @@ export class Log {
   async verify (): Promise<VerifyReport> {
     const problems: VerifyProblem[] = []
     const position = new Map<string, number>()
-    const chains = new Map<string, { seq: number, id: Uint8Array, unsigned: number }>()
+    // clock of each entry seen, by hex id
+    const chains = new Map<string, { seq: number, id: Uint8Array, clock: number, unsigned: number }>()
     let count = 0
     for await (const [key, id] of this.#feed.iterator()) {
       const seq = readSeq(key)
@@ -509,14 +531,18 @@ export class Log {
         continue
       }
       const author = toHex(d.entry.author)
-      const chain = chains.get(author) ?? { seq: 0, id: new Uint8Array(0), unsigned: 0 }
+      const chain = chains.get(author) ?? { seq: 0, id: new Uint8Array(0), clock: 0, unsigned: 0 }
       if (d.entry.seq !== chain.seq + 1) problems.push({ seq, id: hex, problem: `author seq ${d.entry.seq} follows ${chain.seq}` })
       if (toHex(d.entry.prev) !== toHex(chain.id)) problems.push({ seq, id: hex, problem: 'prev is not the author\'s previous entry' })
+      let parentClock = chain.clock
       for (const link of d.entry.links) {
-        if (!position.has(toHex(link))) problems.push({ seq, id: hex, problem: `link ${toHex(link)} is not stored before the entry` })
+        const linked = position.get(toHex(link))
+        if (linked == null) problems.push({ seq, id: hex, problem: `link ${toHex(link)} is not stored before the entry` })
+        else parentClock = Math.max(parentClock, linked)
       }
-      chains.set(author, { seq: d.entry.seq, id: d.id, unsigned: d.entry.signature.byteLength === 0 ? chain.unsigned + 1 : 0 })
-      position.set(hex, seq)
+      if (d.entry.clock !== parentClock + 1) problems.push({ seq, id: hex, problem: `clock ${d.entry.clock} is not one more than its parents' ${parentClock}` })
+      chains.set(author, { seq: d.entry.seq, id: d.id, clock: d.entry.clock, unsigned: d.entry.signature.byteLength === 0 ? chain.unsigned + 1 : 0 })
+      position.set(hex, d.entry.clock)
     }
     for (const [author, chain] of chains) {
       if (chain.unsigned > 0) problems.push({ problem: `the last ${chain.unsigned} entries of author ${author} are not covered by a signature` })

@@ -195,7 +195,7 @@ export namespace SyncMessage {
 
   export interface SyncMessageRefuseCodeFieldEvent {
     field: '$.refuse.code'
-    value: RefuseCode
+    value: number
   }
 
   export interface SyncMessageRefuseReasonFieldEvent {
@@ -829,7 +829,7 @@ export namespace RefuseCode {
 }
 
 export interface Refuse {
-  code: RefuseCode
+  code: number
   reason: string
 }
 
@@ -843,9 +843,9 @@ export namespace Refuse {
           w.fork()
         }
 
-        if (obj.code != null && __RefuseCodeValues[obj.code] !== 0) {
+        if ((obj.code != null && obj.code !== 0)) {
           w.uint32(8)
-          RefuseCode.codec().encode(obj.code, w)
+          w.uint32(obj.code)
         }
 
         if ((obj.reason != null && obj.reason !== '')) {
@@ -858,7 +858,7 @@ export namespace Refuse {
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          code: RefuseCode.UNKNOWN,
+          code: 0,
           reason: ''
         }
 
@@ -869,7 +869,7 @@ export namespace Refuse {
 
           switch (tag >>> 3) {
             case 1: {
-              obj.code = RefuseCode.codec().decode(reader)
+              obj.code = reader.uint32()
               break
             }
             case 2: {
@@ -894,7 +894,7 @@ export namespace Refuse {
             case 1: {
               yield {
                 field: `${prefix}.code`,
-                value: RefuseCode.codec().decode(reader)
+                value: reader.uint32()
               }
               break
             }
@@ -919,7 +919,7 @@ export namespace Refuse {
 
   export interface RefuseCodeFieldEvent {
     field: '$.code'
-    value: RefuseCode
+    value: number
   }
 
   export interface RefuseReasonFieldEvent {

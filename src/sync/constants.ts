@@ -11,8 +11,8 @@ export const MAX_BATCH_BYTES = 512 * 1024
 export const MAX_BATCH_ENTRIES = 4096
 /** Entries frames a sender may have unacknowledged: bounds the receiver's buffer. */
 export const WINDOW = 4
-/** Most authors in a Hello: the version vector grows with writers, not entries. */
-export const MAX_HAVE = 100_000
+/** Most authors in a Hello (about 38 bytes each, so the Hello fits MAX_FRAME_BYTES). */
+export const MAX_HAVE = 20_000
 /** A peer that does not say Hello within this time is dropped. */
 export const HANDSHAKE_TIMEOUT = 10_000
 /** Commits queued for live push per session; past it the sender re-reads the db. */
@@ -25,3 +25,11 @@ export const BLOCK_MS = 60_000
 export const MAX_STREAMS = 2
 /** Time to open a sync stream on a new connection. */
 export const OPEN_TIMEOUT = 10_000
+
+/** Refuse codes (sync.proto RefuseCode), sent as numbers so that new ones decode. */
+export const REFUSE = { UNKNOWN: 0, VERSION: 1, SCHEMA: 2, TOPIC: 3, INVALID_ENTRY: 4, PROTOCOL: 5, LIMIT: 6 } as const
+export type RefuseName = keyof typeof REFUSE
+
+export function refuseName (code: number): RefuseName {
+  return (Object.keys(REFUSE) as RefuseName[]).find(k => REFUSE[k] === code) ?? 'UNKNOWN'
+}

@@ -4,7 +4,9 @@ import type { Log } from '../log/log.js'
 import type { ComponentLogger, Connection, PeerId } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 
-export { PROTOCOL } from './constants.js'
+export { PROTOCOL, REFUSE } from './constants.js'
+import type { RefuseName } from './constants.js'
+export type { RefuseName }
 export { SyncService }
 export { Session, SessionError } from './session.js'
 
@@ -19,7 +21,7 @@ export interface SyncEvents {
   /** the peer sent entries that were refused */
   'peer:invalid': { peer: PeerId, count: number, reason: string }
   /** a session was refused, by this side or (remote) by the peer */
-  'peer:refused': { peer: PeerId, code: 'VERSION' | 'SCHEMA' | 'TOPIC' | 'INVALID_ENTRY' | 'PROTOCOL' | 'LIMIT', reason: string, remote: boolean }
+  'peer:refused': { peer: PeerId, code: RefuseName, reason: string, remote: boolean }
 }
 
 export type SyncEvent = { [K in keyof SyncEvents]: { type: K } & SyncEvents[K] }[keyof SyncEvents]

@@ -1,7 +1,6 @@
 import { Session, SessionError } from './session.js'
-import { PROTOCOL, MAX_STREAMS, OPEN_TIMEOUT, BLOCK_MS } from './constants.js'
-import { RefuseCode } from '../pb/sync.js'
-import type { SyncComponents, SyncInit, SyncEvents } from './index.js'
+import { PROTOCOL, MAX_STREAMS, OPEN_TIMEOUT, BLOCK_MS, REFUSE, refuseName } from './constants.js'
+import type { SyncComponents, SyncInit } from './index.js'
 import type { Connection, Logger, Startable, Stream, PeerId } from '@libp2p/interface'
 
 interface Entry {
@@ -19,6 +18,8 @@ export class SyncService implements Startable {
   readonly #sessions = new Map<string, Entry>()
   readonly #blocked = new Map<string, number>()
   readonly #waiting = new Map<string, Set<() => void>>()
+  /** peers a stream is being opened to: one at a time per peer */
+  readonly #opening = new Set<string>()
   #topology: string | undefined
   #running = false
 
@@ -98,13 +99,16 @@ export class SyncService implements Startable {
 
   async #open (connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString()
-    if (!this.#running || this.#sessions.has(peer) || this.isBlocked(peer)) return
+    if (!this.#running || this.#sessions.has(peer) || this.#opening.has(peer) || this.isBlocked(peer)) return
+    this.#opening.add(peer)
     let stream: Stream
     try {
       stream = await connection.newStream(PROTOCOL, { signal: AbortSignal.timeout(OPEN_TIMEOUT) })
     } catch (err) {
       this.#log('could not open a sync stream to %s: %e', peer, err)
       return
+    } finally {
+      this.#opening.delete(peer)
     }
     this.#run(stream, connection, true)
   }
@@ -113,7 +117,7 @@ export class SyncService implements Startable {
     const peerId: PeerId = connection.remotePeer
     const peer = peerId.toString()
     if (this.isBlocked(peer)) {
-      stream.abort(new SessionError('this peer is kept away', RefuseCode.LIMIT))
+      stream.abort(new SessionError('this peer is kept away', REFUSE.LIMIT))
       return
     }
     const initiator = outbound ? this.#components.peerId.toString() : peer
@@ -122,7 +126,7 @@ export class SyncService implements Startable {
       // two sessions for one pair: both sides keep the one whose opener has
       // the smaller id
       if (existing.initiator <= initiator) {
-        stream.abort(new SessionError('a sync session with this peer runs already', RefuseCode.UNKNOWN))
+        stream.abort(new SessionError('a sync session with this peer runs already', REFUSE.UNKNOWN))
         return
       }
       existing.session.close()
@@ -142,13 +146,13 @@ export class SyncService implements Startable {
     this.#sessions.set(peer, entry)
     for (const wake of this.#waiting.get(peer) ?? []) wake()
     session.run().catch((err: Error) => {
-      const code = (err as SessionError).refuseCode ?? RefuseCode.UNKNOWN
+      const code = (err as SessionError).refuseCode ?? REFUSE.UNKNOWN
       const remote = (err as { remote?: boolean }).remote === true
       this.#log('session with %s ended: %s', peer, err.message)
-      if (code !== RefuseCode.UNKNOWN) {
-        emit({ type: 'peer:refused', peer: peerId, code: RefuseCode[code] as SyncEvents['peer:refused']['code'], reason: err.message, remote })
+      if (code !== REFUSE.UNKNOWN) {
+        emit({ type: 'peer:refused', peer: peerId, code: refuseName(code), reason: err.message, remote })
       }
-      if (!remote && (code === RefuseCode.INVALID_ENTRY || code === RefuseCode.LIMIT || code === RefuseCode.PROTOCOL)) {
+      if (!remote && (code === REFUSE.INVALID_ENTRY || code === REFUSE.LIMIT || code === REFUSE.PROTOCOL)) {
         this.#blocked.set(peer, Date.now() + BLOCK_MS)
         void connection.close().catch(() => {})
       }

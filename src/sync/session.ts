@@ -2,12 +2,12 @@ import { pbStream } from '@libp2p/utils'
 import { MismatchError, ProtocolError } from '../errors.js'
 import { Ingester, type IngestInit } from '../log/ingest.js'
 import { toHex } from '../log/entry.js'
-import { SyncMessage, RefuseCode } from '../pb/sync.js'
+import { SyncMessage } from '../pb/sync.js'
 import {
   PROTOCOL_VERSION, MAX_FRAME_BYTES, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, WINDOW,
-  HANDSHAKE_TIMEOUT, LIVE_QUEUE, MAX_INVALID, MAX_HAVE
+  HANDSHAKE_TIMEOUT, LIVE_QUEUE, MAX_INVALID, MAX_HAVE, REFUSE, refuseName
 } from './constants.js'
-import type { Log, LogEntry } from '../log/log.js'
+import { MAX_GROUP, type Log, type LogEntry } from '../log/log.js'
 import type { Stream, Logger } from '@libp2p/interface'
 
 export interface SessionInit {
@@ -35,8 +35,8 @@ interface Outgoing {
 
 /** How a session ended badly: refused by either side, or broken. */
 export class SessionError extends ProtocolError {
-  readonly refuseCode: RefuseCode
-  constructor (message: string, refuseCode: RefuseCode) {
+  readonly refuseCode: number
+  constructor (message: string, refuseCode: number) {
     super(message)
     this.refuseCode = refuseCode
   }
@@ -60,6 +60,7 @@ export class Session {
   #closed = false
   #invalid = 0
   #unacked = 0
+  #remoteSynced = false
   #storing: Promise<void> = Promise.resolve()
   #storeFailure: Error | undefined
   #queue: LogEntry[] = []
@@ -79,6 +80,8 @@ export class Session {
     // does not echo it back
     this.#ingester = new Ingester(init.log, {
       ...init.ingest,
+      // every frame the window allows may wait, and an unsigned group tail
+      maxPendingEntries: WINDOW * MAX_BATCH_ENTRIES + 2 * MAX_GROUP,
       onSeen: (author, seq) => { if (seq > (this.#remoteHave.get(author) ?? 0)) this.#remoteHave.set(author, seq) }
     })
     this.#synced.promise.catch(() => {})
@@ -111,7 +114,7 @@ export class Session {
       this.#closed = true
       this.#synced.reject(err)
       this.#ready.reject(err)
-      if (err instanceof SessionError && err.refuseCode !== RefuseCode.UNKNOWN) {
+      if (err instanceof SessionError && err.refuseCode !== REFUSE.UNKNOWN) {
         // tell the remote why, then close our side; it may already be gone
         await this.#write({ refuse: { code: err.refuseCode, reason: err.message } }).catch(() => {})
         await this.#stream.close({ signal: AbortSignal.timeout(1000) }).catch(() => { this.#stream.abort(err) })
@@ -121,8 +124,8 @@ export class Session {
       throw err
     } finally {
       this.#closed = true
-      this.#ready.reject(new SessionError('the session closed', RefuseCode.UNKNOWN))
-      this.#synced.reject(new SessionError('the session closed before the peer was synced', RefuseCode.UNKNOWN))
+      this.#ready.reject(new SessionError('the session closed', REFUSE.UNKNOWN))
+      this.#synced.reject(new SessionError('the session closed before the peer was synced', REFUSE.UNKNOWN))
       unsubscribe()
       this.#ingester.clear()
       this.#wake?.()
@@ -142,20 +145,21 @@ export class Session {
   }
 
   async #handshake (): Promise<void> {
-    const have = [...this.#log.vector()].map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq }))
+    // past MAX_HAVE authors the peer sends some entries twice, which is harmless
+    const have = [...this.#log.vector()].slice(0, MAX_HAVE).map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq }))
     await this.#write({ hello: { version: PROTOCOL_VERSION, schema: this.#init.fingerprint as Uint8Array<ArrayBuffer>, topic: this.#init.topic, have } })
     const msg = await this.#pb.read({ signal: AbortSignal.timeout(HANDSHAKE_TIMEOUT), limits: { hello: { have: MAX_HAVE } } } as never)
     if (msg.refuse != null) throw refused(msg.refuse.code, msg.refuse.reason)
     const hello = msg.hello
-    if (hello == null) throw new SessionError('the first frame must be Hello', RefuseCode.PROTOCOL)
+    if (hello == null) throw new SessionError('the first frame must be Hello', REFUSE.PROTOCOL)
     if (hello.version !== PROTOCOL_VERSION) {
-      throw new SessionError(`protocol version ${hello.version} is not ${PROTOCOL_VERSION}`, RefuseCode.VERSION)
+      throw new SessionError(`protocol version ${hello.version} is not ${PROTOCOL_VERSION}`, REFUSE.VERSION)
     }
     if (toHex(hello.schema) !== toHex(this.#init.fingerprint)) {
-      throw new SessionError('the peer runs another schema', RefuseCode.SCHEMA)
+      throw new SessionError('the peer runs another schema', REFUSE.SCHEMA)
     }
     if (hello.topic !== this.#init.topic) {
-      throw new SessionError(`the peer's topic "${hello.topic}" is not "${this.#init.topic}"`, RefuseCode.TOPIC)
+      throw new SessionError(`the peer's topic "${hello.topic}" is not "${this.#init.topic}"`, REFUSE.TOPIC)
     }
     for (const h of hello.have) {
       if (h.author.byteLength === 32 && Number.isSafeInteger(h.seq)) this.#remoteHave.set(toHex(h.author), h.seq)
@@ -260,29 +264,32 @@ export class Session {
           this.#wake?.()
           return
         }
-        throw new SessionError(`bad frame: ${(err as Error).message}`, (err as Error).name === 'InvalidDataLengthError' ? RefuseCode.LIMIT : RefuseCode.PROTOCOL)
+        throw new SessionError(`bad frame: ${(err as Error).message}`, (err as Error).name === 'InvalidDataLengthError' ? REFUSE.LIMIT : REFUSE.PROTOCOL)
       }
       if (msg.entries != null) {
-        if (++this.#unacked > WINDOW) throw new SessionError('more Entries frames than the window allows', RefuseCode.LIMIT)
+        if (++this.#unacked > WINDOW) throw new SessionError('more Entries frames than the window allows', REFUSE.LIMIT)
         await this.#receiveEntries(msg.entries.entries)
       } else if (msg.ack != null) {
         this.#credits = Math.min(WINDOW, this.#credits + msg.ack.batches)
         this.#wake?.()
       } else if (msg.synced != null) {
         // synced once what came before it is stored
-        void this.#storing.then(() => {
-          if (this.#storeFailure != null) return
-          this.#synced.resolve()
-          this.#init.onSynced()
-        })
+        if (!this.#remoteSynced) {
+          this.#remoteSynced = true
+          void this.#storing.then(() => {
+            if (this.#storeFailure != null) return
+            this.#synced.resolve()
+            this.#init.onSynced()
+          })
+        }
       } else if (msg.refuse != null) {
-        if (msg.refuse.code === RefuseCode.INVALID_ENTRY) {
+        if (msg.refuse.code === REFUSE.INVALID_ENTRY) {
           this.#init.logger('the peer refused entries: %s', msg.refuse.reason)
         } else {
           throw refused(msg.refuse.code, msg.refuse.reason)
         }
       } else {
-        throw new SessionError('unexpected frame after the handshake', RefuseCode.PROTOCOL)
+        throw new SessionError('unexpected frame after the handshake', REFUSE.PROTOCOL)
       }
     }
   }
@@ -295,21 +302,16 @@ export class Session {
     try {
       res = this.#ingester.accept(entries)
     } catch (err) {
-      if (err instanceof ProtocolError) throw new SessionError(err.message, RefuseCode.LIMIT)
+      if (err instanceof ProtocolError) throw new SessionError(err.message, REFUSE.LIMIT)
       throw err
     }
-    if (res.invalid.length > 0) {
-      this.#invalid += res.invalid.length
-      const reason = res.invalid[0].message
-      this.#init.onInvalid(res.invalid.length, reason)
-      if (this.#invalid > MAX_INVALID) throw new SessionError(`${this.#invalid} invalid entries: ${reason}`, RefuseCode.INVALID_ENTRY)
-      await this.#write({ refuse: { code: RefuseCode.INVALID_ENTRY, reason: `${res.invalid.length} entries refused: ${reason}` } })
-    }
+    if (res.invalid.length > 0) await this.#refuseEntries(res.invalid)
     if (this.#storeFailure != null) throw this.#storeFailure
     this.#storing = this.#storing.then(async () => {
-      const stored = await this.#ingester.flush()
+      const { stored, invalid } = await this.#ingester.flush()
       this.received += stored.length
       if (stored.length > 0) this.#init.onStored?.(stored.length)
+      if (invalid.length > 0) await this.#refuseEntries(invalid)
       this.#unacked--
       await this.#write({ ack: { batches: 1 } })
     }).catch((err: Error) => {
@@ -318,16 +320,26 @@ export class Session {
     })
   }
 
+  // Tells the peer which entries were refused; past MAX_INVALID the session ends.
+  async #refuseEntries (invalid: Error[]): Promise<void> {
+    this.#invalid += invalid.length
+    const reason = invalid[0].message
+    this.#init.onInvalid(invalid.length, reason)
+    if (this.#invalid > MAX_INVALID) throw new SessionError(`${this.#invalid} invalid entries: ${reason}`, REFUSE.INVALID_ENTRY)
+    await this.#write({ refuse: { code: REFUSE.INVALID_ENTRY, reason: `${invalid.length} entries refused: ${reason}` } })
+  }
+
   /** Resolves once every batch received so far is stored. */
   async drained (): Promise<void> {
     await this.#storing
   }
 }
 
-function refused (code: RefuseCode, reason: string): Error {
-  if (code === RefuseCode.SCHEMA || code === RefuseCode.TOPIC || code === RefuseCode.VERSION) {
+function refused (code: number, reason: string): Error {
+  if (code === REFUSE.SCHEMA || code === REFUSE.TOPIC || code === REFUSE.VERSION) {
     const err = new MismatchError(`the peer refused: ${reason}`)
     return Object.assign(err, { refuseCode: code, remote: true })
   }
-  return Object.assign(new SessionError(`the peer refused: ${reason}`, RefuseCode.UNKNOWN), { remote: true })
+  // codes this version does not know are kept, not fatal
+  return Object.assign(new SessionError(`the peer refused: ${reason}`, refuseName(code) !== 'UNKNOWN' ? code : REFUSE.UNKNOWN), { remote: true })
 }

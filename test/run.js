@@ -5,7 +5,8 @@ import { readdirSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'test')
+// HYPEREMITTER_DIST lets several builds live side by side (dist-NAME/)
+const dir = join(dirname(fileURLToPath(import.meta.url)), '..', process.env.HYPEREMITTER_DIST ?? 'dist', 'test')
 const only = process.argv.slice(2)
 const files = readdirSync(dir)
   .filter(f => f.endsWith('.test.js'))

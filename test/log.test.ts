@@ -156,6 +156,30 @@ for (const [kind, make] of Object.entries(LEVELS)) {
       await a.log.close(); await b.log.close(); await a.cleanup(); await b.cleanup()
     })
 
+    t('a log opened after a crash (no checkpoint) replays the feed to the same state', async () => {
+      const a = await open()
+      const b = await open()
+      await b.log.append('Test2', schema.encode('Test2', { id: 1 }))
+      for (let i = 0; i < 5; i++) await a.log.append('Test1', payload(i))
+      const ing = new Ingester(a.log, { validate })
+      await ing.add((await b.log.read(1, 1)).map(e => e.bytes))
+      for (let i = 0; i < 5; i++) await a.log.append('Test1', payload(10 + i))
+      const heads = a.log.heads().map(toHex)
+      const vector = [...a.log.vector()]
+      // a second Log on the same open db, as a process would after a crash:
+      // the first never wrote its close-time checkpoint
+      const again = await Log.open(a.db)
+      assert.is(again.length, 11)
+      assert.equal(again.heads().map(toHex), heads)
+      assert.equal([...again.vector()], vector)
+      assert.is((await again.missing(new Map(), 100)).length, 11)
+      const next = await again.append('Test1', payload(99))
+      assert.is(next.entry.seq, 11)
+      assert.is(next.entry.clock, 11)
+      assert.ok((await again.verify()).ok)
+      await again.close(); await b.log.close(); await a.cleanup(); await b.cleanup()
+    })
+
     t('an oversized local entry is refused before it is stored', async () => {
       const { log, cleanup } = await open()
       try {
@@ -227,8 +251,8 @@ t('state survives a reopen and verify finds a tampered entry', async () => {
   // flip one payload byte of entry 5 in place
   const [e5] = await again.read(5, 1)
   const bad = new Uint8Array(e5.bytes); bad[bad.length - 1] ^= 1
-  const entries = new ClassicLevel(lv.path!).sublevel('entries', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
   await again.close()
+  const entries = new ClassicLevel(lv.path!).sublevel('entries', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
   await entries.put(Buffer.from(e5.id) as never, Buffer.from(bad) as never)
   await entries.parent.close()
   const check = await Log.open(new ClassicLevel(lv.path!))

@@ -13,6 +13,16 @@ const HEADS_KEY = Buffer.from('heads')
 /** Largest payload plus event name: the rest of MAX_ENTRY_BYTES is for the other fields and MAX_LINKS links. */
 export const MAX_PAYLOAD_BYTES = MAX_ENTRY_BYTES - 4096
 
+/**
+ * Run and heads records are written at checkpoints, not at every commit (an
+ * awaited emit then writes two records, not four); opening replays the feed
+ * from the last checkpoint. A checkpoint is due after this many entries...
+ */
+const CHECKPOINT_ENTRIES = 4096
+/** ...or this many commits. */
+const CHECKPOINT_COMMITS = 256
+const CHECKPOINT_KEY = Buffer.from('checkpoint')
+
 /** Most local emits committed in one group: one signature covers them all. */
 export const MAX_GROUP = 1024
 
@@ -36,7 +46,7 @@ type Sub = AbstractSublevel<Db, unknown, Buffer, Buffer>
 export interface LogEntry {
   /** position in the local change feed, from 1 */
   seq: number
-  id: Uint8Array
+  id: Uint8Array<ArrayBuffer>
   bytes: Uint8Array
   entry: Entry
 }
@@ -98,6 +108,11 @@ export class Log {
 
   #length = 0
   #clock = 0
+  /** feed position the stored run and heads records reflect */
+  #checkpoint = 0
+  #commitsSinceCheckpoint = 0
+  /** authors whose current run record is older than their state */
+  readonly #dirty = new Set<string>()
   readonly #headIds = new Map<string, { id: Uint8Array<ArrayBuffer>, clock: number }>()
   readonly #authorStates = new Map<string, AuthorState>()
   readonly #listeners = new Set<CommitListener>()
@@ -166,7 +181,30 @@ export class Log {
       this.#headIds.set(toHex(id), { id: new Uint8Array(id), clock })
       this.#clock = Math.max(this.#clock, clock)
     })
+    const checkpoint = await this.#meta.get(CHECKPOINT_KEY)
+    this.#checkpoint = checkpoint == null ? 0 : readSeq(checkpoint)
+    await this.#replay()
     log('opened log of %d entries, %d heads, %d authors', this.#length, this.#headIds.size, this.#authorStates.size)
+  }
+
+  // Applies the feed after the checkpoint to the states and heads loaded from
+  // it: the feed is the truth, the records a cache of it.
+  async #replay (): Promise<void> {
+    for (let pos = this.#checkpoint + 1; pos <= this.#length; pos += 1024) {
+      for (const e of await this.read(pos, 1024)) {
+        const author = toHex(e.entry.author)
+        const state = this.#authorStates.get(author)
+        if (state == null || e.entry.seq > state.seq) {
+          this.#authorStates.set(author, AuthorState.next(state, e.entry.seq, e.seq, e.id, e.entry.clock))
+          this.#dirty.add(author)
+        }
+        if (e.entry.prev.byteLength > 0) this.#headIds.delete(toHex(e.entry.prev))
+        for (const link of e.entry.links) this.#headIds.delete(toHex(link))
+        this.#headIds.set(toHex(e.id), { id: e.id, clock: e.entry.clock })
+        if (e.entry.clock > this.#clock) this.#clock = e.entry.clock
+      }
+    }
+    this.#commitsSinceCheckpoint = this.#length > this.#checkpoint ? CHECKPOINT_COMMITS : 0
   }
 
   /** Number of entries in the log: the last position of the change feed. */
@@ -356,10 +394,8 @@ export class Log {
     }
     if (state != null) authors.set(hex, state)
     if (tip != null) heads.set(toHex(tip.id), { id: tip.id, clock: tip.entry.clock })
-    for (const [author, s] of authors) {
-      ops.push(op('put', this.#runs, runKey(Buffer.from(author, 'hex'), s.runFirst), s.encodeRun()))
-    }
-    ops.push(op('put', this.#heads, HEADS_KEY, Buffer.concat([...heads.values()].map(h => h.id))))
+    const checkpoint = length - this.#checkpoint >= CHECKPOINT_ENTRIES || this.#commitsSinceCheckpoint + 1 >= CHECKPOINT_COMMITS
+    if (checkpoint) this.#checkpointOps(ops, authors, heads, length)
     try {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       await this.#db.batch(ops as any, this.#fsync ? { sync: true } as any : undefined)
@@ -368,6 +404,14 @@ export class Log {
     }
     this.#length = length
     this.#clock = clock
+    if (checkpoint) {
+      this.#checkpoint = length
+      this.#commitsSinceCheckpoint = 0
+      this.#dirty.clear()
+    } else {
+      this.#commitsSinceCheckpoint++
+      for (const author of authors.keys()) this.#dirty.add(author)
+    }
     this.#headIds.clear()
     for (const [hex, head] of heads) this.#headIds.set(hex, head)
     for (const [hex, state] of authors) this.#authorStates.set(hex, state)
@@ -379,6 +423,18 @@ export class Log {
       }
     }
     return stored
+  }
+
+  // The records a checkpoint writes: every changed author's current run, the
+  // heads, and the feed position they reflect.
+  #checkpointOps (ops: BatchOp[], authors: Map<string, AuthorState>, heads: Map<string, { id: Uint8Array }>, length: number): void {
+    const changed = new Set([...this.#dirty, ...authors.keys()])
+    for (const author of changed) {
+      const state = authors.get(author) ?? this.#authorStates.get(author)
+      if (state != null) ops.push(op('put', this.#runs, runKey(Buffer.from(author, 'hex'), state.runFirst), state.encodeRun()))
+    }
+    ops.push(op('put', this.#heads, HEADS_KEY, Buffer.concat([...heads.values()].map(h => h.id))))
+    ops.push(op('put', this.#meta, CHECKPOINT_KEY, seqKey(length)))
   }
 
   /** Reads up to `limit` entries of the change feed from position `from` (inclusive). */
@@ -446,17 +502,22 @@ export class Log {
         ranges.push([start, end, hex, run.first + skip])
         wanted -= end - start + 1
       }
-      // the run holding `from`, then the later ones, in seq order
-      for await (const [key, value] of this.#runs.iterator({ reverse: true, limit: 1, lte: runKey(author, from) })) {
+      // the current run is in memory (its record may be older or absent);
+      // the ended ones are in the db: the one holding `from`, then later ones
+      const current: Run = { author, first: state.runFirst, last: state.seq, feedStart: state.runFeedStart }
+      const fromDb = (key: Buffer, value: Buffer): void => {
         if (value.byteLength !== RUN_VALUE_LENGTH) throw new StorageError('damaged run record')
-        take(decodeRun(key, value))
+        const run = decodeRun(key, value)
+        if (run.first < current.first) take(run)
       }
-      if (wanted <= 0) continue
-      for await (const [key, value] of this.#runs.iterator({ gt: runKey(author, from), lte: runKey(author, Number.MAX_SAFE_INTEGER) })) {
-        if (value.byteLength !== RUN_VALUE_LENGTH) throw new StorageError('damaged run record')
-        take(decodeRun(key, value))
-        if (wanted <= 0) break
+      if (from < current.first) {
+        for await (const [key, value] of this.#runs.iterator({ reverse: true, limit: 1, lte: runKey(author, from) })) fromDb(key, value)
+        for await (const [key, value] of this.#runs.iterator({ gt: runKey(author, from), lt: runKey(author, current.first) })) {
+          if (wanted <= 0) break
+          fromDb(key, value)
+        }
       }
+      if (wanted > 0) take(current)
     }
     // runs are disjoint: in order of their first position, the first `limit`
     // positions of the union are those of the first runs
@@ -563,6 +624,12 @@ export class Log {
     for (const item of queued) item.reject(new ClosedError('the log was closed before this emit was stored'))
     await this.#tail
     this.#listeners.clear()
+    if (this.#length > this.#checkpoint) {
+      const ops: BatchOp[] = []
+      this.#checkpointOps(ops, new Map(), this.#headIds, this.#length)
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      await this.#db.batch(ops as any).catch((err: unknown) => { log.error('checkpoint at close failed: %e', err) })
+    }
     await this.#db.close()
   }
 }

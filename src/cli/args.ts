@@ -1,0 +1,150 @@
+import { parseArgs as parseFlags } from 'node:util'
+
+/** What the command line asks for, with the defaults filled in. */
+export interface CliOptions {
+  /** the `.proto` schema file */
+  schema: string | undefined
+  /** classic-level folder; in memory without it */
+  db: string | undefined
+  /** listen on this port */
+  port: number | undefined
+  /** listen on this host */
+  host: string
+  /** connect to a hypem listening on this port */
+  targetPort: number | undefined
+  targetHost: string
+  /** connect to these multiaddrs */
+  connect: string[]
+  mdns: boolean
+  topic: string | undefined
+  /** true: REPL, false: ndjson, undefined: REPL when stdin is a terminal */
+  repl: boolean | undefined
+  fromScratch: boolean
+  quiet: boolean
+  help: boolean
+  version: boolean
+  /** serve Prometheus metrics on 127.0.0.1 at this port */
+  metricsPort: number | undefined
+}
+
+/** A command line that cannot be run; main prints it and exits 2. */
+export class UsageError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'UsageError'
+  }
+}
+
+export const USAGE = `Usage: hypem [flags] <schema.proto>
+
+A HyperEmitter on the command line: a REPL, or a filter of newline-delimited
+JSON events ({"name":...,"payload":...}) from stdin to stdout.
+
+Flags:
+  --schema FILE          the .proto schema (or give it as the argument)
+  --db PATH              store the log in a classic-level folder (default: in
+                         memory, nothing persists)
+  --port N               listen for peers on port N (0: any free port)
+  --host HOST            host to listen on (default 127.0.0.1; 0.0.0.0 with --mdns)
+  --target-port N        connect to the hypem listening on port N
+  --target-host HOST     host of --target-port (default 127.0.0.1)
+  --connect MULTIADDR    connect to a peer by multiaddr (repeatable)
+  --mdns                 find peers on the LAN by mDNS (listens on --port or any port)
+  --topic NAME           cluster name: peers with another topic are refused
+  --repl                 start the REPL even when stdin is not a terminal
+  --no-repl              read and write newline-delimited JSON instead of the REPL
+  --from-scratch         print every event from the beginning of the log
+  --quiet                no notices, peer messages or progress on stderr
+  --metrics-port N       serve Prometheus metrics at http://127.0.0.1:N/metrics
+  -h, --help             print this help
+  -v, --version          print the version
+
+The REPL (the default when stdin is a terminal) has the emitter as \`hyper\`:
+  > hyper.emit('Hello', { from: 'Matteo' })
+and prints every event as it is stored, its own and its peers'.
+
+Without the REPL, every event is written to stdout as one JSON line (bytes as
+base64), and every JSON line on stdin is emitted. With --db, output resumes
+where the last run stopped (--from-scratch starts over). hypem exits when stdin
+ends and every event is written, unless it listens or connects: then it runs
+until SIGINT or SIGTERM.
+
+Exit status: 0 done, 1 could not run (schema, db, network), 2 bad flags,
+3 some input lines were skipped (each is reported on stderr with its number).
+`
+
+const FLAGS = {
+  schema: { type: 'string' },
+  db: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'target-port': { type: 'string' },
+  'target-host': { type: 'string' },
+  connect: { type: 'string', multiple: true },
+  mdns: { type: 'boolean' },
+  topic: { type: 'string' },
+  repl: { type: 'boolean' },
+  'no-repl': { type: 'boolean' },
+  'from-scratch': { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  'metrics-port': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' }
+} as const
+
+/** Parses hypem's flags (argv without node and the script); throws UsageError. */
+export function parseArgs (argv: string[]): CliOptions {
+  let parsed
+  try {
+    parsed = parseFlags({ args: argv, options: FLAGS, allowPositionals: true, strict: true })
+  } catch (err) {
+    throw new UsageError(flagMessage(err as Error & { code?: string }))
+  }
+  const { values, positionals } = parsed
+  if (values.repl === true && values['no-repl'] === true) throw new UsageError('--repl and --no-repl contradict each other')
+  if (positionals.length > 1) throw new UsageError(`one schema file, not ${positionals.length}: ${positionals.join(' ')}`)
+  if (values.schema != null && positionals.length > 0) throw new UsageError('give the schema as --schema or as the argument, not both')
+  const mdns = values.mdns === true
+  const options: CliOptions = {
+    schema: values.schema ?? positionals[0],
+    db: nonEmpty('--db', values.db),
+    port: port('--port', values.port),
+    host: nonEmpty('--host', values.host) ?? (mdns ? '0.0.0.0' : '127.0.0.1'),
+    targetPort: port('--target-port', values['target-port']),
+    targetHost: nonEmpty('--target-host', values['target-host']) ?? '127.0.0.1',
+    connect: values.connect ?? [],
+    mdns,
+    topic: values.topic,
+    repl: values.repl === true ? true : values['no-repl'] === true ? false : undefined,
+    fromScratch: values['from-scratch'] === true,
+    quiet: values.quiet === true,
+    help: values.help === true,
+    version: values.version === true,
+    metricsPort: port('--metrics-port', values['metrics-port'])
+  }
+  if (options.metricsPort === 0) throw new UsageError('--metrics-port needs a fixed port, not 0')
+  if (values['target-host'] != null && options.targetPort == null) throw new UsageError('--target-host needs --target-port')
+  if (options.schema == null && !options.help && !options.version) throw new UsageError('no schema: give a .proto file')
+  return options
+}
+
+function port (flag: string, value: string | undefined): number | undefined {
+  if (value == null) return undefined
+  const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN
+  if (!(n >= 0 && n <= 65535)) throw new UsageError(`${flag} must be a port number (0-65535), not "${value}"`)
+  return n
+}
+
+function nonEmpty (flag: string, value: string | undefined): string | undefined {
+  if (value === '') throw new UsageError(`${flag} must not be empty`)
+  return value
+}
+
+// node:util's messages name the flag but add advice about `--` that does not apply here
+function flagMessage (err: Error & { code?: string }): string {
+  const unknown = /Unknown option '([^']+)'/.exec(err.message)
+  if (unknown != null) return `unknown flag ${unknown[1]}`
+  const missing = /Option '(?:-\w, )?(--[\w-]+)(?: <value>)?' argument (?:missing|is ambiguous)/.exec(err.message)
+  if (missing != null) return `${missing[1]} needs a value`
+  return err.message.split('\n')[0]
+}

@@ -1,0 +1,61 @@
+import { inspect } from 'node:util'
+
+/** An event as a line of ndjson carries it. */
+export interface EventLine {
+  name: string
+  payload: Record<string, unknown>
+}
+
+/** A line of input that is not an event; its message says why. */
+export class LineError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'LineError'
+  }
+}
+
+// bytes fields go out as base64, which protobufjs takes back for bytes fields;
+// `this[key]` is the value before Buffer#toJSON turned it into { type, data }
+function replacer (this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const raw = this[key]
+  if (raw instanceof Uint8Array) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64')
+  if (typeof value === 'bigint') return value.toString()
+  return value
+}
+
+/** One ndjson line, with its newline: `{"name":...,"payload":...}`. */
+export function toJsonLine (event: EventLine): string {
+  return JSON.stringify({ name: event.name, payload: event.payload }, replacer) + '\n'
+}
+
+/** Parses one ndjson input line; throws LineError when it is not `{ name, payload? }`. */
+export function parseJsonLine (line: string): EventLine {
+  let value: unknown
+  try {
+    value = JSON.parse(line)
+  } catch (err) {
+    throw new LineError(`not JSON: ${(err as Error).message}`)
+  }
+  if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new LineError('not a {"name":...,"payload":...} object')
+  const { name, payload } = value as { name?: unknown, payload?: unknown }
+  if (typeof name !== 'string' || name === '') throw new LineError('"name" must be the event name, a string')
+  if (payload != null && (typeof payload !== 'object' || Array.isArray(payload))) throw new LineError('"payload" must be an object')
+  return { name, payload: (payload ?? {}) as Record<string, unknown> }
+}
+
+/** An event as the REPL prints it: `Hello { from: 'Matteo', message: '' }`. */
+export function formatEvent (event: EventLine, colors = false): string {
+  return `${event.name} ${inspect(event.payload, { colors, depth: 6, breakLength: 80 })}`
+}
+
+/** An error as one line, without a stack: `Name: message`. */
+export function describeError (err: unknown): string {
+  if (err instanceof Error) {
+    const inner = (err as { errors?: unknown[] }).errors
+    if (err.message === '' && Array.isArray(inner) && inner.length > 0) return describeError(inner[0])
+    const message = err.message.split('\n')[0]
+    const name = err.name === 'Error' || err.name === '' ? '' : `${err.name}: `
+    return name + message
+  }
+  return String(err)
+}

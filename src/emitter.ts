@@ -9,7 +9,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { Network, toMultiaddr, type PeerInfo } from './node/network.js'
-import type { HyperNode } from './node/index.js'
+import { checkPsk, type HyperNode } from './node/index.js'
 import { EventStream, readEvents, toEvent, type Event, type ReadOptions, type ReaderSource } from './reader.js'
 
 const log = logger('hyperemitter:emitter')
@@ -40,6 +40,11 @@ export interface HyperEmitterOptions {
   maxConnections?: number
   /** inbound connections a second from one host (libp2p's default is 5). @default 50 */
   inboundConnectionThreshold?: number
+  /**
+   * A private network key (a swarm key file, see `generatePsk()`): only nodes
+   * holding the same key can connect at all. @default none
+   */
+  psk?: Uint8Array | string
 }
 
 /** The events on `emitter.status`. */
@@ -111,6 +116,7 @@ export class HyperEmitter {
    */
   constructor (db: AnyLevel | string, schema: string | Uint8Array, options: HyperEmitterOptions = {}) {
     this.schema = new Schema(schema)
+    const psk = options.psk != null ? checkPsk(options.psk) : undefined
     this.messages = this.schema.messages
     this.options = options
     const level: AnyLevel = typeof db === 'string' ? new ClassicLevel(db) : db
@@ -129,6 +135,7 @@ export class HyperEmitter {
         writers: options.writers,
         maxConnections: options.maxConnections,
         inboundConnectionThreshold: options.inboundConnectionThreshold,
+        psk,
         announce: async (payload) => this.emit('EventPeer', payload)
       })
       // a node that has peers to go back to, or looks for them, goes online now

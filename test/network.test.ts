@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MemoryLevel } from 'memory-level'
 import { join } from 'node:path'
-import { HyperEmitter, type HyperEmitterOptions } from '../src/index.js'
+import { HyperEmitter, generatePsk, type HyperEmitterOptions } from '../src/index.js'
 import { fixture, tempDir, until, Cluster, collect } from './helpers.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -250,6 +250,30 @@ test('with three peers an entry is not sent to a node again and again', async ()
   // each entry reaches c at most once per link
   assert.ok(sent <= 2 * c.log.length, `${sent} sent to c for ${c.log.length} entries`)
   assert.ok(received <= c.log.length, `${received} stored`)
+})
+
+test('a private network: only nodes holding the psk connect', async () => {
+  const psk = generatePsk()
+  const one = emitter(new MemoryLevel(), { ...FAST, psk })
+  const two = emitter(new MemoryLevel(), { ...FAST, psk: new TextDecoder().decode(psk) })
+  const outsider = emitter(new MemoryLevel(), { ...FAST, psk: generatePsk() })
+  const open = emitter()
+  const [addr] = await one.listen(0)
+  await two.connect(addr)
+  const got = collect(two, 'Hello', 1)
+  await one.emit('Hello', { from: 'inside' })
+  assert.equal(await got, [{ from: 'inside', message: '' }])
+  for (const stranger of [outsider, open]) {
+    try {
+      await stranger.connect(addr)
+      assert.unreachable('a node without the key connected')
+    } catch (err) {
+      assert.instance(err, Error)
+    }
+    assert.is(stranger.log.length, 0)
+  }
+  assert.equal(one.peers().map(p => p.id), [two.peerId])
+  assert.throws(() => new HyperEmitter(new MemoryLevel(), messages, { psk: 'not a key' }), (err: Error & { code?: string }) => err.code === 'ERR_INVALID_PSK')
 })
 
 test.run()

@@ -5,10 +5,11 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { mdns } from '@libp2p/mdns'
 import { privateKeyFromRaw } from '@libp2p/crypto/keys'
+import { preSharedKey, generateKey } from '@libp2p/pnet'
+import { HyperEmitterError } from '../errors.js'
 import { hyperSync, type SyncInit, type SyncService } from '../sync/index.js'
 import type { Identity } from '../log/identity.js'
 import type { Identify } from '@libp2p/identify'
-import type { ConnectionProtector } from '@libp2p/interface'
 
 export interface NodeInit {
   /** the log's key: the node's peer id is its author key */
@@ -26,8 +27,8 @@ export interface NodeInit {
   inboundConnectionThreshold?: number
   /** refuses connections to and from these peers */
   isBlocked?: (peer: string) => boolean
-  /** a private network: only nodes with the same key connect */
-  protector?: (components: unknown) => ConnectionProtector
+  /** a private network key (swarm key file bytes): only nodes holding it connect */
+  psk?: Uint8Array
 }
 
 export type HyperNode = Libp2p<{ identify: Identify, sync: SyncService }>
@@ -52,7 +53,7 @@ export async function createNode (init: NodeInit): Promise<HyperNode> {
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionProtector: init.protector as never,
+    connectionProtector: init.psk != null ? preSharedKey({ psk: init.psk }) : undefined,
     peerDiscovery: init.mdns === true ? [mdns({ serviceTag: serviceTag(init.topic ?? ''), interval: 2000 })] : [],
     peerStore: { maxAddressAge: MAX_ADDRESS_AGE, maxPeerAge: MAX_ADDRESS_AGE },
     connectionManager: {
@@ -73,4 +74,22 @@ export async function createNode (init: NodeInit): Promise<HyperNode> {
     start: false
   })
   return node as unknown as HyperNode
+}
+
+const PSK_FORMAT = /^\/key\/swarm\/psk\/1\.0\.0\/\r?\n\/base16\/\r?\n[0-9a-fA-F]{64}\s*$/
+
+/** A new private network key, in the swarm key file format libp2p-pnet reads. */
+export function generatePsk (): Uint8Array {
+  const key = new Uint8Array(95)
+  generateKey(key)
+  return key
+}
+
+/** Checks a private network key; throws HyperEmitterError ERR_INVALID_PSK. */
+export function checkPsk (psk: Uint8Array | string): Uint8Array {
+  const bytes = typeof psk === 'string' ? new TextEncoder().encode(psk) : psk
+  if (!PSK_FORMAT.test(new TextDecoder().decode(bytes))) {
+    throw new HyperEmitterError('the psk is not a swarm key (/key/swarm/psk/1.0.0/, /base16/, 64 hex digits)', 'ERR_INVALID_PSK')
+  }
+  return bytes
 }

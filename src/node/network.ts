@@ -52,7 +52,7 @@ export interface NetworkInit {
   inboundConnectionThreshold?: number
   /** hex public keys or peer ids whose entries are accepted (the node's own always are) */
   writers?: string[]
-  protector?: NodeInit['protector']
+  psk?: NodeInit['psk']
   /** appends the node's EventPeer announcement */
   announce: (payload: { id: string, addresses: PeerAddress[] }) => Promise<unknown>
 }
@@ -113,7 +113,7 @@ export class Network {
       reconnectTimeout: this.#init.reconnectTimeout,
       maxConnections: this.#init.maxConnections,
       inboundConnectionThreshold: this.#init.inboundConnectionThreshold,
-      protector: this.#init.protector,
+      psk: this.#init.psk,
       isBlocked: (peer) => this.#node?.services.sync.isBlocked(peer) ?? false,
       sync: {
         log: l,

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { start as startRepl } from 'node:repl'
+import { inspect } from 'node:util'
 import type { Readable, Writable } from 'node:stream'
 import { MemoryLevel } from 'memory-level'
 import { HyperEmitter, InvalidMessageError, UnknownEventError, type Event, type StatusEvents } from '../index.js'
@@ -83,7 +84,7 @@ async function session (options: CliOptions, io: CliIO): Promise<number> {
   try {
     schema = await readFile(schemaFile, 'utf8')
   } catch (err) {
-    throw new FatalError(`cannot read the schema ${schemaFile}: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`)
+    throw new FatalError(`cannot read the schema ${schemaFile}: ${systemProblem(err)}`)
   }
   let emitter: HyperEmitter
   try {
@@ -109,7 +110,7 @@ async function session (options: CliOptions, io: CliIO): Promise<number> {
         const server = await serveMetrics(options.metricsPort, () => metrics.snapshot())
         cleanup.push(server.close)
       } catch (err) {
-        throw new FatalError(`cannot serve metrics on 127.0.0.1:${options.metricsPort}: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`)
+        throw new FatalError(`cannot serve metrics on 127.0.0.1:${options.metricsPort}: ${systemProblem(err)}`)
       }
     }
     return (options.repl ?? io.stdinIsTTY)
@@ -164,16 +165,23 @@ async function goOnline (emitter: HyperEmitter, options: CliOptions, say: (line:
   }
 }
 
-const SOCKET_PROBLEMS: Record<string, string> = {
+const SYSTEM_PROBLEMS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EISDIR: 'it is a folder',
   EADDRINUSE: 'the address is in use',
   EADDRNOTAVAIL: 'no such address on this host',
   EACCES: 'permission denied'
 }
 
+function systemProblem (err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code
+  return (code != null ? SYSTEM_PROBLEMS[code] : undefined) ?? describeError(err)
+}
+
 // libp2p folds the socket's error into its message (there is no cause to follow)
 function listenProblem (err: unknown): string {
   const code = (err as { code?: string }).code ?? /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(String((err as Error)?.message))?.[1]
-  return (code != null ? SOCKET_PROBLEMS[code] : undefined) ?? describeError(err)
+  return (code != null ? SYSTEM_PROBLEMS[code] : undefined) ?? describeError(err)
 }
 
 // the innermost cause says what is wrong (classic-level: "IO error: lock db/LOCK: ...")
@@ -188,7 +196,7 @@ function dbProblem (err: unknown): string {
 function reportStatus (emitter: HyperEmitter, notice: (line: string) => void): () => void {
   const handlers = {
     'peer:connect': (e: StatusEvents['peer:connect']) => {
-      const address = emitter.peers().find(p => p.id === e.peer)?.address
+      const address = emitter.peers().find(p => p.id === e.peer)?.address.replace(/\/p2p\/[^/]+$/, '')
       notice(`hypem: peer ${e.peer} connected${address != null && address !== '' ? ` from ${address}` : ''}`)
     },
     'peer:disconnect': (e: StatusEvents['peer:disconnect']) => { notice(`hypem: peer ${e.peer} disconnected`) },
@@ -240,7 +248,7 @@ async function runRepl (emitter: HyperEmitter, options: CliOptions, io: CliIO): 
   warnInMemory(options, io)
   if (io.signal?.aborted === true) return EXIT.OK
 
-  const server = startRepl({ prompt: '> ', input: io.stdin, output: io.stdout, terminal, useColors: colors, ignoreUndefined: true })
+  const server = startRepl({ prompt: '> ', input: io.stdin, output: io.stdout, terminal, useColors: colors, ignoreUndefined: true, writer: value => replValue(value, colors) })
   server.context.hyper = emitter
   const print = (text: string): void => {
     if (!terminal) {
@@ -263,6 +271,14 @@ async function runRepl (emitter: HyperEmitter, options: CliOptions, io: CliIO): 
   reading.abort()
   await printing
   return EXIT.OK
+}
+
+// Promises carry async-hook ids as symbols once anything in the process uses
+// async hooks (libp2p does); `hyper.emit(...)` should print as a plain promise
+function replValue (value: unknown, colors: boolean): string {
+  if (!(value instanceof Promise)) return inspect(value, { colors })
+  // eslint-disable-next-line no-control-regex
+  return inspect(value, { colors, breakLength: Infinity }).replace(/,\s*\[Symbol\((?:trigger_)?async_id_symbol\)\]: (?:\x1b\[\d+m)?\d+(?:\x1b\[\d+m)?/g, '')
 }
 
 // The ndjson filter: events out on stdout, events in from stdin.

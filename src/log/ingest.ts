@@ -17,7 +17,7 @@ export interface IngestInit {
   maxPendingEntries?: number
   maxPendingBytes?: number
   pendingTtl?: number
-  /** told, before anything is stored, of each valid entry's author (hex) and seq */
+  /** told, before anything is stored, of the highest valid seq per author (hex) in a batch */
   onSeen?: (author: string, seq: number) => void
 }
 
@@ -84,6 +84,7 @@ export class Ingester {
     let refused = 0
     let lastAuthor: Uint8Array | undefined
     let author = ''
+    const now = Date.now()
     this.#expire()
     for (const bytes of batch) {
       let d: DecodedEntry
@@ -106,12 +107,11 @@ export class Ingester {
       }
       const hex = toHex(d.id)
       if (d.entry.seq > (seen.get(author) ?? 0)) seen.set(author, d.entry.seq)
-      this.#init.onSeen?.(author, d.entry.seq)
       if (this.#pending.has(hex) || d.entry.seq <= this.#log.authorSeq(author)) {
         duplicates++
         continue
       }
-      const p: Pending = { d, author, hex, verified: false, at: Date.now() }
+      const p: Pending = { d, author, hex, verified: false, at: now }
       this.#pending.set(hex, p)
       this.#bytes += bytes.byteLength
       const vouch = this.#vouched.get(hex)
@@ -119,6 +119,8 @@ export class Ingester {
         this.#markVerified(p)
       }
     }
+    // before anything is stored, so that the commit does not echo them back
+    if (this.#init.onSeen != null) for (const [a, seq] of seen) this.#init.onSeen(a, seq)
     if (this.#pending.size > (this.#init.maxPendingEntries ?? MAX_PENDING_ENTRIES) ||
         this.#bytes > (this.#init.maxPendingBytes ?? MAX_PENDING_BYTES)) {
       this.clear()

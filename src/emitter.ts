@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { inspect } from 'node:util'
 import { ClassicLevel } from 'classic-level'
 import { logger } from '@libp2p/logger'
 import { ClosedError } from './errors.js'
@@ -74,6 +75,10 @@ export class Emitted {
 
   toJSON (): { id: string, seq: number } {
     return { id: this.id, seq: this.seq }
+  }
+
+  [inspect.custom] (): string {
+    return `Emitted { id: '${this.id}', seq: ${this.seq} }`
   }
 }
 
@@ -330,15 +335,22 @@ export class HyperEmitter {
 
   async #close (): Promise<void> {
     this.#wake()
-    let l: Log
+    // libp2p finishes closing connections on unref'd timers: hold the event
+    // loop open so that a program awaiting close() is not ended half-way
+    const hold = setInterval(() => {}, 1000)
     try {
-      l = await this.#opening
-    } catch {
-      return
+      let l: Log
+      try {
+        l = await this.#opening
+      } catch {
+        return
+      }
+      await this.#network?.stop()
+      await l.close()
+      this.#wake()
+    } finally {
+      clearInterval(hold)
     }
-    await this.#network?.stop()
-    await l.close()
-    this.#wake()
   }
 
   #readerSource (): ReaderSource & { ready: () => Promise<void> } {

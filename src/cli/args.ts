@@ -25,6 +25,14 @@ export interface CliOptions {
   version: boolean
   /** serve Prometheus metrics on 127.0.0.1 at this port */
   metricsPort: number | undefined
+  /** a private network key file: only nodes holding the key connect */
+  psk: string | undefined
+  /** write a new private network key to this file and exit */
+  genPsk: string | undefined
+  /** peer ids whose entries are accepted (default: anyone) */
+  writers: string[]
+  /** the subcommand: `verify` checks the log in --db offline */
+  command: 'run' | 'verify'
 }
 
 /** A command line that cannot be run; main prints it and exits 2. */
@@ -36,6 +44,8 @@ export class UsageError extends Error {
 }
 
 export const USAGE = `Usage: hypem [flags] <schema.proto>
+       hypem verify --db PATH
+       hypem --gen-psk FILE
 
 A HyperEmitter on the command line: a REPL, or a filter of newline-delimited
 JSON events ({"name":...,"payload":...}) from stdin to stdout.
@@ -56,6 +66,10 @@ Flags:
   --from-scratch         print every event from the beginning of the log
   --quiet                no notices, peer messages or progress on stderr
   --metrics-port N       serve Prometheus metrics at http://127.0.0.1:N/metrics
+  --psk FILE             private network key: only nodes holding it connect
+  --gen-psk FILE         write a new private network key to FILE and exit
+  --writer PEERID        accept entries only from these peers (repeatable;
+                         this node's own are always accepted)
   -h, --help             print this help
   -v, --version          print the version
 
@@ -69,8 +83,12 @@ where the last run stopped (--from-scratch starts over). hypem exits when stdin
 ends and every event is written, unless it listens or connects: then it runs
 until SIGINT or SIGTERM.
 
+\`hypem verify --db PATH\` checks every id, signature, parent link and clock of
+the log offline and prints what is wrong.
+
 Exit status: 0 done, 1 could not run (schema, db, network), 2 bad flags,
-3 some input lines were skipped (each is reported on stderr with its number).
+3 some input lines were skipped (each is reported on stderr with its number),
+4 verify found problems.
 `
 
 const FLAGS = {
@@ -88,6 +106,9 @@ const FLAGS = {
   'from-scratch': { type: 'boolean' },
   quiet: { type: 'boolean' },
   'metrics-port': { type: 'string' },
+  psk: { type: 'string' },
+  'gen-psk': { type: 'string' },
+  writer: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' }
 } as const
@@ -100,7 +121,13 @@ export function parseArgs (argv: string[]): CliOptions {
   } catch (err) {
     throw new UsageError(flagMessage(err as Error & { code?: string }))
   }
-  const { values, positionals } = parsed
+  const { values } = parsed
+  let positionals = parsed.positionals
+  const command = positionals[0] === 'verify' ? 'verify' : 'run'
+  if (command === 'verify') {
+    positionals = positionals.slice(1)
+    if (values.db == null) throw new UsageError('verify needs --db PATH')
+  }
   if (values.repl === true && values['no-repl'] === true) throw new UsageError('--repl and --no-repl contradict each other')
   if (positionals.length > 1) throw new UsageError(`one schema file, not ${positionals.length}: ${positionals.join(' ')}`)
   if (values.schema != null && positionals.length > 0) throw new UsageError('give the schema as --schema or as the argument, not both')
@@ -120,11 +147,15 @@ export function parseArgs (argv: string[]): CliOptions {
     quiet: values.quiet === true,
     help: values.help === true,
     version: values.version === true,
-    metricsPort: port('--metrics-port', values['metrics-port'])
+    metricsPort: port('--metrics-port', values['metrics-port']),
+    psk: nonEmpty('--psk', values.psk),
+    genPsk: nonEmpty('--gen-psk', values['gen-psk']),
+    writers: values.writer ?? [],
+    command
   }
   if (options.metricsPort === 0) throw new UsageError('--metrics-port needs a fixed port, not 0')
   if (values['target-host'] != null && options.targetPort == null) throw new UsageError('--target-host needs --target-port')
-  if (options.schema == null && !options.help && !options.version) throw new UsageError('no schema: give a .proto file')
+  if (options.schema == null && !options.help && !options.version && options.genPsk == null && command === 'run') throw new UsageError('no schema: give a .proto file')
   return options
 }
 

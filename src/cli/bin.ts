@@ -3,9 +3,6 @@
 import { fstatSync } from 'node:fs'
 import { run } from './main.js'
 
-/** How long a finished hypem waits for stray handles before it exits anyway. */
-const EXIT_GRACE_MS = 2000
-
 const interrupted = new AbortController()
 let signals = 0
 const onSignal = (): void => {
@@ -15,6 +12,8 @@ const onSignal = (): void => {
 }
 process.on('SIGINT', onSignal)
 process.on('SIGTERM', onSignal)
+// a closed terminal: close cleanly too, saving the cursor
+process.on('SIGHUP', onSignal)
 
 let stdinSize: number | undefined
 try {
@@ -32,11 +31,14 @@ process.exitCode = await run(process.argv.slice(2), {
   stdoutIsTTY: process.stdout.isTTY === true,
   stderrIsTTY: process.stderr.isTTY === true,
   stdinSize,
-  columns: () => process.stderr.columns ?? 80,
+  // a terminal of unknown size says 0
+  columns: () => process.stderr.columns > 0 ? process.stderr.columns : 80,
   signal: interrupted.signal
 })
 process.off('SIGINT', onSignal)
 process.off('SIGTERM', onSignal)
-// stdin may still be open (a peer-fed run ends on a signal, not on stdin's end)
-process.stdin.destroy()
-setTimeout(() => { process.exit() }, EXIT_GRACE_MS).unref()
+process.off('SIGHUP', onSignal)
+// libp2p leaves a debounce timer running after it stops, which would hold the
+// process for a second: once everything is written, exit
+await Promise.all([process.stdout, process.stderr].map(async s => { await new Promise(resolve => { s.write('', resolve) }) }))
+process.exit()

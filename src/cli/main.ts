@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { start as startRepl } from 'node:repl'
 import { inspect } from 'node:util'
 import type { Readable, Writable } from 'node:stream'
-import { MemoryLevel } from 'memory-level'
-import { HyperEmitter, InvalidMessageError, UnknownEventError, type Event, type StatusEvents } from '../index.js'
+import type { HyperEmitter, Event, StatusEvents } from '../index.js'
 import { parseArgs, USAGE, UsageError, type CliOptions } from './args.js'
 import { describeError, formatEvent, LineError, parseJsonLine, toJsonLine } from './format.js'
 import { Metrics, serveMetrics } from './metrics.js'
@@ -34,13 +33,20 @@ export const EXIT = {
   /** bad flags */
   USAGE: 2,
   /** ran, but skipped some input lines */
-  SKIPPED: 3
+  SKIPPED: 3,
+  /** verify found problems in the log */
+  DAMAGED: 4
 } as const
 
 /** The durable cursor of ndjson output with --db: the next run resumes after it. */
 const CURSOR = 'hypem'
 /** Input lines being emitted at once: enough for commits to group, few enough to bound memory. */
 const MAX_PENDING_EMITS = 256
+
+/** Longest wait for the emitter to close (the db, the network) at exit. */
+const CLOSE_TIMEOUT_MS = 10_000
+/** InvalidMessageError and UnknownEventError: the line is wrong, not the node. */
+const BAD_EVENT_CODES = new Set(['ERR_INVALID_MESSAGE', 'ERR_UNKNOWN_EVENT'])
 
 /** A failure that ends hypem; its message is the whole line printed after `hypem: `. */
 class FatalError extends Error {}
@@ -64,10 +70,45 @@ export async function run (argv: string[], io: CliIO): Promise<number> {
     return EXIT.OK
   }
   try {
+    if (options.genPsk != null) return await genPsk(options.genPsk, io)
+    if (options.command === 'verify') return await verify(options.db!, io)
     return await session(options, io)
   } catch (err) {
     io.stderr.write(`hypem: ${err instanceof FatalError ? err.message : describeError(err)}\n`)
     return EXIT.FAILED
+  }
+}
+
+/** Writes a new private network key, readable by its owner only. */
+async function genPsk (file: string, io: CliIO): Promise<number> {
+  const { generatePsk } = await import('../index.js')
+  try {
+    await writeFile(file, generatePsk(), { mode: 0o600, flag: 'wx' })
+  } catch (err) {
+    throw new FatalError(`cannot write the key ${file}: ${systemProblem(err)}`)
+  }
+  io.stderr.write(`wrote a private network key to ${file}: give it to every node with --psk\n`)
+  return EXIT.OK
+}
+
+/** Checks the whole log in a db folder, offline; needs no schema. */
+async function verify (db: string, io: CliIO): Promise<number> {
+  const [{ Log }, { ClassicLevel }] = await Promise.all([import('../index.js'), import('classic-level')])
+  let log
+  try {
+    log = await Log.open(new ClassicLevel(db, { createIfMissing: false }))
+  } catch (err) {
+    throw new FatalError(`cannot open the db ${db}: ${dbProblem(err)}`)
+  }
+  try {
+    const report = await log.verify()
+    for (const p of report.problems) {
+      io.stdout.write(`${p.seq != null ? `entry ${p.seq}` : 'log'}${p.id != null ? ` ${p.id}` : ''}: ${p.problem}\n`)
+    }
+    io.stderr.write(`${report.ok ? 'ok' : 'DAMAGED'}: ${report.entries} entries by ${report.authors} authors, ${report.problems.length} problems\n`)
+    return report.ok ? EXIT.OK : EXIT.DAMAGED
+  } finally {
+    await log.close()
   }
 }
 
@@ -78,6 +119,14 @@ export async function version (): Promise<string> {
   return pkg.version
 }
 
+async function readKey (file: string): Promise<Uint8Array> {
+  try {
+    return await readFile(file)
+  } catch (err) {
+    throw new FatalError(`cannot read the key ${file}: ${systemProblem(err)}`)
+  }
+}
+
 async function session (options: CliOptions, io: CliIO): Promise<number> {
   const schemaFile = options.schema!
   let schema: string
@@ -86,9 +135,17 @@ async function session (options: CliOptions, io: CliIO): Promise<number> {
   } catch (err) {
     throw new FatalError(`cannot read the schema ${schemaFile}: ${systemProblem(err)}`)
   }
+  // the library (libp2p) loads here, not for --help
+  const [{ HyperEmitter }, { MemoryLevel }] = await Promise.all([import('../index.js'), import('memory-level')])
   let emitter: HyperEmitter
   try {
-    emitter = new HyperEmitter(options.db ?? new MemoryLevel(), schema, { mdns: options.mdns, topic: options.topic })
+    const psk = options.psk != null ? await readKey(options.psk) : undefined
+    emitter = new HyperEmitter(options.db ?? new MemoryLevel(), schema, {
+      mdns: options.mdns,
+      topic: options.topic,
+      psk,
+      writers: options.writers.length > 0 ? options.writers : undefined
+    })
   } catch (err) {
     throw new FatalError(`${schemaFile}: ${describeError(err)}`)
   }
@@ -119,7 +176,21 @@ async function session (options: CliOptions, io: CliIO): Promise<number> {
   } finally {
     progress.stop()
     for (const done of cleanup.reverse()) await done()
-    await emitter.close().catch(() => {})
+    await closeWithin(emitter, CLOSE_TIMEOUT_MS, io)
+  }
+}
+
+// libp2p may finish closing a dropped connection only on an unref'd timer:
+// with nothing else left, the process would exit mid-close (status 13), so a
+// timer holds it open, and bounds the wait
+async function closeWithin (emitter: HyperEmitter, ms: number, io: CliIO): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<boolean>(resolve => { timer = setTimeout(() => { resolve(true) }, ms) })
+  try {
+    const closed = emitter.close().then(() => false, () => false)
+    if (await Promise.race([closed, late])) io.stderr.write(`hypem: the emitter did not close in ${ms / 1000} s; exiting anyway\n`)
+  } finally {
+    clearTimeout(timer)
   }
 }
 
@@ -169,6 +240,7 @@ const SYSTEM_PROBLEMS: Record<string, string> = {
   ENOENT: 'no such file',
   EISDIR: 'it is a folder',
   EADDRINUSE: 'the address is in use',
+  ERR_ADDRESS_IN_USE: 'the address is in use',
   EADDRNOTAVAIL: 'no such address on this host',
   EACCES: 'permission denied'
 }
@@ -178,9 +250,11 @@ function systemProblem (err: unknown): string {
   return (code != null ? SYSTEM_PROBLEMS[code] : undefined) ?? describeError(err)
 }
 
-// libp2p folds the socket's error into its message (there is no cause to follow)
+// the library names an address in use; other socket errors are in libp2p's message
 function listenProblem (err: unknown): string {
-  const code = (err as { code?: string }).code ?? /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(String((err as Error)?.message))?.[1]
+  const code = (err as { code?: string }).code === 'ERR_ADDRESS_IN_USE'
+    ? 'EADDRINUSE'
+    : /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(String((err as Error)?.message))?.[1]
   return (code != null ? SYSTEM_PROBLEMS[code] : undefined) ?? describeError(err)
 }
 
@@ -275,10 +349,12 @@ async function runRepl (emitter: HyperEmitter, options: CliOptions, io: CliIO): 
 
 // Promises carry async-hook ids as symbols once anything in the process uses
 // async hooks (libp2p does); `hyper.emit(...)` should print as a plain promise
+// eslint-disable-next-line no-control-regex
+const ASYNC_ID_SYMBOLS = /,\s*\[(?:\x1b\[\d+m)?Symbol\((?:trigger_)?async_id_symbol\)(?:\x1b\[\d+m)?\]: (?:\x1b\[\d+m)?\d+(?:\x1b\[\d+m)?/g
+
 function replValue (value: unknown, colors: boolean): string {
   if (!(value instanceof Promise)) return inspect(value, { colors })
-  // eslint-disable-next-line no-control-regex
-  return inspect(value, { colors, breakLength: Infinity }).replace(/,\s*\[Symbol\((?:trigger_)?async_id_symbol\)\]: (?:\x1b\[\d+m)?\d+(?:\x1b\[\d+m)?/g, '')
+  return inspect(value, { colors, breakLength: Infinity }).replace(ASYNC_ID_SYMBOLS, '')
 }
 
 // The ndjson filter: events out on stdout, events in from stdin.
@@ -311,6 +387,7 @@ async function runFilter (emitter: HyperEmitter, options: CliOptions, io: CliIO,
       progress: io.stdinIsTTY ? undefined : progress,
       size: io.stdinSize,
       report: (line) => { progress.line(line) },
+      notice,
       signal: stopping.signal
     })
     await input.done
@@ -394,6 +471,8 @@ interface LineImportInit {
   size: number | undefined
   /** prints a skipped line's report */
   report: (line: string) => void
+  /** prints a notice (not with --quiet) */
+  notice: (line: string) => void
   signal: AbortSignal
 }
 
@@ -440,11 +519,11 @@ class LineImport {
         // an EventPeer announces its author's own addresses: copied here it would
         // make this node announce another's, so exported EventPeers stay out
         if (event.name === 'EventPeer') {
-          if (this.#eventPeers++ === 0) init.report(`hypem: line ${n}: EventPeer lines are not imported (a node only announces itself)`)
+          if (this.#eventPeers++ === 0) init.notice(`hypem: line ${n}: EventPeer lines are not imported (a node only announces itself)`)
           continue
         }
         const emitted: Promise<void> = emitter.emit(event.name, event.payload).then(() => {}, err => {
-          if (err instanceof InvalidMessageError || err instanceof UnknownEventError) skip(n, err)
+          if (BAD_EVENT_CODES.has((err as { code?: string }).code ?? '')) skip(n, err)
           else fatal ??= err
         }).finally(() => { pending.delete(emitted) })
         pending.add(emitted)

@@ -103,5 +103,5 @@ export function importStatus (s: { lines: number, bytes: number, total: number |
 
 /** The catch-up task: entries received from a peer until it has sent everything. */
 export function catchUpStatus (s: { received: number, length: number, ms: number, tick: number }): string {
-  return `catching up ${formatBar(undefined, s.tick)} ${formatCount(s.received)} received ${formatRate(s.received, s.ms)}, ${formatCount(s.length)} in the log`
+  return `catching up ${formatBar(undefined, s.tick)} ${formatCount(s.received)} received, ${formatRate(s.received, s.ms)}, log ${formatCount(s.length)}`
 }

@@ -150,8 +150,14 @@ export class Network {
   /** Listens on `addrs`; announces the addresses with EventPeer when they changed. */
   async listen (addrs: Multiaddr[]): Promise<Multiaddr[]> {
     const node = await this.start()
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    await (node as any).components.transportManager.listen(addrs)
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      await (node as any).components.transportManager.listen(addrs)
+    } catch (err) {
+      const inUse = /EADDRINUSE/.test(String((err as Error).message)) || (err as { code?: string }).code === 'EADDRINUSE'
+      throw new HyperEmitterError(`cannot listen on ${addrs.join(', ')}: ${inUse ? 'the address is in use' : (err as Error).message}`,
+        inUse ? 'ERR_ADDRESS_IN_USE' : 'ERR_LISTEN', { cause: err })
+    }
     const listening = node.getMultiaddrs()
     const addresses = tcpAddresses(listening)
     await this.#announce(addresses)

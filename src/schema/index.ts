@@ -108,10 +108,12 @@ export class Schema {
   }
 }
 
+// Events are the messages of the file and its packages; messages nested in a
+// message (EventPeer.Address) are field types, not events.
 function collectTypes (ns: protobuf.NamespaceBase, out: protobuf.Type[]): void {
   for (const nested of ns.nestedArray) {
     if (nested instanceof protobuf.Type) out.push(nested)
-    if (nested instanceof protobuf.Namespace || nested instanceof protobuf.Type) collectTypes(nested, out)
+    else if (nested instanceof protobuf.Namespace) collectTypes(nested, out)
   }
 }
 

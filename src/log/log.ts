@@ -120,6 +120,8 @@ export class Log {
   #flushScheduled = false
   #tail: Promise<unknown> = Promise.resolve()
   #closed = false
+  /** set by a write the db failed: leveldb may have logged part of it, so nothing more is written */
+  #failed: StorageError | undefined
 
   private constructor (db: AnyLevel, identity: Identity, init: LogInit) {
     this.#db = db as unknown as Db
@@ -396,11 +398,16 @@ export class Log {
     if (tip != null) heads.set(toHex(tip.id), { id: tip.id, clock: tip.entry.clock })
     const checkpoint = length - this.#checkpoint >= CHECKPOINT_ENTRIES || this.#commitsSinceCheckpoint + 1 >= CHECKPOINT_COMMITS
     if (checkpoint) this.#checkpointOps(ops, authors, heads, length)
+    if (this.#failed != null) throw new StorageError(`the db failed a write (${this.#failed.message}): close and reopen it`, { cause: this.#failed })
     try {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       await this.#db.batch(ops as any, this.#fsync ? { sync: true } as any : undefined)
     } catch (err) {
-      throw new StorageError(`cannot write to the db: ${describe(err)}`, { cause: err })
+      const failure = new StorageError(`cannot write to the db: ${describe(err)}`, { cause: err })
+      // after an IO error leveldb may hold part of the batch in its write-ahead
+      // log, and what it writes after that is lost when it is reopened
+      if ((err as { code?: string }).code === 'LEVEL_IO_ERROR') this.#failed = failure
+      throw failure
     }
     this.#length = length
     this.#clock = clock
@@ -558,6 +565,7 @@ export class Log {
 
   async setCursor (name: string, seq: number): Promise<void> {
     if (this.#closed) throw new ClosedError('the log is closed')
+    if (this.#failed != null) throw new StorageError(`the db failed a write (${this.#failed.message}): close and reopen it`, { cause: this.#failed })
     await this.#cursors.put(Buffer.from(name), seqKey(seq))
   }
 
@@ -571,48 +579,70 @@ export class Log {
    * signature, and that every unsigned entry is covered by a signed one.
    */
   async verify (): Promise<VerifyReport> {
+    // the state to check against, taken between two commits; the walk reads
+    // the feed up to it while commits go on
+    const view = await this.#serialize(async () => ({
+      length: this.#length,
+      seqs: new Map([...this.#authorStates].map(([a, st]) => [a, st.seq])),
+      heads: [...this.#headIds.keys()].sort()
+    }))
     const problems: VerifyProblem[] = []
-    const position = new Map<string, number>()
     // clock of each entry seen, by hex id
+    const clocks = new Map<string, number>()
+    const heads = new Set<string>()
     const chains = new Map<string, { seq: number, id: Uint8Array, clock: number, unsigned: number }>()
     let count = 0
-    for await (const [key, id] of this.#feed.iterator()) {
-      const seq = readSeq(key)
+    const check = (seq: number, id: Buffer, bytes: Buffer | undefined): void => {
       count++
       if (seq !== count) problems.push({ seq, problem: `feed position ${seq} follows ${count - 1}` })
       const hex = toHex(id)
-      const bytes = await this.#entries.get(id)
-      if (bytes == null) { problems.push({ seq, id: hex, problem: 'entry missing' }); continue }
-      if (toHex(entryId(bytes)) !== hex) { problems.push({ seq, id: hex, problem: 'id does not match the entry bytes' }); continue }
+      if (bytes == null) { problems.push({ seq, id: hex, problem: 'entry missing' }); return }
+      if (toHex(entryId(bytes)) !== hex) { problems.push({ seq, id: hex, problem: 'id does not match the entry bytes' }); return }
       let d: DecodedEntry
       try {
         d = decodeEntry(new Uint8Array(bytes))
       } catch (err) {
         problems.push({ seq, id: hex, problem: (err as Error).message })
-        continue
+        return
       }
       const author = toHex(d.entry.author)
       const chain = chains.get(author) ?? { seq: 0, id: new Uint8Array(0), clock: 0, unsigned: 0 }
       if (d.entry.seq !== chain.seq + 1) problems.push({ seq, id: hex, problem: `author seq ${d.entry.seq} follows ${chain.seq}` })
-      if (toHex(d.entry.prev) !== toHex(chain.id)) problems.push({ seq, id: hex, problem: 'prev is not the author\'s previous entry' })
+      if (!equalBytes(d.entry.prev, chain.id)) problems.push({ seq, id: hex, problem: 'prev is not the author\'s previous entry' })
+      heads.delete(toHex(d.entry.prev))
       let parentClock = chain.clock
       for (const link of d.entry.links) {
-        const linked = position.get(toHex(link))
+        const linked = clocks.get(toHex(link))
+        heads.delete(toHex(link))
         if (linked == null) problems.push({ seq, id: hex, problem: `link ${toHex(link)} is not stored before the entry` })
         else parentClock = Math.max(parentClock, linked)
       }
       if (d.entry.clock !== parentClock + 1) problems.push({ seq, id: hex, problem: `clock ${d.entry.clock} is not one more than its parents' ${parentClock}` })
       chains.set(author, { seq: d.entry.seq, id: d.id, clock: d.entry.clock, unsigned: d.entry.signature.byteLength === 0 ? chain.unsigned + 1 : 0 })
-      position.set(hex, d.entry.clock)
+      clocks.set(hex, d.entry.clock)
+      heads.add(hex)
     }
+    const seqs: number[] = []
+    const ids: Buffer[] = []
+    const flush = async (): Promise<void> => {
+      const bytes = await this.#entries.getMany(ids)
+      seqs.forEach((seq, i) => { check(seq, ids[i], bytes[i]) })
+      seqs.length = 0
+      ids.length = 0
+    }
+    for await (const [key, id] of this.#feed.iterator({ lte: seqKey(view.length) })) {
+      seqs.push(readSeq(key))
+      ids.push(id)
+      if (ids.length === 1024) await flush()
+    }
+    await flush()
+    if (count !== view.length) problems.push({ problem: `the feed holds ${count} entries, the log says ${view.length}` })
     for (const [author, chain] of chains) {
       if (chain.unsigned > 0) problems.push({ problem: `the last ${chain.unsigned} entries of author ${author} are not covered by a signature` })
-      const state = this.#authorStates.get(author)
-      if (state?.seq !== chain.seq) problems.push({ problem: `author ${author} index says seq ${state?.seq}, the feed ${chain.seq}` })
+      const seq = view.seqs.get(author)
+      if (seq !== chain.seq) problems.push({ problem: `author ${author} index says seq ${seq}, the feed ${chain.seq}` })
     }
-    for (const [hex] of this.#headIds) {
-      if (!position.has(hex)) problems.push({ id: hex, problem: 'head is not in the feed' })
-    }
+    if ([...heads].sort().join() !== view.heads.join()) problems.push({ problem: `the heads are ${view.heads.join(', ')}; the feed says ${[...heads].sort().join(', ')}` })
     return { ok: problems.length === 0, entries: count, authors: chains.size, problems }
   }
 
@@ -624,7 +654,7 @@ export class Log {
     for (const item of queued) item.reject(new ClosedError('the log was closed before this emit was stored'))
     await this.#tail
     this.#listeners.clear()
-    if (this.#length > this.#checkpoint) {
+    if (this.#length > this.#checkpoint && this.#failed == null) {
       const ops: BatchOp[] = []
       this.#checkpointOps(ops, new Map(), this.#headIds, this.#length)
       // eslint-disable-next-line @typescript-eslint/no-explicit-any

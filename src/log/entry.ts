@@ -60,7 +60,7 @@ export interface DecodedEntry {
  * Decodes `bytes` and checks everything that needs no other entry: size,
  * field shapes, and (when present) the signature. Throws InvalidEntryError.
  */
-export function decodeEntry (bytes: Uint8Array): DecodedEntry {
+export function decodeEntry (bytes: Uint8Array, options: { verify?: boolean } = {}): DecodedEntry {
   if (bytes.byteLength > MAX_ENTRY_BYTES) throw new InvalidEntryError(`entry of ${bytes.byteLength} bytes is over the ${MAX_ENTRY_BYTES} limit`)
   let entry: Entry
   try {
@@ -77,6 +77,12 @@ export function decodeEntry (bytes: Uint8Array): DecodedEntry {
   }
   if (entry.name.length === 0) throw new InvalidEntryError('entry has no event name')
   const id = entryId(bytes)
+  if (options.verify !== false) verifyEntry({ id, bytes, entry })
+  return { id, bytes, entry }
+}
+
+/** Checks the signature of a decoded entry, if it has one. Throws InvalidEntryError. */
+export function verifyEntry ({ bytes, entry }: DecodedEntry): void {
   if (entry.signature.byteLength !== 0) {
     const end = bytes.byteLength - SIGNATURE_LENGTH - 2
     if (entry.signature.byteLength !== SIGNATURE_LENGTH || bytes[end] !== SIGNATURE_TAG || bytes[end + 1] !== SIGNATURE_LENGTH) {
@@ -86,7 +92,6 @@ export function decodeEntry (bytes: Uint8Array): DecodedEntry {
       throw new InvalidEntryError('entry signature does not verify')
     }
   }
-  return { id, bytes, entry }
 }
 
 function isId (bytes: Uint8Array): boolean {

@@ -1,5 +1,5 @@
 import { InvalidEntryError, ProtocolError } from '../errors.js'
-import { decodeEntry, equalBytes, toHex, EMPTY, type DecodedEntry } from './entry.js'
+import { decodeEntry, verifyEntry, equalBytes, toHex, EMPTY, type DecodedEntry } from './entry.js'
 import type { Log, LogEntry } from './log.js'
 
 /** Entries held while they wait for a signature or their parents. */
@@ -55,6 +55,7 @@ export class Ingester {
   // ids vouched for by a verified entry's prev: id -> [author, seq]
   readonly #vouched = new Map<string, [string, number]>()
   #bytes = 0
+  #timer: ReturnType<typeof setTimeout> | undefined
 
   constructor (log: Log, init: IngestInit) {
     this.#log = log
@@ -89,7 +90,11 @@ export class Ingester {
     for (const bytes of batch) {
       let d: DecodedEntry
       try {
-        d = decodeEntry(bytes)
+        // an entry read from a frame is a view into it: one that waits or is
+        // stored must not keep the whole frame alive
+        const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
+        // the signature is checked below, once the entry is known to be new
+        d = decodeEntry(own, { verify: false })
         // runs of one author are the rule: reuse the hex of the last one
         if (lastAuthor == null || !Buffer.from(lastAuthor).equals(d.entry.author)) {
           lastAuthor = d.entry.author
@@ -100,6 +105,13 @@ export class Ingester {
           refused++
           continue
         }
+        // a replay of what is held or stored costs no signature check
+        if (this.#pending.has(toHex(d.id)) || d.entry.seq <= this.#log.authorSeq(author)) {
+          if (d.entry.seq > (seen.get(author) ?? 0)) seen.set(author, d.entry.seq)
+          duplicates++
+          continue
+        }
+        verifyEntry(d)
         this.#check(d)
       } catch (err) {
         invalid.push(err instanceof InvalidEntryError ? err : new InvalidEntryError((err as Error).message))
@@ -107,10 +119,6 @@ export class Ingester {
       }
       const hex = toHex(d.id)
       if (d.entry.seq > (seen.get(author) ?? 0)) seen.set(author, d.entry.seq)
-      if (this.#pending.has(hex) || d.entry.seq <= this.#log.authorSeq(author)) {
-        duplicates++
-        continue
-      }
       const p: Pending = { d, author, hex, verified: false, at: now }
       this.#pending.set(hex, p)
       this.#bytes += bytes.byteLength
@@ -126,6 +134,7 @@ export class Ingester {
       this.clear()
       throw new ProtocolError('too many entries wait for a signature or their parents')
     }
+    this.#schedule()
     return { duplicates, invalid, refused, seen }
   }
 
@@ -178,8 +187,7 @@ export class Ingester {
     // each author's newest entry so far: stored, or ready in this batch
     const heads = new Map<string, { seq: number, id: Uint8Array, clock: number }>()
     const outside: Uint8Array[] = []
-    for (const p of this.#pending.values()) {
-      if (!p.verified) continue
+    for (const p of inSeqOrder(this.#pending.values())) {
       const { entry } = p.d
       const head = heads.get(p.author) ??
         { seq: this.#log.authorSeq(p.author), id: this.#log.authorHead(p.author) ?? EMPTY, clock: this.#log.authorClock(p.author) }
@@ -244,8 +252,22 @@ export class Ingester {
     if (this.#pending.size === 0) this.#vouched.clear()
   }
 
+  // Entries expire even when no batch comes: a peer that parks entries and
+  // goes quiet does not keep them.
+  #schedule (): void {
+    if (this.#timer != null || this.#pending.size === 0) return
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      this.#expire()
+      this.#schedule()
+    }, this.#init.pendingTtl ?? PENDING_TTL_MS)
+    this.#timer.unref?.()
+  }
+
   /** Drops everything pending (the session ended). */
   clear (): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
     this.#pending.clear()
     this.#vouched.clear()
     this.#bytes = 0
@@ -270,4 +292,25 @@ function trimUnsigned (ready: Pending[]): Pending[] {
     if (next.length === list.length) return next
     list = next
   }
+}
+
+// The verified entries in arrival order, except that each author's entries
+// come in seq order: an entry that arrived before its parent must not be
+// passed over while its parent is stored, or a chain whose signed tip came
+// early never goes in.
+function inSeqOrder (pending: Iterable<Pending>): Pending[] {
+  const verified = [...pending].filter(p => p.verified)
+  const byAuthor = new Map<string, Pending[]>()
+  for (const p of verified) {
+    const list = byAuthor.get(p.author)
+    if (list == null) byAuthor.set(p.author, [p])
+    else list.push(p)
+  }
+  for (const list of byAuthor.values()) list.sort((a, b) => a.d.entry.seq - b.d.entry.seq)
+  const next = new Map<string, number>()
+  return verified.map(p => {
+    const i = next.get(p.author) ?? 0
+    next.set(p.author, i + 1)
+    return byAuthor.get(p.author)![i]
+  })
 }

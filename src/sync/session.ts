@@ -1,4 +1,5 @@
-import { pbStream } from '@libp2p/utils'
+import { lpStream } from '@libp2p/utils'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { MismatchError, ProtocolError } from '../errors.js'
 import { Ingester, type IngestInit } from '../log/ingest.js'
 import { toHex } from '../log/entry.js'
@@ -50,7 +51,11 @@ export class SessionError extends ProtocolError {
 export class Session {
   readonly #stream: Stream
   readonly #init: SessionInit
-  readonly #pb
+  readonly #lp
+  /** aborts the read loop when a store pass fails */
+  readonly #reading = new AbortController()
+  /** Entries frames sent and not yet acknowledged */
+  #outstanding = 0
   readonly #log: Log
   readonly #ingester: Ingester
   /** what the remote is known to hold: author (hex) to highest seq */
@@ -75,7 +80,7 @@ export class Session {
     this.#stream = stream
     this.#init = init
     this.#log = init.log
-    this.#pb = pbStream(stream, { maxDataLength: MAX_FRAME_BYTES }).pb(SyncMessage)
+    this.#lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, lengthDecoder: frameLength })
     // the remote has what it sends: noted before storing, so that the commit
     // does not echo it back
     this.#ingester = new Ingester(init.log, {
@@ -110,6 +115,9 @@ export class Session {
       this.#ready.resolve()
       this.#init.onHandshake?.()
       await Promise.all([this.#sendLoop(), this.#receiveLoop()])
+      // the peer closed its end: close ours, so that the stream does not linger
+      // half-open and count against MAX_STREAMS
+      await this.#stream.close({ signal: AbortSignal.timeout(1000) }).catch((err: Error) => { this.#stream.abort(err) })
     } catch (err) {
       this.#closed = true
       this.#synced.reject(err)
@@ -141,14 +149,21 @@ export class Session {
   }
 
   async #write (msg: SyncMessage): Promise<void> {
-    await this.#pb.write(msg)
+    await this.#lp.write(SyncMessage.encode(msg))
   }
 
   async #handshake (): Promise<void> {
     // past MAX_HAVE authors the peer sends some entries twice, which is harmless
     const have = [...this.#log.vector()].slice(0, MAX_HAVE).map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq }))
     await this.#write({ hello: { version: PROTOCOL_VERSION, schema: this.#init.fingerprint as Uint8Array<ArrayBuffer>, topic: this.#init.topic, have } })
-    const msg = await this.#pb.read({ signal: AbortSignal.timeout(HANDSHAKE_TIMEOUT), limits: { hello: { have: MAX_HAVE } } } as never)
+    // a timeout, an EOF or a reset end the session quietly; bytes that are not a frame are the peer's fault
+    const frame = await this.#lp.read({ signal: AbortSignal.timeout(HANDSHAKE_TIMEOUT) })
+    let msg: SyncMessage
+    try {
+      msg = SyncMessage.decode(frame, { limits: { hello: { have: MAX_HAVE }, entries: { entries: MAX_BATCH_ENTRIES } } } as never)
+    } catch (err) {
+      throw new SessionError(`bad first frame: ${(err as Error).message}`, REFUSE.PROTOCOL)
+    }
     if (msg.refuse != null) throw refused(msg.refuse.code, msg.refuse.reason)
     const hello = msg.hello
     if (hello == null) throw new SessionError('the first frame must be Hello', REFUSE.PROTOCOL)
@@ -247,6 +262,7 @@ export class Session {
       while (this.#credits <= 0 && !this.#closed) await this.#sleep()
       if (this.#closed) return
       this.#credits--
+      this.#outstanding++
       this.sent += frame.length
       await this.#write({ entries: { entries: frame } })
     }
@@ -254,22 +270,34 @@ export class Session {
 
   async #receiveLoop (): Promise<void> {
     while (!this.#closed) {
+      let frame: Uint8ArrayList
+      try {
+        frame = await this.#lp.read({ signal: this.#reading.signal })
+      } catch (err) {
+        if (this.#storeFailure != null) throw this.#storeFailure
+        if (err instanceof SessionError) throw err
+        // a length the peer sent is its fault, even when the stream is gone by now
+        const name = (err as Error).name
+        if (name === 'InvalidDataLengthError') throw new SessionError(`bad frame: ${(err as Error).message}`, REFUSE.LIMIT)
+        if (name === 'InvalidDataLengthLengthError' || name === 'InvalidMessageLengthError') throw new SessionError(`bad frame: ${(err as Error).message}`, REFUSE.PROTOCOL)
+        // the stream ended or broke under us: a transport fault, not the peer's
+        this.#closed = true
+        this.#wake?.()
+        return
+      }
+      // a frame that does not decode is the peer's fault, whatever the stream did since
       let msg: SyncMessage
       try {
-        msg = await this.#pb.read({ limits: { entries: { entries: MAX_BATCH_ENTRIES } } } as never)
+        msg = SyncMessage.decode(frame, { limits: { entries: { entries: MAX_BATCH_ENTRIES }, hello: { have: 0 } } } as never)
       } catch (err) {
-        // the stream ended or broke under us: a transport fault, not the peer's
-        if (this.#closed || (err as Error).name === 'UnexpectedEOFError' || this.#stream.status !== 'open' || this.#stream.readStatus !== 'readable') {
-          this.#closed = true
-          this.#wake?.()
-          return
-        }
-        throw new SessionError(`bad frame: ${(err as Error).message}`, (err as Error).name === 'InvalidDataLengthError' ? REFUSE.LIMIT : REFUSE.PROTOCOL)
+        throw new SessionError(`bad frame: ${(err as Error).message}`, REFUSE.PROTOCOL)
       }
       if (msg.entries != null) {
         if (++this.#unacked > WINDOW) throw new SessionError('more Entries frames than the window allows', REFUSE.LIMIT)
         await this.#receiveEntries(msg.entries.entries)
       } else if (msg.ack != null) {
+        if (msg.ack.batches > this.#outstanding) throw new SessionError('an Ack for Entries frames that were not sent', REFUSE.PROTOCOL)
+        this.#outstanding -= msg.ack.batches
         this.#credits = Math.min(WINDOW, this.#credits + msg.ack.batches)
         this.#wake?.()
       } else if (msg.synced != null) {
@@ -316,7 +344,8 @@ export class Session {
       await this.#write({ ack: { batches: 1 } })
     }).catch((err: Error) => {
       this.#storeFailure ??= err
-      this.#stream.abort(err)
+      // end the read loop, so that run() sends the Refuse, closes, and the peer is blocked
+      this.#reading.abort(err)
     })
   }
 
@@ -342,4 +371,22 @@ function refused (code: number, reason: string): Error {
   }
   // codes this version does not know are kept, not fatal
   return Object.assign(new SessionError(`the peer refused: ${reason}`, refuseName(code) !== 'UNKNOWN' ? code : REFUSE.UNKNOWN), { remote: true })
+}
+
+/** Bytes of the longest frame length prefix: the varint of MAX_FRAME_BYTES. */
+const MAX_PREFIX_BYTES = 3
+
+// lpStream reads a length prefix byte by byte until it decodes, and takes a
+// RangeError for "more bytes needed"; uint8-varint throws one for 8 and more
+// continuation bytes too, so without this a peer that sends 0x80 forever is
+// read forever, at about 120 bytes of heap per byte.
+function frameLength (buf: Uint8ArrayList): number {
+  let value = 0
+  for (let i = 0; i < Math.min(buf.byteLength, MAX_PREFIX_BYTES); i++) {
+    const b = buf.get(i)
+    value += (b & 0x7f) * 2 ** (7 * i)
+    if (b < 0x80) return value
+  }
+  if (buf.byteLength >= MAX_PREFIX_BYTES) throw new SessionError(`a frame length prefix over ${MAX_PREFIX_BYTES} bytes`, REFUSE.PROTOCOL)
+  throw new RangeError('more bytes needed')
 }

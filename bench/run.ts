@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path'
 const here = dirname(fileURLToPath(import.meta.url))
 const cases: Array<[string, string]> = [
   ['emit.js', 'emit.concurrent'],
+  ['emit.js', 'deliver'],
   ['emit.js', 'emit.sequential'],
   ['sync.js', 'sync.catchup'],
   ['sync.js', 'sync.latency'],

@@ -117,6 +117,8 @@ export class Log {
   readonly #authorStates = new Map<string, AuthorState>()
   readonly #listeners = new Set<CommitListener>()
   #queue: PendingAppend[] = []
+  /** index of the first appends not yet taken: splicing a long queue per group would be quadratic */
+  #queueHead = 0
   #flushScheduled = false
   #tail: Promise<unknown> = Promise.resolve()
   #closed = false
@@ -266,7 +268,13 @@ export class Log {
   }
 
   async #flush (): Promise<void> {
-    const group = this.#queue.splice(0, this.#maxGroup)
+    const end = Math.min(this.#queue.length, this.#queueHead + this.#maxGroup)
+    const group = this.#queue.slice(this.#queueHead, end)
+    this.#queueHead = end
+    if (end === this.#queue.length) {
+      this.#queue = []
+      this.#queueHead = 0
+    }
     if (this.#queue.length > 0) {
       void this.#serialize(() => this.#flush())
     } else {
@@ -650,7 +658,9 @@ export class Log {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    const queued = this.#queue.splice(0)
+    const queued = this.#queue.slice(this.#queueHead)
+    this.#queue = []
+    this.#queueHead = 0
     for (const item of queued) item.reject(new ClosedError('the log was closed before this emit was stored'))
     await this.#tail
     this.#listeners.clear()

@@ -11,7 +11,7 @@ import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { Network, toMultiaddr, type PeerInfo } from './node/network.js'
 import { checkPsk, type HyperNode } from './node/index.js'
-import { EventStream, readEvents, toEvent, type Event, type ReadOptions, type ReaderSource } from './reader.js'
+import { EventStream, readEvents, type Event, type ReadOptions, type ReaderSource } from './reader.js'
 
 const log = logger('hyperemitter:emitter')
 
@@ -165,7 +165,7 @@ export class HyperEmitter {
 
   /** The hex public key that authors this node's entries. */
   get id (): string {
-    return Buffer.from(this.#requireLog().identity.publicKey).toString('hex')
+    return toHex(this.#requireLog().identity.publicKey)
   }
 
   /** The underlying log, for the network layer and tools. */
@@ -182,9 +182,7 @@ export class HyperEmitter {
    * resolves once it is durable in the db.
    */
   emit (name: string, message: unknown, callback?: Callback<Emitted>): Promise<Emitted> {
-    const done = this.#emit(name, message)
-    if (callback != null) done.then(v => { callback(null, v) }, err => { callback(err) })
-    return done
+    return withCallback(this.#emit(name, message), callback)
   }
 
   #emit (name: string, message: unknown): Promise<Emitted> {
@@ -329,8 +327,7 @@ export class HyperEmitter {
   /** Stops delivery and reading, then closes the db. Emits after this reject with ClosedError. */
   close (callback?: Callback): Promise<void> {
     this.#closing ??= this.#close()
-    if (callback != null) this.#closing.then(() => { callback(null) }, err => { callback(err) })
-    return this.#closing
+    return withCallback(this.#closing, callback)
   }
 
   async #close (): Promise<void> {
@@ -345,9 +342,12 @@ export class HyperEmitter {
       } catch {
         return
       }
-      await this.#network?.stop()
-      await l.close()
-      this.#wake()
+      try {
+        await this.#network?.stop()
+      } finally {
+        await l.close()
+        this.#wake()
+      }
     } finally {
       clearInterval(hold)
     }
@@ -425,7 +425,11 @@ export class HyperEmitter {
     const message = this.schema.decode(e.entry.name, e.entry.payload)
     const waits: Array<Promise<unknown>> = []
     for (const r of [...list]) {
-      if (r.once) this.removeListener(e.entry.name, r.fn)
+      if (r.once) {
+        // this record, not the first with the same function
+        list.splice(list.indexOf(r), 1)
+        if (list.length === 0) this.#listeners.delete(e.entry.name)
+      }
       try {
         if (r.fn.length >= 2) {
           waits.push(new Promise<void>((resolve) => {
@@ -463,4 +467,3 @@ export function hyperEmitter (db: AnyLevel | string, schema: string | Uint8Array
   return new HyperEmitter(db, schema, options)
 }
 
-export { toEvent }

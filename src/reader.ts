@@ -1,5 +1,4 @@
 import { Duplex } from 'node:stream'
-import { ClosedError } from './errors.js'
 import { toHex } from './log/entry.js'
 import type { Log, LogEntry } from './log/log.js'
 import type { Schema } from './schema/index.js'
@@ -75,7 +74,7 @@ async function * read (src: ReaderSource, opts: ReadOptions, now: number): Async
   const schema = src.schema
   let pos: number
   const saved = opts.cursor != null ? await log.getCursor(opts.cursor) : 0
-  if (opts.cursor != null && saved > 0) pos = saved
+  if (saved > 0) pos = saved
   else if (opts.from === 'beginning') pos = 0
   else if (typeof opts.from === 'number') pos = opts.from
   else pos = now
@@ -160,8 +159,4 @@ export class EventStream extends Duplex {
     this.#abort.abort()
     this.#iterator.return(undefined).then(() => { cb(err) }, () => { cb(err) })
   }
-}
-
-export function closedError (): ClosedError {
-  return new ClosedError('the emitter is closed')
 }

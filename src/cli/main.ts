@@ -137,9 +137,9 @@ async function session (options: CliOptions, io: CliIO): Promise<number> {
   }
   // the library (libp2p) loads here, not for --help
   const [{ HyperEmitter }, { MemoryLevel }] = await Promise.all([import('../index.js'), import('memory-level')])
+  const psk = options.psk != null ? await readKey(options.psk) : undefined
   let emitter: HyperEmitter
   try {
-    const psk = options.psk != null ? await readKey(options.psk) : undefined
     emitter = new HyperEmitter(options.db ?? new MemoryLevel(), schema, {
       mdns: options.mdns,
       topic: options.topic,
@@ -147,7 +147,8 @@ async function session (options: CliOptions, io: CliIO): Promise<number> {
       writers: options.writers.length > 0 ? options.writers : undefined
     })
   } catch (err) {
-    throw new FatalError(`${schemaFile}: ${describeError(err)}`)
+    const psk = (err as { code?: string }).code === 'ERR_INVALID_PSK'
+    throw new FatalError(`${psk ? options.psk! : schemaFile}: ${describeError(err)}`)
   }
   const progress = new Progress(io.stderr, io.stderrIsTTY && !options.quiet, io.columns)
   const notice = (text: string): void => { if (!options.quiet) progress.line(text) }
@@ -245,17 +246,18 @@ const SYSTEM_PROBLEMS: Record<string, string> = {
   EACCES: 'permission denied'
 }
 
-function systemProblem (err: unknown): string {
-  const code = (err as NodeJS.ErrnoException)?.code
+function problem (code: string | undefined, err: unknown): string {
   return (code != null ? SYSTEM_PROBLEMS[code] : undefined) ?? describeError(err)
+}
+
+function systemProblem (err: unknown): string {
+  return problem((err as NodeJS.ErrnoException)?.code, err)
 }
 
 // the library names an address in use; other socket errors are in libp2p's message
 function listenProblem (err: unknown): string {
-  const code = (err as { code?: string }).code === 'ERR_ADDRESS_IN_USE'
-    ? 'EADDRINUSE'
-    : /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(String((err as Error)?.message))?.[1]
-  return (code != null ? SYSTEM_PROBLEMS[code] : undefined) ?? describeError(err)
+  const code = (err as { code?: string }).code
+  return problem(code === 'ERR_ADDRESS_IN_USE' ? code : /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(String((err as Error)?.message))?.[1], err)
 }
 
 // the innermost cause says what is wrong (classic-level: "IO error: lock db/LOCK: ...")

@@ -98,6 +98,21 @@ function isId (bytes: Uint8Array): boolean {
   return bytes.byteLength === ID_LENGTH && bytes[0] === 0x12 && bytes[1] === 0x20
 }
 
+/** An author's newest entry: its seq, id and clock. */
+export interface Head {
+  seq: number
+  id: Uint8Array
+  clock: number
+}
+
+/** The head of an author with no entry yet. */
+export const NO_HEAD: Head = { seq: 0, id: EMPTY, clock: 0 }
+
+/** Whether `entry` is the next in its author's chain after `head`. */
+export function follows (entry: Entry, head: Head): boolean {
+  return entry.seq === head.seq + 1 && equalBytes(entry.prev, head.id)
+}
+
 /** Whether two byte arrays hold the same bytes. */
 export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false

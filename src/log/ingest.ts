@@ -1,5 +1,5 @@
 import { InvalidEntryError, ProtocolError } from '../errors.js'
-import { decodeEntry, verifyEntry, equalBytes, toHex, EMPTY, type DecodedEntry } from './entry.js'
+import { decodeEntry, verifyEntry, equalBytes, follows, toHex, type DecodedEntry, type Head } from './entry.js'
 import type { Log, LogEntry } from './log.js'
 
 /** Entries held while they wait for a signature or their parents. */
@@ -89,6 +89,7 @@ export class Ingester {
     this.#expire()
     for (const bytes of batch) {
       let d: DecodedEntry
+      let hex: string
       try {
         // an entry read from a frame is a view into it: one that waits or is
         // stored must not keep the whole frame alive
@@ -96,7 +97,7 @@ export class Ingester {
         // the signature is checked below, once the entry is known to be new
         d = decodeEntry(own, { verify: false })
         // runs of one author are the rule: reuse the hex of the last one
-        if (lastAuthor == null || !Buffer.from(lastAuthor).equals(d.entry.author)) {
+        if (lastAuthor == null || !equalBytes(lastAuthor, d.entry.author)) {
           lastAuthor = d.entry.author
           author = toHex(lastAuthor)
         }
@@ -106,7 +107,8 @@ export class Ingester {
           continue
         }
         // a replay of what is held or stored costs no signature check
-        if (this.#pending.has(toHex(d.id)) || d.entry.seq <= this.#log.authorSeq(author)) {
+        hex = toHex(d.id)
+        if (this.#pending.has(hex) || d.entry.seq <= this.#log.authorSeq(author)) {
           if (d.entry.seq > (seen.get(author) ?? 0)) seen.set(author, d.entry.seq)
           duplicates++
           continue
@@ -117,7 +119,6 @@ export class Ingester {
         invalid.push(err instanceof InvalidEntryError ? err : new InvalidEntryError((err as Error).message))
         continue
       }
-      const hex = toHex(d.id)
       if (d.entry.seq > (seen.get(author) ?? 0)) seen.set(author, d.entry.seq)
       const p: Pending = { d, author, hex, verified: false, at: now }
       this.#pending.set(hex, p)
@@ -164,7 +165,7 @@ export class Ingester {
     let current: Pending | undefined = p
     while (current != null && !current.verified) {
       current.verified = true
-      const entry = current.d.entry as DecodedEntry["entry"]
+      const entry: DecodedEntry['entry'] = current.d.entry
       if (entry.seq === 1) break
       const prevHex = toHex(entry.prev)
       if (entry.seq - 1 <= this.#log.authorSeq(current.author)) break
@@ -185,13 +186,11 @@ export class Ingester {
     // clocks of the entries ready in this batch, by hex id
     const inBatch = new Map<string, number>()
     // each author's newest entry so far: stored, or ready in this batch
-    const heads = new Map<string, { seq: number, id: Uint8Array, clock: number }>()
+    const heads = new Map<string, Head>()
     const outside: Uint8Array[] = []
     for (const p of inSeqOrder(this.#pending.values())) {
       const { entry } = p.d
-      const head = heads.get(p.author) ??
-        { seq: this.#log.authorSeq(p.author), id: this.#log.authorHead(p.author) ?? EMPTY, clock: this.#log.authorClock(p.author) }
-      if (entry.seq !== head.seq + 1 || !equalBytes(entry.prev, head.id)) continue
+      if (!follows(entry, heads.get(p.author) ?? this.#log.authorHead(p.author))) continue
       for (const l of entry.links) if (!inBatch.has(toHex(l))) outside.push(l)
       heads.set(p.author, { seq: entry.seq, id: p.d.id, clock: entry.clock })
       inBatch.set(p.hex, entry.clock)
@@ -209,7 +208,7 @@ export class Ingester {
     const before = new Map<string, number>()
     for (const p of ready) {
       const { entry } = p.d
-      let parent = prevClock.get(p.author) ?? (entry.seq === 1 ? 0 : this.#log.authorClock(p.author))
+      let parent = prevClock.get(p.author) ?? (entry.seq === 1 ? 0 : this.#log.authorHead(p.author).clock)
       let waits = blocked.has(p.author)
       for (const l of entry.links) {
         const hex = toHex(l)

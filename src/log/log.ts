@@ -1,6 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { ClosedError, InvalidMessageError, StorageError } from '../errors.js'
-import { decodeEntry, encodeEntry, entryId, equalBytes, Entry, EMPTY, ID_LENGTH, MAX_LINKS, MAX_ENTRY_BYTES, toHex, type DecodedEntry } from './entry.js'
+import { decodeEntry, encodeEntry, entryId, equalBytes, follows, Entry, EMPTY, ID_LENGTH, MAX_LINKS, MAX_ENTRY_BYTES, NO_HEAD, toHex, type DecodedEntry, type Head } from './entry.js'
 import { Identity } from './identity.js'
 import { seqKey, readSeq, AuthorState, runKey, decodeRun, RUN_VALUE_LENGTH, type Run } from './keys.js'
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
@@ -211,6 +211,14 @@ export class Log {
     this.#commitsSinceCheckpoint = this.#length > this.#checkpoint ? CHECKPOINT_COMMITS : 0
   }
 
+  #checkOpen (): void {
+    if (this.#closed) throw new ClosedError('the log is closed')
+  }
+
+  #checkWritable (): void {
+    if (this.#failed != null) throw new StorageError(`the db failed a write (${this.#failed.message}): close and reopen it`, { cause: this.#failed })
+  }
+
   /** Number of entries in the log: the last position of the change feed. */
   get length (): number {
     return this.#length
@@ -237,9 +245,9 @@ export class Log {
     return this.#authorStates.get(author)?.seq ?? 0
   }
 
-  /** Id of the newest stored entry of `author` (hex), if any. */
-  authorHead (author: string): Uint8Array | undefined {
-    return this.#authorStates.get(author)?.id
+  /** The newest stored entry of `author` (hex): seq, id and clock. */
+  authorHead (author: string): Head {
+    return this.#authorStates.get(author) ?? NO_HEAD
   }
 
   /** Subscribes to commits; returns the unsubscribe function. */
@@ -330,10 +338,10 @@ export class Log {
    * at a time with every other write.
    */
   async store (entries: DecodedEntry[]): Promise<LogEntry[]> {
-    if (this.#closed) throw new ClosedError('the log is closed')
+    this.#checkOpen()
     return this.#serialize(async () => {
       const fresh: DecodedEntry[] = []
-      const heads = new Map<string, { seq: number, id: Uint8Array }>()
+      const heads = new Map<string, Head>()
       let lastAuthor: Uint8Array | undefined
       let author = ''
       for (const d of entries) {
@@ -341,10 +349,9 @@ export class Log {
           lastAuthor = d.entry.author
           author = toHex(lastAuthor)
         }
-        const head = heads.get(author) ?? { seq: this.authorSeq(author), id: this.authorHead(author) ?? EMPTY }
         // stored already, or a fork of what is stored: the first one stays
-        if (d.entry.seq !== head.seq + 1 || !equalBytes(d.entry.prev, head.id)) continue
-        heads.set(author, { seq: d.entry.seq, id: d.id })
+        if (!follows(d.entry, heads.get(author) ?? this.authorHead(author))) continue
+        heads.set(author, { seq: d.entry.seq, id: d.id, clock: d.entry.clock })
         fresh.push(d)
       }
       return fresh.length === 0 ? [] : this.#commit(fresh)
@@ -406,7 +413,7 @@ export class Log {
     if (tip != null) heads.set(toHex(tip.id), { id: tip.id, clock: tip.entry.clock })
     const checkpoint = length - this.#checkpoint >= CHECKPOINT_ENTRIES || this.#commitsSinceCheckpoint + 1 >= CHECKPOINT_COMMITS
     if (checkpoint) this.#checkpointOps(ops, authors, heads, length)
-    if (this.#failed != null) throw new StorageError(`the db failed a write (${this.#failed.message}): close and reopen it`, { cause: this.#failed })
+    this.#checkWritable()
     try {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       await this.#db.batch(ops as any, this.#fsync ? { sync: true } as any : undefined)
@@ -454,7 +461,7 @@ export class Log {
 
   /** Reads up to `limit` entries of the change feed from position `from` (inclusive). */
   async read (from: number, limit: number): Promise<LogEntry[]> {
-    if (this.#closed) throw new ClosedError('the log is closed')
+    this.#checkOpen()
     const seqs: number[] = []
     const ids: Buffer[] = []
     for await (const [key, id] of this.#feed.iterator({ gte: seqKey(Math.max(1, from)), limit })) {
@@ -479,21 +486,11 @@ export class Log {
     return bytes == null ? undefined : new Uint8Array(bytes)
   }
 
-  /** Which of `ids` are stored. */
-  async hasMany (ids: Uint8Array[]): Promise<boolean[]> {
-    return (await this.clocks(ids)).map(c => c != null)
-  }
-
   /** The Lamport clocks of the stored entries among `ids` (undefined where not stored). */
   async clocks (ids: Uint8Array[]): Promise<Array<number | undefined>> {
     if (ids.length === 0) return []
     const found = await this.#entries.getMany(ids.map(id => Buffer.from(id)))
     return found.map(b => b == null ? undefined : Entry.decode(b).clock)
-  }
-
-  /** The Lamport clock of the newest stored entry of `author` (hex), 0 if none. */
-  authorClock (author: string): number {
-    return this.#authorStates.get(author)?.clock ?? 0
   }
 
   /**
@@ -557,14 +554,6 @@ export class Log {
     })
   }
 
-  /** Entries at the given feed positions. */
-  async readAt (seqs: number[]): Promise<LogEntry[]> {
-    if (seqs.length === 0) return []
-    const ids = await this.#feed.getMany(seqs.map(seqKey))
-    ids.forEach((id, i) => { if (id == null) throw new StorageError(`feed position ${seqs[i]} is missing: the db is damaged`) })
-    return this.#load(seqs, ids as Buffer[])
-  }
-
   /** The stored position of a named cursor, 0 if unset. */
   async getCursor (name: string): Promise<number> {
     const value = await this.#cursors.get(Buffer.from(name))
@@ -572,8 +561,8 @@ export class Log {
   }
 
   async setCursor (name: string, seq: number): Promise<void> {
-    if (this.#closed) throw new ClosedError('the log is closed')
-    if (this.#failed != null) throw new StorageError(`the db failed a write (${this.#failed.message}): close and reopen it`, { cause: this.#failed })
+    this.#checkOpen()
+    this.#checkWritable()
     await this.#cursors.put(Buffer.from(name), seqKey(seq))
   }
 
@@ -605,14 +594,15 @@ export class Log {
       if (seq !== count) problems.push({ seq, problem: `feed position ${seq} follows ${count - 1}` })
       const hex = toHex(id)
       if (bytes == null) { problems.push({ seq, id: hex, problem: 'entry missing' }); return }
-      if (toHex(entryId(bytes)) !== hex) { problems.push({ seq, id: hex, problem: 'id does not match the entry bytes' }); return }
-      let d: DecodedEntry
+      let d: DecodedEntry | undefined
+      let bad: unknown
       try {
         d = decodeEntry(new Uint8Array(bytes))
       } catch (err) {
-        problems.push({ seq, id: hex, problem: (err as Error).message })
-        return
+        bad = err
       }
+      if (!equalBytes(d?.id ?? entryId(bytes), id)) { problems.push({ seq, id: hex, problem: 'id does not match the entry bytes' }); return }
+      if (d == null) { problems.push({ seq, id: hex, problem: (bad as Error).message }); return }
       const author = toHex(d.entry.author)
       const chain = chains.get(author) ?? { seq: 0, id: new Uint8Array(0), clock: 0, unsigned: 0 }
       if (d.entry.seq !== chain.seq + 1) problems.push({ seq, id: hex, problem: `author seq ${d.entry.seq} follows ${chain.seq}` })
@@ -620,9 +610,10 @@ export class Log {
       heads.delete(toHex(d.entry.prev))
       let parentClock = chain.clock
       for (const link of d.entry.links) {
-        const linked = clocks.get(toHex(link))
-        heads.delete(toHex(link))
-        if (linked == null) problems.push({ seq, id: hex, problem: `link ${toHex(link)} is not stored before the entry` })
+        const linkHex = toHex(link)
+        const linked = clocks.get(linkHex)
+        heads.delete(linkHex)
+        if (linked == null) problems.push({ seq, id: hex, problem: `link ${linkHex} is not stored before the entry` })
         else parentClock = Math.max(parentClock, linked)
       }
       if (d.entry.clock !== parentClock + 1) problems.push({ seq, id: hex, problem: `clock ${d.entry.clock} is not one more than its parents' ${parentClock}` })

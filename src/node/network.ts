@@ -14,6 +14,7 @@ const log = logger('hyperemitter:network')
 
 /** The tag that makes libp2p redial a peer after a drop. */
 export const KEEP_ALIVE_TAG = `${KEEP_ALIVE}-hyperemitter`
+const KEEP_ALIVE_TAGS = { [KEEP_ALIVE_TAG]: { value: 50 } }
 /** Longest wait between our own redials after libp2p gave up on a peer. */
 const MAX_BACKOFF = 60_000
 /** EventPeer announcements dialled at once. */
@@ -76,6 +77,8 @@ export class Network {
   readonly #synced = new Set<string>()
   readonly #retries = new Map<string, ReturnType<typeof setTimeout>>()
   #announcedDials = 0
+  /** hex public key of this node: its own EventPeer is not dialled */
+  #own = ''
   /** peers being saved: close waits for them */
   readonly #saving = new Set<Promise<void>>()
   #unsubscribe: (() => void) | undefined
@@ -105,6 +108,7 @@ export class Network {
   async #start (): Promise<HyperNode> {
     const { log: l, schema } = this.#init
     const own = toHex(l.identity.publicKey)
+    this.#own = own
     const writers = this.#init.writers == null ? undefined : new Set([own, ...this.#init.writers.map(writerKey)])
     const node = await createNode({
       identity: l.identity,
@@ -130,7 +134,7 @@ export class Network {
     // saved peers carry the keep-alive tag: libp2p dials them when it starts
     for await (const [id, saved] of this.#peers.iterator() as AsyncIterable<[string, SavedPeer]>) {
       try {
-        await node.peerStore.merge(peerIdFromString(id), { multiaddrs: saved.addrs.map(a => multiaddr(a)), tags: { [KEEP_ALIVE_TAG]: { value: 50 } } })
+        await node.peerStore.merge(peerIdFromString(id), { multiaddrs: saved.addrs.map(a => multiaddr(a)), tags: KEEP_ALIVE_TAGS })
       } catch (err) {
         log.error('saved peer %s is unusable: %e', id, err)
       }
@@ -253,7 +257,7 @@ export class Network {
       if (connection.direction === 'outbound') addrs.add(connection.remoteAddr.toString().replace(/\/p2p\/.*$/, ''))
       // a peer with no address to dial (it only dialled in) is not redialled
       if (addrs.size === 0 || this.#stopped) return
-      await node.peerStore.merge(peer, { tags: { [KEEP_ALIVE_TAG]: { value: 50 } } })
+      await node.peerStore.merge(peer, { tags: KEEP_ALIVE_TAGS })
       await this.#peers.put(peer.toString(), { addrs: [...addrs] })
     } catch (err) {
       if (!this.#stopped) log.error('could not save peer %p: %e', peer, err)
@@ -268,7 +272,7 @@ export class Network {
       this.#retries.delete(id)
       const node = this.#node
       if (node == null || this.#stopped || node.getConnections(peer).length > 0) return
-      node.dial(peer).then(() => node.peerStore.merge(peer, { tags: { [KEEP_ALIVE_TAG]: { value: 50 } } }), () => {
+      node.dial(peer).then(() => node.peerStore.merge(peer, { tags: KEEP_ALIVE_TAGS }), () => {
         this.#retryLater(peer, Math.min(MAX_BACKOFF, delay * 2))
       }).catch(() => {})
     }, delay)
@@ -286,9 +290,8 @@ export class Network {
   #onCommit (entries: LogEntry[]): void {
     const node = this.#node
     if (node == null || this.#stopped) return
-    const own = toHex(this.#init.log.identity.publicKey)
     for (const e of entries) {
-      if (e.entry.name !== 'EventPeer' || toHex(e.entry.author) === own) continue
+      if (e.entry.name !== 'EventPeer' || toHex(e.entry.author) === this.#own) continue
       let announced: { id: string, addresses: PeerAddress[] }
       try {
         announced = this.#init.schema.decode('EventPeer', e.entry.payload) as typeof announced

@@ -41,7 +41,8 @@ export class Schema {
     const root = new protobuf.Root()
     try {
       protobuf.parse(text, root, { keepCase: true })
-      protobuf.parse(EVENT_PEER_PROTO, root, { keepCase: true })
+      // a schema may define EventPeer itself (the reference's fixtures do not)
+      if (root.lookup('EventPeer') == null) protobuf.parse(EVENT_PEER_PROTO, root, { keepCase: true })
       root.resolveAll()
     } catch (err) {
       throw new SchemaError(`cannot parse schema: ${(err as Error).message}`, { cause: err })
@@ -58,7 +59,7 @@ export class Schema {
     for (const [name, type] of this.#types) {
       this.messages[name] = {
         encode: (message) => this.#encode(name, type, message),
-        decode: (bytes) => type.toObject(type.decode(bytes), TO_OBJECT)
+        decode: (bytes) => this.decode(name, bytes)
       }
     }
     this.fingerprint = createHash('sha256').update(stableJson(root.toJSON())).digest()
@@ -69,29 +70,26 @@ export class Schema {
     return [...this.#types.keys()]
   }
 
-  has (name: string): boolean {
-    return this.#types.has(name)
+  #type (name: string): protobuf.Type {
+    const type = this.#types.get(name)
+    if (type == null) throw new UnknownEventError(`unknown event "${name}": the schema defines ${this.names.join(', ')}`)
+    return type
   }
 
   /** Validates `message` against event `name` and encodes it. */
   encode (name: string, message: unknown): Uint8Array<ArrayBuffer> {
-    const type = this.#types.get(name)
-    if (type == null) throw new UnknownEventError(`unknown event "${name}": the schema defines ${this.names.join(', ')}`)
-    return this.#encode(name, type, message)
+    return this.#encode(name, this.#type(name), message)
   }
 
   /** Decodes event `name`; throws if the bytes are not a valid `name`. */
   decode (name: string, bytes: Uint8Array): Record<string, unknown> {
-    const type = this.#types.get(name)
-    if (type == null) throw new UnknownEventError(`unknown event "${name}"`)
+    const type = this.#type(name)
     return type.toObject(type.decode(bytes), TO_OBJECT)
   }
 
   /** Throws unless `bytes` decode as event `name` with all required fields. */
   check (name: string, bytes: Uint8Array): void {
-    const type = this.#types.get(name)
-    if (type == null) throw new UnknownEventError(`unknown event "${name}"`)
-    type.decode(bytes)
+    this.#type(name).decode(bytes)
   }
 
   #encode (name: string, type: protobuf.Type, message: unknown): Uint8Array<ArrayBuffer> {

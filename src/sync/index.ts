@@ -8,7 +8,6 @@ export { PROTOCOL, REFUSE } from './constants.js'
 import type { RefuseName } from './constants.js'
 export type { RefuseName }
 export { SyncService }
-export { Session, SessionError } from './session.js'
 
 /** What sync sessions report, by type. */
 export interface SyncEvents {

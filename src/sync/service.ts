@@ -84,7 +84,11 @@ export class SyncService implements Startable {
       await new Promise<void>((resolve, reject) => {
         const set = this.#waiting.get(peer) ?? new Set()
         const wake = (): void => { set.delete(wake); signal.removeEventListener('abort', onAbort); resolve() }
-        const onAbort = (): void => { set.delete(wake); reject(signal.reason) }
+        const onAbort = (): void => {
+          set.delete(wake)
+          if (set.size === 0 && this.#waiting.get(peer) === set) this.#waiting.delete(peer)
+          reject(signal.reason)
+        }
         set.add(wake)
         this.#waiting.set(peer, set)
         signal.addEventListener('abort', onAbort, { once: true })
@@ -144,7 +148,9 @@ export class SyncService implements Startable {
     })
     const entry: Entry = { session, initiator, ready: session.ready }
     this.#sessions.set(peer, entry)
-    for (const wake of this.#waiting.get(peer) ?? []) wake()
+    const waiting = this.#waiting.get(peer)
+    this.#waiting.delete(peer)
+    for (const wake of waiting ?? []) wake()
     session.run().catch((err: Error) => {
       const code = (err as SessionError).refuseCode ?? REFUSE.UNKNOWN
       const remote = (err as { remote?: boolean }).remote === true

@@ -2,7 +2,8 @@ import { lpStream } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { MismatchError, ProtocolError } from '../errors.js'
 import { Ingester, type IngestInit } from '../log/ingest.js'
-import { toHex } from '../log/entry.js'
+import { equalBytes, toHex } from '../log/entry.js'
+import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
 import { SyncMessage } from '../pb/sync.js'
 import {
   PROTOCOL_VERSION, MAX_FRAME_BYTES, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, WINDOW,
@@ -21,8 +22,6 @@ export interface SessionInit {
   onSynced: () => void
   /** called for each batch of entries the remote sent that were refused */
   onInvalid: (count: number, reason: string) => void
-  /** called with entries received and stored */
-  onStored?: (count: number) => void
   /** called once both Hellos agree */
   onHandshake?: () => void
 }
@@ -170,14 +169,14 @@ export class Session {
     if (hello.version !== PROTOCOL_VERSION) {
       throw new SessionError(`protocol version ${hello.version} is not ${PROTOCOL_VERSION}`, REFUSE.VERSION)
     }
-    if (toHex(hello.schema) !== toHex(this.#init.fingerprint)) {
+    if (!equalBytes(hello.schema, this.#init.fingerprint)) {
       throw new SessionError('the peer runs another schema', REFUSE.SCHEMA)
     }
     if (hello.topic !== this.#init.topic) {
       throw new SessionError(`the peer's topic "${hello.topic}" is not "${this.#init.topic}"`, REFUSE.TOPIC)
     }
     for (const h of hello.have) {
-      if (h.author.byteLength === 32 && Number.isSafeInteger(h.seq)) this.#remoteHave.set(toHex(h.author), h.seq)
+      if (h.author.byteLength === PUBLIC_KEY_LENGTH && Number.isSafeInteger(h.seq)) this.#remoteHave.set(toHex(h.author), h.seq)
     }
   }
 
@@ -338,7 +337,6 @@ export class Session {
     this.#storing = this.#storing.then(async () => {
       const { stored, invalid } = await this.#ingester.flush()
       this.received += stored.length
-      if (stored.length > 0) this.#init.onStored?.(stored.length)
       if (invalid.length > 0) await this.#refuseEntries(invalid)
       this.#unacked--
       await this.#write({ ack: { batches: 1 } })
@@ -356,11 +354,6 @@ export class Session {
     this.#init.onInvalid(invalid.length, reason)
     if (this.#invalid > MAX_INVALID) throw new SessionError(`${this.#invalid} invalid entries: ${reason}`, REFUSE.INVALID_ENTRY)
     await this.#write({ refuse: { code: REFUSE.INVALID_ENTRY, reason: `${invalid.length} entries refused: ${reason}` } })
-  }
-
-  /** Resolves once every batch received so far is stored. */
-  async drained (): Promise<void> {
-    await this.#storing
   }
 }
 

@@ -91,6 +91,23 @@ test('once delivers one event', async () => {
   await e.close()
 })
 
+test('once next to on with the same function removes only the once', async () => {
+  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const got: number[] = []
+  const f = (m: { num: number }): void => { got.push(m.num) }
+  e.on('Test1', f)
+  e.once('Test1', f)
+  const last = deferred()
+  e.on('Test2', () => { last.resolve() })
+  await e.emit('Test1', { num: 1 })
+  await e.emit('Test1', { num: 2 })
+  await e.emit('Test2', { id: 3 })
+  await last.promise
+  assert.equal(got, [1, 1, 2])
+  assert.is(e.listenerCount('Test1'), 1)
+  await e.close()
+})
+
 test('async listeners are awaited in order', async () => {
   const e = new HyperEmitter(new MemoryLevel(), basic)
   const log: string[] = []

@@ -30,6 +30,8 @@ export interface IngestResult {
   refused: number
   /** entries still waiting for a signature or parents */
   pending: number
+  /** what `flush(upTo)` takes to store no later batch than this one */
+  upTo: number
   /** the highest seq per author (hex) among the valid entries: the sender has them */
   seen: Map<string, number>
 }
@@ -40,6 +42,8 @@ interface Pending {
   hex: string
   verified: boolean
   at: number
+  /** order of acceptance: a flush can stop at the batch it was made for */
+  n: number
 }
 
 /**
@@ -55,6 +59,7 @@ export class Ingester {
   // ids vouched for by a verified entry's prev: id -> [author, seq]
   readonly #vouched = new Map<string, [string, number]>()
   #bytes = 0
+  #accepted = 0
   #timer: ReturnType<typeof setTimeout> | undefined
 
   constructor (log: Log, init: IngestInit) {
@@ -120,7 +125,7 @@ export class Ingester {
         continue
       }
       if (d.entry.seq > (seen.get(author) ?? 0)) seen.set(author, d.entry.seq)
-      const p: Pending = { d, author, hex, verified: false, at: now }
+      const p: Pending = { d, author, hex, verified: false, at: now, n: ++this.#accepted }
       this.#pending.set(hex, p)
       this.#bytes += bytes.byteLength
       const vouch = this.#vouched.get(hex)
@@ -136,16 +141,20 @@ export class Ingester {
       throw new ProtocolError('too many entries wait for a signature or their parents')
     }
     this.#schedule()
-    return { duplicates, invalid, refused, seen }
+    return { duplicates, invalid, refused, seen, upTo: this.#accepted }
   }
 
-  /** Stores every held entry whose signature and parents are in place. */
-  async flush (): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[] }> {
+  /**
+   * Stores every held entry whose signature and parents are in place, of the
+   * batches accepted up to `upTo` (all by default): a receiver acknowledges
+   * each batch as soon as it is stored, not once later ones are too.
+   */
+  async flush (upTo = Infinity): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[] }> {
     const stored: LogEntry[] = []
     const invalid: InvalidEntryError[] = []
     // what one round stores can make more entries ready
     while (true) {
-      const round = await this.#storeReady()
+      const round = await this.#storeReady(upTo)
       stored.push(...round.stored)
       invalid.push(...round.invalid)
       if (round.stored.length === 0 || this.#pending.size === 0) return { stored, invalid }
@@ -181,14 +190,14 @@ export class Ingester {
   // batch, in arrival order (a causal order), once its clock is checked: one
   // more than the highest clock of its parents. An entry whose parent is
   // missing waits, with every later entry that depends on it.
-  async #storeReady (): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[] }> {
+  async #storeReady (upTo: number): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[] }> {
     let ready: Pending[] = []
     // clocks of the entries ready in this batch, by hex id
     const inBatch = new Map<string, number>()
     // each author's newest entry so far: stored, or ready in this batch
     const heads = new Map<string, Head>()
     const outside: Uint8Array[] = []
-    for (const p of inSeqOrder(this.#pending.values())) {
+    for (const p of inSeqOrder(this.#pending.values(), upTo)) {
       const { entry } = p.d
       if (!follows(entry, heads.get(p.author) ?? this.#log.authorHead(p.author))) continue
       for (const l of entry.links) if (!inBatch.has(toHex(l))) outside.push(l)
@@ -297,8 +306,8 @@ function trimUnsigned (ready: Pending[]): Pending[] {
 // come in seq order: an entry that arrived before its parent must not be
 // passed over while its parent is stored, or a chain whose signed tip came
 // early never goes in.
-function inSeqOrder (pending: Iterable<Pending>): Pending[] {
-  const verified = [...pending].filter(p => p.verified)
+function inSeqOrder (pending: Iterable<Pending>, upTo: number): Pending[] {
+  const verified = [...pending].filter(p => p.verified && p.n <= upTo)
   const byAuthor = new Map<string, Pending[]>()
   for (const p of verified) {
     const list = byAuthor.get(p.author)

@@ -201,6 +201,9 @@ export class Session {
   // are found from the version vector; after that, from the commits queued.
   async #sendLoop (): Promise<void> {
     let caughtUp = false
+    // catch-up reads the next batch while the frames of this one wait for
+    // credits, so that the db read is not on the critical path
+    let prefetch: Promise<Outgoing[]> | undefined
     while (!this.#closed) {
       let batch: Outgoing[] | undefined
       if (caughtUp && !this.#queueOverflow) {
@@ -209,9 +212,8 @@ export class Session {
       if (batch == null) {
         this.#queue = []
         this.#queueOverflow = false
-        const missing = await this.#log.missing(this.#remoteHave, 4 * MAX_BATCH_ENTRIES)
-        const bytes = await this.#log.readBytes(missing.map(m => m.seq))
-        batch = missing.map((m, i) => ({ bytes: bytes[i], author: m.author, authorSeq: m.authorSeq }))
+        batch = await (prefetch ?? this.#readMissing())
+        prefetch = undefined
         if (batch.length === 0 && !caughtUp) {
           caughtUp = true
           await this.#write({ synced: { length: this.#log.length } })
@@ -222,8 +224,20 @@ export class Session {
         if (this.#queue.length === 0 && !this.#queueOverflow && !this.#closed) await this.#sleep()
         continue
       }
-      await this.#sendEntries(batch)
+      const frames = this.#frames(batch)
+      if (!caughtUp && frames.length > 0) {
+        prefetch = this.#readMissing()
+        prefetch.catch(() => {})
+      }
+      await this.#sendFrames(frames)
     }
+  }
+
+  // What the remote lacks after what is already framed for it, in feed order.
+  async #readMissing (): Promise<Outgoing[]> {
+    const missing = await this.#log.missing(this.#remoteHave, 4 * MAX_BATCH_ENTRIES)
+    const bytes = await this.#log.readBytes(missing.map(m => m.seq))
+    return missing.map((m, i) => ({ bytes: bytes[i], author: m.author, authorSeq: m.authorSeq }))
   }
 
   // The queued commits the remote lacks, or undefined where there is a gap.
@@ -232,8 +246,13 @@ export class Session {
     this.#queue = []
     const next = new Map<string, number>()
     const out: Outgoing[] = []
+    let last: Uint8Array | undefined
+    let author = ''
     for (const e of queued) {
-      const author = toHex(e.entry.author)
+      if (last == null || !equalBytes(last, e.entry.author)) {
+        last = e.entry.author
+        author = toHex(last)
+      }
       const have = next.get(author) ?? this.#remoteHave.get(author) ?? 0
       if (e.entry.seq <= have) continue
       if (e.entry.seq !== have + 1) return undefined
@@ -243,21 +262,30 @@ export class Session {
     return out
   }
 
-  async #sendEntries (entries: Outgoing[]): Promise<void> {
-    let i = 0
-    while (i < entries.length && !this.#closed) {
-      const frame: Array<Uint8Array<ArrayBuffer>> = []
-      let bytes = 0
-      for (; i < entries.length && frame.length < MAX_BATCH_ENTRIES; i++) {
-        const e = entries[i]
-        // the remote may have got it from another peer meanwhile
-        if (e.authorSeq <= (this.#remoteHave.get(e.author) ?? 0)) continue
-        if (frame.length > 0 && bytes + e.bytes.byteLength > MAX_BATCH_BYTES) break
-        frame.push(e.bytes as Uint8Array<ArrayBuffer>)
-        bytes += e.bytes.byteLength
-        this.#remoteHave.set(e.author, e.authorSeq)
+  // Entries frames of what the remote lacks; the remote is taken to have
+  // them from here on.
+  #frames (entries: Outgoing[]): Array<Array<Uint8Array<ArrayBuffer>>> {
+    const frames: Array<Array<Uint8Array<ArrayBuffer>>> = []
+    let frame: Array<Uint8Array<ArrayBuffer>> = []
+    let bytes = 0
+    for (const e of entries) {
+      // the remote may have got it from another peer meanwhile
+      if (e.authorSeq <= (this.#remoteHave.get(e.author) ?? 0)) continue
+      if (frame.length >= MAX_BATCH_ENTRIES || (frame.length > 0 && bytes + e.bytes.byteLength > MAX_BATCH_BYTES)) {
+        frames.push(frame)
+        frame = []
+        bytes = 0
       }
-      if (frame.length === 0) continue
+      frame.push(e.bytes as Uint8Array<ArrayBuffer>)
+      bytes += e.bytes.byteLength
+      this.#remoteHave.set(e.author, e.authorSeq)
+    }
+    if (frame.length > 0) frames.push(frame)
+    return frames
+  }
+
+  async #sendFrames (frames: Array<Array<Uint8Array<ArrayBuffer>>>): Promise<void> {
+    for (const frame of frames) {
       while (this.#credits <= 0 && !this.#closed) await this.#sleep()
       if (this.#closed) return
       this.#credits--
@@ -335,7 +363,7 @@ export class Session {
     if (res.invalid.length > 0) await this.#refuseEntries(res.invalid)
     if (this.#storeFailure != null) throw this.#storeFailure
     this.#storing = this.#storing.then(async () => {
-      const { stored, invalid } = await this.#ingester.flush()
+      const { stored, invalid } = await this.#ingester.flush(res.upTo)
       this.received += stored.length
       if (invalid.length > 0) await this.#refuseEntries(invalid)
       this.#unacked--

@@ -16,16 +16,15 @@
 // HYPEREMITTER_CRASH_ROUNDS=n changes the number of kills of test 1 (20).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { writeFileSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { MemoryLevel } from 'memory-level'
 import { ClassicLevel } from 'classic-level'
 import { HyperEmitter, Log, Schema, StorageError, type Emitted } from '../src/index.js'
 import { fixture, tempDir, until } from './helpers.js'
+import { Child, children } from './child.js'
 
-const CHILD = fileURLToPath(new URL('./child-emitter.js', import.meta.url))
 const schema = await fixture('messages.proto')
 const codec = new Schema(schema)
 
@@ -46,109 +45,8 @@ const sleep = async (ms: number): Promise<void> => { await new Promise(resolve =
 /** Faults tried, for the closing table. */
 const table: Array<{ fault: string, times: number, stored: number, refused: number, survived: number, lost: number, note?: string }> = []
 
-interface Line { t: string, [key: string]: unknown }
 
-/** A child-emitter.js process and what it printed, complete lines only. */
-class Child {
-  readonly proc: ChildProcess
-  readonly lines: Line[] = []
-  readonly junk: string[] = []
-  stderr = ''
-  exitCode: number | null | undefined
-  signal: NodeJS.Signals | null | undefined
-  readonly closed: Promise<void>
-  #rest = ''
-  #waiters = new Set<() => void>()
 
-  constructor (readonly name: string, config: Record<string, unknown>) {
-    this.proc = spawn(process.execPath, [CHILD, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] })
-    this.proc.stdin!.on('error', () => {})
-    this.proc.stdout!.setEncoding('utf8')
-    this.proc.stdout!.on('data', (d: string) => {
-      this.#rest += d
-      let nl: number
-      while ((nl = this.#rest.indexOf('\n')) >= 0) {
-        const text = this.#rest.slice(0, nl)
-        this.#rest = this.#rest.slice(nl + 1)
-        try {
-          this.lines.push(JSON.parse(text) as Line)
-        } catch {
-          this.junk.push(text)
-        }
-      }
-      this.#wake()
-    })
-    this.proc.stderr!.on('data', d => { this.stderr += d })
-    // 'close': the process is gone and its stdout read to the end; a torn
-    // last line (no newline) stays in #rest and is never counted
-    this.closed = new Promise(resolve => {
-      this.proc.once('close', (code, signal) => { this.exitCode = code; this.signal = signal; this.#wake(); resolve() })
-      this.proc.once('error', err => { this.stderr += `\nspawn failed: ${err.message}`; this.exitCode = null; this.#wake(); resolve() })
-    })
-    children.add(this)
-  }
-
-  #wake (): void {
-    for (const w of [...this.#waiters]) w()
-  }
-
-  get gone (): boolean {
-    return this.exitCode !== undefined
-  }
-
-  find (t: string, check: (l: Line) => boolean = () => true): Line | undefined {
-    return this.lines.find(l => l.t === t && check(l))
-  }
-
-  /** Resolves with the first line of type `t` passing `check`; rejects if the child exits or after `ms`. */
-  async waitFor (t: string, ms: number, check: (l: Line) => boolean = () => true): Promise<Line> {
-    const end = Date.now() + ms
-    while (true) {
-      const line = this.find(t, check)
-      if (line != null) return line
-      const err = this.find('error')
-      if (err != null) throw new Error(`${this.name} failed while waiting for ${t}\n${this.transcript}`)
-      if (this.gone) throw new Error(`${this.name} exited while waiting for ${t}\n${this.transcript}`)
-      if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${t} from ${this.name}\n${this.transcript}`)
-      await new Promise<void>(resolve => {
-        const timer = setTimeout(done, Math.max(1, end - Date.now()))
-        function done (): void { clearTimeout(timer); waiters.delete(done); resolve() }
-        const waiters = this.#waiters
-        waiters.add(done)
-      })
-    }
-  }
-
-  send (cmd: Record<string, unknown>): void {
-    this.proc.stdin!.write(JSON.stringify(cmd) + '\n')
-  }
-
-  async kill (): Promise<void> {
-    if (!this.gone) this.proc.kill('SIGKILL')
-    await this.closed
-    children.delete(this)
-  }
-
-  /** Asks it to close its emitter; SIGKILL if that takes longer than `ms`. */
-  async stop (ms = 10_000): Promise<void> {
-    if (!this.gone) this.send({ cmd: 'close' })
-    const timer = setTimeout(() => { this.proc.kill('SIGKILL') }, ms)
-    await this.closed
-    clearTimeout(timer)
-    children.delete(this)
-  }
-
-  get transcript (): string {
-    const shown = this.lines.filter(l => l.t !== 'a' && l.t !== 'p').map(l => JSON.stringify(l)).slice(-30)
-    const acks = this.lines.filter(l => l.t === 'a').length
-    return `${this.name}: exit ${String(this.exitCode)} signal ${String(this.signal)}, ${acks} acks\n  ${shown.join('\n  ')}` +
-      (this.junk.length > 0 ? `\n  junk: ${this.junk.slice(0, 5).join(' | ')}` : '') +
-      (this.stderr === '' ? '' : `\n  stderr: ${this.stderr.trim().slice(-3000)}`)
-  }
-}
-
-const children = new Set<Child>()
-process.on('exit', () => { for (const c of children) c.proc.kill('SIGKILL') })
 
 async function killAll (): Promise<void> {
   await Promise.all([...children].map(async c => { await c.kill() }))

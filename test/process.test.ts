@@ -8,114 +8,18 @@
 //    this process's entries, with no gap and no duplicate.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { MemoryLevel } from 'memory-level'
 import { ClassicLevel } from 'classic-level'
 import { HyperEmitter, Log, Schema } from '../src/index.js'
 import { fixture, tempDir, until } from './helpers.js'
+import { Child, children, type Line } from './child.js'
 
-const CHILD = fileURLToPath(new URL('./child-emitter.js', import.meta.url))
 const schema = await fixture('messages.proto')
 const codec = new Schema(schema)
 
-interface Line { t: string, [key: string]: unknown }
 
-/** A child-emitter.js process and the complete lines it printed. */
-class Child {
-  readonly proc: ChildProcess
-  readonly lines: Line[] = []
-  stderr = ''
-  exitCode: number | null | undefined
-  signal: NodeJS.Signals | null | undefined
-  readonly closed: Promise<void>
-  #rest = ''
-  #waiters = new Set<() => void>()
 
-  constructor (readonly name: string, config: Record<string, unknown>) {
-    this.proc = spawn(process.execPath, [CHILD, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] })
-    this.proc.stdin!.on('error', () => {})
-    this.proc.stdout!.setEncoding('utf8')
-    this.proc.stdout!.on('data', (d: string) => {
-      this.#rest += d
-      let nl: number
-      while ((nl = this.#rest.indexOf('\n')) >= 0) {
-        const text = this.#rest.slice(0, nl)
-        this.#rest = this.#rest.slice(nl + 1)
-        try { this.lines.push(JSON.parse(text) as Line) } catch { this.stderr += `\n(stdout) ${text}` }
-      }
-      this.#wake()
-    })
-    this.proc.stderr!.on('data', d => { this.stderr += d })
-    this.closed = new Promise(resolve => {
-      this.proc.once('close', (code, signal) => { this.exitCode = code; this.signal = signal; this.#wake(); resolve() })
-      this.proc.once('error', err => { this.stderr += `\nspawn failed: ${err.message}`; this.exitCode = null; this.#wake(); resolve() })
-    })
-    children.add(this)
-  }
-
-  #wake (): void {
-    for (const w of [...this.#waiters]) w()
-  }
-
-  find (t: string, check: (l: Line) => boolean = () => true): Line | undefined {
-    return this.lines.find(l => l.t === t && check(l))
-  }
-
-  all (t: string, check: (l: Line) => boolean = () => true): Line[] {
-    return this.lines.filter(l => l.t === t && check(l))
-  }
-
-  /** Resolves once `ready()` holds; rejects if the child fails or exits, or after `ms`. */
-  async until (ready: () => boolean, ms: number, what: string): Promise<void> {
-    const end = Date.now() + ms
-    while (!ready()) {
-      if (this.find('error') != null) throw new Error(`${this.name} failed while waiting for ${what}\n${this.transcript}`)
-      if (this.exitCode !== undefined) throw new Error(`${this.name} exited while waiting for ${what}\n${this.transcript}`)
-      if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}\n${this.transcript}`)
-      await new Promise<void>(resolve => {
-        const waiters = this.#waiters
-        const timer = setTimeout(done, Math.max(1, end - Date.now()))
-        function done (): void { clearTimeout(timer); waiters.delete(done); resolve() }
-        waiters.add(done)
-      })
-    }
-  }
-
-  async waitFor (t: string, ms: number, check: (l: Line) => boolean = () => true): Promise<Line> {
-    await this.until(() => this.find(t, check) != null, ms, `a ${t} line`)
-    return this.find(t, check)!
-  }
-
-  send (cmd: Record<string, unknown>): void {
-    this.proc.stdin!.write(JSON.stringify(cmd) + '\n')
-  }
-
-  async kill (): Promise<void> {
-    if (this.exitCode === undefined) this.proc.kill('SIGKILL')
-    await this.closed
-    children.delete(this)
-  }
-
-  /** Asks it to close its emitter and exit; SIGKILL after `ms`. */
-  async stop (ms = 10_000): Promise<void> {
-    if (this.exitCode === undefined) this.send({ cmd: 'close' })
-    const timer = setTimeout(() => { this.proc.kill('SIGKILL') }, ms)
-    await this.closed
-    clearTimeout(timer)
-    children.delete(this)
-  }
-
-  get transcript (): string {
-    const shown = this.lines.filter(l => l.t !== 'event' && l.t !== 'p').map(l => JSON.stringify(l)).slice(-30)
-    return `${this.name}: exit ${String(this.exitCode)} signal ${String(this.signal)}\n  ${shown.join('\n  ')}` +
-      (this.stderr === '' ? '' : `\n  stderr: ${this.stderr.trim().slice(-3000)}`)
-  }
-}
-
-const children = new Set<Child>()
-process.on('exit', () => { for (const c of children) c.proc.kill('SIGKILL') })
 
 interface Stored { id: string, author: string, authorSeq: number }
 

@@ -120,6 +120,22 @@ export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
   return true
 }
 
+/**
+ * Hex of entries' authors, one after another: runs of one author are the
+ * rule, so the hex of the last one is kept.
+ */
+export function authorHex (): (author: Uint8Array) => string {
+  let last: Uint8Array | undefined
+  let hex = ''
+  return (author) => {
+    if (last == null || !equalBytes(last, author)) {
+      last = author
+      hex = toHex(author)
+    }
+    return hex
+  }
+}
+
 export function toHex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 }

@@ -1,5 +1,5 @@
 import { InvalidEntryError, ProtocolError } from '../errors.js'
-import { decodeEntry, verifyEntry, equalBytes, follows, toHex, type DecodedEntry, type Head } from './entry.js'
+import { authorHex, decodeEntry, verifyEntry, follows, toHex, type DecodedEntry, type Head } from './entry.js'
 import type { Log, LogEntry } from './log.js'
 
 /** Entries held while they wait for a signature or their parents. */
@@ -88,24 +88,20 @@ export class Ingester {
     const seen = new Map<string, number>()
     let duplicates = 0
     let refused = 0
-    let lastAuthor: Uint8Array | undefined
-    let author = ''
+    const hexOf = authorHex()
     const now = Date.now()
     this.#expire()
     for (const bytes of batch) {
       let d: DecodedEntry
       let hex: string
+      let author: string
       try {
         // an entry read from a frame is a view into it: one that waits or is
         // stored must not keep the whole frame alive
         const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
         // the signature is checked below, once the entry is known to be new
         d = decodeEntry(own, { verify: false })
-        // runs of one author are the rule: reuse the hex of the last one
-        if (lastAuthor == null || !equalBytes(lastAuthor, d.entry.author)) {
-          lastAuthor = d.entry.author
-          author = toHex(lastAuthor)
-        }
+        author = hexOf(d.entry.author)
         if (this.#init.accept != null && !this.#init.accept(author)) {
           // not an offence: a relay may hold entries of writers this node refuses
           refused++

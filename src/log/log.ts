@@ -1,6 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { ClosedError, InvalidMessageError, StorageError } from '../errors.js'
-import { decodeEntry, encodeEntry, entryId, equalBytes, follows, Entry, EMPTY, ID_LENGTH, MAX_LINKS, MAX_ENTRY_BYTES, NO_HEAD, toHex, type DecodedEntry, type Head } from './entry.js'
+import { authorHex, decodeEntry, encodeEntry, entryId, equalBytes, follows, Entry, EMPTY, ID_LENGTH, MAX_LINKS, MAX_ENTRY_BYTES, NO_HEAD, toHex, type DecodedEntry, type Head } from './entry.js'
 import { Identity } from './identity.js'
 import { seqKey, readSeq, AuthorState, runKey, decodeRun, RUN_VALUE_LENGTH, type Run } from './keys.js'
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
@@ -342,13 +342,9 @@ export class Log {
     return this.#serialize(async () => {
       const fresh: DecodedEntry[] = []
       const heads = new Map<string, Head>()
-      let lastAuthor: Uint8Array | undefined
-      let author = ''
+      const hexOf = authorHex()
       for (const d of entries) {
-        if (lastAuthor == null || !equalBytes(lastAuthor, d.entry.author)) {
-          lastAuthor = d.entry.author
-          author = toHex(lastAuthor)
-        }
+        const author = hexOf(d.entry.author)
         // stored already, or a fork of what is stored: the first one stays
         if (!follows(d.entry, heads.get(author) ?? this.authorHead(author))) continue
         heads.set(author, { seq: d.entry.seq, id: d.id, clock: d.entry.clock })

@@ -2,7 +2,7 @@ import { lpStream } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { MismatchError, ProtocolError } from '../errors.js'
 import { Ingester, type IngestInit } from '../log/ingest.js'
-import { equalBytes, toHex } from '../log/entry.js'
+import { authorHex, equalBytes, toHex } from '../log/entry.js'
 import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
 import { SyncMessage } from '../pb/sync.js'
 import {
@@ -246,13 +246,9 @@ export class Session {
     this.#queue = []
     const next = new Map<string, number>()
     const out: Outgoing[] = []
-    let last: Uint8Array | undefined
-    let author = ''
+    const hexOf = authorHex()
     for (const e of queued) {
-      if (last == null || !equalBytes(last, e.entry.author)) {
-        last = e.entry.author
-        author = toHex(last)
-      }
+      const author = hexOf(e.entry.author)
       const have = next.get(author) ?? this.#remoteHave.get(author) ?? 0
       if (e.entry.seq <= have) continue
       if (e.entry.seq !== have + 1) return undefined

@@ -306,16 +306,16 @@ export class Log {
 
   #buildGroup (group: PendingAppend[]): DecodedEntry[] {
     const author = this.identity.publicKey
-    const state = this.#authorStates.get(toHex(author))
-    let seq = state?.seq ?? 0
-    let prev: Uint8Array<ArrayBuffer> = state?.id ?? new Uint8Array(0)
+    const head = this.authorHead(toHex(author))
+    let seq = head.seq
+    let prev = head.id as Uint8Array<ArrayBuffer>
     const prevHex = toHex(prev)
     // the first entry of a group links every head; the rest chain on prev
     let heads = [...this.#headIds.entries()].filter(([hex]) => hex !== prevHex).map(([, h]) => h)
     if (heads.length > MAX_LINKS) heads = heads.slice(0, MAX_LINKS)
     let links: Array<Uint8Array<ArrayBuffer>> = heads.map(h => h.id)
     // Lamport: one more than the highest parent
-    let clock = Math.max(state?.clock ?? 0, ...heads.map(h => h.clock))
+    let clock = Math.max(head.clock, ...heads.map(h => h.clock))
     const timestamp = Date.now()
     const out: DecodedEntry[] = []
     const last = group.length - 1

@@ -29,6 +29,12 @@ export type Listener<T = Record<string, unknown>> = (message: T, done: (err?: Er
 export interface HyperEmitterOptions {
   /** fsync every commit: survive power loss, not only crashes. @default false */
   fsync?: boolean
+  /**
+   * The log's write-ahead file (a path), or false for none: an emit is
+   * durable once appended to it, before level has it. @default `hyperemitter.wal`
+   * in the db's folder; none for dbs without a folder
+   */
+  wal?: string | false
   /** ms before libp2p's first redial of a lost peer (then it backs off). @default 1000 */
   reconnectTimeout?: number
   /** discover and dial peers on the LAN by mDNS. @default false */
@@ -125,7 +131,7 @@ export class HyperEmitter {
     this.messages = this.schema.messages
     this.options = options
     const level: AnyLevel = typeof db === 'string' ? new ClassicLevel(db) : db
-    this.#opening = Log.open(level, { fsync: options.fsync }).then(async l => {
+    this.#opening = Log.open(level, { fsync: options.fsync, wal: options.wal }).then(async l => {
       this.#log = l
       this.#delivered = l.length
       l.onCommit(entries => { this.#committed(entries) })

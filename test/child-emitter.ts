@@ -19,8 +19,8 @@
 //   connect   a multiaddr to connect to (explicitly, besides any saved peer)
 //   progress  report the log length each time it passes a multiple of this
 //   report    report every Hello and Integer event delivered to listeners
-//   emit      {base, concurrency}: emit Integer {value: base, base+1, ...} with
-//             `concurrency` emits in flight, as fast as possible, until killed
+//   emit      {base, concurrency, pauseMs}: emit Integer {value: base, base+1, ...} with
+//             `concurrency` emits in flight (each waiting pauseMs after its last), until killed
 //             or told to stop; each RESOLVED emit is reported as {t:'a',v,id}
 //
 // Lines (t = type):
@@ -63,7 +63,7 @@ interface Config {
   connect?: string
   progress?: number
   report?: boolean
-  emit?: { base: number, concurrency: number }
+  emit?: { base: number, concurrency: number, pauseMs?: number }
 }
 
 const MAX_LIFE = 90_000
@@ -141,7 +141,7 @@ async function check (log: Log, schema: Schema, file: string): Promise<void> {
   out({ t: 'check', acked: acked.length, missing: missing.slice(0, 20), missingCount: missing.length, wrongPlace: wrongPlace.slice(0, 20), wrongPlaceCount: wrongPlace.length, duplicates })
 }
 
-async function emitLoop (e: HyperEmitter, base: number, concurrency: number): Promise<void> {
+async function emitLoop (e: HyperEmitter, base: number, concurrency: number, pauseMs = 0): Promise<void> {
   let next = base
   emitting = true
   out({ t: 'emitting' })
@@ -159,6 +159,7 @@ async function emitLoop (e: HyperEmitter, base: number, concurrency: number): Pr
         return
       }
       out({ t: 'a', v, id: r.id })
+      if (pauseMs > 0) await new Promise(resolve => setTimeout(resolve, pauseMs))
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
@@ -246,7 +247,7 @@ try {
   let addrs: string[] = []
   if (config.listen === true) addrs = (await e.listen(0, '127.0.0.1')).map(a => a.toString())
   out({ t: 'ready', addrs, peerId: e.peerId, length: e.log.length })
-  const emitting = config.emit != null ? emitLoop(e, config.emit.base, config.emit.concurrency) : undefined
+  const emitting = config.emit != null ? emitLoop(e, config.emit.base, config.emit.concurrency, config.emit.pauseMs) : undefined
   if (config.connect != null) {
     const peer = await e.connect(config.connect)
     out({ t: 'connected', peer, at: Math.round(performance.now()) })

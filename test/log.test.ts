@@ -1,7 +1,11 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ClassicLevel } from 'classic-level'
-import { Log } from '../src/log/log.js'
+import { Log, WAL_NAME } from '../src/log/log.js'
+import { Wal } from '../src/log/wal.js'
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Ingester } from '../src/log/ingest.js'
 import { Entry, encodeEntry, entryId, toHex } from '../src/log/entry.js'
 import { Identity } from '../src/log/identity.js'
@@ -228,7 +232,70 @@ for (const [kind, make] of Object.entries(LEVELS)) {
       await a.log.close(); await b.log.close(); await a.cleanup(); await b.cleanup()
     })
 
-    t.run()
+    t('commits that only the write-ahead file holds (a crash before level had them) are stored at the next open; a torn record at its end is dropped', async () => {
+  const lv = await LEVELS['classic-level']()
+  const log = await Log.open(lv.db)
+  for (let i = 0; i < 10; i++) await log.append('Test1', payload(i))
+  await log.close()
+  // the same log on a copy goes 5 entries further: those are what a crash
+  // would have left in the write-ahead file only
+  const copy = `${lv.path!}-copy`
+  cpSync(lv.path!, copy, { recursive: true })
+  const ahead = await Log.open(new ClassicLevel(copy))
+  const more = await Promise.all(Array.from({ length: 5 }, (_, i) => ahead.append('Test1', payload(10 + i))))
+  const heads = ahead.heads().map(toHex)
+  await ahead.close()
+  const walPath = join(lv.path!, WAL_NAME)
+  const { wal } = Wal.open(walPath)
+  wal.append(more[0].seq, more.map(e => e.bytes), false)
+  wal.close()
+  appendFileSync(walPath, Buffer.from([0, 0, 1, 0, 9, 9]))
+
+  const again = await Log.open(new ClassicLevel(lv.path!))
+  assert.is(again.length, 15)
+  assert.equal(again.heads().map(toHex), heads)
+  assert.equal((await again.read(11, 5)).map(e => toHex(e.id)), more.map(e => toHex(e.id)))
+  assert.ok((await again.verify()).ok)
+  assert.is(statSync(walPath).size, 0, 'emptied once level has it')
+  assert.is((await again.append('Test1', payload(99))).seq, 16)
+  await again.close()
+  rmSync(copy, { recursive: true, force: true })
+  await lv.cleanup()
+})
+
+t('the write-ahead file keeps its good records, drops a torn end, and appends after it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hyperemitter-wal-'))
+  const path = join(dir, 'wal')
+  const bytes = (n: number): Uint8Array => new Uint8Array(n).fill(n)
+  let { wal, records } = Wal.open(path)
+  assert.equal(records, [])
+  wal.append(1, [bytes(3), bytes(5)], false)
+  wal.append(3, [bytes(7)], true)
+  wal.close()
+  const good = statSync(path).size
+  // a record cut short, then garbage
+  appendFileSync(path, Buffer.from([0, 0, 0, 40, 1, 2, 3, 4, 0, 0]))
+  ;({ wal, records } = Wal.open(path))
+  assert.equal(records.map(r => [r.firstSeq, r.entries.map(e => e.byteLength)]), [[1, [3, 5]], [3, [7]]])
+  assert.is(statSync(path).size, good, 'the torn end is cut off')
+  wal.append(4, [bytes(9)], false)
+  wal.close()
+  // a flipped byte inside a record ends the file there
+  const data = readFileSync(path)
+  ;({ wal, records } = Wal.open(path))
+  assert.equal(records.map(r => r.firstSeq), [1, 3, 4])
+  wal.reset()
+  assert.is(wal.size, 0)
+  wal.close()
+  data[good + 20] ^= 1
+  writeFileSync(path, data)
+  ;({ wal, records } = Wal.open(path))
+  assert.equal(records.map(r => r.firstSeq), [1, 3])
+  wal.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+t.run()
   }
 }
 
@@ -261,6 +328,69 @@ t('state survives a reopen and verify finds a tampered entry', async () => {
   assert.ok(report.problems.some(p => p.seq === 5 && /id does not match/.test(p.problem)), JSON.stringify(report.problems))
   await check.close()
   await lv.cleanup()
+})
+
+t('commits that only the write-ahead file holds (a crash before level had them) are stored at the next open; a torn record at its end is dropped', async () => {
+  const lv = await LEVELS['classic-level']()
+  const log = await Log.open(lv.db)
+  for (let i = 0; i < 10; i++) await log.append('Test1', payload(i))
+  await log.close()
+  // the same log on a copy goes 5 entries further: those are what a crash
+  // would have left in the write-ahead file only
+  const copy = `${lv.path!}-copy`
+  cpSync(lv.path!, copy, { recursive: true })
+  const ahead = await Log.open(new ClassicLevel(copy))
+  const more = await Promise.all(Array.from({ length: 5 }, (_, i) => ahead.append('Test1', payload(10 + i))))
+  const heads = ahead.heads().map(toHex)
+  await ahead.close()
+  const walPath = join(lv.path!, WAL_NAME)
+  const { wal } = Wal.open(walPath)
+  wal.append(more[0].seq, more.map(e => e.bytes), false)
+  wal.close()
+  appendFileSync(walPath, Buffer.from([0, 0, 1, 0, 9, 9]))
+
+  const again = await Log.open(new ClassicLevel(lv.path!))
+  assert.is(again.length, 15)
+  assert.equal(again.heads().map(toHex), heads)
+  assert.equal((await again.read(11, 5)).map(e => toHex(e.id)), more.map(e => toHex(e.id)))
+  assert.ok((await again.verify()).ok)
+  assert.is(statSync(walPath).size, 0, 'emptied once level has it')
+  assert.is((await again.append('Test1', payload(99))).seq, 16)
+  await again.close()
+  rmSync(copy, { recursive: true, force: true })
+  await lv.cleanup()
+})
+
+t('the write-ahead file keeps its good records, drops a torn end, and appends after it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hyperemitter-wal-'))
+  const path = join(dir, 'wal')
+  const bytes = (n: number): Uint8Array => new Uint8Array(n).fill(n)
+  let { wal, records } = Wal.open(path)
+  assert.equal(records, [])
+  wal.append(1, [bytes(3), bytes(5)], false)
+  wal.append(3, [bytes(7)], true)
+  wal.close()
+  const good = statSync(path).size
+  // a record cut short, then garbage
+  appendFileSync(path, Buffer.from([0, 0, 0, 40, 1, 2, 3, 4, 0, 0]))
+  ;({ wal, records } = Wal.open(path))
+  assert.equal(records.map(r => [r.firstSeq, r.entries.map(e => e.byteLength)]), [[1, [3, 5]], [3, [7]]])
+  assert.is(statSync(path).size, good, 'the torn end is cut off')
+  wal.append(4, [bytes(9)], false)
+  wal.close()
+  // a flipped byte inside a record ends the file there
+  const data = readFileSync(path)
+  ;({ wal, records } = Wal.open(path))
+  assert.equal(records.map(r => r.firstSeq), [1, 3, 4])
+  wal.reset()
+  assert.is(wal.size, 0)
+  wal.close()
+  data[good + 20] ^= 1
+  writeFileSync(path, data)
+  ;({ wal, records } = Wal.open(path))
+  assert.equal(records.map(r => r.firstSeq), [1, 3])
+  wal.close()
+  rmSync(dir, { recursive: true, force: true })
 })
 
 t.run()

@@ -27,9 +27,9 @@ export function entryId (bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return id
 }
 
-// crypto.hash (Node >= 20.12) skips the Hash object: hashing is per entry
+/** sha2-256; crypto.hash (Node >= 20.12) skips the Hash object: hashing is per entry */
 const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash
-const sha256 = oneShot != null
+export const sha256 = oneShot != null
   ? (bytes: Uint8Array): Buffer => oneShot('sha256', bytes, 'buffer')
   : (bytes: Uint8Array): Buffer => crypto.createHash('sha256').update(bytes).digest()
 

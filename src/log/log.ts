@@ -3,6 +3,8 @@ import { ClosedError, InvalidMessageError, StorageError } from '../errors.js'
 import { authorHex, decodeEntry, encodeEntry, entryId, equalBytes, follows, Entry, EMPTY, ID_LENGTH, MAX_LINKS, MAX_ENTRY_BYTES, NO_HEAD, toHex, type DecodedEntry, type Head } from './entry.js'
 import { Identity } from './identity.js'
 import { seqKey, readSeq, AuthorState, runKey, decodeRun, RUN_VALUE_LENGTH, type Run } from './keys.js'
+import { Wal, type WalRecord } from './wal.js'
+import { join } from 'node:path'
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
 
 const log = logger('hyperemitter:log')
@@ -25,6 +27,18 @@ const CHECKPOINT_KEY = Buffer.from('checkpoint')
 
 /** Most local emits committed in one group: one signature covers them all. */
 export const MAX_GROUP = 1024
+
+/** The write-ahead file of a db with a folder, inside that folder (level leaves files it does not know alone). */
+export const WAL_NAME = 'hyperemitter.wal'
+/** Committed entry bytes not yet in level: a commit over it waits for level. */
+const MAX_UNFLUSHED_BYTES = 4 * 1024 * 1024
+/** The write-ahead file is emptied when level has all of it and it is this big... */
+const WAL_RESET_BYTES = 64 * 1024
+/**
+ * ...and a commit waits for level to have all of it when it is this big: the
+ * file takes disk space twice (it and level's log) and time to reopen.
+ */
+const WAL_MAX_BYTES = 1024 * 1024
 
 /**
  * Any abstract-level db (classic-level, memory-level, a sublevel, ...), of
@@ -56,7 +70,28 @@ export interface LogInit {
   fsync?: boolean
   /** largest local commit group @default MAX_GROUP */
   maxGroup?: number
+  /**
+   * The write-ahead file, or false for none. By default a db with a folder
+   * (classic-level) has one in it, WAL_NAME; other dbs have none, and a
+   * commit is durable once level has it.
+   */
+  wal?: string | false
 }
+
+/** A commit ready to write: its level ops and the in-memory state after it. */
+interface Prepared {
+  ops: BatchOp[]
+  stored: LogEntry[]
+  heads: Map<string, { id: Uint8Array<ArrayBuffer>, clock: number }>
+  authors: Map<string, AuthorState>
+  length: number
+  clock: number
+  checkpoint: boolean
+  /** entry bytes */
+  bytes: number
+}
+
+interface FlushWaiter { upTo: number, resolve: () => void, reject: (err: Error) => void }
 
 /** What a commit added, in feed order; given to `onCommit` subscribers. */
 export type CommitListener = (entries: LogEntry[]) => void
@@ -124,6 +159,16 @@ export class Log {
   #closed = false
   /** set by a write the db failed: leveldb may have logged part of it, so nothing more is written */
   #failed: StorageError | undefined
+  #wal: Wal | undefined
+  /** feed position up to which level holds the log (the rest is in the write-ahead file) */
+  #flushed = 0
+  /** level ops committed to the write-ahead file, not yet given to level */
+  #unflushed: BatchOp[] = []
+  #unflushedBytes = 0
+  /** entry bytes in the level batch being written */
+  #pendingBytes = 0
+  #draining = false
+  #flushWaiters: FlushWaiter[] = []
 
   private constructor (db: AnyLevel, identity: Identity, init: LogInit) {
     this.#db = db as unknown as Db
@@ -154,11 +199,25 @@ export class Log {
     }
     const self = new Log(db, new Identity(new Uint8Array(seed)), init)
     await self.#loadState()
+    const location = (db as { location?: unknown }).location
+    const walPath = init.wal ?? (typeof location === 'string' ? join(location, WAL_NAME) : false)
+    if (walPath !== false) {
+      const { wal, records } = Wal.open(walPath)
+      try {
+        await self.#recover(records)
+        wal.reset()
+      } catch (err) {
+        wal.close()
+        throw err
+      }
+      self.#wal = wal
+    }
     return self
   }
 
   async #loadState (): Promise<void> {
     for await (const key of this.#feed.keys({ reverse: true, limit: 1 })) this.#length = readSeq(key)
+    this.#flushed = this.#length
     // each author's newest run, by a skip scan from the last author down
     let below: Buffer | undefined
     while (true) {
@@ -360,14 +419,40 @@ export class Log {
     return run
   }
 
-  // Writes one atomic batch and only then updates the in-memory state, so a
-  // failed write leaves the log exactly as it was.
+  // Writes one commit and only then updates the in-memory state, so a failed
+  // write leaves the log exactly as it was. With a write-ahead file the commit
+  // is durable once appended to it, and level gets it in a later batch.
   async #commit (entries: DecodedEntry[]): Promise<LogEntry[]> {
+    this.#checkWritable()
+    const wal = this.#wal
+    if (wal == null) {
+      const c = this.#prepare(entries)
+      await this.#write(c.ops)
+      this.#apply(c)
+      this.#flushed = c.length
+      this.#notify(c.stored)
+      return c.stored
+    }
+    await this.#room(wal)
+    this.#checkWritable()
+    const c = this.#prepare(entries)
+    wal.append(c.stored[0].seq, entries.map(d => d.bytes), this.#fsync)
+    this.#apply(c)
+    for (const o of c.ops) this.#unflushed.push(o)
+    this.#unflushedBytes += c.bytes
+    this.#drain()
+    this.#notify(c.stored)
+    return c.stored
+  }
+
+  // The level ops of a commit and the in-memory state after it.
+  #prepare (entries: DecodedEntry[]): Prepared {
     const ops: BatchOp[] = []
     const heads = new Map(this.#headIds)
     const authors = new Map<string, AuthorState>()
     let length = this.#length
     let clock = this.#clock
+    let bytes = 0
     const stored: LogEntry[] = []
     // The newest entry is a head until an entry links to it. In a chain (a
     // commit group, a run from one author) the next entry's prev is it, so
@@ -381,6 +466,7 @@ export class Log {
       const id = view(d.id)
       ops.push(op('put', this.#entries, id, view(d.bytes)))
       ops.push(op('put', this.#feed, seqKey(seq), id))
+      bytes += d.bytes.byteLength
       const { prev, links } = d.entry
       if (tip != null && !(prev.byteLength > 0 && equalBytes(prev, tip.id))) {
         heads.set(toHex(tip.id), { id: tip.id, clock: tip.entry.clock })
@@ -409,30 +495,26 @@ export class Log {
     if (tip != null) heads.set(toHex(tip.id), { id: tip.id, clock: tip.entry.clock })
     const checkpoint = length - this.#checkpoint >= CHECKPOINT_ENTRIES || this.#commitsSinceCheckpoint + 1 >= CHECKPOINT_COMMITS
     if (checkpoint) this.#checkpointOps(ops, authors, heads, length)
-    this.#checkWritable()
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      await this.#db.batch(ops as any, this.#fsync ? { sync: true } as any : undefined)
-    } catch (err) {
-      const failure = new StorageError(`cannot write to the db: ${describe(err)}`, { cause: err })
-      // after an IO error leveldb may hold part of the batch in its write-ahead
-      // log, and what it writes after that is lost when it is reopened
-      if ((err as { code?: string }).code === 'LEVEL_IO_ERROR') this.#failed = failure
-      throw failure
-    }
-    this.#length = length
-    this.#clock = clock
-    if (checkpoint) {
-      this.#checkpoint = length
+    return { ops, stored, heads, authors, length, clock, checkpoint, bytes }
+  }
+
+  #apply (c: Prepared): void {
+    this.#length = c.length
+    this.#clock = c.clock
+    if (c.checkpoint) {
+      this.#checkpoint = c.length
       this.#commitsSinceCheckpoint = 0
       this.#dirty.clear()
     } else {
       this.#commitsSinceCheckpoint++
-      for (const author of authors.keys()) this.#dirty.add(author)
+      for (const author of c.authors.keys()) this.#dirty.add(author)
     }
     this.#headIds.clear()
-    for (const [hex, head] of heads) this.#headIds.set(hex, head)
-    for (const [hex, state] of authors) this.#authorStates.set(hex, state)
+    for (const [hex, head] of c.heads) this.#headIds.set(hex, head)
+    for (const [hex, state] of c.authors) this.#authorStates.set(hex, state)
+  }
+
+  #notify (stored: LogEntry[]): void {
     for (const listener of this.#listeners) {
       try {
         listener(stored)
@@ -440,7 +522,109 @@ export class Log {
         log.error('commit listener threw: %e', err)
       }
     }
-    return stored
+  }
+
+  /** One atomic level batch; a failure that may leave part of it behind stops all writes. */
+  async #write (ops: BatchOp[]): Promise<void> {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      await this.#db.batch(ops as any, this.#fsync ? { sync: true } as any : undefined)
+    } catch (err) {
+      const failure = new StorageError(`cannot write to the db: ${describe(err)}`, { cause: err })
+      // after an IO error leveldb may hold part of the batch in its write-ahead
+      // log, and what it writes after that is lost when it is reopened; with
+      // our write-ahead file, the batch held acknowledged entries
+      if ((err as { code?: string }).code === 'LEVEL_IO_ERROR' || this.#wal != null) this.#failed = failure
+      throw failure
+    }
+  }
+
+  // Writes what the write-ahead file holds and level does not yet, in one
+  // batch, then the ops committed meanwhile in the next.
+  #drain (): void {
+    if (this.#draining || this.#unflushed.length === 0) return
+    const ops = this.#unflushed
+    const bytes = this.#unflushedBytes
+    const upTo = this.#length
+    this.#unflushed = []
+    this.#unflushedBytes = 0
+    this.#pendingBytes += bytes
+    this.#draining = true
+    this.#write(ops).then(() => {
+      this.#draining = false
+      this.#pendingBytes -= bytes
+      this.#flushed = upTo
+      this.#wakeFlushWaiters()
+      if (this.#unflushed.length > 0) this.#drain()
+      else if (this.#wal != null && this.#wal.size >= WAL_RESET_BYTES) this.#resetWal(this.#wal)
+    }, () => {
+      this.#draining = false
+      this.#wakeFlushWaiters()
+    })
+  }
+
+  /** Resolves once level holds the feed up to `upTo`. */
+  #flushedTo (upTo: number): Promise<void> {
+    if (upTo <= this.#flushed) return Promise.resolve()
+    if (this.#failed != null) return Promise.reject(this.#failed)
+    return new Promise((resolve, reject) => { this.#flushWaiters.push({ upTo, resolve, reject }) })
+  }
+
+  #wakeFlushWaiters (): void {
+    const waiting = this.#flushWaiters
+    this.#flushWaiters = []
+    for (const w of waiting) {
+      if (this.#failed != null) w.reject(this.#failed)
+      else if (w.upTo <= this.#flushed) w.resolve()
+      else this.#flushWaiters.push(w)
+    }
+  }
+
+  // Bounds what waits for level (memory) and the write-ahead file (time to
+  // reopen): a commit over either bound waits for level to catch up.
+  async #room (wal: Wal): Promise<void> {
+    if (this.#unflushedBytes + this.#pendingBytes < MAX_UNFLUSHED_BYTES && wal.size < WAL_MAX_BYTES) return
+    await this.#flushedTo(this.#length)
+    if (wal.size >= WAL_RESET_BYTES) this.#resetWal(wal)
+  }
+
+  // Empties the write-ahead file once level holds all of it. A failure here
+  // loses nothing: its records are skipped on reopen.
+  #resetWal (wal: Wal): void {
+    try {
+      wal.reset()
+    } catch (err) {
+      log.error('%e', err)
+    }
+  }
+
+  // Stores what the write-ahead file holds beyond the feed: commits
+  // acknowledged before a crash and not yet in level.
+  async #recover (records: WalRecord[]): Promise<void> {
+    const entries: DecodedEntry[] = []
+    let next = this.#length + 1
+    for (const record of records) {
+      record.entries.forEach((bytes, i) => {
+        const seq = record.firstSeq + i
+        if (seq < next) return
+        if (seq > next) throw new StorageError(`the write-ahead file skips from feed position ${next} to ${seq}: it is damaged`)
+        let entry: Entry
+        try {
+          entry = Entry.decode(bytes)
+        } catch (err) {
+          throw new StorageError(`entry ${seq} of the write-ahead file does not decode: it is damaged`, { cause: err })
+        }
+        entries.push({ id: entryId(bytes), bytes, entry })
+        next++
+      })
+    }
+    for (let i = 0; i < entries.length; i += MAX_GROUP) {
+      const c = this.#prepare(entries.slice(i, i + MAX_GROUP))
+      await this.#write(c.ops)
+      this.#apply(c)
+    }
+    this.#flushed = this.#length
+    if (entries.length > 0) log('recovered %d entries from the write-ahead file', entries.length)
   }
 
   // The records a checkpoint writes: every changed author's current run, the
@@ -458,6 +642,7 @@ export class Log {
   /** Reads up to `limit` entries of the change feed from position `from` (inclusive). */
   async read (from: number, limit: number): Promise<LogEntry[]> {
     this.#checkOpen()
+    await this.#flushedTo(Math.min(this.#length, from + limit - 1))
     const seqs: number[] = []
     const ids: Buffer[] = []
     for await (const [key, id] of this.#feed.iterator({ gte: seqKey(Math.max(1, from)), limit })) {
@@ -478,14 +663,24 @@ export class Log {
 
   /** The stored bytes of an entry, if present. */
   async get (id: Uint8Array): Promise<Uint8Array | undefined> {
-    const bytes = await this.#entries.get(Buffer.from(id))
+    let bytes = await this.#entries.get(Buffer.from(id))
+    if (bytes == null && this.#flushed < this.#length) {
+      // it may be committed, on its way to level
+      await this.#flushedTo(this.#length)
+      bytes = await this.#entries.get(Buffer.from(id))
+    }
     return bytes == null ? undefined : new Uint8Array(bytes)
   }
 
   /** The Lamport clocks of the stored entries among `ids` (undefined where not stored). */
   async clocks (ids: Uint8Array[]): Promise<Array<number | undefined>> {
     if (ids.length === 0) return []
-    const found = await this.#entries.getMany(ids.map(id => Buffer.from(id)))
+    const keys = ids.map(id => Buffer.from(id))
+    let found = await this.#entries.getMany(keys)
+    if (found.includes(undefined) && this.#flushed < this.#length) {
+      await this.#flushedTo(this.#length)
+      found = await this.#entries.getMany(keys)
+    }
     return found.map(b => b == null ? undefined : Entry.decode(b).clock)
   }
 
@@ -495,6 +690,8 @@ export class Log {
    * the number of missing entries and authors, not with the log's length.
    */
   async missing (have: Map<string, number>, limit: number): Promise<Missing[]> {
+    // ended runs are read from level
+    await this.#flushedTo(this.#length)
     // [first feed position, last feed position, author, author seq at first]
     const ranges: Array<[number, number, string, number]> = []
     for (const [hex, state] of this.#authorStates) {
@@ -541,6 +738,9 @@ export class Log {
   /** The stored bytes of the entries at the given feed positions. */
   async readBytes (seqs: number[]): Promise<Uint8Array[]> {
     if (seqs.length === 0) return []
+    let last = 0
+    for (const seq of seqs) if (seq > last) last = seq
+    await this.#flushedTo(last)
     const ids = await this.#feed.getMany(seqs.map(seqKey))
     ids.forEach((id, i) => { if (id == null) throw new StorageError(`feed position ${seqs[i]} is missing: the db is damaged`) })
     const bytes = await this.#entries.getMany(ids as Buffer[])
@@ -579,6 +779,7 @@ export class Log {
       seqs: new Map([...this.#authorStates].map(([a, st]) => [a, st.seq])),
       heads: [...this.#headIds.keys()].sort()
     }))
+    await this.#flushedTo(view.length)
     const problems: VerifyProblem[] = []
     // clock of each entry seen, by hex id
     const clocks = new Map<string, number>()
@@ -651,11 +852,17 @@ export class Log {
     for (const item of queued) item.reject(new ClosedError('the log was closed before this emit was stored'))
     await this.#tail
     this.#listeners.clear()
+    await this.#flushedTo(this.#length).catch(() => {})
     if (this.#length > this.#checkpoint && this.#failed == null) {
       const ops: BatchOp[] = []
       this.#checkpointOps(ops, new Map(), this.#headIds, this.#length)
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       await this.#db.batch(ops as any).catch((err: unknown) => { log.error('checkpoint at close failed: %e', err) })
+    }
+    if (this.#wal != null) {
+      // after a failed write level lacks some of it: the next open recovers it
+      if (this.#failed == null) this.#resetWal(this.#wal)
+      this.#wal.close()
     }
     await this.#db.close()
   }

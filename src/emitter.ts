@@ -199,8 +199,7 @@ export class HyperEmitter {
     } catch (err) {
       return Promise.reject(err)
     }
-    const stored = this.#log != null ? this.#log.append(name, payload) : this.#opening.then(l => l.append(name, payload))
-    return stored.then(e => new Emitted(e.id, e.seq))
+    return this.#log != null ? this.#log.append(name, payload, emitted) : this.#opening.then(l => l.append(name, payload, emitted))
   }
 
   /** Calls `listener` with every event `name` stored from now on. */
@@ -461,6 +460,10 @@ export class HyperEmitter {
     if (this.status.listenerCount('listener-error') > 0) this.status.emit('listener-error', err, name)
     else log.error('listener of %s threw: %e', name, err)
   }
+}
+
+function emitted (e: LogEntry): Emitted {
+  return new Emitted(e.id, e.seq)
 }
 
 function withCallback<T> (done: Promise<T>, callback?: Callback<T>): Promise<T> {

@@ -5,6 +5,7 @@ import { Log, WAL_NAME } from '../src/log/log.js'
 import { Wal } from '../src/log/wal.js'
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import fc from 'fast-check'
 import { join } from 'node:path'
 import { Ingester } from '../src/log/ingest.js'
 import { Entry, encodeEntry, entryId, toHex } from '../src/log/entry.js'
@@ -298,6 +299,31 @@ t('the write-ahead file keeps its good records, drops a torn end, and appends af
 t.run()
   }
 }
+
+const enc = suite('entry encoding')
+
+enc('encodeEntry writes the bytes protons writes, for any fields; signed, it appends field 15 over them', () => {
+  const bytes = (max: number): fc.Arbitrary<Uint8Array<ArrayBuffer>> => fc.uint8Array({ maxLength: max }).map(b => new Uint8Array(b))
+  const signer = Identity.generate()
+  fc.assert(fc.property(fc.record({
+    author: bytes(40),
+    seq: fc.maxSafeNat(),
+    prev: bytes(40),
+    links: fc.array(bytes(40), { maxLength: 4 }),
+    clock: fc.oneof(fc.nat(300), fc.maxSafeNat()),
+    timestamp: fc.oneof(fc.constant(0), fc.maxSafeNat()),
+    name: fc.string({ unit: 'binary', maxLength: 20 }),
+    payload: bytes(300)
+  }), fields => {
+    const protons = toHex(Entry.encode({ ...fields, signature: new Uint8Array(0) }))
+    assert.is(toHex(encodeEntry(fields)), protons)
+    const signed = encodeEntry(fields, signer)
+    const signature = signer.sign(Buffer.from(protons, 'hex'))
+    assert.is(toHex(signed), protons + '7a40' + toHex(signature))
+  }), { numRuns: 500 })
+})
+
+enc.run()
 
 const t = suite('log on classic-level, across reopen')
 

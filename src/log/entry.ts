@@ -20,7 +20,9 @@ const SIGNATURE_TAG = (15 << 3) | 2
 
 /** The id of an entry: the sha2-256 multihash of its exact bytes. */
 export function entryId (bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  const id = new Uint8Array(ID_LENGTH)
+  // from Node's shared pool, as a plain Uint8Array: one ArrayBuffer per id costs more than the hash
+  const pooled = Buffer.allocUnsafe(ID_LENGTH)
+  const id = new Uint8Array(pooled.buffer, pooled.byteOffset, ID_LENGTH)
   id[0] = 0x12
   id[1] = 0x20
   id.set(sha256(bytes), 2)
@@ -33,20 +35,81 @@ export const sha256 = oneShot != null
   ? (bytes: Uint8Array): Buffer => oneShot('sha256', bytes, 'buffer')
   : (bytes: Uint8Array): Buffer => crypto.createHash('sha256').update(bytes).digest()
 
-const NO_SIGNATURE = EMPTY
-
 export type EntryFields = Omit<Entry, 'signature'> & { signature?: Uint8Array<ArrayBuffer> }
 
-/** Encodes an entry (its `signature` is ignored), signed by `identity` when given. */
+/**
+ * Encodes an entry (its `signature` is ignored), signed by `identity` when
+ * given. The bytes are those of `Entry.encode` (protons; a test holds them
+ * equal), written in one buffer with no intermediate objects: every local
+ * event is encoded here.
+ */
 export function encodeEntry (fields: EntryFields, identity?: Identity): Uint8Array {
-  const body = Entry.encode(fields.signature === NO_SIGNATURE ? fields as Entry : { ...fields, signature: NO_SIGNATURE })
-  if (identity == null) return body
-  const out = new Uint8Array(body.byteLength + 2 + SIGNATURE_LENGTH)
-  out.set(body, 0)
-  out[body.byteLength] = SIGNATURE_TAG
-  out[body.byteLength + 1] = SIGNATURE_LENGTH
-  out.set(identity.sign(body), body.byteLength + 2)
-  return out
+  const name = fields.name ?? ''
+  const nameLength = Buffer.byteLength(name)
+  let size = 0
+  if (fields.author.byteLength > 0) size += 1 + bytesField(fields.author.byteLength)
+  if (fields.seq !== 0) size += 1 + varintLength(fields.seq)
+  if (fields.prev.byteLength > 0) size += 1 + bytesField(fields.prev.byteLength)
+  for (const link of fields.links) size += 1 + bytesField(link.byteLength)
+  if (fields.clock !== 0) size += 1 + varintLength(fields.clock)
+  if (fields.timestamp !== 0) size += 1 + varintLength(fields.timestamp)
+  if (nameLength > 0) size += 1 + bytesField(nameLength)
+  if (fields.payload.byteLength > 0) size += 1 + bytesField(fields.payload.byteLength)
+  // from Node's shared pool: a new ArrayBuffer per entry costs more than the rest
+  const out = Buffer.allocUnsafe(identity == null ? size : size + 2 + SIGNATURE_LENGTH)
+  let at = 0
+  const bytes = (tag: number, value: Uint8Array): void => {
+    out[at++] = tag
+    at = writeVarint(out, at, value.byteLength)
+    out.set(value, at)
+    at += value.byteLength
+  }
+  const number = (tag: number, value: number): void => {
+    out[at++] = tag
+    at = writeVarint(out, at, value)
+  }
+  if (fields.author.byteLength > 0) bytes(10, fields.author)
+  if (fields.seq !== 0) number(16, fields.seq)
+  if (fields.prev.byteLength > 0) bytes(26, fields.prev)
+  for (const link of fields.links) bytes(34, link)
+  if (fields.clock !== 0) number(40, fields.clock)
+  if (fields.timestamp !== 0) number(48, fields.timestamp)
+  if (nameLength > 0) {
+    out[at++] = 58
+    at = writeVarint(out, at, nameLength)
+    at += out.write(name, at, 'utf8')
+  }
+  if (fields.payload.byteLength > 0) bytes(66, fields.payload)
+  // a plain Uint8Array over the buffer: what callers get is what decode gives
+  const view = new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
+  if (identity == null) return view
+  out[size] = SIGNATURE_TAG
+  out[size + 1] = SIGNATURE_LENGTH
+  out.set(identity.sign(view.subarray(0, size)), size + 2)
+  return view
+}
+
+function bytesField (length: number): number {
+  return varintLength(length) + length
+}
+
+function varintLength (n: number): number {
+  let length = 1
+  while (n >= 128) {
+    n = Math.floor(n / 128)
+    length++
+  }
+  return length
+}
+
+// non-negative integers up to 2^53, as protobuf varints
+function writeVarint (out: Uint8Array, at: number, n: number): number {
+  while (n >= 128) {
+    out[at++] = (n % 128) | 128
+    n = Math.floor(n / 128)
+  }
+  out[at++] = n
+  return at
 }
 
 /** An entry decoded from bytes that passed the structural checks. */
@@ -115,6 +178,7 @@ export function follows (entry: Entry, head: Head): boolean {
 
 /** Whether two byte arrays hold the same bytes. */
 export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true
   if (a.byteLength !== b.byteLength) return false
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
   return true

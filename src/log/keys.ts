@@ -1,21 +1,30 @@
 // Binary keys and values of the log's sublevels. Numbers are 8-byte big-endian
 // so that level's byte order is numeric order.
 
+const HIGH = 2 ** 32
+
+// two 32-bit halves: no BigInt per key (numbers here stay below 2^53)
 export function seqKey (seq: number): Buffer {
   const key = Buffer.allocUnsafe(8)
-  key.writeBigUInt64BE(BigInt(seq))
+  writeSeq(key, seq, 0)
   return key
 }
 
+export function writeSeq (out: Buffer, seq: number, at: number): void {
+  out.writeUInt32BE(Math.floor(seq / HIGH), at)
+  out.writeUInt32BE(seq % HIGH, at + 4)
+}
+
 export function readSeq (bytes: Uint8Array): number {
-  return Number(Buffer.from(bytes.buffer, bytes.byteOffset, 8).readBigUInt64BE())
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, 8)
+  return b.readUInt32BE(0) * HIGH + b.readUInt32BE(4)
 }
 
 /** author (32 bytes) || first seq of the run: runs of one author sort by seq */
 export function runKey (author: Uint8Array, firstSeq: number): Buffer {
   const key = Buffer.allocUnsafe(40)
   key.set(author, 0)
-  key.writeBigUInt64BE(BigInt(firstSeq), 32)
+  writeSeq(key, firstSeq, 32)
   return key
 }
 
@@ -64,8 +73,8 @@ export class AuthorState {
   /** the value of this state's run record */
   encodeRun (): Buffer {
     const out = Buffer.allocUnsafe(RUN_VALUE_LENGTH)
-    out.writeBigUInt64BE(BigInt(this.seq), 0)
-    out.writeBigUInt64BE(BigInt(this.runFeedStart), 8)
+    writeSeq(out, this.seq, 0)
+    writeSeq(out, this.runFeedStart, 8)
     return out
   }
 }

@@ -99,8 +99,10 @@ export type CommitListener = (entries: LogEntry[]) => void
 interface PendingAppend {
   name: string
   payload: Uint8Array<ArrayBuffer>
-  resolve: (entry: LogEntry) => void
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  resolve: (value: any) => void
   reject: (err: Error) => void
+  result: ((entry: LogEntry) => unknown) | undefined
 }
 
 /** An entry a peer lacks: its feed position, author (hex) and author seq. */
@@ -317,16 +319,19 @@ export class Log {
 
   /**
    * Appends a local entry. Concurrent appends are committed together; the
-   * promise resolves once the entry is in the db.
+   * promise resolves once the entry is durable, with the stored entry or
+   * what `result` makes of it (one promise per append, not two).
    */
-  append (name: string, payload: Uint8Array): Promise<LogEntry> {
+  append (name: string, payload: Uint8Array): Promise<LogEntry>
+  append<T> (name: string, payload: Uint8Array, result: (entry: LogEntry) => T): Promise<T>
+  append (name: string, payload: Uint8Array, result?: (entry: LogEntry) => unknown): Promise<unknown> {
     if (this.#closed) return Promise.reject(new ClosedError('the log is closed'))
     // peers refuse entries over MAX_ENTRY_BYTES: room is kept for the other fields
     if (payload.byteLength + name.length > MAX_PAYLOAD_BYTES) {
       return Promise.reject(new InvalidMessageError(`a ${name} of ${payload.byteLength} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`))
     }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ name, payload: payload as Uint8Array<ArrayBuffer>, resolve, reject })
+      this.#queue.push({ name, payload: payload as Uint8Array<ArrayBuffer>, resolve, reject, result })
       if (!this.#flushScheduled) {
         this.#flushScheduled = true
         void this.#serialize(() => this.#flush())
@@ -357,7 +362,7 @@ export class Log {
     }
     try {
       const stored = await this.#commit(entries)
-      group.forEach((item, i) => item.resolve(stored[i]))
+      group.forEach((item, i) => item.resolve(item.result == null ? stored[i] : item.result(stored[i])))
     } catch (err) {
       for (const item of group) item.reject(err as Error)
     }
@@ -877,7 +882,7 @@ function op (type: 'put' | 'del', sublevel: Sub, key: Buffer, value: Buffer | un
 
 /** A Buffer over the same memory: level copies on write, so no copy here. */
 function view (bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 function describe (err: unknown): string {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import fc from 'fast-check'
 import { join } from 'node:path'
 import { Ingester } from '../src/log/ingest.js'
-import { Entry, encodeEntry, entryId, toHex } from '../src/log/entry.js'
+import { Entry, encodeEntry, entryId, readEntry, toHex } from '../src/log/entry.js'
 import { Identity } from '../src/log/identity.js'
 import { Schema } from '../src/schema/index.js'
 import { LEVELS, fixture } from './helpers.js'
@@ -321,6 +321,53 @@ enc('encodeEntry writes the bytes protons writes, for any fields; signed, it app
     const signature = signer.sign(Buffer.from(protons, 'hex'))
     assert.is(toHex(signed), protons + '7a40' + toHex(signature))
   }), { numRuns: 500 })
+})
+
+const same = (a: Entry, b: Entry): string => JSON.stringify([a, b].map(e => ({ ...e, author: toHex(e.author), prev: toHex(e.prev), links: e.links.map(toHex), payload: toHex(e.payload), signature: toHex(e.signature) })))
+
+enc('readEntry reads what protons reads from any encoded entry, and from random bytes it reads nothing protons would read otherwise', () => {
+  const bytes = (max: number): fc.Arbitrary<Uint8Array<ArrayBuffer>> => fc.uint8Array({ maxLength: max }).map(b => new Uint8Array(b))
+  const signer = Identity.generate()
+  fc.assert(fc.property(fc.record({
+    author: bytes(40),
+    seq: fc.maxSafeNat(),
+    prev: bytes(40),
+    links: fc.array(bytes(40), { maxLength: 4 }),
+    clock: fc.oneof(fc.nat(300), fc.maxSafeNat()),
+    timestamp: fc.oneof(fc.constant(0), fc.maxSafeNat()),
+    name: fc.string({ unit: 'binary', maxLength: 20 }),
+    payload: bytes(300)
+  }), fc.boolean(), (fields, signed) => {
+    const encoded = encodeEntry(fields, signed ? signer : undefined)
+    const [a, b] = [readEntry(encoded), Entry.decode(encoded)]
+    const pair = JSON.parse(same(a, b)) as unknown[]
+    assert.equal(pair[0], pair[1])
+  }), { numRuns: 500 })
+  let read = 0
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), raw => {
+    let a: Entry
+    try {
+      a = readEntry(raw)
+    } catch {
+      return
+    }
+    read++
+    const pair = JSON.parse(same(a, Entry.decode(raw))) as unknown[]
+    assert.equal(pair[0], pair[1])
+  }), { numRuns: 3000 })
+  assert.ok(read > 100, `only ${read} random byte strings read`)
+  // stricter than protons
+  for (const [bad, why] of [
+    [[0x10, 0x81, 0x00], 'a varint not in its shortest form'],
+    [[0x12, 0x01, 0x05], 'seq with wire type 2'],
+    [[0x0a, 0x05, 0x01], 'bytes past the end'],
+    [[0x1b], 'a group'],
+    [[0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], 'a varint over 2^53']
+  ] as Array<[number[], string]>) {
+    assert.throws(() => readEntry(new Uint8Array(bad)), undefined, why)
+  }
+  const links = encodeEntry({ author: signer.publicKey, seq: 2, prev: new Uint8Array(34), links: Array.from({ length: 65 }, () => new Uint8Array(34)), clock: 2, timestamp: 1, name: 'Test1', payload: new Uint8Array(0) })
+  assert.throws(() => readEntry(links), /links/)
 })
 
 enc.run()

@@ -1,6 +1,7 @@
 import { logger } from '@libp2p/logger'
 import { ClosedError, InvalidMessageError, StorageError } from '../errors.js'
-import { authorHex, decodeEntry, encodeEntry, entryId, equalBytes, follows, Entry, EMPTY, ID_LENGTH, MAX_LINKS, MAX_ENTRY_BYTES, NO_HEAD, toHex, type DecodedEntry, type Head } from './entry.js'
+import type { Entry} from './entry.js';
+import { authorHex, decodeEntry, readEntry, encodeEntry, entryId, equalBytes, follows, EMPTY, ID_LENGTH, MAX_LINKS, MAX_ENTRY_BYTES, NO_HEAD, toHex, type DecodedEntry, type Head } from './entry.js'
 import { Identity } from './identity.js'
 import { seqKey, readSeq, AuthorState, runKey, decodeRun, RUN_VALUE_LENGTH, type Run } from './keys.js'
 import { Wal, type WalRecord } from './wal.js'
@@ -231,7 +232,7 @@ export class Log {
       const id = await this.#feed.get(seqKey(feedSeq))
       const bytes = id == null ? undefined : await this.#entries.get(id)
       if (id == null || bytes == null) throw new StorageError(`feed position ${feedSeq} is missing: the db is damaged`)
-      const clock = Entry.decode(bytes).clock
+      const clock = readEntry(bytes).clock
       this.#authorStates.set(toHex(run.author), new AuthorState(run.last, feedSeq, run.first, run.feedStart, new Uint8Array(id), clock))
       below = runKey(run.author, 0)
     }
@@ -242,7 +243,7 @@ export class Log {
     headIds.forEach((id, i) => {
       const bytes = headBytes[i]
       if (bytes == null) throw new StorageError(`head ${toHex(id)} has no entry: the db is damaged`)
-      const clock = Entry.decode(bytes).clock
+      const clock = readEntry(bytes).clock
       this.#headIds.set(toHex(id), { id: new Uint8Array(id), clock })
       this.#clock = Math.max(this.#clock, clock)
     })
@@ -615,7 +616,7 @@ export class Log {
         if (seq > next) throw new StorageError(`the write-ahead file skips from feed position ${next} to ${seq}: it is damaged`)
         let entry: Entry
         try {
-          entry = Entry.decode(bytes)
+          entry = readEntry(bytes)
         } catch (err) {
           throw new StorageError(`entry ${seq} of the write-ahead file does not decode: it is damaged`, { cause: err })
         }
@@ -658,11 +659,12 @@ export class Log {
   }
 
   async #load (seqs: number[], ids: Buffer[]): Promise<LogEntry[]> {
-    const bytes = await this.#entries.getMany(ids)
+    const found = await this.#entries.getMany(ids)
     return ids.map((id, i) => {
-      const b = bytes[i]
+      const b = found[i]
       if (b == null) throw new StorageError(`entry ${toHex(id)} at ${seqs[i]} is missing: the db is damaged`)
-      return { seq: seqs[i], id: new Uint8Array(id), bytes: new Uint8Array(b), entry: Entry.decode(b) }
+      const bytes = plain(b)
+      return { seq: seqs[i], id: plain(id), bytes, entry: readEntry(bytes) }
     })
   }
 
@@ -686,7 +688,7 @@ export class Log {
       await this.#flushedTo(this.#length)
       found = await this.#entries.getMany(keys)
     }
-    return found.map(b => b == null ? undefined : Entry.decode(b).clock)
+    return found.map(b => b == null ? undefined : readEntry(b).clock)
   }
 
   /**
@@ -883,6 +885,11 @@ function op (type: 'put' | 'del', sublevel: Sub, key: Buffer, value: Buffer | un
 /** A Buffer over the same memory: level copies on write, so no copy here. */
 function view (bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/** A plain Uint8Array over a Buffer's memory: what the log gives out is of one type. */
+function plain (bytes: Buffer): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength)
 }
 
 function describe (err: unknown): string {

@@ -362,6 +362,7 @@ enc('readEntry reads what protons reads from any encoded entry, and from random 
     [[0x12, 0x01, 0x05], 'seq with wire type 2'],
     [[0x0a, 0x05, 0x01], 'bytes past the end'],
     [[0x1b], 'a group'],
+    [[0x3a, 0x02, 0xc3, 0x28], 'a name that is not UTF-8'],
     [[0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], 'a varint over 2^53']
   ] as Array<[number[], string]>) {
     assert.throws(() => readEntry(new Uint8Array(bad)), undefined, why)

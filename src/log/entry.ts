@@ -120,6 +120,17 @@ export interface DecodedEntry {
 }
 
 const EMPTY_TEXT = ''
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+// entries come in runs of one event name: the last one's string is reused
+let lastName: { bytes: Uint8Array, text: string } = { bytes: EMPTY, text: EMPTY_TEXT }
+
+function readName (bytes: Uint8Array): string {
+  if (!equalBytes(bytes, lastName.bytes)) {
+    // invalid UTF-8 throws: no name that two decoders could read apart
+    lastName = { bytes: bytes.slice(), text: utf8.decode(bytes) }
+  }
+  return lastName.text
+}
 
 /**
  * Reads an entry: what `Entry.decode` (protons) reads from the bytes
@@ -168,6 +179,8 @@ export function readEntry (bytes: Uint8Array): Entry {
   let signature = EMPTY
   while (at < end) {
     const tag = varint()
+    // field numbers stop at 2^29 - 1: a tag is a uint32
+    if (tag > 0xffffffff) throw new RangeError('a tag over 32 bits')
     const wireType = tag & 7
     const number = Math.floor(tag / 8)
     const expected = number === 2 || number === 5 || number === 6 ? 0 : 2
@@ -184,11 +197,7 @@ export function readEntry (bytes: Uint8Array): Entry {
         break
       case 5: clock = varint(); break
       case 6: timestamp = varint(); break
-      case 7: {
-        const text = field()
-        name = Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('utf8')
-        break
-      }
+      case 7: name = readName(field()); break
       case 8: payload = field(); break
       case 15: signature = field(); break
       default:

@@ -44,6 +44,8 @@ interface Pending {
   at: number
   /** order of acceptance: a flush can stop at the batch it was made for */
   n: number
+  /** whether `d.bytes` is a view into the frame it came in */
+  framed: boolean
 }
 
 /**
@@ -96,11 +98,8 @@ export class Ingester {
       let hex: string
       let author: string
       try {
-        // an entry read from a frame is a view into it: one that waits or is
-        // stored must not keep the whole frame alive
-        const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
         // the signature is checked below, once the entry is known to be new
-        d = decodeEntry(own, { verify: false })
+        d = decodeEntry(bytes, { verify: false })
         author = hexOf(d.entry.author)
         if (this.#init.accept != null && !this.#init.accept(author)) {
           // not an offence: a relay may hold entries of writers this node refuses
@@ -121,7 +120,8 @@ export class Ingester {
         continue
       }
       if (d.entry.seq > (seen.get(author) ?? 0)) seen.set(author, d.entry.seq)
-      const p: Pending = { d, author, hex, verified: false, at: now, n: ++this.#accepted }
+      const framed = bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength
+      const p: Pending = { d, author, hex, verified: false, at: now, n: ++this.#accepted, framed }
       this.#pending.set(hex, p)
       this.#bytes += bytes.byteLength
       const vouch = this.#vouched.get(hex)
@@ -153,7 +153,20 @@ export class Ingester {
       const round = await this.#storeReady(upTo)
       stored.push(...round.stored)
       invalid.push(...round.invalid)
-      if (round.stored.length === 0 || this.#pending.size === 0) return { stored, invalid }
+      if (round.stored.length === 0 || this.#pending.size === 0) break
+    }
+    this.#detach(upTo)
+    return { stored, invalid }
+  }
+
+  // An entry read from a frame is a view into it, and is stored (and let go)
+  // most of the time without a copy. One that still waits after its batch's
+  // flush gets bytes of its own: it must not keep a whole frame alive.
+  #detach (upTo: number): void {
+    for (const p of this.#pending.values()) {
+      if (!p.framed || p.n > upTo) continue
+      p.d = decodeEntry(p.d.bytes.slice(), { verify: false })
+      p.framed = false
     }
   }
 

@@ -211,7 +211,29 @@ export function readEntry (bytes: Uint8Array): Entry {
         } else throw new RangeError(`wire type ${wireType}`)
     }
   }
-  return { author, seq, prev, links, clock, timestamp, name, payload, signature }
+  return new ReadEntry(author, seq, prev, links, clock, timestamp, name, payload, signature)
+}
+
+// Per-entry records are class instances, not object literals: V8 moves an
+// object literal's allocation site to the old generation ("pretenuring")
+// once its objects often outlive a scavenge, as entries in flight do, and the
+// old generation then fills with dead entries until a full GC.
+class ReadEntry implements Entry {
+  constructor (
+    public author: Uint8Array<ArrayBuffer>,
+    public seq: number,
+    public prev: Uint8Array<ArrayBuffer>,
+    public links: Array<Uint8Array<ArrayBuffer>>,
+    public clock: number,
+    public timestamp: number,
+    public name: string,
+    public payload: Uint8Array<ArrayBuffer>,
+    public signature: Uint8Array<ArrayBuffer>
+  ) {}
+}
+
+class Decoded implements DecodedEntry {
+  constructor (readonly id: Uint8Array<ArrayBuffer>, readonly bytes: Uint8Array, readonly entry: Entry) {}
 }
 
 /**
@@ -236,7 +258,7 @@ export function decodeEntry (bytes: Uint8Array, options: { verify?: boolean } = 
   if (entry.name.length === 0) throw new InvalidEntryError('entry has no event name')
   const id = entryId(bytes)
   if (options.verify !== false) verifyEntry({ id, bytes, entry })
-  return { id, bytes, entry }
+  return new Decoded(id, bytes, entry)
 }
 
 /** Checks the signature of a decoded entry, if it has one. Throws InvalidEntryError. */

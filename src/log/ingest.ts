@@ -36,16 +36,24 @@ export interface IngestResult {
   seen: Map<string, number>
 }
 
-interface Pending {
-  d: DecodedEntry
-  author: string
-  hex: string
-  verified: boolean
-  at: number
-  /** order of acceptance: a flush can stop at the batch it was made for */
-  n: number
-  /** whether `d.bytes` is a view into the frame it came in */
-  framed: boolean
+// classes, not object literals: see ReadEntry in entry.ts
+class Pending {
+  verified = false
+  constructor (
+    public d: DecodedEntry,
+    readonly author: string,
+    readonly hex: string,
+    readonly at: number,
+    /** order of acceptance: a flush can stop at the batch it was made for */
+    readonly n: number,
+    /** whether `d.bytes` is a view into the frame it came in */
+    public framed: boolean
+  ) {}
+}
+
+/** A verified entry's word for its prev: this author's entry at this seq. */
+class Vouch {
+  constructor (readonly author: string, readonly seq: number) {}
 }
 
 /**
@@ -59,7 +67,7 @@ export class Ingester {
   readonly #init: IngestInit
   readonly #pending = new Map<string, Pending>()
   // ids vouched for by a verified entry's prev: id -> [author, seq]
-  readonly #vouched = new Map<string, [string, number]>()
+  readonly #vouched = new Map<string, Vouch>()
   #bytes = 0
   #accepted = 0
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -121,11 +129,11 @@ export class Ingester {
       }
       if (d.entry.seq > (seen.get(author) ?? 0)) seen.set(author, d.entry.seq)
       const framed = bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength
-      const p: Pending = { d, author, hex, verified: false, at: now, n: ++this.#accepted, framed }
+      const p = new Pending(d, author, hex, now, ++this.#accepted, framed)
       this.#pending.set(hex, p)
       this.#bytes += bytes.byteLength
       const vouch = this.#vouched.get(hex)
-      if (d.entry.signature.byteLength > 0 || (vouch != null && vouch[0] === author && vouch[1] === d.entry.seq)) {
+      if (d.entry.signature.byteLength > 0 || (vouch != null && vouch.author === author && vouch.seq === d.entry.seq)) {
         this.#markVerified(p)
       }
     }
@@ -189,7 +197,7 @@ export class Ingester {
       if (entry.seq - 1 <= this.#log.authorSeq(current.author)) break
       // bounded like the pending set: a vouch is for an entry about to arrive
       if (this.#vouched.size >= (this.#init.maxPendingEntries ?? MAX_PENDING_ENTRIES)) this.#vouched.clear()
-      this.#vouched.set(prevHex, [current.author, entry.seq - 1])
+      this.#vouched.set(prevHex, new Vouch(current.author, entry.seq - 1))
       const prev = this.#pending.get(prevHex)
       current = prev != null && prev.author === current.author && prev.d.entry.seq === entry.seq - 1 ? prev : undefined
     }

@@ -495,7 +495,7 @@ export class Log {
         ops.push(op('put', this.#runs, runKey(d.entry.author, state.runFirst), state.encodeRun()))
       }
       state = after
-      stored.push({ seq, id: d.id, bytes: d.bytes, entry: d.entry })
+      stored.push(new StoredEntry(seq, d.id, d.bytes, d.entry))
     }
     if (state != null) authors.set(hex, state)
     if (tip != null) heads.set(toHex(tip.id), { id: tip.id, clock: tip.entry.clock })
@@ -875,11 +875,18 @@ export class Log {
   }
 }
 
-interface BatchOp { type: 'put' | 'del', sublevel: Sub, key: Buffer, value: Buffer | undefined }
+// one object shape for every op keeps abstract-level's per-op copy fast; a
+// class, not an object literal: see ReadEntry in entry.ts
+class BatchOp {
+  constructor (readonly type: 'put' | 'del', readonly sublevel: Sub, readonly key: Buffer, readonly value: Buffer | undefined) {}
+}
 
-// one object shape for every op keeps abstract-level's per-op copy fast
 function op (type: 'put' | 'del', sublevel: Sub, key: Buffer, value: Buffer | undefined): BatchOp {
-  return { type, sublevel, key, value }
+  return new BatchOp(type, sublevel, key, value)
+}
+
+class StoredEntry implements LogEntry {
+  constructor (readonly seq: number, readonly id: Uint8Array<ArrayBuffer>, readonly bytes: Uint8Array, readonly entry: Entry) {}
 }
 
 /** A Buffer over the same memory: level copies on write, so no copy here. */

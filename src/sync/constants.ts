@@ -11,6 +11,12 @@ export const MAX_BATCH_BYTES = 512 * 1024
 export const MAX_BATCH_ENTRIES = 4096
 /** Entries frames a sender may have unacknowledged: bounds the receiver's buffer. */
 export const WINDOW = 4
+/**
+ * Entries a receiver decodes at once, at most one such part ahead of the
+ * store: decoded, an entry takes several times its encoded size, and entries
+ * that live across a few scavenges go to V8's old generation until a full GC.
+ */
+export const RECEIVE_PART = 1024
 /** Most authors in a Hello (about 38 bytes each, so the Hello fits MAX_FRAME_BYTES). */
 export const MAX_HAVE = 20_000
 /** A peer that does not say Hello within this time is dropped. */

@@ -6,7 +6,7 @@ import { authorHex, equalBytes, toHex } from '../log/entry.js'
 import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
 import { SyncMessage } from '../pb/sync.js'
 import {
-  PROTOCOL_VERSION, MAX_FRAME_BYTES, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, WINDOW,
+  PROTOCOL_VERSION, MAX_FRAME_BYTES, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, WINDOW, RECEIVE_PART,
   HANDSHAKE_TIMEOUT, LIVE_QUEUE, MAX_INVALID, MAX_HAVE, REFUSE, refuseName
 } from './constants.js'
 import { MAX_GROUP, type Log, type LogEntry } from '../log/log.js'
@@ -66,6 +66,10 @@ export class Session {
   #unacked = 0
   #remoteSynced = false
   #storing: Promise<void> = Promise.resolve()
+  /** the store pass before the last one: a part is decoded at most one ahead of the store */
+  #storingBefore: Promise<void> = Promise.resolve()
+  /** the Entries frames read and not yet decoded, in order: they wait encoded */
+  #decoding: Promise<void> = Promise.resolve()
   #storeFailure: Error | undefined
   #queue: LogEntry[] = []
   #queueOverflow = false
@@ -317,7 +321,13 @@ export class Session {
       }
       if (msg.entries != null) {
         if (++this.#unacked > WINDOW) throw new SessionError('more Entries frames than the window allows', REFUSE.LIMIT)
-        await this.#receiveEntries(msg.entries.entries)
+        // counted at once, decoded later: a frame's entries wait encoded,
+        // several times smaller than decoded
+        const entries = msg.entries.entries
+        this.#decoding = this.#decoding.then(async () => { await this.#receiveEntries(entries) }).catch((err: Error) => {
+          this.#storeFailure ??= err
+          this.#reading.abort(err)
+        })
       } else if (msg.ack != null) {
         if (msg.ack.batches > this.#outstanding) throw new SessionError('an Ack for Entries frames that were not sent', REFUSE.PROTOCOL)
         this.#outstanding -= msg.ack.batches
@@ -327,7 +337,7 @@ export class Session {
         // synced once what came before it is stored
         if (!this.#remoteSynced) {
           this.#remoteSynced = true
-          void this.#storing.then(() => {
+          void this.#decoding.then(async () => { await this.#storing }).then(() => {
             if (this.#storeFailure != null) return
             this.#synced.resolve()
             this.#init.onSynced()
@@ -345,30 +355,41 @@ export class Session {
     }
   }
 
-  // Checks a batch now and stores it after the batches before it, so that the
-  // next frame is read and checked while this one is written. The Ack goes
-  // out once the batch is stored: the receiver's disk paces the sender.
+  // Checks a frame's entries a part at a time and stores each part after the
+  // ones before it, so that the next part is checked while this one is
+  // written. The Ack goes out once the frame is stored: the receiver's disk
+  // paces the sender.
   async #receiveEntries (entries: Uint8Array[]): Promise<void> {
-    let res
-    try {
-      res = this.#ingester.accept(entries)
-    } catch (err) {
-      if (err instanceof ProtocolError) throw new SessionError(err.message, REFUSE.LIMIT)
-      throw err
+    // decoded a part at a time, at most one part ahead of the store, so that
+    // decoding overlaps the write and few entries are held decoded
+    for (let from = 0; from < entries.length || from === 0; from += RECEIVE_PART) {
+      const last = from + RECEIVE_PART >= entries.length
+      await this.#storingBefore
+      if (this.#storeFailure != null || this.#closed) return
+      let res: ReturnType<Ingester['accept']>
+      try {
+        res = this.#ingester.accept(from === 0 && last ? entries : entries.slice(from, from + RECEIVE_PART))
+      } catch (err) {
+        if (err instanceof ProtocolError) throw new SessionError(err.message, REFUSE.LIMIT)
+        throw err
+      }
+      if (res.invalid.length > 0) await this.#refuseEntries(res.invalid)
+      this.#storingBefore = this.#storing
+      this.#storing = this.#storing.then(async () => {
+        const { stored, invalid } = await this.#ingester.flush(res.upTo)
+        this.received += stored.length
+        if (invalid.length > 0) await this.#refuseEntries(invalid)
+        if (!last) return
+        // the Ack goes once the whole frame is stored
+        this.#unacked--
+        await this.#write({ ack: { batches: 1 } })
+      }).catch((err: Error) => {
+        this.#storeFailure ??= err
+        // end the read loop, so that run() sends the Refuse, closes, and the peer is blocked
+        this.#reading.abort(err)
+      })
+      if (last) return
     }
-    if (res.invalid.length > 0) await this.#refuseEntries(res.invalid)
-    if (this.#storeFailure != null) throw this.#storeFailure
-    this.#storing = this.#storing.then(async () => {
-      const { stored, invalid } = await this.#ingester.flush(res.upTo)
-      this.received += stored.length
-      if (invalid.length > 0) await this.#refuseEntries(invalid)
-      this.#unacked--
-      await this.#write({ ack: { batches: 1 } })
-    }).catch((err: Error) => {
-      this.#storeFailure ??= err
-      // end the read loop, so that run() sends the Refuse, closes, and the peer is blocked
-      this.#reading.abort(err)
-    })
   }
 
   // Tells the peer which entries were refused; past MAX_INVALID the session ends.

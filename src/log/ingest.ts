@@ -161,7 +161,7 @@ export class Ingester {
       const round = await this.#storeReady(upTo)
       stored.push(...round.stored)
       invalid.push(...round.invalid)
-      if (round.stored.length === 0 || this.#pending.size === 0) break
+      if (round.stored.length === 0 || !round.again || this.#pending.size === 0) break
     }
     this.#detach(upTo)
     return { stored, invalid }
@@ -207,8 +207,10 @@ export class Ingester {
   // batch, in arrival order (a causal order), once its clock is checked: one
   // more than the highest clock of its parents. An entry whose parent is
   // missing waits, with every later entry that depends on it.
-  async #storeReady (upTo: number): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[] }> {
+  async #storeReady (upTo: number): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[], again: boolean }> {
     let ready: Pending[] = []
+    // whether an entry was left out that what this round stores can make ready
+    let again = false
     // clocks of the entries ready in this batch, by hex id
     const inBatch = new Map<string, number>()
     // each author's newest entry so far: stored, or ready in this batch
@@ -216,13 +218,16 @@ export class Ingester {
     const outside: Uint8Array[] = []
     for (const p of inSeqOrder(this.#pending.values(), upTo)) {
       const { entry } = p.d
-      if (!follows(entry, heads.get(p.author) ?? this.#log.authorHead(p.author))) continue
+      if (!follows(entry, heads.get(p.author) ?? this.#log.authorHead(p.author))) {
+        again = true
+        continue
+      }
       for (const l of entry.links) if (!inBatch.has(toHex(l))) outside.push(l)
       heads.set(p.author, { seq: entry.seq, id: p.d.id, clock: entry.clock })
       inBatch.set(p.hex, entry.clock)
       ready.push(p)
     }
-    if (ready.length === 0) return { stored: [], invalid: [] }
+    if (ready.length === 0) return { stored: [], invalid: [], again: false }
     const clocks = new Map<string, number | undefined>()
     const found = await this.#log.clocks(outside)
     outside.forEach((l, i) => clocks.set(toHex(l), found[i]))
@@ -257,10 +262,10 @@ export class Ingester {
       }
     }
     ready = trimUnsigned(keep)
-    if (ready.length === 0) return { stored: [], invalid }
+    if (ready.length === 0) return { stored: [], invalid, again: false }
     const stored = await this.#log.store(ready.map(p => p.d))
     for (const p of ready) this.#forget(p)
-    return { stored, invalid }
+    return { stored, invalid, again: again || blocked.size > 0 }
   }
 
   #forget (p: Pending): void {

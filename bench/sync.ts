@@ -120,10 +120,16 @@ async function chain (length: number, writers: number, perWriter: number): Promi
   await ring[ring.length - 1].connect(addrs[0])
   const target = before + 1 + writers * perWriter
   const heads = (n: HyperEmitter): string => n.log.heads().map(h => Buffer.from(h).toString('hex')).sort().join()
+  const sent = (): number => nodes.reduce((sum, n) => sum + n.peers().reduce((s, p) => s + p.sent, 0), 0)
+  const sentBefore = sent()
   const t = performance.now()
   await Promise.all(ring.map((n, i) => Promise.all(Array.from({ length: perWriter }, (_, j) => n.emit('Integer', { value: i * perWriter + j })))))
   await waitFor(() => nodes.every(n => n.log.length === target) && new Set(nodes.map(heads)).size === 1)
-  report({ name: `sync.chain${length}.converge`, value: round(performance.now() - t, 1), unit: 'ms', note: `${writers} nodes each emit ${perWriter} at once; until all ${length} nodes hold all ${writers * perWriter} with identical heads` })
+  const elapsed = performance.now() - t
+  // each of the other nodes needs each entry once: more sends are duplicates
+  const sends = sent() - sentBefore
+  const needed = writers * perWriter * (length - 1)
+  report({ name: `sync.chain${length}.converge`, value: round(elapsed, 1), unit: 'ms', sends, sendsPerNeeded: round(sends / needed, 2), connections: nodes.reduce((s, n) => s + n.peers().length, 0) / 2, note: `${writers} nodes each emit ${perWriter} at once; until all ${length} nodes hold all ${writers * perWriter} with identical heads; sends counts entries sent on all links (sessions that ended during the run are not counted)` })
   await Promise.all(nodes.map(n => n.close()))
 }
 

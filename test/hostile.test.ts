@@ -299,6 +299,23 @@ test('an Ack storm (more Acks than Entries frames were sent) ends the session wi
   assert.ok(sync(e).isBlocked(p.peerId))
 })
 
+for (const [what, msg] of [
+  ['a Prune', { prune: { authors: [new Uint8Array(5)] } }],
+  ['a Graft', { graft: { have: [{ author: new Uint8Array(31), seq: 1 }] } }]
+] as const) {
+  test(`${what} whose author is not a 32-byte key ends the session with PROTOCOL; the honest peer is still served`, async () => {
+    const { e, addr, base } = await target()
+    const { p, s } = await session(e, addr)
+    await s.waitFor(() => s.frames.some(f => f.entries != null), 2000)
+    await s.send(msg as never)
+    await s.waitEnd(3000)
+    await assertRefusedWith(e, p, s, 'PROTOCOL')
+    assert.ok(sync(e).isBlocked(p.peerId))
+    assert.is(e.log.length, base)
+    await servesHonest(e, addr)
+  })
+}
+
 test('a bad frame followed at once by a reset still gets the peer blocked', async () => {
   const { e, addr } = await target()
   const blocked: boolean[] = []

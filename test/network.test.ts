@@ -252,6 +252,39 @@ test('with three peers an entry is not sent to a node again and again', async ()
   assert.ok(received <= c.log.length, `${received} stored`)
 })
 
+test('in a full mesh, a node that sends an entry again is pruned for its author: entries reach each node about once; when a node leaves, the rest still get everything', async () => {
+  const nodes = Array.from({ length: 6 }, () => emitter(new MemoryLevel(), { ...FAST, inboundConnectionThreshold: 1000 }))
+  const addrs: Multiaddr[] = []
+  for (const n of nodes) addrs.push((await n.listen(0))[0])
+  for (let i = 1; i < nodes.length; i++) for (let j = 0; j < i; j++) await nodes[i].connect(addrs[j])
+  await until(() => nodes.every(n => n.peers().length === nodes.length - 1), 10_000, 'a full mesh')
+  const sent = (): number => nodes.reduce((sum, n) => sum + n.peers().reduce((s, p) => s + p.sent, 0), 0)
+  const converged = async (group: HyperEmitter[], what: string): Promise<void> => {
+    await until(() => new Set(group.map(n => n.log.length)).size === 1 && new Set(group.map(n => headsOf(n).join())).size === 1, 20_000, what)
+  }
+  await converged(nodes, 'the EventPeers')
+  const writers = nodes.slice(0, 3)
+  const rounds = async (from: number, to: number): Promise<void> => {
+    for (let r = from; r < to; r++) {
+      await Promise.all(writers.map((w, i) => Promise.all(Array.from({ length: 20 }, (_, j) => w.emit('Integer', { value: r * 100 + i * 20 + j })))))
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+  }
+  const before = sent()
+  await rounds(0, 15)
+  await converged(nodes, 'all entries on all nodes')
+  // without pruning, about 5 sends per entry and node here (one per link)
+  const perNeeded = (sent() - before) / (15 * 60 * (nodes.length - 1))
+  assert.ok(perNeeded < 2.5, `${perNeeded.toFixed(2)} sends per entry and node`)
+  // a relay leaves: the nodes that had pruned others for what it delivered ask again
+  await nodes[4].close()
+  const rest = nodes.filter((_, i) => i !== 4)
+  await rounds(15, 20)
+  await converged(rest, 'all entries on the remaining nodes')
+  assert.is(rest[0].log.length, nodes[0].log.length)
+  assert.ok(rest.every(n => n.log.length >= 20 * 60), 'every entry everywhere')
+})
+
 test('a private network: only nodes holding the psk connect', async () => {
   const psk = generatePsk()
   const one = emitter(new MemoryLevel(), { ...FAST, psk })

@@ -34,6 +34,8 @@ export interface IngestResult {
   upTo: number
   /** the highest seq per author (hex) among the valid entries: the sender has them */
   seen: Map<string, number>
+  /** authors (hex) of the entries that were held or stored already */
+  duplicateAuthors: Set<string>
 }
 
 // classes, not object literals: see ReadEntry in entry.ts
@@ -96,6 +98,7 @@ export class Ingester {
   accept (batch: Uint8Array[]): Omit<IngestResult, 'stored' | 'pending'> {
     const invalid: InvalidEntryError[] = []
     const seen = new Map<string, number>()
+    const duplicateAuthors = new Set<string>()
     let duplicates = 0
     let refused = 0
     const hexOf = authorHex()
@@ -119,6 +122,7 @@ export class Ingester {
         if (this.#pending.has(hex) || d.entry.seq <= this.#log.authorSeq(author)) {
           if (d.entry.seq > (seen.get(author) ?? 0)) seen.set(author, d.entry.seq)
           duplicates++
+          duplicateAuthors.add(author)
           continue
         }
         verifyEntry(d)
@@ -145,7 +149,7 @@ export class Ingester {
       throw new ProtocolError('too many entries wait for a signature or their parents')
     }
     this.#schedule()
-    return { duplicates, invalid, refused, seen, upTo: this.#accepted }
+    return { duplicates, invalid, refused, seen, duplicateAuthors, upTo: this.#accepted }
   }
 
   /**

@@ -9,6 +9,8 @@ export interface SyncMessage {
   ack?: Ack
   synced?: Synced
   refuse?: Refuse
+  prune?: Prune
+  graft?: Graft
 }
 
 export namespace SyncMessage {
@@ -44,6 +46,16 @@ export namespace SyncMessage {
         if (obj.refuse != null) {
           w.uint32(42)
           Refuse.codec().encode(obj.refuse, w)
+        }
+
+        if (obj.prune != null) {
+          w.uint32(50)
+          Prune.codec().encode(obj.prune, w)
+        }
+
+        if (obj.graft != null) {
+          w.uint32(58)
+          Graft.codec().encode(obj.graft, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -85,6 +97,18 @@ export namespace SyncMessage {
             case 5: {
               obj.refuse = Refuse.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.refuse
+              })
+              break
+            }
+            case 6: {
+              obj.prune = Prune.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.prune
+              })
+              break
+            }
+            case 7: {
+              obj.graft = Graft.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.graft
               })
               break
             }
@@ -134,6 +158,20 @@ export namespace SyncMessage {
             case 5: {
               yield * Refuse.codec().stream(reader, reader.uint32(), `${prefix}.refuse`, {
                 limits: opts.limits?.refuse
+              })
+
+              break
+            }
+            case 6: {
+              yield * Prune.codec().stream(reader, reader.uint32(), `${prefix}.prune`, {
+                limits: opts.limits?.prune
+              })
+
+              break
+            }
+            case 7: {
+              yield * Graft.codec().stream(reader, reader.uint32(), `${prefix}.graft`, {
+                limits: opts.limits?.graft
               })
 
               break
@@ -203,6 +241,24 @@ export namespace SyncMessage {
     value: string
   }
 
+  export interface SyncMessagePruneAuthorsFieldEvent {
+    field: '$.prune.authors[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SyncMessageGraftHaveAuthorFieldEvent {
+    field: '$.graft.have[].author'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncMessageGraftHaveSeqFieldEvent {
+    field: '$.graft.have[].seq'
+    value: number
+    index: number
+  }
+
   export function encode (obj: Partial<SyncMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SyncMessage.codec())
   }
@@ -211,7 +267,7 @@ export namespace SyncMessage {
     return decodeMessage(buf, SyncMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloVersionFieldEvent | SyncMessageHelloSchemaFieldEvent | SyncMessageHelloTopicFieldEvent | SyncMessageHelloHaveAuthorFieldEvent | SyncMessageHelloHaveSeqFieldEvent | SyncMessageEntriesEntriesFieldEvent | SyncMessageAckBatchesFieldEvent | SyncMessageSyncedLengthFieldEvent | SyncMessageRefuseCodeFieldEvent | SyncMessageRefuseReasonFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloVersionFieldEvent | SyncMessageHelloSchemaFieldEvent | SyncMessageHelloTopicFieldEvent | SyncMessageHelloHaveAuthorFieldEvent | SyncMessageHelloHaveSeqFieldEvent | SyncMessageEntriesEntriesFieldEvent | SyncMessageAckBatchesFieldEvent | SyncMessageSyncedLengthFieldEvent | SyncMessageRefuseCodeFieldEvent | SyncMessageRefuseReasonFieldEvent | SyncMessagePruneAuthorsFieldEvent | SyncMessageGraftHaveAuthorFieldEvent | SyncMessageGraftHaveSeqFieldEvent> {
     return streamMessage(buf, SyncMessage.codec(), opts)
   }
 }
@@ -937,5 +993,232 @@ export namespace Refuse {
 
   export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Refuse>): Generator<RefuseCodeFieldEvent | RefuseReasonFieldEvent> {
     return streamMessage(buf, Refuse.codec(), opts)
+  }
+}
+
+export interface Prune {
+  authors: Uint8Array<ArrayBuffer>[]
+}
+
+export namespace Prune {
+  let _codec: Codec<Prune>
+
+  export const codec = (): Codec<Prune> => {
+    if (_codec == null) {
+      _codec = message<Prune>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.authors != null && obj.authors.length > 0) {
+          for (const value of obj.authors) {
+            w.uint32(10)
+            w.bytes(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          authors: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.authors != null && obj.authors.length === opts.limits.authors) {
+                throw new MaxLengthError('Decode error - repeated field "authors" had too many elements')
+              }
+
+              obj.authors.push(reader.bytes())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          authors: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.authors != null && obj.authors === opts.limits.authors) {
+                throw new MaxLengthError('Streaming decode error - repeated field "authors" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.authors[]`,
+                index: obj.authors,
+                value: reader.bytes()
+              }
+
+              obj.authors++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface PruneAuthorsFieldEvent {
+    field: '$.authors[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Prune>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Prune.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Prune>): Prune {
+    return decodeMessage(buf, Prune.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Prune>): Generator<PruneAuthorsFieldEvent> {
+    return streamMessage(buf, Prune.codec(), opts)
+  }
+}
+
+export interface Graft {
+  have: Have[]
+}
+
+export namespace Graft {
+  let _codec: Codec<Graft>
+
+  export const codec = (): Codec<Graft> => {
+    if (_codec == null) {
+      _codec = message<Graft>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.have != null && obj.have.length > 0) {
+          for (const value of obj.have) {
+            w.uint32(10)
+            Have.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          have: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.have != null && obj.have.length === opts.limits.have) {
+                throw new MaxLengthError('Decode error - repeated field "have" had too many elements')
+              }
+
+              obj.have.push(Have.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.have$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          have: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.have != null && obj.have === opts.limits.have) {
+                throw new MaxLengthError('Streaming decode error - repeated field "have" had too many elements')
+              }
+
+              for (const evt of Have.codec().stream(reader, reader.uint32(), `${prefix}.have[]`, {
+                limits: opts.limits?.have$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.have
+                }
+              }
+
+              obj.have++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface GraftHaveAuthorFieldEvent {
+    field: '$.have[].author'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface GraftHaveSeqFieldEvent {
+    field: '$.have[].seq'
+    value: number
+    index: number
+  }
+
+  export function encode (obj: Partial<Graft>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Graft.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Graft>): Graft {
+    return decodeMessage(buf, Graft.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Graft>): Generator<GraftHaveAuthorFieldEvent | GraftHaveSeqFieldEvent> {
+    return streamMessage(buf, Graft.codec(), opts)
   }
 }

@@ -23,6 +23,8 @@ export const MAX_HAVE = 20_000
 export const HANDSHAKE_TIMEOUT = 10_000
 /** Commits queued for live push per session; past it the sender re-reads the db. */
 export const LIVE_QUEUE = 8192
+/** How often a session asks its peer again for the authors it pruned there (see Graft). */
+export const REGRAFT_MS = 2000
 /** Invalid entries a peer may send in one session before it is dropped. */
 export const MAX_INVALID = 16
 /** How long a dropped peer is kept away. */

@@ -1,5 +1,6 @@
 import { Session, SessionError } from './session.js'
-import { PROTOCOL, MAX_STREAMS, OPEN_TIMEOUT, BLOCK_MS, REFUSE, refuseName } from './constants.js'
+import { PROTOCOL, MAX_STREAMS, OPEN_TIMEOUT, BLOCK_MS, REGRAFT_MS, REFUSE, refuseName } from './constants.js'
+import { toHex } from '../log/entry.js'
 import type { SyncComponents, SyncInit } from './index.js'
 import type { Connection, Logger, Startable, Stream, PeerId } from '@libp2p/interface'
 
@@ -20,6 +21,10 @@ export class SyncService implements Startable {
   readonly #waiting = new Map<string, Set<() => void>>()
   /** peers a stream is being opened to: one at a time per peer */
   readonly #opening = new Set<string>()
+  /** for each author (hex), the peer whose session stored its newest entries first */
+  readonly #firstFrom = new Map<string, string>()
+  readonly #self: string
+  #regraft: ReturnType<typeof setInterval> | undefined
   #topology: string | undefined
   #running = false
 
@@ -27,6 +32,7 @@ export class SyncService implements Startable {
     this.#components = components
     this.#init = init
     this.#log = components.logger.forComponent('hyperemitter:sync')
+    this.#self = toHex(init.log.identity.publicKey)
   }
 
   readonly [Symbol.toStringTag] = '@hyperemitter/sync'
@@ -43,10 +49,16 @@ export class SyncService implements Startable {
       }
     })
     this.#running = true
+    // pruning can leave a node whose remaining paths to an author all run
+    // through nodes that pruned them too: every so often each session asks
+    // again for what it pruned, from what the node holds, and prunes anew
+    this.#regraft = setInterval(() => { for (const { session } of this.#sessions.values()) session.graft() }, REGRAFT_MS)
+    this.#regraft.unref?.()
   }
 
   async stop (): Promise<void> {
     this.#running = false
+    clearInterval(this.#regraft)
     await this.#components.registrar.unhandle(PROTOCOL)
     if (this.#topology != null) this.#components.registrar.unregister(this.#topology)
     for (const { session } of this.#sessions.values()) session.close()
@@ -136,6 +148,8 @@ export class SyncService implements Startable {
       existing.session.close()
     }
     const emit = this.#init.onEvent ?? (() => {})
+    const raw = peerId.publicKey?.raw
+    const remoteKey = raw == null ? '' : toHex(raw)
     const session = new Session(stream, {
       log: this.#init.log,
       fingerprint: this.#init.fingerprint,
@@ -144,7 +158,17 @@ export class SyncService implements Startable {
       logger: this.#log,
       onSynced: () => { emit({ type: 'peer:synced', peer: peerId }) },
       onInvalid: (count, reason) => { emit({ type: 'peer:invalid', peer: peerId, count, reason }) },
-      onHandshake: () => { emit({ type: 'peer:session', peer: peerId, connection }) }
+      onHandshake: () => { emit({ type: 'peer:session', peer: peerId, connection }) },
+      onStored: (authors) => { for (const author of authors) this.#firstFrom.set(author, peer) },
+      // an entry sent again proves another path only while the session that
+      // delivered it first runs (or this node wrote it)
+      mayPrune: (author) => {
+        if (author === this.#self) return true
+        // the author itself is never pruned: it is the root every path starts at
+        if (author === remoteKey) return false
+        const first = this.#firstFrom.get(author)
+        return first != null && first !== peer && this.#sessions.get(first)?.session.closed === false
+      }
     })
     const entry: Entry = { session, initiator, ready: session.ready }
     this.#sessions.set(peer, entry)
@@ -165,6 +189,9 @@ export class SyncService implements Startable {
     }).finally(() => {
       if (this.#sessions.get(peer) === entry) {
         this.#sessions.delete(peer)
+        // it may have been what delivered the authors pruned on other sessions
+        for (const [author, first] of this.#firstFrom) if (first === peer) this.#firstFrom.delete(author)
+        for (const other of this.#sessions.values()) other.session.graft()
         emit({ type: 'peer:session-end', peer: peerId })
       }
     })

@@ -24,6 +24,14 @@ export interface SessionInit {
   onInvalid: (count: number, reason: string) => void
   /** called once both Hellos agree */
   onHandshake?: () => void
+  /** told of the authors (hex) whose entries this session stored first */
+  onStored?: (authors: Set<string>) => void
+  /**
+   * Whether the remote may be asked to stop pushing an author (hex) whose
+   * entry it sent again: only while another live session delivers that
+   * author first. @default never
+   */
+  mayPrune?: (author: string) => boolean
 }
 
 /** An entry to send: its bytes, author (hex) and author seq. */
@@ -73,6 +81,12 @@ export class Session {
   #storeFailure: Error | undefined
   #queue: LogEntry[] = []
   #queueOverflow = false
+  /** authors (hex) the remote asked not to be pushed: it gets them from another peer */
+  readonly #pruned = new Set<string>()
+  /** authors (hex) this side asked the remote not to push */
+  readonly #prunedByMe = new Set<string>()
+  /** a store pass for held entries is queued */
+  #retrying = false
   readonly #synced = Promise.withResolvers<void>()
   readonly #ready = Promise.withResolvers<void>()
   /** entries sent and received */
@@ -185,6 +199,17 @@ export class Session {
   }
 
   #onCommit (entries: LogEntry[]): void {
+    // entries held for parents that another session just stored
+    if (this.#ingester.pending > 0 && !this.#retrying) {
+      this.#retrying = true
+      this.#storing = this.#storing.then(async () => {
+        this.#retrying = false
+        if (!this.#closed) await this.#store(Infinity)
+      }).catch((err: Error) => {
+        this.#storeFailure ??= err
+        this.#reading.abort(err)
+      })
+    }
     if (this.#queue.length + entries.length > LIVE_QUEUE) {
       this.#queueOverflow = true
       this.#queue = []
@@ -239,7 +264,12 @@ export class Session {
 
   // What the remote lacks after what is already framed for it, in feed order.
   async #readMissing (): Promise<Outgoing[]> {
-    const missing = await this.#log.missing(this.#remoteHave, 4 * MAX_BATCH_ENTRIES)
+    let have = this.#remoteHave
+    if (this.#pruned.size > 0) {
+      have = new Map(have)
+      for (const author of this.#pruned) have.set(author, Infinity)
+    }
+    const missing = await this.#log.missing(have, 4 * MAX_BATCH_ENTRIES)
     const bytes = await this.#log.readBytes(missing.map(m => m.seq))
     return missing.map((m, i) => ({ bytes: bytes[i], author: m.author, authorSeq: m.authorSeq }))
   }
@@ -269,8 +299,9 @@ export class Session {
     let frame: Array<Uint8Array<ArrayBuffer>> = []
     let bytes = 0
     for (const e of entries) {
-      // the remote may have got it from another peer meanwhile
-      if (e.authorSeq <= (this.#remoteHave.get(e.author) ?? 0)) continue
+      // the remote may have got it from another peer meanwhile, or get it
+      // from another peer
+      if (e.authorSeq <= (this.#remoteHave.get(e.author) ?? 0) || this.#pruned.has(e.author)) continue
       if (frame.length >= MAX_BATCH_ENTRIES || (frame.length > 0 && bytes + e.bytes.byteLength > MAX_BATCH_BYTES)) {
         frames.push(frame)
         frame = []
@@ -315,7 +346,7 @@ export class Session {
       // a frame that does not decode is the peer's fault, whatever the stream did since
       let msg: SyncMessage
       try {
-        msg = SyncMessage.decode(frame, { limits: { entries: { entries: MAX_BATCH_ENTRIES }, hello: { have: 0 } } } as never)
+        msg = SyncMessage.decode(frame, { limits: { entries: { entries: MAX_BATCH_ENTRIES }, hello: { have: 0 }, prune: { authors: MAX_HAVE }, graft: { have: MAX_HAVE } } } as never)
       } catch (err) {
         throw new SessionError(`bad frame: ${(err as Error).message}`, REFUSE.PROTOCOL)
       }
@@ -349,6 +380,22 @@ export class Session {
         } else {
           throw refused(msg.refuse.code, msg.refuse.reason)
         }
+      } else if (msg.prune != null) {
+        for (const author of msg.prune.authors) {
+          if (author.byteLength !== PUBLIC_KEY_LENGTH) throw new SessionError('a Prune author is not a 32-byte key', REFUSE.PROTOCOL)
+          // past the bound the remote gets some entries twice, which is harmless
+          if (this.#pruned.size < MAX_HAVE) this.#pruned.add(toHex(author))
+        }
+      } else if (msg.graft != null) {
+        for (const h of msg.graft.have) {
+          if (h.author.byteLength !== PUBLIC_KEY_LENGTH) throw new SessionError('a Graft author is not a 32-byte key', REFUSE.PROTOCOL)
+          const author = toHex(h.author)
+          this.#pruned.delete(author)
+          if (Number.isSafeInteger(h.seq) && h.seq > (this.#remoteHave.get(author) ?? 0)) this.#remoteHave.set(author, h.seq)
+        }
+        // what the remote lacks of them is read from the db
+        this.#queueOverflow = true
+        this.#wake?.()
       } else {
         throw new SessionError('unexpected frame after the handshake', REFUSE.PROTOCOL)
       }
@@ -374,11 +421,10 @@ export class Session {
         throw err
       }
       if (res.invalid.length > 0) await this.#refuseEntries(res.invalid)
+      if (res.duplicateAuthors.size > 0) await this.#prune(res.duplicateAuthors)
       this.#storingBefore = this.#storing
       this.#storing = this.#storing.then(async () => {
-        const { stored, invalid } = await this.#ingester.flush(res.upTo)
-        this.received += stored.length
-        if (invalid.length > 0) await this.#refuseEntries(invalid)
+        await this.#store(res.upTo)
         if (!last) return
         // the Ack goes once the whole frame is stored
         this.#unacked--
@@ -390,6 +436,43 @@ export class Session {
       })
       if (last) return
     }
+  }
+
+  // Stores the held entries that are ready, of the batches accepted up to `upTo`.
+  async #store (upTo: number): Promise<void> {
+    const { stored, invalid } = await this.#ingester.flush(upTo)
+    this.received += stored.length
+    if (stored.length > 0 && this.#init.onStored != null) {
+      const hexOf = authorHex()
+      const authors = new Set<string>()
+      for (const e of stored) authors.add(hexOf(e.entry.author))
+      this.#init.onStored(authors)
+    }
+    if (invalid.length > 0) await this.#refuseEntries(invalid)
+  }
+
+  // The remote sent entries this node had: of those authors that another
+  // session delivers first, it is asked to push no more.
+  async #prune (authors: Set<string>): Promise<void> {
+    const prune: Array<Uint8Array<ArrayBuffer>> = []
+    for (const author of authors) {
+      if (this.#prunedByMe.has(author) || this.#prunedByMe.size >= MAX_HAVE || this.#init.mayPrune?.(author) !== true) continue
+      this.#prunedByMe.add(author)
+      prune.push(Buffer.from(author, 'hex') as Uint8Array<ArrayBuffer>)
+    }
+    if (prune.length > 0) await this.#write({ prune: { authors: prune } })
+  }
+
+  /**
+   * Asks the remote to push again every author this side pruned, from what
+   * this node holds now: another session ended, and may have been the one
+   * that delivered them.
+   */
+  graft (): void {
+    if (this.#closed || this.#prunedByMe.size === 0) return
+    const have = [...this.#prunedByMe].map(author => ({ author: Buffer.from(author, 'hex') as Uint8Array<ArrayBuffer>, seq: this.#log.authorSeq(author) }))
+    this.#prunedByMe.clear()
+    this.#write({ graft: { have } }).catch(err => { this.#init.logger('could not send a Graft: %e', err) })
   }
 
   // Tells the peer which entries were refused; past MAX_INVALID the session ends.

@@ -135,9 +135,10 @@ function readName (bytes: Uint8Array): string {
 /**
  * Reads an entry: what `Entry.decode` (protons) reads from the bytes
  * `encodeEntry` writes (a test holds them equal), with no intermediate
- * objects, and stricter: a known field of the wrong wire type, a varint that
- * is not in its shortest form or over 2^53, a group, more than MAX_LINKS
- * links, or bytes past the end throw. Bytes fields are views into `bytes`.
+ * objects, and stricter (protocols/README.md §3): a known field of the wrong
+ * wire type, a varint not in its shortest form or over 2^53, a tag over 32
+ * bits, a group, a name that is not UTF-8, more than MAX_LINKS links, or
+ * bytes past the end throw. Bytes fields are views into `bytes`.
  * Every entry from the network is read here.
  */
 export function readEntry (bytes: Uint8Array): Entry {

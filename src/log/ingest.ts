@@ -71,12 +71,18 @@ export class Ingester {
   // ids vouched for by a verified entry's prev: id -> [author, seq]
   readonly #vouched = new Map<string, Vouch>()
   #bytes = 0
+  #verified = 0
   #accepted = 0
   #timer: ReturnType<typeof setTimeout> | undefined
 
   constructor (log: Log, init: IngestInit) {
     this.#log = log
     this.#init = init
+  }
+
+  /** held entries whose signature is in place: they wait for their parents only */
+  get verified (): number {
+    return this.#verified
   }
 
   get pending (): number {
@@ -195,6 +201,7 @@ export class Ingester {
     let current: Pending | undefined = p
     while (current != null && !current.verified) {
       current.verified = true
+      this.#verified++
       const entry: DecodedEntry['entry'] = current.d.entry
       if (entry.seq === 1) break
       const prevHex = toHex(entry.prev)
@@ -273,7 +280,10 @@ export class Ingester {
   }
 
   #forget (p: Pending): void {
-    if (this.#pending.delete(p.hex)) this.#bytes -= p.d.bytes.byteLength
+    if (this.#pending.delete(p.hex)) {
+      this.#bytes -= p.d.bytes.byteLength
+      if (p.verified) this.#verified--
+    }
     this.#vouched.delete(p.hex)
   }
 
@@ -305,6 +315,7 @@ export class Ingester {
     this.#pending.clear()
     this.#vouched.clear()
     this.#bytes = 0
+    this.#verified = 0
   }
 }
 

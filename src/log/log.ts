@@ -1,7 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { ClosedError, InvalidMessageError, StorageError } from '../errors.js'
-import type { Entry} from './entry.js';
-import { authorHex, decodeEntry, readEntry, encodeEntry, entryId, equalBytes, follows, EMPTY, ID_LENGTH, MAX_LINKS, MAX_ENTRY_BYTES, NO_HEAD, toHex, type DecodedEntry, type Head } from './entry.js'
+import { authorHex, decodeEntry, readEntry, encodeEntry, entryId, equalBytes, follows, EMPTY, ID_LENGTH, MAX_LINKS, MAX_ENTRY_BYTES, NO_HEAD, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
 import { Identity } from './identity.js'
 import { seqKey, readSeq, AuthorState, runKey, decodeRun, RUN_VALUE_LENGTH, type Run } from './keys.js'
 import { Wal, type WalRecord } from './wal.js'

@@ -23,6 +23,8 @@ export const MAX_HAVE = 20_000
 export const HANDSHAKE_TIMEOUT = 10_000
 /** Commits queued for live push per session; past it the sender re-reads the db. */
 export const LIVE_QUEUE = 8192
+/** Held entries are tried again this long after a commit of the node (their parents may have come through another session). */
+export const RETRY_MS = 10
 /** How often a session asks its peer again for the authors it pruned there (see Graft). */
 export const REGRAFT_MS = 2000
 /** Invalid entries a peer may send in one session before it is dropped. */

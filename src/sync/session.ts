@@ -6,7 +6,7 @@ import { authorHex, equalBytes, toHex } from '../log/entry.js'
 import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
 import { SyncMessage } from '../pb/sync.js'
 import {
-  PROTOCOL_VERSION, MAX_FRAME_BYTES, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, WINDOW, RECEIVE_PART,
+  PROTOCOL_VERSION, MAX_FRAME_BYTES, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, WINDOW, RECEIVE_PART, RETRY_MS,
   HANDSHAKE_TIMEOUT, LIVE_QUEUE, MAX_INVALID, MAX_HAVE, REFUSE, refuseName
 } from './constants.js'
 import { MAX_GROUP, type Log, type LogEntry } from '../log/log.js'
@@ -199,16 +199,18 @@ export class Session {
   }
 
   #onCommit (entries: LogEntry[]): void {
-    // entries held for parents that another session just stored
-    if (this.#ingester.pending > 0 && !this.#retrying) {
+    // entries held for parents that another session may just have stored:
+    // tried again soon, at most once per RETRY_MS however busy the node is
+    if (this.#ingester.verified > 0 && !this.#retrying) {
       this.#retrying = true
-      this.#storing = this.#storing.then(async () => {
+      setTimeout(() => {
         this.#retrying = false
-        if (!this.#closed) await this.#store(Infinity)
-      }).catch((err: Error) => {
-        this.#storeFailure ??= err
-        this.#reading.abort(err)
-      })
+        if (this.#closed) return
+        this.#storing = this.#storing.then(async () => { await this.#store(Infinity) }).catch((err: Error) => {
+          this.#storeFailure ??= err
+          this.#reading.abort(err)
+        })
+      }, RETRY_MS).unref?.()
     }
     if (this.#queue.length + entries.length > LIVE_QUEUE) {
       this.#queueOverflow = true

@@ -21,8 +21,9 @@ export class SyncService implements Startable {
   readonly #waiting = new Map<string, Set<() => void>>()
   /** peers a stream is being opened to: one at a time per peer */
   readonly #opening = new Set<string>()
-  /** for each author (hex), the peer whose session stored its newest entries first */
+  /** for each author (hex), the peer whose session stored its newest entries first, and when */
   readonly #firstFrom = new Map<string, string>()
+  readonly #lastStored = new Map<string, number>()
   readonly #self: string
   #regraft: ReturnType<typeof setInterval> | undefined
   #topology: string | undefined
@@ -51,8 +52,13 @@ export class SyncService implements Startable {
     this.#running = true
     // pruning can leave a node whose remaining paths to an author all run
     // through nodes that pruned them too: every so often each session asks
-    // again for what it pruned, from what the node holds, and prunes anew
-    this.#regraft = setInterval(() => { for (const { session } of this.#sessions.values()) session.graft() }, REGRAFT_MS)
+    // again for the pruned authors of which nothing came meanwhile (asking
+    // for one that streams in would bring what is on its way a second time)
+    this.#regraft = setInterval(() => {
+      const quiet = Date.now() - REGRAFT_MS
+      const stalled = (author: string): boolean => (this.#lastStored.get(author) ?? 0) < quiet
+      for (const { session } of this.#sessions.values()) session.graft(stalled)
+    }, REGRAFT_MS)
     this.#regraft.unref?.()
   }
 
@@ -159,7 +165,13 @@ export class SyncService implements Startable {
       onSynced: () => { emit({ type: 'peer:synced', peer: peerId }) },
       onInvalid: (count, reason) => { emit({ type: 'peer:invalid', peer: peerId, count, reason }) },
       onHandshake: () => { emit({ type: 'peer:session', peer: peerId, connection }) },
-      onStored: (authors) => { for (const author of authors) this.#firstFrom.set(author, peer) },
+      onStored: (authors) => {
+        const now = Date.now()
+        for (const author of authors) {
+          this.#firstFrom.set(author, peer)
+          this.#lastStored.set(author, now)
+        }
+      },
       // an entry sent again proves another path only while the session that
       // delivered it first runs (or this node wrote it)
       mayPrune: (author) => {

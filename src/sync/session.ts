@@ -466,14 +466,16 @@ export class Session {
   }
 
   /**
-   * Asks the remote to push again every author this side pruned, from what
-   * this node holds now: another session ended, and may have been the one
-   * that delivered them.
+   * Asks the remote to push again the authors this side pruned (those `which`
+   * picks, or all), from what this node holds now: another session ended, and
+   * may have been the one that delivered them.
    */
-  graft (): void {
+  graft (which?: (author: string) => boolean): void {
     if (this.#closed || this.#prunedByMe.size === 0) return
-    const have = [...this.#prunedByMe].map(author => ({ author: Buffer.from(author, 'hex') as Uint8Array<ArrayBuffer>, seq: this.#log.authorSeq(author) }))
-    this.#prunedByMe.clear()
+    const authors = which == null ? [...this.#prunedByMe] : [...this.#prunedByMe].filter(which)
+    if (authors.length === 0) return
+    const have = authors.map(author => ({ author: Buffer.from(author, 'hex') as Uint8Array<ArrayBuffer>, seq: this.#log.authorSeq(author) }))
+    for (const author of authors) this.#prunedByMe.delete(author)
     this.#write({ graft: { have } }).catch(err => { this.#init.logger('could not send a Graft: %e', err) })
   }
 

@@ -233,7 +233,7 @@ class ReadEntry implements Entry {
   ) {}
 }
 
-class Decoded implements DecodedEntry {
+export class Decoded implements DecodedEntry {
   constructor (readonly id: Uint8Array<ArrayBuffer>, readonly bytes: Uint8Array, readonly entry: Entry) {}
 }
 

@@ -1,5 +1,5 @@
 import { InvalidEntryError, ProtocolError } from '../errors.js'
-import { authorHex, decodeEntry, verifyEntry, follows, toHex, type DecodedEntry, type Head } from './entry.js'
+import { authorHex, decodeEntry, readEntry, verifyEntry, follows, toHex, Decoded, type DecodedEntry, type Head } from './entry.js'
 import type { Log, LogEntry } from './log.js'
 
 /** Entries held while they wait for a signature or their parents. */
@@ -161,9 +161,11 @@ export class Ingester {
   /**
    * Stores every held entry whose signature and parents are in place, of the
    * batches accepted up to `upTo` (all by default): a receiver acknowledges
-   * each batch as soon as it is stored, not once later ones are too.
+   * each batch as soon as it is stored, not once later ones are too. With
+   * `detach`, the entries of those batches that still wait get bytes of their
+   * own: pass it once the frame they came in is done with.
    */
-  async flush (upTo = Infinity): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[] }> {
+  async flush (upTo = Infinity, detach = true): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[] }> {
     const stored: LogEntry[] = []
     const invalid: InvalidEntryError[] = []
     // what one round stores can make more entries ready
@@ -173,7 +175,7 @@ export class Ingester {
       invalid.push(...round.invalid)
       if (round.stored.length === 0 || !round.again || this.#pending.size === 0) break
     }
-    this.#detach(upTo)
+    if (detach) this.#detach(upTo)
     return { stored, invalid }
   }
 
@@ -183,7 +185,8 @@ export class Ingester {
   #detach (upTo: number): void {
     for (const p of this.#pending.values()) {
       if (!p.framed || p.n > upTo) continue
-      p.d = decodeEntry(p.d.bytes.slice(), { verify: false })
+      const bytes = p.d.bytes.slice()
+      p.d = new Decoded(p.d.id, bytes, readEntry(bytes))
       p.framed = false
     }
   }

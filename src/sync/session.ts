@@ -206,7 +206,7 @@ export class Session {
       setTimeout(() => {
         this.#retrying = false
         if (this.#closed) return
-        this.#storing = this.#storing.then(async () => { await this.#store(Infinity) }).catch((err: Error) => {
+        this.#storing = this.#storing.then(async () => { await this.#store(Infinity, false) }).catch((err: Error) => {
           this.#storeFailure ??= err
           this.#reading.abort(err)
         })
@@ -426,7 +426,8 @@ export class Session {
       if (res.duplicateAuthors.size > 0) await this.#prune(res.duplicateAuthors)
       this.#storingBefore = this.#storing
       this.#storing = this.#storing.then(async () => {
-        await this.#store(res.upTo)
+        // the frame is done with once its last part is stored
+        await this.#store(res.upTo, last)
         if (!last) return
         // the Ack goes once the whole frame is stored
         this.#unacked--
@@ -441,8 +442,8 @@ export class Session {
   }
 
   // Stores the held entries that are ready, of the batches accepted up to `upTo`.
-  async #store (upTo: number): Promise<void> {
-    const { stored, invalid } = await this.#ingester.flush(upTo)
+  async #store (upTo: number, detach: boolean): Promise<void> {
+    const { stored, invalid } = await this.#ingester.flush(upTo, detach)
     this.received += stored.length
     if (stored.length > 0 && this.#init.onStored != null) {
       const hexOf = authorHex()

@@ -55,7 +55,7 @@ async function rawRoundTrip (from: HyperEmitter, to: HyperEmitter, n: number): P
 // a core, as two machines would.
 async function catchup (n: number): Promise<void> {
   const dir = await tempDir()
-  const peer = spawn(process.execPath, [...(process.env.BENCH_PEER_PROF != null ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PEER_PROF] : []), fileURLToPath(new URL('./peer.js', import.meta.url)), dir.path, String(n)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const peer = spawn(process.execPath, [fileURLToPath(new URL('./peer.js', import.meta.url)), dir.path, String(n)], { stdio: ['pipe', 'pipe', 'inherit'] })
   const [line] = await once(createInterface({ input: peer.stdout }), 'line') as [string]
   const info = JSON.parse(line) as { addr: string, length: number, entryBytes: number }
   const b = await HyperEmitter.open(join(dir.path, 'b'), schema)

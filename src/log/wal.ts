@@ -1,6 +1,7 @@
 import { closeSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { StorageError } from '../errors.js'
 import { sha256 } from './entry.js'
+import { readSeq, writeSeq } from './keys.js'
 
 /**
  * The log's write-ahead file. A commit is appended to it with one write()
@@ -104,7 +105,7 @@ function encode (firstSeq: number, entries: Uint8Array[]): Buffer {
   for (const e of entries) bodyLength += 4 + e.byteLength
   const out = Buffer.allocUnsafe(HEADER + bodyLength)
   out.writeUInt32BE(bodyLength, 0)
-  out.writeBigUInt64BE(BigInt(firstSeq), HEADER)
+  writeSeq(out, firstSeq, HEADER)
   out.writeUInt32BE(entries.length, HEADER + 8)
   let at = HEADER + BODY_HEADER
   for (const e of entries) {
@@ -133,7 +134,7 @@ function parse (data: Buffer): { records: WalRecord[], end: number } {
 }
 
 function readBody (body: Buffer): WalRecord | undefined {
-  const firstSeq = Number(body.readBigUInt64BE(0))
+  const firstSeq = readSeq(body)
   const count = body.readUInt32BE(8)
   const entries: Uint8Array[] = []
   let at = BODY_HEADER

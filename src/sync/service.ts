@@ -21,9 +21,8 @@ export class SyncService implements Startable {
   readonly #waiting = new Map<string, Set<() => void>>()
   /** peers a stream is being opened to: one at a time per peer */
   readonly #opening = new Set<string>()
-  /** for each author (hex), the peer whose session stored its newest entries first, and when */
-  readonly #firstFrom = new Map<string, string>()
-  readonly #lastStored = new Map<string, number>()
+  /** for each author (hex): when this node last stored its entries, and from which peer (while its session runs) */
+  readonly #stored = new Map<string, { peer: string | undefined, at: number }>()
   readonly #self: string
   #regraft: ReturnType<typeof setInterval> | undefined
   #topology: string | undefined
@@ -56,7 +55,7 @@ export class SyncService implements Startable {
     // for one that streams in would bring what is on its way a second time)
     this.#regraft = setInterval(() => {
       const quiet = Date.now() - REGRAFT_MS
-      const stalled = (author: string): boolean => (this.#lastStored.get(author) ?? 0) < quiet
+      const stalled = (author: string): boolean => (this.#stored.get(author)?.at ?? 0) < quiet
       for (const { session } of this.#sessions.values()) session.graft(stalled)
     }, REGRAFT_MS)
     this.#regraft.unref?.()
@@ -166,11 +165,8 @@ export class SyncService implements Startable {
       onInvalid: (count, reason) => { emit({ type: 'peer:invalid', peer: peerId, count, reason }) },
       onHandshake: () => { emit({ type: 'peer:session', peer: peerId, connection }) },
       onStored: (authors) => {
-        const now = Date.now()
-        for (const author of authors) {
-          this.#firstFrom.set(author, peer)
-          this.#lastStored.set(author, now)
-        }
+        const at = Date.now()
+        for (const author of authors) this.#stored.set(author, { peer, at })
       },
       // an entry sent again proves another path only while the session that
       // delivered it first runs (or this node wrote it)
@@ -178,7 +174,7 @@ export class SyncService implements Startable {
         if (author === this.#self) return true
         // the author itself is never pruned: it is the root every path starts at
         if (author === remoteKey) return false
-        const first = this.#firstFrom.get(author)
+        const first = this.#stored.get(author)?.peer
         return first != null && first !== peer && this.#sessions.get(first)?.session.closed === false
       }
     })
@@ -202,7 +198,7 @@ export class SyncService implements Startable {
       if (this.#sessions.get(peer) === entry) {
         this.#sessions.delete(peer)
         // it may have been what delivered the authors pruned on other sessions
-        for (const [author, first] of this.#firstFrom) if (first === peer) this.#firstFrom.delete(author)
+        for (const stored of this.#stored.values()) if (stored.peer === peer) stored.peer = undefined
         for (const other of this.#sessions.values()) other.session.graft()
         emit({ type: 'peer:session-end', peer: peerId })
       }

@@ -35,8 +35,10 @@ export interface HyperEmitterOptions {
    * in the db's folder; none for dbs without a folder
    */
   wal?: string | false
-  /** ms before libp2p's first redial of a lost peer (then it backs off). @default 1000 */
+  /** ms between libp2p's first redials of a lost peer; then the emitter redials every 1 to 2 s (60 s for peers not met for 10 minutes). @default 1000 */
   reconnectTimeout?: number
+  /** ms a peer that broke the protocol or sent invalid entries is kept away. @default 60000 */
+  blockTime?: number
   /** discover and dial peers on the LAN by mDNS. @default false */
   mdns?: boolean
   /** cluster name: peers with another topic are refused, and mDNS only finds this one. @default '' */
@@ -143,6 +145,7 @@ export class HyperEmitter {
         topic: options.topic ?? '',
         mdns: options.mdns === true,
         reconnectTimeout: options.reconnectTimeout,
+        blockTime: options.blockTime,
         writers: options.writers,
         maxConnections: options.maxConnections,
         inboundConnectionThreshold: options.inboundConnectionThreshold,

@@ -4,6 +4,8 @@ import { MemoryLevel } from 'memory-level'
 import { join } from 'node:path'
 import { HyperEmitter, generatePsk, type HyperEmitterOptions } from '../src/index.js'
 import { fixture, tempDir, until, Cluster, collect } from './helpers.js'
+import { lpStream } from '@libp2p/utils'
+import { PROTOCOL } from '../src/sync/index.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const messages = await fixture('messages.proto')
@@ -117,6 +119,59 @@ test('a killed connection is re-established and later events still arrive', asyn
   const got = collect(two, 'Hello', 1)
   await one.emit('Hello', { from: 'after' })
   assert.equal(await got, [{ from: 'after', message: '' }])
+})
+
+/** The sync streams of `e`'s connections. */
+function syncStreams (e: HyperEmitter): Array<{ id: string, abort: (err: Error) => void }> {
+  return e.node!.getConnections().flatMap(c => c.streams.filter(s => s.protocol === PROTOCOL))
+}
+
+for (const side of ['dialling', 'listening']) {
+  test(`a session that breaks on a connection that stays (reset on the ${side} side) is opened again on it within 2 s`, async () => {
+    const one = emitter()
+    const two = emitter()
+    const [addr] = await one.listen(0)
+    await two.connect(addr)
+    const [connection] = two.node!.getConnections()
+    // once identify is done, and with it libp2p's calls to the protocol's topology
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    await until(() => syncStreams(one).length === 1 && syncStreams(two).length === 1, 5000, 'one sync stream')
+    const [stream] = syncStreams(side === 'dialling' ? two : one)
+    const ended = new Promise(resolve => { two.status.once('peer:disconnect', resolve) })
+    stream.abort(new Error('a transport fault'))
+    await ended
+    const broke = Date.now()
+    await until(() => one.peers().length === 1 && two.peers().length === 1, 2000, 'the session again')
+    assert.ok(Date.now() - broke <= 2000)
+    assert.is(two.node!.getConnections()[0], connection, 'the same connection')
+    assert.ok(syncStreams(two).every(s => s.id !== stream.id), 'on a new stream')
+    const got = collect(two, 'Hello', 1)
+    await one.emit('Hello', { from: 'one' })
+    assert.equal(await got, [{ from: 'one', message: '' }])
+  })
+}
+
+test('a peer kept away for breaking the protocol is back, with a session, soon after its block expires', async () => {
+  const blockTime = 1500
+  const one = emitter(new MemoryLevel(), { ...FAST, blockTime })
+  const two = emitter()
+  const [addr] = await one.listen(0)
+  await two.connect(addr)
+  const refused: string[] = []
+  one.status.on('peer:refused', (e: { code: string }) => { refused.push(e.code) })
+  // past the time a session gives way to a new stream from its peer
+  await new Promise(resolve => setTimeout(resolve, 2500))
+  // two's node opens a second sync stream and sends a frame that is no SyncMessage
+  const stream = await two.node!.getConnections()[0].newStream(PROTOCOL)
+  await lpStream(stream).write(new Uint8Array([0xff, 0xff, 0xff]))
+  await until(() => one.peers().length === 0 && two.node!.getConnections().length === 0, 5000, 'the block')
+  const blocked = Date.now()
+  assert.equal(refused, ['PROTOCOL'])
+  await until(() => one.peers().length === 1 && two.peers().length === 1, blockTime + 3000, 'the session after the block')
+  assert.ok(Date.now() - blocked >= blockTime - 100, 'not before the block expired')
+  const got = collect(one, 'Hello', 1)
+  await two.emit('Hello', { from: 'two' })
+  assert.equal(await got, [{ from: 'two', message: '' }])
 })
 
 test('EventPeer is written on listen, and not again on a restart at the same address', async () => {

@@ -56,6 +56,7 @@ export interface NetworkInit {
   topic: string
   mdns: boolean
   reconnectTimeout?: number
+  blockTime?: number
   maxConnections?: number
   inboundConnectionThreshold?: number
   /** hex public keys or peer ids whose entries are accepted (the node's own always are) */
@@ -133,6 +134,7 @@ export class Network {
         log: l,
         fingerprint: schema.fingerprint,
         topic: this.#init.topic,
+        blockTime: this.#init.blockTime,
         ingest: {
           validate: (name, payload) => { schema.check(name, payload) },
           accept: writers == null ? undefined : (author) => writers.has(author)

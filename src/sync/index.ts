@@ -32,6 +32,8 @@ export interface SyncInit {
   fingerprint: Uint8Array
   /** cluster name; peers with another one are refused. @default '' */
   topic: string
+  /** ms a peer that broke the protocol or sent invalid entries is kept away. @default BLOCK_MS */
+  blockTime?: number
   /** how received entries are checked */
   ingest: IngestInit
   /** receives every session event */

@@ -222,7 +222,7 @@ export class SyncService implements Startable {
         emit({ type: 'peer:refused', peer: peerId, code: refuseName(code), reason: err.message, remote })
       }
       if (!remote && (code === REFUSE.INVALID_ENTRY || code === REFUSE.LIMIT || code === REFUSE.PROTOCOL)) {
-        this.#blocked.set(peer, Date.now() + BLOCK_MS)
+        this.#blocked.set(peer, Date.now() + (this.#init.blockTime ?? BLOCK_MS))
         void connection.close().catch(() => {})
       }
     }).finally(() => {

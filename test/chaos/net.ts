@@ -53,7 +53,8 @@ export function netnsProblem (): string | undefined {
   return undefined
 }
 
-function alive (pid: number): boolean {
+/** Whether a process `pid` runs. */
+export function pidRuns (pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
@@ -77,7 +78,7 @@ export function removeStale (): string[] {
   for (const line of list.split('\n')) {
     const name = line.split(' ')[0]
     const m = new RegExp(`^${PREFIX}-(\\d+)-`).exec(name)
-    if (m == null || Number(m[1]) === process.pid || alive(Number(m[1]))) continue
+    if (m == null || Number(m[1]) === process.pid || pidRuns(Number(m[1]))) continue
     try {
       ipSync('netns', 'delete', name)
       removed.push(name)

@@ -15,8 +15,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { rmSync, readdirSync } from 'node:fs'
 import { Prng } from './prng.js'
-import { Testbed, nodeIp, removeStale } from './net.js'
+import { Testbed, nodeIp, removeStale, pidRuns } from './net.js'
 import { NodeProcess, type Line, type StatusLine } from './proc.js'
 
 export interface ChaosOptions {
@@ -42,8 +43,9 @@ export interface ChaosOptions {
   /** write every fault and every node's status lines to this JSON file */
   trace?: string
   /**
-   * after each heal or restart, ms to wait for sessions between the affected
-   * nodes and every other node before the next fault is drawn. @default 15_000
+   * after each heal, or once a restarted node listens, ms to wait for sessions
+   * between the affected nodes and every other node before the next fault is
+   * drawn. @default 15_000
    */
   recoveryWait?: number
   /** fail a heal or restart after which sessions took longer than this (ms). @default no such check */
@@ -145,6 +147,20 @@ const POLL_MS = 250
 /** incarnations per node: values have one decimal digit for it */
 const MAX_INCARNATION = 9
 
+const DIR_PREFIX = 'hyperemitter-chaos-'
+
+// db folders of drivers that were killed (their pid no longer runs)
+function removeStaleDirs (): string[] {
+  const removed: string[] = []
+  for (const name of readdirSync(tmpdir())) {
+    const m = new RegExp(`^${DIR_PREFIX}(\\d+)-`).exec(name)
+    if (m == null || Number(m[1]) === process.pid || pidRuns(Number(m[1]))) continue
+    rmSync(join(tmpdir(), name), { recursive: true, force: true })
+    removed.push(name)
+  }
+  return removed
+}
+
 let signalsHooked = false
 function hookSignals (): void {
   if (signalsHooked) return
@@ -192,10 +208,13 @@ export async function runChaos (options: ChaosOptions = {}): Promise<ChaosResult
     say(`FAILURE: ${text.split('\n')[0]}`)
   }
   const faults: Fault[] = []
-  const stale = removeStale()
-  if (stale.length > 0) say(`removed namespaces left by dead runs: ${stale.join(', ')}`)
+  const stale = [...removeStale(), ...removeStaleDirs()]
+  if (stale.length > 0) say(`removed what dead runs left: ${stale.join(', ')}`)
   const net = new Testbed(n)
-  const dir = await mkdtemp(join(tmpdir(), 'hyperemitter-chaos-'))
+  const dir = await mkdtemp(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`))
+  const removeDir = (): void => { if (options.keep !== true) rmSync(dir, { recursive: true, force: true, maxRetries: 3 }) }
+  // on an early exit too (the nodes are SIGKILLed by proc.ts' exit handler)
+  process.once('exit', removeDir)
   const nodes: ChaosNode[] = Array.from({ length: n }, (_, i) => ({
     i, name: `n${i + 1}`, ns: net.ns[i], ip: nodeIp(i), db: join(dir, `n${i + 1}`), incs: []
   }))
@@ -285,7 +304,8 @@ export async function runChaos (options: ChaosOptions = {}): Promise<ChaosResult
   // node, held for STABLE_MS, or until recoveryWait passed or emitting ends.
   const settle = async (fault: Fault, end: number): Promise<void> => {
     const h = t0 + fault.healed!
-    const by = Math.min(h + recoveryWait, end)
+    // from now: a restarted node may have taken seconds to start
+    const by = Math.min(Date.now() + recoveryWait, end)
     let holding: number | undefined
     while (Date.now() < by) {
       const now = Date.now()
@@ -464,6 +484,7 @@ export async function runChaos (options: ChaosOptions = {}): Promise<ChaosResult
   if (leftovers.length > 0) fail(`harness: namespaces still there after removal: ${leftovers.join(', ')}`)
   if (options.keep === true) say(`db folders kept in ${dir}`)
   else await rm(dir, { recursive: true, force: true })
+  process.off('exit', removeDir)
 
   // ---- checks ----
   const acks = new Map<number, { id: string, by: string }>()

@@ -21,6 +21,16 @@ function headsOf (e: HyperEmitter): string[] {
 
 test.after.each(async () => { await cluster.closeAll() })
 
+/** Every peer:refused and peer:invalid among `nodes`: between honest nodes there must be none. */
+function refusals (nodes: HyperEmitter[]): string[] {
+  const seen: string[] = []
+  nodes.forEach((n, i) => {
+    n.status.on('peer:refused', (e: { code: string, reason: string }) => { seen.push(`node ${i} peer:refused ${e.code}: ${e.reason}`) })
+    n.status.on('peer:invalid', (e: { count: number, reason: string }) => { seen.push(`node ${i} peer:invalid ${e.count}: ${e.reason}`) })
+  })
+  return seen
+}
+
 test('two paired emitters each hear the other\'s event', async () => {
   const one = emitter()
   const two = emitter()
@@ -176,17 +186,29 @@ test('connecting to one node of a cluster finds the rest through EventPeer', asy
   await until(() => c.peers().some(p => p.id === a.peerId), 10_000, 'c to dial a from its EventPeer')
 })
 
-test('all nodes emitting at once converge to the same heads', async () => {
-  const nodes = [emitter(), emitter(), emitter(), emitter()]
+test('all nodes emitting at once converge to the same heads, and none refuses another', async () => {
+  // on disk: a store waits on level's thread, and other sessions store meanwhile
+  const dir = await tempDir()
+  const nodes = [0, 1, 2, 3].map(i => emitter(join(dir.path, String(i))))
+  const refused = refusals(nodes)
   const addrs = []
   for (const n of nodes) addrs.push((await n.listen(0))[0])
-  // a ring
+  // a ring, then the rest of the mesh through EventPeer: every node stores
+  // each author's entries from several sessions at once
   for (let i = 0; i < nodes.length; i++) await nodes[i].connect(addrs[(i + 1) % nodes.length])
-  await Promise.all(nodes.map((n, i) => Promise.all(Array.from({ length: 200 }, (_, j) => n.emit('Integer', { value: i * 1000 + j })))))
-  const total = 4 * 200 + 4
+  await until(() => nodes.every(n => n.peers().length === nodes.length - 1), 10_000, 'a full mesh')
+  for (let wave = 0; wave < 10; wave++) {
+    await Promise.all(nodes.map((n, i) => Promise.all(Array.from({ length: 50 }, (_, j) => n.emit('Integer', { value: i * 1000 + wave * 50 + j })))))
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+  const total = 4 * 500 + 4
   await until(() => nodes.every(n => n.log.length === total), 20_000, 'every node to have every event')
   await until(() => new Set(nodes.map(n => headsOf(n).join())).size === 1, 10_000, 'identical heads')
   for (const n of nodes) assert.ok((await n.verify()).ok)
+  assert.equal(refused, [], 'honest nodes refused each other')
+  assert.ok(nodes.every(n => n.peers().length === nodes.length - 1), 'every session still runs')
+  await cluster.closeAll()
+  await dir.cleanup()
 })
 
 test('three nodes partitioned and healed converge to the same heads', async () => {
@@ -254,6 +276,7 @@ test('with three peers an entry is not sent to a node again and again', async ()
 
 test('in a full mesh, a node that sends an entry again is pruned for its author: entries reach each node about once; when a node leaves, the rest still get everything', async () => {
   const nodes = Array.from({ length: 6 }, () => emitter(new MemoryLevel(), { ...FAST, inboundConnectionThreshold: 1000 }))
+  const refused = refusals(nodes)
   const addrs: Multiaddr[] = []
   for (const n of nodes) addrs.push((await n.listen(0))[0])
   for (let i = 1; i < nodes.length; i++) for (let j = 0; j < i; j++) await nodes[i].connect(addrs[j])
@@ -283,6 +306,7 @@ test('in a full mesh, a node that sends an entry again is pruned for its author:
   await converged(rest, 'all entries on the remaining nodes')
   assert.is(rest[0].log.length, nodes[0].log.length)
   assert.ok(rest.every(n => n.log.length >= 20 * 60), 'every entry everywhere')
+  assert.equal(refused, [], 'honest nodes refused each other')
 })
 
 test('a private network: only nodes holding the psk connect', async () => {

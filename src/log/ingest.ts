@@ -41,6 +41,12 @@ export interface IngestResult {
 // classes, not object literals: see ReadEntry in entry.ts
 class Pending {
   verified = false
+  /**
+   * The clock of the author's entry before this one, taken when the entry
+   * was found to follow it: that entry is immutable, so the judgment does not
+   * depend on what other sessions store meanwhile.
+   */
+  prevClock = 0
   constructor (
     public d: DecodedEntry,
     readonly author: string,
@@ -222,6 +228,7 @@ export class Ingester {
   // more than the highest clock of its parents. An entry whose parent is
   // missing waits, with every later entry that depends on it.
   async #storeReady (upTo: number): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[], again: boolean }> {
+    this.#dropStored()
     let ready: Pending[] = []
     // whether an entry was left out that what this round stores can make ready
     let again = false
@@ -232,10 +239,12 @@ export class Ingester {
     const outside: Uint8Array[] = []
     for (const p of inSeqOrder(this.#pending.values(), upTo)) {
       const { entry } = p.d
-      if (!follows(entry, heads.get(p.author) ?? this.#log.authorHead(p.author))) {
+      const head = heads.get(p.author) ?? this.#log.authorHead(p.author)
+      if (!follows(entry, head)) {
         again = true
         continue
       }
+      p.prevClock = head.clock
       for (const l of entry.links) if (!inBatch.has(toHex(l))) outside.push(l)
       heads.set(p.author, { seq: entry.seq, id: p.d.id, clock: entry.clock })
       inBatch.set(p.hex, entry.clock)
@@ -248,12 +257,15 @@ export class Ingester {
     const invalid: InvalidEntryError[] = []
     const blocked = new Set<string>()
     const keep: Pending[] = []
-    const prevClock = new Map<string, number>()
     // only entries kept before this one count as stored before it
     const before = new Map<string, number>()
+    // Every clock judged here is of an entry that cannot change: the author's
+    // previous entry as found above, and links stored or kept before. Other
+    // sessions may store entries meanwhile; those that this batch holds too
+    // are left out by the log's store as duplicates, never judged.
     for (const p of ready) {
       const { entry } = p.d
-      let parent = prevClock.get(p.author) ?? (entry.seq === 1 ? 0 : this.#log.authorHead(p.author).clock)
+      let parent = p.prevClock
       let waits = blocked.has(p.author)
       for (const l of entry.links) {
         const hex = toHex(l)
@@ -270,7 +282,6 @@ export class Ingester {
         blocked.add(p.author)
         blocked.add(p.hex)
       } else {
-        prevClock.set(p.author, entry.clock)
         before.set(p.hex, entry.clock)
         keep.push(p)
       }
@@ -280,6 +291,14 @@ export class Ingester {
     const stored = await this.#log.store(ready.map(p => p.d))
     for (const p of ready) this.#forget(p)
     return { stored, invalid, again: again || blocked.size > 0 }
+  }
+
+  // Held entries that the log has by now (another session stored them) are
+  // duplicates: they would wait for nothing until they expire.
+  #dropStored (): void {
+    for (const p of this.#pending.values()) {
+      if (p.d.entry.seq <= this.#log.authorSeq(p.author)) this.#forget(p)
+    }
   }
 
   #forget (p: Pending): void {

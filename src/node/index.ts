@@ -61,7 +61,9 @@ export async function createNode (init: NodeInit): Promise<HyperNode> {
       inboundConnectionThreshold: init.inboundConnectionThreshold ?? 50,
       reconnectRetries: RECONNECT_RETRIES,
       reconnectRetryInterval: init.reconnectTimeout ?? 1000,
-      reconnectBackoffFactor: 2
+      // a steady pace: a partition that heals or a peer that restarts is
+      // found within a second, and the network layer goes on after these
+      reconnectBackoffFactor: 1
     },
     connectionGater: {
       denyDialPeer: (peer) => isBlocked(peer.toString()),

@@ -15,8 +15,15 @@ const log = logger('hyperemitter:network')
 /** The tag that makes libp2p redial a peer after a drop. */
 export const KEEP_ALIVE_TAG = `${KEEP_ALIVE}-hyperemitter`
 const KEEP_ALIVE_TAGS = { [KEEP_ALIVE_TAG]: { value: 50 } }
-/** Longest wait between our own redials after libp2p gave up on a peer. */
+/** Longest wait between our own redials after libp2p gave up on a peer... */
 const MAX_BACKOFF = 60_000
+/**
+ * ...and for a peer met lately (or saved, in the first minutes after start):
+ * a partition that heals, or a peer that restarts, is back within seconds.
+ */
+const RECENT_BACKOFF = 2000
+/** How long a peer counts as met lately. */
+const RECENT_MS = 10 * 60_000
 /** EventPeer announcements dialled at once. */
 const MAX_ANNOUNCED_DIALS = 8
 /** How long connect() waits for the sync handshake. */
@@ -76,6 +83,9 @@ export class Network {
   #stopped = false
   readonly #synced = new Set<string>()
   readonly #retries = new Map<string, ReturnType<typeof setTimeout>>()
+  /** when each peer's last session started or ended */
+  readonly #met = new Map<string, number>()
+  #startedAt = 0
   #announcedDials = 0
   /** hex public key of this node: its own EventPeer is not dialled */
   #own = ''
@@ -131,10 +141,14 @@ export class Network {
       }
     })
     this.#node = node
-    // saved peers carry the keep-alive tag: libp2p dials them when it starts
-    for await (const [id, saved] of this.#peers.iterator() as AsyncIterable<[string, SavedPeer]>) {
+    // saved peers carry the keep-alive tag: libp2p dials them when it starts,
+    // once; those still away a moment later are dialled again and again
+    const saved: PeerId[] = []
+    for await (const [id, entry] of this.#peers.iterator() as AsyncIterable<[string, SavedPeer]>) {
       try {
-        await node.peerStore.merge(peerIdFromString(id), { multiaddrs: saved.addrs.map(a => multiaddr(a)), tags: KEEP_ALIVE_TAGS })
+        const peer = peerIdFromString(id)
+        await node.peerStore.merge(peer, { multiaddrs: entry.addrs.map(a => multiaddr(a)), tags: KEEP_ALIVE_TAGS })
+        saved.push(peer)
       } catch (err) {
         log.error('saved peer %s is unusable: %e', id, err)
       }
@@ -148,6 +162,8 @@ export class Network {
     })
     this.#unsubscribe = l.onCommit(entries => { this.#onCommit(entries) })
     await node.start()
+    this.#startedAt = Date.now()
+    for (const peer of saved) this.#retryLater(peer, RECENT_BACKOFF)
     return node
   }
 
@@ -221,6 +237,7 @@ export class Network {
     const peer = event.peer.toString()
     switch (event.type) {
       case 'peer:session':
+        this.#met.set(peer, Date.now())
         this.#clearRetry(peer)
         {
           const saving = this.#remember(event.peer, event.connection)
@@ -230,6 +247,7 @@ export class Network {
         status.emit('peer:connect', { peer })
         break
       case 'peer:session-end':
+        this.#met.set(peer, Date.now())
         this.#synced.delete(peer)
         status.emit('peer:disconnect', { peer })
         break
@@ -273,7 +291,8 @@ export class Network {
       const node = this.#node
       if (node == null || this.#stopped || node.getConnections(peer).length > 0) return
       node.dial(peer).then(() => node.peerStore.merge(peer, { tags: KEEP_ALIVE_TAGS }), () => {
-        this.#retryLater(peer, Math.min(MAX_BACKOFF, delay * 2))
+        const recent = Date.now() - Math.max(this.#met.get(id) ?? 0, this.#startedAt) < RECENT_MS
+        this.#retryLater(peer, Math.min(recent ? RECENT_BACKOFF : MAX_BACKOFF, delay * 2))
       }).catch(() => {})
     }, delay)
     timer.unref()

@@ -31,6 +31,20 @@ export const REGRAFT_MS = 2000
 export const MAX_INVALID = 16
 /** How long a dropped peer is kept away. */
 export const BLOCK_MS = 60_000
+/**
+ * How often the service looks for connections that have no session (it ended,
+ * or a block expired) and opens one: sessions come back within about this.
+ */
+export const RECONCILE_MS = 1000
+/** Longest wait before a session is opened again to a peer whose sessions keep failing. */
+export const MAX_REOPEN_BACKOFF = 30_000
+/**
+ * A session this long past its handshake gives way to a new stream from the
+ * same peer: the peer opens one only when it has no session, so the old one
+ * is dead on its side (a connection dropped during a partition that this
+ * side has not noticed yet). Younger ones are a simultaneous open.
+ */
+export const REPLACE_AFTER_MS = 2000
 /** Sync streams per connection: one, and one more while a duplicate is resolved. */
 export const MAX_STREAMS = 2
 /** Time to open a sync stream on a new connection. */

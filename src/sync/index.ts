@@ -2,7 +2,7 @@ import { SyncService } from './service.js'
 import type { IngestInit } from '../log/ingest.js'
 import type { Log } from '../log/log.js'
 import type { ComponentLogger, Connection, PeerId } from '@libp2p/interface'
-import type { Registrar } from '@libp2p/interface-internal'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
 export { PROTOCOL, REFUSE } from './constants.js'
 import type { RefuseName } from './constants.js'
@@ -42,6 +42,7 @@ export interface SyncInit {
 export interface SyncComponents {
   peerId: PeerId
   registrar: Registrar
+  connectionManager: ConnectionManager
   logger: ComponentLogger
 }
 

@@ -1,5 +1,7 @@
 import { Session, SessionError } from './session.js'
-import { PROTOCOL, MAX_STREAMS, OPEN_TIMEOUT, BLOCK_MS, REGRAFT_MS, REFUSE, refuseName } from './constants.js'
+import {
+  PROTOCOL, MAX_STREAMS, OPEN_TIMEOUT, BLOCK_MS, REGRAFT_MS, RECONCILE_MS, MAX_REOPEN_BACKOFF, REPLACE_AFTER_MS, REFUSE, refuseName
+} from './constants.js'
 import { toHex } from '../log/entry.js'
 import type { SyncComponents, SyncInit } from './index.js'
 import type { Connection, Logger, Startable, Stream, PeerId } from '@libp2p/interface'
@@ -9,6 +11,14 @@ interface Entry {
   /** peer id of the side that opened the stream */
   initiator: string
   ready: Promise<void>
+  /** when the handshake passed */
+  readyAt?: number
+}
+
+/** Sessions with a peer that failed before their handshake, in a row, and when the next may be opened. */
+interface Failures {
+  count: number
+  until: number
 }
 
 /** The /hyperemitter/sync/1.0.0 service: one sync session per connected peer. */
@@ -21,10 +31,12 @@ export class SyncService implements Startable {
   readonly #waiting = new Map<string, Set<() => void>>()
   /** peers a stream is being opened to: one at a time per peer */
   readonly #opening = new Set<string>()
+  readonly #failures = new Map<string, Failures>()
   /** for each author (hex): when this node last stored its entries, and from which peer (while its session runs) */
   readonly #stored = new Map<string, { peer: string | undefined, at: number }>()
   readonly #self: string
   #regraft: ReturnType<typeof setInterval> | undefined
+  #reconcile: ReturnType<typeof setInterval> | undefined
   #topology: string | undefined
   #running = false
 
@@ -59,11 +71,27 @@ export class SyncService implements Startable {
       for (const { session } of this.#sessions.values()) session.graft(stalled)
     }, REGRAFT_MS)
     this.#regraft.unref?.()
+    // a session can end while its connection stays (a transport fault on the
+    // stream, a refusal, a block that expired): it is opened again
+    this.#reconcile = setInterval(() => { this.#reopen() }, RECONCILE_MS)
+    this.#reconcile.unref?.()
+  }
+
+  // Opens a session on every connection this node dialled that has none.
+  #reopen (): void {
+    const now = Date.now()
+    for (const [peer, f] of this.#failures) if (f.until < now - MAX_REOPEN_BACKOFF) this.#failures.delete(peer)
+    for (const connection of this.#components.connectionManager.getConnections()) {
+      if (connection.status !== 'open' || connection.direction !== 'outbound') continue
+      if ((this.#failures.get(connection.remotePeer.toString())?.until ?? 0) > now) continue
+      void this.#open(connection)
+    }
   }
 
   async stop (): Promise<void> {
     this.#running = false
     clearInterval(this.#regraft)
+    clearInterval(this.#reconcile)
     await this.#components.registrar.unhandle(PROTOCOL)
     if (this.#topology != null) this.#components.registrar.unregister(this.#topology)
     for (const { session } of this.#sessions.values()) session.close()
@@ -144,9 +172,11 @@ export class SyncService implements Startable {
     const initiator = outbound ? this.#components.peerId.toString() : peer
     const existing = this.#sessions.get(peer)
     if (existing != null && !existing.session.closed) {
-      // two sessions for one pair: both sides keep the one whose opener has
-      // the smaller id
-      if (existing.initiator <= initiator) {
+      // two sessions for one pair: a simultaneous open, where both sides keep
+      // the one whose opener has the smaller id, unless the one here is
+      // established: the peer opens a stream only when it has no session
+      const established = existing.readyAt != null && Date.now() - existing.readyAt > REPLACE_AFTER_MS
+      if (!established && existing.initiator <= initiator) {
         stream.abort(new SessionError('a sync session with this peer runs already', REFUSE.UNKNOWN))
         return
       }
@@ -179,6 +209,7 @@ export class SyncService implements Startable {
       }
     })
     const entry: Entry = { session, initiator, ready: session.ready }
+    session.ready.then(() => { entry.readyAt = Date.now() }, () => {})
     this.#sessions.set(peer, entry)
     const waiting = this.#waiting.get(peer)
     this.#waiting.delete(peer)
@@ -195,6 +226,7 @@ export class SyncService implements Startable {
         void connection.close().catch(() => {})
       }
     }).finally(() => {
+      this.#noteEnd(peer, entry)
       if (this.#sessions.get(peer) === entry) {
         this.#sessions.delete(peer)
         // it may have been what delivered the authors pruned on other sessions
@@ -203,5 +235,16 @@ export class SyncService implements Startable {
         emit({ type: 'peer:session-end', peer: peerId })
       }
     })
+  }
+
+  // A session that passed its handshake may be opened again at once; one that
+  // failed before it waits, longer each time (the peer may refuse us for good).
+  #noteEnd (peer: string, entry: Entry): void {
+    if (entry.readyAt != null) {
+      this.#failures.delete(peer)
+      return
+    }
+    const count = (this.#failures.get(peer)?.count ?? 0) + 1
+    this.#failures.set(peer, { count, until: Date.now() + Math.min(MAX_REOPEN_BACKOFF, RECONCILE_MS * 2 ** (count - 1)) })
   }
 }

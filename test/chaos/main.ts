@@ -1,4 +1,4 @@
-// npm run chaos -- [--seed N] [--seconds S] [--runs R] [--nodes N] [--rate R] [--converge S] [--max-recovery S] [--keep] [--trace FILE]
+// npm run chaos -- [--seed N] [--seconds S] [--runs R] [--nodes N] [--rate R] [--group G] [--converge S] [--max-recovery S] [--keep] [--trace FILE]
 //
 // --trace FILE writes each run's faults and every node's status lines as JSON
 // (FILE.SEED when there are several runs). --max-recovery S fails a run in which
@@ -31,6 +31,7 @@ try {
       runs: { type: 'string' },
       nodes: { type: 'string' },
       rate: { type: 'string' },
+      group: { type: 'string' },
       converge: { type: 'string' },
       keep: { type: 'boolean' },
       trace: { type: 'string' },
@@ -43,7 +44,7 @@ try {
   process.exit(2)
 }
 if (values.help === true) {
-  console.log('usage: npm run chaos -- [--seed 1] [--seconds 120] [--runs 5] [--nodes 5] [--rate 100] [--converge 60] [--max-recovery S] [--keep] [--trace FILE]')
+  console.log('usage: npm run chaos -- [--seed 1] [--seconds 120] [--runs 5] [--nodes 5] [--rate 100] [--group 5] [--converge 60] [--max-recovery S] [--keep] [--trace FILE]')
   process.exit(0)
 }
 const seed = number('seed', values.seed, 1)
@@ -51,6 +52,7 @@ const seconds = number('seconds', values.seconds, 120)
 const runs = number('runs', values.runs, 5)
 const nodes = number('nodes', values.nodes, 5)
 const rate = number('rate', values.rate, 100)
+const group = number('group', values.group, 5)
 const converge = number('converge', values.converge, 60)
 const maxRecovery = values['max-recovery'] == null ? undefined : number('max-recovery', values['max-recovery'], 0) * 1000
 
@@ -63,7 +65,7 @@ if (problem != null) {
 const results: ChaosResult[] = []
 for (let r = 0; r < runs; r++) {
   console.log(`\n=== run ${r + 1}/${runs}: seed ${seed + r} ===`)
-  const result = await runChaos({ nodes, seconds, seed: seed + r, rate, convergeTimeout: converge * 1000, maxRecoveryMs: maxRecovery, keep: values.keep === true, trace: values.trace == null ? undefined : runs > 1 ? `${values.trace}.${seed + r}` : values.trace })
+  const result = await runChaos({ nodes, seconds, seed: seed + r, rate, group, convergeTimeout: converge * 1000, maxRecoveryMs: maxRecovery, keep: values.keep === true, trace: values.trace == null ? undefined : runs > 1 ? `${values.trace}.${seed + r}` : values.trace })
   results.push(result)
   console.log(`figures: ${JSON.stringify(result.figures)}`)
   if (result.failures.length > 0) {

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { rmSync, readdirSync } from 'node:fs'
 import { Prng } from './prng.js'
+import { checkLogs } from './check.js'
 import { Testbed, nodeIp, removeStale, pidRuns } from './net.js'
 import { NodeProcess, type Line, type StatusLine } from './proc.js'
 
@@ -227,7 +228,7 @@ export async function runChaos (options: ChaosOptions = {}): Promise<ChaosResult
   let lastHeal = 0
   let convergedAt: number | undefined
   let finalState: Line[] = []
-  let dumps: Array<Array<[number, string]>> = []
+  let dumps: Array<Array<[number, string]> | undefined> = []
 
   // Starts an incarnation of a node: explicit connects only at the first start.
   const start = async (node: ChaosNode, emitNow: boolean): Promise<NodeProcess> => {
@@ -306,8 +307,10 @@ export async function runChaos (options: ChaosOptions = {}): Promise<ChaosResult
     const h = t0 + fault.healed!
     // from now: a restarted node may have taken seconds to start
     const by = Math.min(Date.now() + recoveryWait, end)
+    if (by <= Date.now()) return
     let holding: number | undefined
-    while (Date.now() < by) {
+    // sessions all up at `by` get the time to show they hold
+    while (Date.now() < by || (holding != null && Date.now() < by + STABLE_MS)) {
       const now = Date.now()
       if (!meshAt(fault.affected, now)) holding = undefined
       else if (now - (holding ??= now) >= STABLE_MS) {
@@ -468,7 +471,7 @@ export async function runChaos (options: ChaosOptions = {}): Promise<ChaosResult
     const got = await Promise.allSettled(nodes.map(async node => current(node).dump(within(STATE_TIMEOUT))))
     dumps = got.map((d, i) => {
       if (d.status === 'rejected') fail(`dump of ${nodes[i].name}: ${(d.reason as Error).message}`)
-      return d.status === 'fulfilled' ? d.value : []
+      return d.status === 'fulfilled' ? d.value : undefined
     })
   } catch (err) {
     fail(`harness: ${(err as Error).stack ?? String(err)}`)
@@ -487,50 +490,12 @@ export async function runChaos (options: ChaosOptions = {}): Promise<ChaosResult
   process.off('exit', removeDir)
 
   // ---- checks ----
-  const acks = new Map<number, { id: string, by: string }>()
-  for (const node of nodes) {
-    for (const p of node.incs) {
-      for (const [v, id] of p.acks) {
-        const seen = acks.get(v)
-        if (seen != null) fail(`harness: value ${v} acknowledged twice (${seen.by} ${seen.id}, ${p.name} ${id})`)
-        else acks.set(v, { id, by: p.name })
-      }
-    }
-  }
-  let lost = 0
-  let duplicates = 0
-  let unacked = 0
-  const notAcked = new Set<number>()
-  const lostExamples: string[] = []
-  if (dumps.length === n) {
-    for (const node of nodes) {
-      const values = dumps[node.i]
-      const ids = new Map<number, string[]>()
-      for (const [v, id] of values) {
-        const list = ids.get(v)
-        if (list == null) ids.set(v, [id])
-        else list.push(id)
-      }
-      let dup = 0
-      let missing = 0
-      for (const [v, list] of ids) {
-        if (list.length > 1) dup += list.length - 1
-        if (!acks.has(v)) notAcked.add(v)
-      }
-      for (const [v, { id, by }] of acks) {
-        const list = ids.get(v)
-        if (list == null || !list.includes(id)) {
-          missing++
-          if (lostExamples.length < 10) lostExamples.push(`${node.name} lacks ${v} (${by}, ${id.slice(0, 16)}…)${list == null ? '' : ` but has it under ${list[0].slice(0, 16)}…`}`)
-        }
-      }
-      if (dup > 0) fail(`${node.name} stores ${dup} values more than once`)
-      lost += missing
-      duplicates += dup
-    }
-    unacked = notAcked.size
-    if (lost > 0) fail(`${lost} (node, acknowledged value) pairs missing: ${lostExamples.join('; ')}`)
-  }
+  const logs = checkLogs(
+    nodes.flatMap(o => o.incs.map(p => ({ by: p.name, acks: p.acks }))),
+    nodes.map(o => ({ name: o.name, values: dumps[o.i] }))
+  )
+  for (const p of logs.problems) fail(p)
+  const { lost, duplicates, unacked } = logs
 
   const states = finalState.filter(s => s.t === 'state')
   const headsEqual = states.length === n && states.every(s => JSON.stringify(s.heads) === JSON.stringify(states[0].heads))
@@ -629,7 +594,7 @@ export async function runChaos (options: ChaosOptions = {}): Promise<ChaosResult
   }
   if (neverBack.length > 0) fail(`sessions never all came back after ${neverBack.map(r => `${r.fault.kind} ${r.fault.nodes.map(i => nodes[i].name).join(',')} (healed at ${since(t0 + r.fault.healed!)})`).join(', ')}`)
 
-  const totalAcked = acks.size
+  const totalAcked = nodes.reduce((sum, o) => sum + o.incs.reduce((k, p) => k + p.acks.length, 0), 0)
   const emitMs = emitEnd > emitStart ? emitEnd - emitStart : 0
   const figures: ChaosFigures = {
     seed,

@@ -669,8 +669,11 @@ export class Log {
 
   /** The stored bytes of an entry, if present. */
   async get (id: Uint8Array): Promise<Uint8Array | undefined> {
+    // what level held when the read began: a drain that ends meanwhile does
+    // not make a miss final
+    const flushed = this.#flushed
     let bytes = await this.#entries.get(Buffer.from(id))
-    if (bytes == null && this.#flushed < this.#length) {
+    if (bytes == null && flushed < this.#length) {
       // it may be committed, on its way to level
       await this.#flushedTo(this.#length)
       bytes = await this.#entries.get(Buffer.from(id))
@@ -682,8 +685,9 @@ export class Log {
   async clocks (ids: Uint8Array[]): Promise<Array<number | undefined>> {
     if (ids.length === 0) return []
     const keys = ids.map(id => Buffer.from(id))
+    const flushed = this.#flushed
     let found = await this.#entries.getMany(keys)
-    if (found.includes(undefined) && this.#flushed < this.#length) {
+    if (found.includes(undefined) && flushed < this.#length) {
       await this.#flushedTo(this.#length)
       found = await this.#entries.getMany(keys)
     }

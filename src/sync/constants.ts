@@ -36,7 +36,7 @@ export const BLOCK_MS = 60_000
  * or a block expired) and opens one: sessions come back within about this.
  */
 export const RECONCILE_MS = 1000
-/** Longest wait before a session is opened again to a peer whose sessions keep failing. */
+/** Longest wait before a session is opened again to a peer that keeps refusing them. */
 export const MAX_REOPEN_BACKOFF = 30_000
 /**
  * A session this long past its handshake gives way to a new stream from the

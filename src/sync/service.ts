@@ -15,7 +15,7 @@ interface Entry {
   readyAt?: number
 }
 
-/** Sessions with a peer that failed before their handshake, in a row, and when the next may be opened. */
+/** Sessions with a peer that were refused, in a row, and when the next may be opened. */
 interface Failures {
   count: number
   until: number
@@ -214,8 +214,10 @@ export class SyncService implements Startable {
     const waiting = this.#waiting.get(peer)
     this.#waiting.delete(peer)
     for (const wake of waiting ?? []) wake()
+    let refused = false
     session.run().catch((err: Error) => {
       const code = (err as SessionError).refuseCode ?? REFUSE.UNKNOWN
+      refused = code !== REFUSE.UNKNOWN
       const remote = (err as { remote?: boolean }).remote === true
       this.#log('session with %s ended: %s', peer, err.message)
       if (code !== REFUSE.UNKNOWN) {
@@ -226,7 +228,7 @@ export class SyncService implements Startable {
         void connection.close().catch(() => {})
       }
     }).finally(() => {
-      this.#noteEnd(peer, entry)
+      this.#noteEnd(peer, refused)
       if (this.#sessions.get(peer) === entry) {
         this.#sessions.delete(peer)
         // it may have been what delivered the authors pruned on other sessions
@@ -237,10 +239,11 @@ export class SyncService implements Startable {
     })
   }
 
-  // A session that passed its handshake may be opened again at once; one that
-  // failed before it waits, longer each time (the peer may refuse us for good).
-  #noteEnd (peer: string, entry: Entry): void {
-    if (entry.readyAt != null) {
+  // A session that broke (a reset, a stream that could not open, the loser of
+  // a simultaneous open) is opened again at the next round; after a refusal,
+  // by either side, the next waits longer each time: the peer may refuse for good.
+  #noteEnd (peer: string, refused: boolean): void {
+    if (!refused) {
       this.#failures.delete(peer)
       return
     }

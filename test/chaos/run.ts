@@ -61,7 +61,7 @@ export interface Fault {
   nodes: number[]
   /** ms since the start of the run */
   start: number
-  /** when it was healed (link up, back on br0, restarted), ms since the start */
+  /** when it was healed (link up, back on br0, restarted and listening), ms since the start */
   healed?: number
   /** the nodes that must get sessions with every other node again */
   affected: number[]
@@ -405,9 +405,11 @@ export async function runChaos (options: ChaosOptions = {}): Promise<ChaosResult
         await proc.kill9()
         say(`${proc.name} is gone (pid ${proc.pid} ended by SIGKILL)`)
         await sleep(duration)
-        heal(fault)
         say(`restart ${node.name} as ${node.name}#${node.incs.length} on the same db, ip and port, no explicit connect`)
         await restart(node, `kill -9 of ${proc.name}`)
+        // a restart is over once the node listens again: its start-up time
+        // (module load, db open) is the machine's, not the protocol's
+        heal(fault)
         await settle(fault, end)
       }
     }

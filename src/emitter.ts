@@ -2,14 +2,14 @@ import { EventEmitter } from 'node:events'
 import { inspect } from 'node:util'
 import { ClassicLevel } from 'classic-level'
 import { logger } from '@libp2p/logger'
-import { ClosedError } from './errors.js'
+import { ClosedError, NotOpenError, OpenError } from './errors.js'
 import { Log, type AnyLevel, type LogEntry, type VerifyReport } from './log/log.js'
 import { Schema, type MessageCodec } from './schema/index.js'
 import { toHex } from './log/entry.js'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { Network, toMultiaddr, type PeerInfo } from './node/network.js'
+import { Network, abortable, toMultiaddr, type PeerInfo } from './node/network.js'
 import { checkPsk, type HyperNode } from './node/index.js'
 import { EventStream, readEvents, type Event, type ReadOptions, type ReaderSource } from './reader.js'
 
@@ -19,6 +19,19 @@ const log = logger('hyperemitter:emitter')
 const DELIVERY_CACHE = 4096
 
 export type Callback<T = void> = (err: Error | null, value?: T) => void
+
+/**
+ * Where the emitter is in its life, as abstract-level's `db.status`:
+ * `'opening'` from the constructor until the db is open, then `'open'`;
+ * `'closing'` from `close()`, then `'closed'`. A failed open also ends in
+ * `'closed'`, and calls then reject with the OpenError.
+ */
+export type EmitterState = 'opening' | 'open' | 'closing' | 'closed'
+
+/** Options of the calls that wait: aborting `signal` rejects the call with its reason. */
+export interface AbortOptions {
+  signal?: AbortSignal
+}
 
 /**
  * A listener gets the decoded message. With a second `done` parameter, or by
@@ -108,14 +121,22 @@ export class HyperEmitter {
   /**
    * Network and delivery events: `peer:connect`, `peer:disconnect`,
    * `peer:synced`, `peer:refused`, `peer:invalid` (see StatusEvents), and
-   * `listener-error` (err, eventName) when a listener throws.
+   * `listener-error` (err, eventName) when a listener throws. Not the
+   * lifecycle: that is `state`.
    */
   readonly status = new EventEmitter()
   /** The options the emitter was made with. */
   readonly options: Readonly<HyperEmitterOptions>
+  #state: EmitterState = 'opening'
+  /** settles once the open is over: with the log, or with the OpenError */
   readonly #opening: Promise<Log>
+  #openError: OpenError | undefined
   #log: Log | undefined
+  /** the log's length at open: where readers made while opening start from 'now' */
+  #openedAt = 0
   #network: Network | undefined
+  /** aborted by close(), with a ClosedError: calls that wait give up */
+  readonly #closeController = new AbortController()
   readonly #listeners = new Map<string, Registered[]>()
   #delivered = 0
   #cache: LogEntry[] = []
@@ -133,9 +154,19 @@ export class HyperEmitter {
     this.messages = this.schema.messages
     this.options = options
     const level: AnyLevel = typeof db === 'string' ? new ClassicLevel(db) : db
-    this.#opening = Log.open(level, { fsync: options.fsync, wal: options.wal }).then(async l => {
+    this.#opening = this.#open(level, psk)
+    // errors reach whoever awaits: ready(), emit(), ...
+    this.#opening.catch(() => {})
+  }
+
+  async #open (level: AnyLevel, psk: Uint8Array | undefined): Promise<Log> {
+    const options = this.options
+    let l: Log | undefined
+    try {
+      l = await Log.open(level, { fsync: options.fsync, wal: options.wal })
       this.#log = l
       this.#delivered = l.length
+      this.#openedAt = l.length
       l.onCommit(entries => { this.#committed(entries) })
       this.#network = new Network({
         log: l,
@@ -152,36 +183,66 @@ export class HyperEmitter {
         psk,
         announce: async (payload) => this.emit('EventPeer', payload)
       })
-      // a node that has peers to go back to, or looks for them, goes online now
-      if (options.mdns === true || await this.#network.hasSavedPeers()) await this.#network.start()
+      // a node that has peers to go back to, or looks for them, goes online
+      // now, unless it is being closed already
+      if (this.#closing == null && (options.mdns === true || await this.#network.hasSavedPeers())) await this.#network.start()
+      if (this.#state === 'opening') this.#state = 'open'
       return l
-    })
-    // errors reach whoever awaits: ready(), emit(), ...
-    this.#opening.catch(() => {})
+    } catch (err) {
+      // leave nothing open behind: the db's lock, the node
+      await this.#network?.stop().catch(() => {})
+      if (l != null) await l.close().catch(() => {})
+      else if (level.status === 'open') await level.close().catch(() => {})
+      this.#openError = new OpenError(`cannot open the emitter: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+      if (this.#state === 'opening') this.#state = 'closed'
+      throw this.#openError
+    }
   }
 
-  /** Opens an emitter and waits until its db is ready. */
+  /**
+   * Opens an emitter and waits until its db is ready; rejects with OpenError
+   * (its `cause` says why) when it cannot open.
+   */
   static async open (db: AnyLevel | string, schema: string | Uint8Array, options?: HyperEmitterOptions): Promise<HyperEmitter> {
     const emitter = new HyperEmitter(db, schema, options)
     await emitter.ready()
     return emitter
   }
 
-  /** Resolves once the db is open. */
-  async ready (): Promise<void> {
-    await this.#opening
+  /**
+   * Resolves once the emitter is open. Rejects with OpenError when it could
+   * not open, with ClosedError once `close()` was called, and with the
+   * reason of `signal` when it aborts first.
+   */
+  async ready (options: AbortOptions = {}): Promise<void> {
+    await this.#opened(options.signal)
   }
 
-  /** The hex public key that authors this node's entries. */
+  /** `'opening'`, `'open'`, `'closing'` or `'closed'`: see EmitterState. */
+  get state (): EmitterState {
+    return this.#state
+  }
+
+  /**
+   * The hex public key that authors this node's entries. It is kept in the
+   * db, so it is known once the db is open: while the emitter opens this
+   * throws NotOpenError (await `ready()`, or make the emitter with
+   * `HyperEmitter.open()`), and after a failed open the OpenError. It stays
+   * readable after `close()`.
+   */
   get id (): string {
-    return toHex(this.#requireLog().identity.publicKey)
+    return toHex(this.#openedLog().identity.publicKey)
   }
 
-  /** The underlying log, for the network layer and tools. */
+  /**
+   * The underlying log, for the network layer and tools. Throws as `id` does
+   * before the db is open; after `close()` it is the closed log.
+   */
   get log (): Log {
-    return this.#requireLog()
+    return this.#openedLog()
   }
 
+  /** Whether `close()` was called (`state` is `'closing'` or `'closed'`). */
   get closed (): boolean {
     return this.#closing != null
   }
@@ -197,12 +258,13 @@ export class HyperEmitter {
   #emit (name: string, message: unknown): Promise<Emitted> {
     let payload: Uint8Array
     try {
-      if (this.#closing != null) throw new ClosedError('the emitter is closed')
+      const unusable = this.#unusable()
+      if (unusable != null) throw unusable
       payload = this.schema.encode(name, message)
     } catch (err) {
       return Promise.reject(err)
     }
-    return this.#log != null ? this.#log.append(name, payload, emitted) : this.#opening.then(l => l.append(name, payload, emitted))
+    return this.#state === 'open' ? this.#log!.append(name, payload, emitted) : this.#opened().then(l => l.append(name, payload, emitted))
   }
 
   /** Calls `listener` with every event `name` stored from now on. */
@@ -249,92 +311,134 @@ export class HyperEmitter {
 
   /**
    * A Duplex stream in object mode: reads `{ name, payload }` events (from
-   * now, from the beginning, or from a named cursor) and emits what is written.
+   * now, from the beginning, or from a named cursor) and emits what is
+   * written. Made while the emitter opens, it starts reading once it is open.
+   * Made after `close()` (or a failed open) it errors with ClosedError (or
+   * the OpenError); one made before `close()` ends at `close()`.
    */
   stream (options: ReadOptions = {}): EventStream {
     return new EventStream(this.#readerSource(), (name, payload) => this.emit(name, payload), options)
   }
 
-  /** The events as an async iterable, with the same options as `stream`. */
+  /**
+   * The events as an async iterable, with the same options as `stream`: it
+   * waits while the emitter opens, throws ClosedError (or the OpenError)
+   * when made after `close()` (or a failed open), and ends at `close()`.
+   */
   events (options: ReadOptions = {}): AsyncGenerator<Event> {
-    const src = this.#readerSource()
-    if (this.#log != null) return readEvents(src, options)
-    return (async function * () {
-      await src.ready()
-      yield * readEvents(src, options)
-    })()
+    return readEvents(this.#readerSource(), options)
   }
 
   /**
-   * Listens for peers: `listen(port, host?)` (host defaults to 127.0.0.1) or
-   * `listen(multiaddrs)`. Resolves with the addresses listened on, and writes
-   * an EventPeer event when they differ from the last one this node wrote.
+   * Listens for peers: `listen(port[, host][, options][, callback])` (host
+   * defaults to 127.0.0.1, or 0.0.0.0 with mdns) or
+   * `listen(multiaddrs[, options][, callback])`. Resolves with the addresses
+   * listened on, and writes an EventPeer event when they differ from the
+   * last one this node wrote. Waits while the emitter opens; `signal` stops
+   * the wait (the call then rejects with its reason), but an address already
+   * bound stays bound until `close()`.
    */
   listen (port: number, host?: string, callback?: Callback<Multiaddr[]>): Promise<Multiaddr[]>
+  listen (port: number, host: string | undefined, options: AbortOptions, callback?: Callback<Multiaddr[]>): Promise<Multiaddr[]>
   listen (port: number, callback?: Callback<Multiaddr[]>): Promise<Multiaddr[]>
+  listen (port: number, options: AbortOptions, callback?: Callback<Multiaddr[]>): Promise<Multiaddr[]>
   listen (addrs: string | Multiaddr | Array<string | Multiaddr>, callback?: Callback<Multiaddr[]>): Promise<Multiaddr[]>
-  listen (target: number | string | Multiaddr | Array<string | Multiaddr>, host?: string | Callback<Multiaddr[]>, callback?: Callback<Multiaddr[]>): Promise<Multiaddr[]> {
-    if (typeof host === 'function') { callback = host; host = undefined }
+  listen (addrs: string | Multiaddr | Array<string | Multiaddr>, options: AbortOptions, callback?: Callback<Multiaddr[]>): Promise<Multiaddr[]>
+  listen (target: number | string | Multiaddr | Array<string | Multiaddr>, ...rest: Array<string | AbortOptions | Callback<Multiaddr[]> | undefined>): Promise<Multiaddr[]> {
+    const { host, signal, callback } = trailing(rest)
     const done = (async () => {
       const addrs = typeof target === 'number'
         ? [toMultiaddr({ ip: host ?? (this.options.mdns === true ? '0.0.0.0' : '127.0.0.1'), port: target })]
         : (Array.isArray(target) ? target : [target]).map(a => multiaddr(a.toString()))
-      return (await this.#online()).listen(addrs)
+      const network = await this.#online(signal)
+      return await abortable(network.listen(addrs, this.#until(signal)), this.#closeController.signal)
     })()
     return withCallback(done, callback)
   }
 
   /**
-   * Connects to a peer: `connect(port, host)` or `connect(multiaddr)`.
-   * Resolves with its peer id once the sync session runs; a lost connection
-   * is redialled.
+   * Connects to a peer: `connect(port, host[, options][, callback])` or
+   * `connect(multiaddr[, options][, callback])`. Resolves with its peer id
+   * once the sync session runs; a lost connection is redialled. Waits while
+   * the emitter opens; gives up after 15 s, or when `signal` aborts (then
+   * rejects with its reason).
    */
   connect (port: number, host?: string, callback?: Callback<string>): Promise<string>
+  connect (port: number, host: string | undefined, options: AbortOptions, callback?: Callback<string>): Promise<string>
   connect (addr: string | Multiaddr, callback?: Callback<string>): Promise<string>
-  connect (target: number | string | Multiaddr, host?: string | Callback<string>, callback?: Callback<string>): Promise<string> {
-    if (typeof host === 'function') { callback = host; host = undefined }
+  connect (addr: string | Multiaddr, options: AbortOptions, callback?: Callback<string>): Promise<string>
+  connect (target: number | string | Multiaddr, ...rest: Array<string | AbortOptions | Callback<string> | undefined>): Promise<string> {
+    const { host, signal, callback } = trailing(rest)
     const done = (async () => {
       const addr = typeof target === 'number' ? toMultiaddr({ ip: host ?? '127.0.0.1', port: target }) : multiaddr(target.toString())
-      return (await this.#online()).connect(addr)
+      const network = await this.#online(signal)
+      return await network.connect(addr, this.#until(signal))
     })()
     return withCallback(done, callback)
   }
 
-  /** Connected peers with a running sync session. */
+  /**
+   * The connected peers with a running sync session; `[]` while the emitter
+   * opens and after `close()`. Each peer's `sent` and `received` count the
+   * entries exchanged with it since this emitter opened, over all its
+   * sessions; `session` holds the running session's alone.
+   */
   peers (): PeerInfo[] {
-    return this.#network?.peers() ?? []
+    return this.#state === 'open' ? this.#network?.peers() ?? [] : []
   }
 
-  /** Resolves once `peer` (a peer id), or every connected peer, has sent what this node lacked. */
-  async synced (peer?: string): Promise<void> {
-    await (await this.#online()).synced(peer)
+  /**
+   * Resolves once `peer` (a peer id), or every connected peer, has sent what
+   * this node lacked when they connected; at once when there are none.
+   * Waits while the emitter opens. Rejects with ERR_NO_SESSION for a peer
+   * with no session, with the reason of `signal` when it aborts first, and
+   * with ClosedError at `close()`.
+   */
+  synced (options?: AbortOptions): Promise<void>
+  synced (peer?: string, options?: AbortOptions): Promise<void>
+  async synced (peer?: string | AbortOptions, options: AbortOptions = {}): Promise<void> {
+    if (typeof peer === 'object') {
+      options = peer
+      peer = undefined
+    }
+    await this.#opened(options.signal)
+    await this.#network!.synced(peer, this.#until(options.signal))
   }
 
-  /** The libp2p node, once the emitter listens or connects. */
+  /**
+   * The libp2p node, once the emitter went online (it listened, connected,
+   * had saved peers at open, or runs mDNS); `undefined` before.
+   */
   get node (): HyperNode | undefined {
     return this.#network?.node
   }
 
-  /** This node's libp2p peer id (its author key). */
+  /** This node's libp2p peer id (its author key). Throws as `id` does before the db is open. */
   get peerId (): string {
-    return peerIdFromPublicKey(publicKeyFromRaw(this.#requireLog().identity.publicKey)).toString()
+    return peerIdFromPublicKey(publicKeyFromRaw(this.#openedLog().identity.publicKey)).toString()
   }
 
-  async #online (): Promise<Network> {
-    if (this.#closing != null) throw new ClosedError('the emitter is closed')
-    await this.#opening
-    await this.#network!.start()
-    return this.#network!
+  /**
+   * Checks every id, signature, parent link, clock and author chain of the
+   * log. Waits while the emitter opens; `signal` stops the wait and the call
+   * rejects with its reason (a walk under way ends in the background).
+   */
+  async verify (options: AbortOptions = {}): Promise<VerifyReport> {
+    const l = await this.#opened(options.signal)
+    return await abortable(l.verify(), this.#until(options.signal))
   }
 
-  /** Checks every id, signature and parent link of the log. */
-  async verify (): Promise<VerifyReport> {
-    return (await this.#opening).verify()
-  }
-
-  /** Stops delivery and reading, then closes the db. Emits after this reject with ClosedError. */
+  /**
+   * Stops delivery, reading and the network, then closes the db; in any
+   * state (while opening, it waits for the open to end). Calls made after
+   * it, and calls that wait, reject with ClosedError.
+   */
   close (callback?: Callback): Promise<void> {
-    this.#closing ??= this.#close()
+    if (this.#closing == null) {
+      if (this.#state !== 'closed') this.#state = 'closing'
+      this.#closeController.abort(new ClosedError('the emitter was closed'))
+      this.#closing = this.#close()
+    }
     return withCallback(this.#closing, callback)
   }
 
@@ -348,6 +452,7 @@ export class HyperEmitter {
       try {
         l = await this.#opening
       } catch {
+        // a failed open closed what it had opened
         return
       }
       try {
@@ -357,18 +462,56 @@ export class HyperEmitter {
         this.#wake()
       }
     } finally {
+      this.#state = 'closed'
       clearInterval(hold)
     }
   }
 
-  #readerSource (): ReaderSource & { ready: () => Promise<void> } {
+  // Why the emitter cannot be used: it was closed, or failed to open.
+  #unusable (): Error | undefined {
+    if (this.#closing != null) return new ClosedError('the emitter is closed')
+    return this.#openError
+  }
+
+  // The log once the emitter is open: waits while it opens.
+  async #opened (signal?: AbortSignal): Promise<Log> {
+    const unusable = this.#unusable()
+    if (unusable != null) throw unusable
+    signal?.throwIfAborted()
+    const l = this.#state === 'open' ? this.#log! : await abortable(this.#opening, signal)
+    // close() may have been called meanwhile
+    if (this.#closing != null) throw new ClosedError('the emitter is closed')
+    return l
+  }
+
+  // The log for the getters, which cannot wait.
+  #openedLog (): Log {
+    if (this.#openError != null) throw this.#openError
+    if (this.#log != null) return this.#log
+    if (this.#closing != null) throw new ClosedError('the emitter was closed before it opened')
+    throw new NotOpenError('the emitter is still opening: await emitter.ready(), or make it with HyperEmitter.open()')
+  }
+
+  async #online (signal?: AbortSignal): Promise<Network> {
+    await this.#opened(signal)
+    const network = this.#network!
+    await abortable(network.start(), this.#until(signal))
+    return network
+  }
+
+  // The caller's signal, or close(): whichever aborts first.
+  #until (signal?: AbortSignal): AbortSignal {
+    return signal == null ? this.#closeController.signal : AbortSignal.any([signal, this.#closeController.signal])
+  }
+
+  #readerSource (): ReaderSource {
     return {
-      log: () => this.#requireLog(),
+      log: async (signal) => this.#opened(signal),
       schema: this.schema,
-      now: () => this.#delivered,
+      now: () => this.#state === 'open' ? this.#delivered : undefined,
+      openedAt: () => this.#openedAt,
       changed: async (signal) => this.#changed(signal),
-      closed: () => this.#closing != null,
-      ready: async () => { await this.#opening }
+      closed: () => this.#closing != null
     }
   }
 
@@ -389,11 +532,6 @@ export class HyperEmitter {
     for (const wake of [...this.#waiters]) wake()
   }
 
-  #requireLog (): Log {
-    if (this.#log == null) throw new ClosedError('the emitter is not open yet: await emitter.ready()')
-    return this.#log
-  }
-
   #committed (entries: LogEntry[]): void {
     if (this.#cache.length < DELIVERY_CACHE) this.#cache.push(...entries)
     this.#wake()
@@ -405,7 +543,7 @@ export class HyperEmitter {
   async #deliverAll (): Promise<void> {
     this.#delivering = true
     try {
-      const l = this.#requireLog()
+      const l = this.#log!
       while (this.#closing == null && this.#delivered < l.length) {
         let batch = this.#cache
         this.#cache = []
@@ -467,6 +605,17 @@ export class HyperEmitter {
 
 function emitted (e: LogEntry): Emitted {
   return new Emitted(e.id, e.seq)
+}
+
+// The optional arguments after a listen or connect target: a host, options, a callback.
+function trailing<T> (rest: Array<string | AbortOptions | Callback<T> | undefined>): { host?: string, signal?: AbortSignal, callback?: Callback<T> } {
+  const out: { host?: string, signal?: AbortSignal, callback?: Callback<T> } = {}
+  for (const arg of rest) {
+    if (typeof arg === 'string') out.host = arg
+    else if (typeof arg === 'function') out.callback = arg
+    else if (arg != null) out.signal = arg.signal
+  }
+  return out
 }
 
 function withCallback<T> (done: Promise<T>, callback?: Callback<T>): Promise<T> {

@@ -30,6 +30,19 @@ export class UnknownEventError extends defineError('UnknownEventError', 'ERR_UNK
 /** The emitter was closed; nothing more can be emitted or read. */
 export class ClosedError extends defineError('ClosedError', 'ERR_CLOSED') {}
 
+/**
+ * The emitter could not open (its db is locked, missing or damaged, or is a
+ * file): `cause` says why. Every call that needs the db then rejects with it.
+ */
+export class OpenError extends defineError('OpenError', 'ERR_OPEN') {}
+
+/**
+ * A getter that needs the open db (`id`, `peerId`, `log`) was read while the
+ * emitter was still opening: await `emitter.ready()` first, or make it with
+ * `await HyperEmitter.open(...)`.
+ */
+export class NotOpenError extends defineError('NotOpenError', 'ERR_NOT_OPEN') {}
+
 /** The db could not be opened or written (locked, read-only, full). */
 export class StorageError extends defineError('StorageError', 'ERR_STORAGE') {}
 

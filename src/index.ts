@@ -1,7 +1,7 @@
 import './polyfill.js'
 
 export { HyperEmitter, hyperEmitter, Emitted } from './emitter.js'
-export type { HyperEmitterOptions, Listener, Callback } from './emitter.js'
+export type { HyperEmitterOptions, Listener, Callback, EmitterState, AbortOptions } from './emitter.js'
 export type { Event, ReadOptions } from './reader.js'
 export { EventStream } from './reader.js'
 export { Schema, EVENT_PEER_PROTO } from './schema/index.js'

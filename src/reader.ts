@@ -20,7 +20,8 @@ export interface Event<T = Record<string, unknown>> {
 export interface ReadOptions {
   /**
    * Where to start: `'beginning'`, `'now'` (after the event being delivered
-   * to listeners), or a feed position to start after. @default 'now'
+   * to listeners; for a reader made while the emitter opens, the events
+   * stored once it is open), or a feed position to start after. @default 'now'
    */
   from?: 'beginning' | 'now' | number
   /**
@@ -30,7 +31,7 @@ export interface ReadOptions {
   cursor?: string
   /** Keep waiting for new events at the end of the log. @default true */
   live?: boolean
-  /** AbortSignal that ends the iteration. */
+  /** AbortSignal that ends the iteration (also while it waits for the emitter to open). */
   signal?: AbortSignal
 }
 
@@ -50,10 +51,16 @@ export function toEvent (schema: Schema, e: LogEntry): Event {
 
 /** What a reader needs from the emitter. */
 export interface ReaderSource {
-  log: () => Log
+  /**
+   * The log, once the emitter is open: waits while it opens; rejects with
+   * the emitter's OpenError or ClosedError when it cannot be read.
+   */
+  log: (signal?: AbortSignal) => Promise<Log>
   schema: Schema
-  /** feed position of the event listeners are at */
-  now: () => number
+  /** feed position of the event listeners are at; undefined while the emitter opens */
+  now: () => number | undefined
+  /** the log's length when the emitter opened */
+  openedAt: () => number
   /** resolves at the next commit or when the emitter closes */
   changed: (signal?: AbortSignal) => Promise<void>
   closed: () => boolean
@@ -66,18 +73,25 @@ export interface ReaderSource {
  */
 export function readEvents (src: ReaderSource, opts: ReadOptions = {}): AsyncGenerator<Event> {
   // 'now' is when the reader is made, not when it is first read
-  return read(src, opts, src.now())
+  return read(src, opts, src.now(), src.closed())
 }
 
-async function * read (src: ReaderSource, opts: ReadOptions, now: number): AsyncGenerator<Event> {
-  const log = src.log()
+async function * read (src: ReaderSource, opts: ReadOptions, now: number | undefined, closedAtStart: boolean): AsyncGenerator<Event> {
+  let log: Log
+  try {
+    log = await src.log(opts.signal)
+  } catch (err) {
+    // a reader made before close() ends at close(), even before its first read
+    if (opts.signal?.aborted === true || (src.closed() && !closedAtStart)) return
+    throw err
+  }
   const schema = src.schema
   let pos: number
   const saved = opts.cursor != null ? await log.getCursor(opts.cursor) : 0
   if (saved > 0) pos = saved
   else if (opts.from === 'beginning') pos = 0
   else if (typeof opts.from === 'number') pos = opts.from
-  else pos = now
+  else pos = now ?? src.openedAt()
   let savedPos = saved
   // the event last yielded: a consumer that ends the iteration (break) took it
   let inHand = pos

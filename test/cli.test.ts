@@ -287,8 +287,8 @@ test('failures to start: one hypem: line on stderr, no stack trace, a failing st
 })
 
 test('hypem verify checks a log offline and prints what is wrong', async () => {
-  const dir = await tempDir()
-  const db = join(dir.path, 'db')
+  const dir = await temp()
+  const db = join(dir, 'db')
   const stored = await hypem(['--no-repl', '--db', db, SCHEMA], ndjson([hello('a'), hello('b'), hello('c')]))
   assert.is(stored.code, 0, stored.stderr)
   const ok = await hypem(['verify', '--db', db])
@@ -297,26 +297,27 @@ test('hypem verify checks a log offline and prints what is wrong', async () => {
   // flip a byte of the second entry in place
   const { ClassicLevel } = await import('classic-level')
   const level = new ClassicLevel(db)
-  const feed = level.sublevel<Buffer, Buffer>('feed', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
-  const entries = level.sublevel<Buffer, Buffer>('entries', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
-  const key = Buffer.alloc(8); key.writeBigUInt64BE(2n)
-  const id = (await feed.get(key))!
-  const bytes = Buffer.from((await entries.get(id))!)
-  bytes[bytes.length - 1] ^= 1
-  await entries.put(id, bytes)
-  await level.close()
+  try {
+    const feed = level.sublevel<Buffer, Buffer>('feed', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+    const entries = level.sublevel<Buffer, Buffer>('entries', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+    const key = Buffer.alloc(8); key.writeBigUInt64BE(2n)
+    const id = (await feed.get(key))!
+    const bytes = Buffer.from((await entries.get(id))!)
+    bytes[bytes.length - 1] ^= 1
+    await entries.put(id, bytes)
+  } finally {
+    await level.close()
+  }
   const bad = await hypem(['verify', '--db', db])
   assert.is(bad.code, 4)
   assert.match(bad.stdout, /^entry 2 [0-9a-f]+: id does not match the entry bytes$/m)
-  const missing = await hypem(['verify', '--db', join(dir.path, 'nothing')])
+  const missing = await hypem(['verify', '--db', join(dir, 'nothing')])
   assert.is(missing.code, 1)
   assert.match(missing.stderr, /^hypem: cannot open the db/)
-  await dir.cleanup()
 })
 
 test('--gen-psk writes a key; --psk keeps nodes without it out', async () => {
-  const dir = await tempDir()
-  const key = join(dir.path, 'swarm.key')
+  const key = join(await temp(), 'swarm.key')
   const gen = await hypem(['--gen-psk', key])
   assert.is(gen.code, 0, gen.stderr)
   const again = await hypem(['--gen-psk', key])
@@ -338,7 +339,6 @@ test('--gen-psk writes a key; --psk keeps nodes without it out', async () => {
     assert.match(badKey.stderr, /psk/)
   } finally {
     await listener.kill()
-    await dir.cleanup()
   }
 })
 
@@ -449,10 +449,15 @@ test('the progress line is drawn in place, under the messages, and cleared', asy
   let out = ''
   const sink = new Writable({ write (chunk, _enc, cb) { out += String(chunk); cb() } })
   const progress = new Progress(sink, true, () => 40)
-  progress.set('task', tick => `working ${tick}`)
-  await until(() => out.includes('working 1'), 2000, 'a redraw')
-  progress.line('a message')
-  progress.delete('task')
+  try {
+    progress.set('task', tick => `working ${tick}`)
+    await until(() => out.includes('working 1'), 2000, 'a redraw')
+    progress.line('a message')
+    progress.delete('task')
+  } finally {
+    // its redraw timer goes even when the wait fails
+    progress.stop()
+  }
   assert.ok(out.startsWith('\rworking 1\x1b[K'), 'drawn in place')
   assert.ok(out.includes('\r\x1b[Ka message\n'), 'the message on a cleared line')
   assert.ok(out.endsWith('\r\x1b[K'), 'cleared at the end')

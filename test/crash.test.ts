@@ -624,7 +624,7 @@ test('a real full disk (tmpfs): emits reject with StorageError; after space is f
   }
 })
 
-test('a read-only db (tmpfs remounted ro): ready() and emit reject with StorageError; nothing changes', async () => {
+test('a read-only db (tmpfs remounted ro): ready() and emit reject with OpenError (cause StorageError); nothing changes', async () => {
   const dir = await tempDir()
   const mnt = join(dir.path, 'mnt')
   mkdirSync(mnt)
@@ -642,17 +642,20 @@ test('a read-only db (tmpfs remounted ro): ready() and emit reject with StorageE
     await e.close()
     execFileSync('mount', ['-o', 'remount,ro', mnt], { stdio: 'ignore' })
     e = new HyperEmitter(path, schema)
+    // a failed open is an OpenError, whose cause says why
     try {
       await e.ready()
       assert.unreachable('opened a db on a read-only file system')
     } catch (err) {
-      assertStorageError(err, 'ready()')
+      assert.is((err as Error).name, 'OpenError', 'ready()')
+      assertStorageError((err as Error).cause, 'ready()')
     }
     try {
       await e.emit('Integer', { value: 10 })
       assert.unreachable('emitted on a read-only file system')
     } catch (err) {
-      assertStorageError(err, 'emit()')
+      assert.is((err as Error).name, 'OpenError', 'emit()')
+      assertStorageError((err as Error).cause, 'emit()')
     }
     await e.close()
     execFileSync('mount', ['-o', 'remount,rw', mnt], { stdio: 'ignore' })
@@ -664,7 +667,7 @@ test('a read-only db (tmpfs remounted ro): ready() and emit reject with StorageE
     } finally {
       await e.close()
     }
-    table.push({ fault: 'read-only file system (tmpfs remounted ro), open + emit', times: 1, stored: 10, refused: 2, survived: 10, lost: 0, note: 'ready() and emit() reject with StorageError' })
+    table.push({ fault: 'read-only file system (tmpfs remounted ro), open + emit', times: 1, stored: 10, refused: 2, survived: 10, lost: 0, note: 'ready() and emit() reject with OpenError, cause StorageError' })
   } finally {
     unmount(mnt)
     await dir.cleanup()

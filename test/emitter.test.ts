@@ -4,13 +4,31 @@ import { MemoryLevel } from 'memory-level'
 import { ClassicLevel } from 'classic-level'
 import { join } from 'node:path'
 import { HyperEmitter, hyperEmitter } from '../src/index.js'
-import { fixture, tempDir, deferred, until } from './helpers.js'
+import { fixture, tempDir, deferred, until, Cluster } from './helpers.js'
 
 const basic = await fixture('basic.proto')
 const messages = await fixture('messages.proto')
+const cluster = new Cluster()
+const dirs: Array<() => Promise<void>> = []
+
+// emitters and folders go even when an assertion fails
+test.after.each(async () => {
+  await cluster.closeAll()
+  for (const cleanup of dirs.splice(0)) await cleanup()
+})
+
+function track<T extends HyperEmitter> (e: T): T {
+  return cluster.add(e)
+}
+
+async function temp (): Promise<string> {
+  const dir = await tempDir()
+  dirs.push(dir.cleanup)
+  return dir.path
+}
 
 test('standalone emit reaches a one-argument listener', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
   const got = deferred<unknown>()
   e.on('Test1', msg => { got.resolve(msg) })
   await e.emit('Test1', { foo: 'hello', num: 42 })
@@ -19,7 +37,7 @@ test('standalone emit reaches a one-argument listener', async () => {
 })
 
 test('a two-argument listener holds the next event until done', async () => {
-  const e = hyperEmitter(new MemoryLevel(), basic)
+  const e = track(hyperEmitter(new MemoryLevel(), basic))
   const seen: number[] = []
   const all = deferred()
   let inside = false
@@ -40,7 +58,7 @@ test('a two-argument listener holds the next event until done', async () => {
 })
 
 test('emit takes a callback too', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
   const done = deferred<unknown>()
   void e.emit('Test1', { num: 1 }, (err) => { done.resolve(err) })
   assert.is(await done.promise, null)
@@ -51,7 +69,7 @@ test('emit takes a callback too', async () => {
 })
 
 test('decoded messages have defaults filled in', async () => {
-  const e = await HyperEmitter.open(new MemoryLevel(), messages)
+  const e = track(await HyperEmitter.open(new MemoryLevel(), messages))
   const got = deferred<unknown>()
   e.on('Hello', msg => { got.resolve(msg) })
   await e.emit('Hello', { from: 'Matteo' })
@@ -60,7 +78,7 @@ test('decoded messages have defaults filled in', async () => {
 })
 
 test('removeListener stops delivery; an unknown listener is a no-op', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
   let calls = 0
   const listener = (): void => { calls++ }
   e.on('Test1', listener)
@@ -78,7 +96,7 @@ test('removeListener stops delivery; an unknown listener is a no-op', async () =
 })
 
 test('once delivers one event', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
   const got: number[] = []
   e.once('Test1', (m: { num: number }) => { got.push(m.num) })
   const last = deferred()
@@ -92,7 +110,7 @@ test('once delivers one event', async () => {
 })
 
 test('once next to on with the same function removes only the once', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
   const got: number[] = []
   const f = (m: { num: number }): void => { got.push(m.num) }
   e.on('Test1', f)
@@ -109,7 +127,7 @@ test('once next to on with the same function removes only the once', async () =>
 })
 
 test('async listeners are awaited in order', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
   const log: string[] = []
   const all = deferred()
   e.on('Test1', async (m: { num: number }) => {
@@ -125,7 +143,7 @@ test('async listeners are awaited in order', async () => {
 })
 
 test('the same payload emitted twice is delivered twice', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
   let count = 0
   const two = deferred()
   e.on('Test1', () => { if (++count === 2) two.resolve() })
@@ -137,7 +155,7 @@ test('the same payload emitted twice is delivered twice', async () => {
 })
 
 test('unknown events and bad messages are refused and nothing is stored', async () => {
-  const e = await HyperEmitter.open(new MemoryLevel(), basic)
+  const e = track(await HyperEmitter.open(new MemoryLevel(), basic))
   const cases: Array<[string, unknown, string, string | undefined]> = [
     ['Missing', { num: 1 }, 'UnknownEventError', undefined],
     ['Test1', { foo: 'x' }, 'InvalidMessageError', 'num'],
@@ -170,7 +188,7 @@ test('a bad schema is a SchemaError', () => {
 })
 
 test('proto3 schemas and packages work; messages exposes encode and decode', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), 'syntax = "proto3"; package shop; message Order { int64 id = 1; repeated string items = 2; }')
+  const e = track(new HyperEmitter(new MemoryLevel(), 'syntax = "proto3"; package shop; message Order { int64 id = 1; repeated string items = 2; }'))
   const bytes = e.messages.Order.encode({ id: 5, items: ['a'] })
   assert.equal(e.messages.Order.decode(bytes), { id: 5, items: ['a'] })
   assert.ok(e.messages['shop.Order'] != null)
@@ -183,7 +201,7 @@ test('proto3 schemas and packages work; messages exposes encode and decode', asy
 })
 
 test('emit after close rejects with ClosedError', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
   await e.close()
   try {
     await e.emit('Test1', { num: 1 })
@@ -197,14 +215,13 @@ test('emit after close rejects with ClosedError', async () => {
 })
 
 test('old events are not delivered again after reopening; the log persists on classic-level', async () => {
-  const dir = await tempDir()
-  const path = join(dir.path, 'db')
-  const e1 = new HyperEmitter(new ClassicLevel(path), basic)
+  const path = join(await temp(), 'db')
+  const e1 = track(new HyperEmitter(new ClassicLevel(path), basic))
   await e1.emit('Test1', { num: 1 })
   await e1.emit('Test1', { num: 2 })
   const id = e1.id
   await e1.close()
-  const e2 = new HyperEmitter(path, basic)
+  const e2 = track(new HyperEmitter(path, basic))
   const seen: number[] = []
   const got = deferred()
   e2.on('Test1', (m: { num: number }) => { seen.push(m.num); got.resolve() })
@@ -220,11 +237,10 @@ test('old events are not delivered again after reopening; the log persists on cl
   const report = await e2.verify()
   assert.ok(report.ok, JSON.stringify(report.problems))
   await e2.close()
-  await dir.cleanup()
 })
 
 test('stream: the readable side gives events from now on', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
   await e.emit('Test1', { num: 0 })
   const stream = e.stream()
   const got = deferred<unknown>()
@@ -237,7 +253,7 @@ test('stream: the readable side gives events from now on', async () => {
 })
 
 test('stream: the writable side emits', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
   const got = deferred<unknown>()
   e.on('Test2', m => { got.resolve(m) })
   const stream = e.stream()
@@ -248,7 +264,7 @@ test('stream: the writable side emits', async () => {
 })
 
 test('stream: a bad write is an error on the stream and stores nothing', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
   await e.ready()
   const stream = e.stream()
   const err = deferred<Error>()
@@ -260,7 +276,7 @@ test('stream: a bad write is an error on the stream and stores nothing', async (
 })
 
 test('stream started inside a listener starts after that event', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
   const got = deferred<unknown>()
   e.once('Test1', () => {
     const stream = e.stream()
@@ -273,7 +289,7 @@ test('stream started inside a listener starts after that event', async () => {
 })
 
 test('stream from the beginning', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
   await e.emit('Test1', { num: 1 })
   await e.emit('Test2', { id: 2 })
   const stream = e.stream({ from: 'beginning' })
@@ -286,10 +302,26 @@ test('stream from the beginning', async () => {
   await e.close()
 })
 
+test('stream from the beginning, made right after the constructor on a db folder, waits for the open', async () => {
+  const path = join(await temp(), 'db')
+  const e1 = track(new HyperEmitter(path, basic))
+  await e1.emit('Test1', { num: 1 })
+  await e1.emit('Test2', { id: 2 })
+  await e1.close()
+  // no 'error' listener: an error here would end the process
+  const e2 = track(new HyperEmitter(path, basic))
+  const stream = e2.stream({ from: 'beginning' })
+  const seen: unknown[] = []
+  const two = deferred()
+  stream.on('data', d => { seen.push(d); if (seen.length === 2) two.resolve() })
+  await two.promise
+  assert.equal(seen, [{ name: 'Test1', payload: { foo: '', num: 1 } }, { name: 'Test2', payload: { bar: '', id: 2 } }])
+  stream.destroy()
+})
+
 test('a named cursor resumes after what the consumer took, across restarts', async () => {
-  const dir = await tempDir()
-  const path = join(dir.path, 'db')
-  const e1 = new HyperEmitter(path, basic)
+  const path = join(await temp(), 'db')
+  const e1 = track(new HyperEmitter(path, basic))
   for (let i = 1; i <= 5; i++) await e1.emit('Test1', { num: i })
   const first: number[] = []
   for await (const ev of e1.events({ cursor: 'reader', from: 'beginning' })) {
@@ -298,17 +330,16 @@ test('a named cursor resumes after what the consumer took, across restarts', asy
   }
   assert.equal(first, [1, 2, 3])
   await e1.close()
-  const e2 = new HyperEmitter(path, basic)
+  const e2 = track(new HyperEmitter(path, basic))
   await e2.emit('Test1', { num: 6 })
   const rest: number[] = []
   for await (const ev of e2.events({ cursor: 'reader', live: false })) rest.push(ev.payload.num as number)
   assert.equal(rest, [4, 5, 6])
   await e2.close()
-  await dir.cleanup()
 })
 
 test('1,000 concurrent emits are all delivered, in commit order', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
   const seen: number[] = []
   const all = deferred()
   e.on('Test1', (m: { num: number }) => { seen.push(m.num); if (seen.length === 1000) all.resolve() })
@@ -322,7 +353,7 @@ test('1,000 concurrent emits are all delivered, in commit order', async () => {
 })
 
 test('events() stops when its signal aborts', async () => {
-  const e = new HyperEmitter(new MemoryLevel(), basic)
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
   const ac = new AbortController()
   const done = (async () => { for await (const _ of e.events({ signal: ac.signal })) { /* none */ } })()
   await until(() => true)

@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MemoryLevel } from 'memory-level'
+import { ClassicLevel } from 'classic-level'
 import { join } from 'node:path'
 import { HyperEmitter, generatePsk, type HyperEmitterOptions } from '../src/index.js'
 import { fixture, tempDir, until, Cluster, collect } from './helpers.js'
@@ -13,7 +14,7 @@ const basic = await fixture('basic.proto')
 const cluster = new Cluster()
 const FAST: HyperEmitterOptions = { reconnectTimeout: 100 }
 
-function emitter (db: MemoryLevel | string = new MemoryLevel(), options: HyperEmitterOptions = FAST, schema = messages): HyperEmitter {
+function emitter (db: MemoryLevel | ClassicLevel | string = new MemoryLevel(), options: HyperEmitterOptions = FAST, schema = messages): HyperEmitter {
   return cluster.add(new HyperEmitter(db, schema, options))
 }
 
@@ -21,7 +22,20 @@ function headsOf (e: HyperEmitter): string[] {
   return e.log.heads().map(h => Buffer.from(h).toString('hex')).sort()
 }
 
-test.after.each(async () => { await cluster.closeAll() })
+const dirs: Array<() => Promise<void>> = []
+
+// emitters and folders go even when an assertion fails
+test.after.each(async () => {
+  await cluster.closeAll()
+  for (const cleanup of dirs.splice(0)) await cleanup()
+})
+
+/** A temp folder, removed after the test. */
+async function temp (): Promise<{ path: string }> {
+  const dir = await tempDir()
+  dirs.push(dir.cleanup)
+  return dir
+}
 
 /** Every peer:refused and peer:invalid among `nodes`: between honest nodes there must be none. */
 function refusals (nodes: HyperEmitter[]): string[] {
@@ -74,7 +88,7 @@ test('three in a chain: an event from e1 reaches e3', async () => {
 })
 
 test('a peer that was offline catches up after it restarts and connects', async () => {
-  const dir = await tempDir()
+  const dir = await temp()
   const one = emitter()
   const [addr] = await one.listen(0)
   let two = emitter(join(dir.path, 'two'))
@@ -88,11 +102,10 @@ test('a peer that was offline catches up after it restarts and connects', async 
   await two.connect(addr)
   const values = (await got).map(m => m.value)
   assert.equal(values, Array.from({ length: 50 }, (_, i) => i))
-  await dir.cleanup()
 })
 
 test('a restarted peer reconnects by itself to the peers it saved', async () => {
-  const dir = await tempDir()
+  const dir = await temp()
   const one = emitter()
   const [addr] = await one.listen(0)
   let two = emitter(join(dir.path, 'two'))
@@ -104,7 +117,6 @@ test('a restarted peer reconnects by itself to the peers it saved', async () => 
   await until(() => two.peers().length === 1, 10_000, 'the saved peer to reconnect')
   await one.emit('Hello', { from: 'one' })
   assert.equal(await got, [{ from: 'one', message: '' }])
-  await dir.cleanup()
 })
 
 test('a killed connection is re-established and later events still arrive', async () => {
@@ -175,7 +187,7 @@ test('a peer kept away for breaking the protocol is back, with a session, soon a
 })
 
 test('EventPeer is written on listen, and not again on a restart at the same address', async () => {
-  const dir = await tempDir()
+  const dir = await temp()
   const path = join(dir.path, 'one')
   let one = emitter(path)
   const [addr] = await one.listen(0)
@@ -196,7 +208,6 @@ test('EventPeer is written on listen, and not again on a restart at the same add
   one = emitter(path)
   await one.listen(0)
   assert.is(await count(one), 2, 'a new address is announced')
-  await dir.cleanup()
 })
 
 test('a peer with another schema is refused on both sides; neither log is touched', async () => {
@@ -243,7 +254,7 @@ test('connecting to one node of a cluster finds the rest through EventPeer', asy
 
 test('all nodes emitting at once converge to the same heads, and none refuses another', async () => {
   // on disk: a store waits on level's thread, and other sessions store meanwhile
-  const dir = await tempDir()
+  const dir = await temp()
   const nodes = [0, 1, 2, 3].map(i => emitter(join(dir.path, String(i))))
   const refused = refusals(nodes)
   const addrs = []
@@ -263,11 +274,10 @@ test('all nodes emitting at once converge to the same heads, and none refuses an
   assert.equal(refused, [], 'honest nodes refused each other')
   assert.ok(nodes.every(n => n.peers().length === nodes.length - 1), 'every session still runs')
   await cluster.closeAll()
-  await dir.cleanup()
 })
 
 test('three nodes partitioned and healed converge to the same heads', async () => {
-  const dir = await tempDir()
+  const dir = await temp()
   let a = emitter(join(dir.path, 'a'))
   const [b, c] = [emitter(), emitter()]
   const [addrA] = await a.listen(0)
@@ -285,11 +295,10 @@ test('three nodes partitioned and healed converge to the same heads', async () =
   await until(() => [a, b, c].every(n => n.log.length === 91), 20_000, 'all events everywhere')
   await until(() => new Set([a, b, c].map(n => headsOf(n).join())).size === 1, 10_000, 'identical heads')
   for (const n of [a, b, c]) assert.ok((await n.verify()).ok)
-  await dir.cleanup()
 })
 
 test('a reconnect after missing k of N events transfers about k entries', async () => {
-  const dir = await tempDir()
+  const dir = await temp()
   const one = emitter()
   const [addr] = await one.listen(0)
   for (let i = 0; i < 1000; i++) await one.emit('Integer', { value: i })
@@ -297,6 +306,7 @@ test('a reconnect after missing k of N events transfers about k entries', async 
   await two.connect(addr)
   await two.synced()
   assert.is(two.log.length, 1001)
+  const sentBefore = one.peers().find(p => p.id === two.peerId)!.sent
   await two.close()
   for (let i = 0; i < 25; i++) await one.emit('Integer', { value: 1000 + i })
   two = emitter(join(dir.path, 'two'), { reconnectTimeout: 60_000 })
@@ -305,11 +315,94 @@ test('a reconnect after missing k of N events transfers about k entries', async 
   await two.synced(peer)
   const info = two.peers().find(p => p.id === peer)!
   assert.is(two.log.length, 1026)
+  // two counts since it opened again: this session alone
   assert.is(info.received, 25, `received ${info.received}`)
-  const sentByOne = one.peers().find(p => p.id === two.peerId)!.sent
-  assert.ok(sentByOne <= 25, `one sent ${sentByOne}`)
-  await dir.cleanup()
+  assert.is(info.session.received, 25)
+  // one counts since it opened: both sessions
+  const atOne = one.peers().find(p => p.id === two.peerId)!
+  assert.ok(atOne.session.sent <= 25, `one sent ${atOne.session.sent}`)
+  assert.is(atOne.sent, sentBefore + atOne.session.sent)
 })
+
+test('peers() counts entries since open: the counts of a session that ended stay', async () => {
+  const one = emitter()
+  const two = emitter()
+  const [addr] = await one.listen(0)
+  await two.connect(addr)
+  for (let i = 0; i < 10; i++) await one.emit('Integer', { value: i })
+  // one's EventPeer and its 10 events
+  await until(() => two.peers()[0]?.received === 11, 10_000, 'the first 11 entries')
+  const disconnected = new Promise(resolve => two.status.once('peer:disconnect', resolve))
+  for (const conn of one.node!.getConnections()) conn.abort(new Error('killed by the test'))
+  await disconnected
+  await until(() => two.peers().length === 1 && one.peers().length === 1, 10_000, 'the redial')
+  for (let i = 0; i < 5; i++) await one.emit('Integer', { value: 10 + i })
+  await until(() => two.peers()[0]?.received === 16, 10_000, 'the next 5 entries, counted on top of the first 11')
+  const atTwo = two.peers()[0]
+  assert.is(atTwo.session.received, 5, 'the running session got the 5')
+  const atOne = one.peers()[0]
+  assert.ok(atOne.sent >= 16, `one sent ${atOne.sent}`)
+  assert.ok(atOne.session.sent < atOne.sent)
+})
+
+test('the network keeps its records in its own sublevel; an upgraded node moves the old ones there and announces nothing again', async () => {
+  const dir = await temp()
+  const pathOne = join(dir.path, 'one')
+  const pathTwo = join(dir.path, 'two')
+  let one = emitter(pathOne)
+  const [addr] = await one.listen(0)
+  const port = Number(addr.toString().split('/')[4])
+  let dbTwo = new ClassicLevel(pathTwo)
+  let two = emitter(dbTwo)
+  await two.connect(addr)
+  await until(async () => (await savedPeers(dbTwo)).length === 1, 5000, 'two to save one')
+  await Promise.all([one.close(), two.close()])
+
+  // where they are now: nothing in the log's meta, nor in a top-level 'peers'
+  const legacy = async (path: string, move: boolean): Promise<{ eventPeer: string | undefined, peers: string[] }> => {
+    const db = new ClassicLevel(path)
+    try {
+      const network = db.sublevel('network')
+      const state = network.sublevel<string, string>('state', { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+      const peers = network.sublevel<string, string>('peers', { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+      const meta = db.sublevel<string, string>('meta', { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+      const oldPeers = db.sublevel<string, string>('peers', { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+      const found = { eventPeer: await meta.get('event-peer'), peers: await oldPeers.keys().all() }
+      if (move) {
+        // as an older version left them
+        const eventPeer = await state.get('event-peer')
+        if (eventPeer != null) await meta.put('event-peer', eventPeer)
+        for (const [key, value] of await peers.iterator().all()) await oldPeers.put(key, value)
+        await state.clear()
+        await peers.clear()
+      }
+      return found
+    } finally {
+      await db.close()
+    }
+  }
+  assert.equal(await legacy(pathOne, true), { eventPeer: undefined, peers: [] })
+  assert.equal(await legacy(pathTwo, true), { eventPeer: undefined, peers: [] })
+
+  // upgraded: one listens where it did and writes no EventPeer; two redials
+  // its saved peer by itself
+  one = emitter(pathOne)
+  await one.listen(port)
+  let count = 0
+  for await (const ev of one.events({ from: 'beginning', live: false })) if (ev.name === 'EventPeer') count++
+  assert.is(count, 1, 'no second EventPeer after the upgrade')
+  dbTwo = new ClassicLevel(pathTwo)
+  two = emitter(dbTwo)
+  await until(() => two.peers().length === 1, 10_000, 'two to redial its saved peer')
+  assert.equal((await savedPeers(dbTwo)).length, 1)
+  await Promise.all([one.close(), two.close()])
+  assert.equal((await legacy(pathTwo, false)).peers, [], 'the old peers are moved out')
+})
+
+/** Ids of the peers saved in the network's sublevel of `db`. */
+async function savedPeers (db: ClassicLevel): Promise<string[]> {
+  return db.sublevel('network').sublevel('peers').keys().all()
+}
 
 test('with three peers an entry is not sent to a node again and again', async () => {
   const [a, b, c] = [emitter(), emitter(), emitter()]

@@ -10,6 +10,8 @@ import { HyperEmitterError } from '../errors.js'
 import { hyperSync, type SyncInit, type SyncService } from '../sync/index.js'
 import type { Identity } from '../log/identity.js'
 import type { Identify } from '@libp2p/identify'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { TransportManager } from '@libp2p/interface-internal'
 
 export interface NodeInit {
   /** the log's key: the node's peer id is its author key */
@@ -31,7 +33,25 @@ export interface NodeInit {
   psk?: Uint8Array
 }
 
-export type HyperNode = Libp2p<{ identify: Identify, sync: SyncService }>
+export type HyperNode = Libp2p<{ identify: Identify, sync: SyncService, listener: Listener }>
+
+/** Listens on more addresses while the node runs. */
+export interface Listener {
+  listen: (addrs: Multiaddr[]) => Promise<void>
+}
+
+/**
+ * libp2p 3 listens on its `addresses.listen` config when it starts, and has
+ * no public call to listen on an address later (the emitter starts its node
+ * at open when it has saved peers, before any `listen()`). Its transport
+ * manager has one; a service is how libp2p hands its components to a module,
+ * as it hands the registrar to the sync service. This one passes `listen` on.
+ */
+function listener (): (components: { transportManager: TransportManager }) => Listener {
+  return (components) => ({
+    listen: async (addrs) => { await components.transportManager.listen(addrs) }
+  })
+}
 
 /** redials libp2p makes before it gives up on a keep-alive peer */
 const RECONNECT_RETRIES = 5
@@ -71,7 +91,8 @@ export async function createNode (init: NodeInit): Promise<HyperNode> {
     },
     services: {
       identify: identify(),
-      sync: hyperSync(init.sync)
+      sync: hyperSync(init.sync),
+      listener: listener()
     },
     start: false
   })

@@ -9,6 +9,7 @@ import type { EventEmitter } from 'node:events'
 import type { Log, LogEntry, AnyLevel } from '../log/log.js'
 import type { Schema } from '../schema/index.js'
 import type { SyncEvent } from '../sync/index.js'
+import type { AbstractLevel } from 'abstract-level'
 
 const log = logger('hyperemitter:network')
 
@@ -28,6 +29,17 @@ const RECENT_MS = 10 * 60_000
 const MAX_ANNOUNCED_DIALS = 8
 /** How long connect() waits for the sync handshake. */
 const CONNECT_TIMEOUT = 15_000
+/** The network's records: its own sublevel of the db, beside the log's. */
+const SUBLEVEL = 'network'
+/** Key of the last EventPeer this node wrote (its JSON), in the state sublevel. */
+const EVENT_PEER_KEY = 'event-peer'
+/** Key of the version of the network's records: set once the older ones are moved in. */
+const FORMAT_KEY = 'format'
+const FORMAT = '1'
+/** Where versions before FORMAT kept saved peers (a sublevel of the db)... */
+const LEGACY_PEERS = 'peers'
+/** ...and the last EventPeer (a key of the log's `meta` sublevel). */
+const LEGACY_META = 'meta'
 
 /** A connected peer as `peers()` lists it. */
 export interface PeerInfo {
@@ -37,9 +49,12 @@ export interface PeerInfo {
   address: string
   /** whether the peer has sent everything this node lacked */
   synced: boolean
-  /** entries sent to and received from it in this session */
+  /** entries sent to it since this emitter opened, in this session and the ones before */
   sent: number
+  /** entries received from it and stored since this emitter opened, in this session and the ones before */
   received: number
+  /** entries sent and received in the running session alone */
+  session: { sent: number, received: number }
 }
 
 /** A TCP address as EventPeer carries it. */
@@ -70,6 +85,32 @@ interface SavedPeer {
   addrs: string[]
 }
 
+/** What a sync session counts. */
+interface Counting {
+  readonly sent: number
+  readonly received: number
+}
+
+/** Entries sent to and received from one peer since open. */
+class PeerCounters {
+  /** in sessions that ended */
+  sent = 0
+  received = 0
+  /** the session counted live, until it ends */
+  session: Counting | undefined
+
+  /** Adds the counted session's figures to the totals. */
+  fold (): void {
+    if (this.session == null) return
+    this.sent += this.session.sent
+    this.received += this.session.received
+    this.session = undefined
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Level = AbstractLevel<any, any, any>
+
 /**
  * The emitter's side of libp2p: starts the node, listens, dials, saves and
  * redials known peers, announces itself with EventPeer, and dials the peers
@@ -77,8 +118,11 @@ interface SavedPeer {
  */
 export class Network {
   readonly #init: NetworkInit
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  readonly #peers: any
+  readonly #db: Level
+  readonly #peers: Level
+  /** the last EventPeer and the records' format */
+  readonly #state: Level
+  #migrating: Promise<void> | undefined
   #node: HyperNode | undefined
   #starting: Promise<HyperNode> | undefined
   #stopped = false
@@ -93,10 +137,38 @@ export class Network {
   /** peers being saved: close waits for them */
   readonly #saving = new Set<Promise<void>>()
   #unsubscribe: (() => void) | undefined
+  /** by peer id: kept when a session ends, so that peers() counts since open */
+  readonly #counters = new Map<string, PeerCounters>()
 
   constructor (init: NetworkInit) {
     this.#init = init
-    this.#peers = init.db.sublevel('peers', { keyEncoding: 'utf8', valueEncoding: 'json' })
+    this.#db = init.db as unknown as Level
+    const own = this.#db.sublevel(SUBLEVEL, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+    this.#peers = own.sublevel('peers', { keyEncoding: 'utf8', valueEncoding: 'json' }) as unknown as Level
+    this.#state = own.sublevel('state', { keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as Level
+  }
+
+  // Moves what older versions kept elsewhere into the network's sublevel, in
+  // one batch, once: saved peers, and the last EventPeer, so that an upgraded
+  // node does not announce itself again.
+  #migrate (): Promise<void> {
+    this.#migrating ??= (async () => {
+      if (await this.#state.get(FORMAT_KEY) === FORMAT) return
+      const legacyPeers = this.#db.sublevel(LEGACY_PEERS, { keyEncoding: 'utf8', valueEncoding: 'json' })
+      const legacyMeta = this.#db.sublevel(LEGACY_META, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+      const ops: Array<{ type: 'put' | 'del', sublevel: Level, key: string, value?: unknown }> = []
+      for await (const [id, entry] of legacyPeers.iterator()) {
+        ops.push({ type: 'put', sublevel: this.#peers, key: id, value: entry })
+        ops.push({ type: 'del', sublevel: legacyPeers as unknown as Level, key: id })
+      }
+      const lastPeer = await legacyMeta.get(EVENT_PEER_KEY)
+      if (lastPeer != null && await this.#state.get(EVENT_PEER_KEY) == null) {
+        ops.push({ type: 'put', sublevel: this.#state, key: EVENT_PEER_KEY, value: lastPeer })
+      }
+      ops.push({ type: 'put', sublevel: this.#state, key: FORMAT_KEY, value: FORMAT })
+      await this.#db.batch(ops as never)
+    })()
+    return this.#migrating
   }
 
   /** The libp2p node, once started. */
@@ -106,6 +178,7 @@ export class Network {
 
   /** Whether peers are saved, so that the node should start at open. */
   async hasSavedPeers (): Promise<boolean> {
+    await this.#migrate()
     for await (const _ of this.#peers.keys({ limit: 1 })) return true
     return false
   }
@@ -118,6 +191,7 @@ export class Network {
 
   async #start (): Promise<HyperNode> {
     const { log: l, schema } = this.#init
+    await this.#migrate()
     const own = toHex(l.identity.publicKey)
     this.#own = own
     const writers = this.#init.writers == null ? undefined : new Set([own, ...this.#init.writers.map(writerKey)])
@@ -169,12 +243,16 @@ export class Network {
     return node
   }
 
-  /** Listens on `addrs`; announces the addresses with EventPeer when they changed. */
-  async listen (addrs: Multiaddr[]): Promise<Multiaddr[]> {
-    const node = await this.start()
+  /**
+   * Listens on `addrs`; announces the addresses with EventPeer when they
+   * changed. The signal stops the wait for the node to start; once bound,
+   * the node listens until it stops.
+   */
+  async listen (addrs: Multiaddr[], signal?: AbortSignal): Promise<Multiaddr[]> {
+    const node = await abortable(this.start(), signal)
+    signal?.throwIfAborted()
     try {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      await (node as any).components.transportManager.listen(addrs)
+      await node.services.listener.listen(addrs)
     } catch (err) {
       const inUse = /EADDRINUSE/.test(String((err as Error).message)) || (err as { code?: string }).code === 'EADDRINUSE'
       throw new HyperEmitterError(`cannot listen on ${addrs.join(', ')}: ${inUse ? 'the address is in use' : (err as Error).message}`,
@@ -190,65 +268,114 @@ export class Network {
   async #announce (addresses: PeerAddress[]): Promise<void> {
     const id = this.#node!.peerId.toString()
     const payload = { id, addresses }
-    const meta = this.#init.log.meta
-    const last = await meta.get(Buffer.from('event-peer'))
-    const encoded = Buffer.from(JSON.stringify(payload))
-    if (last != null && Buffer.compare(last, encoded) === 0) return
+    await this.#migrate()
+    const encoded = JSON.stringify(payload)
+    if (await this.#state.get(EVENT_PEER_KEY) === encoded) return
     await this.#init.announce(payload)
-    await meta.put(Buffer.from('event-peer'), encoded)
+    await this.#state.put(EVENT_PEER_KEY, encoded)
   }
 
-  /** Dials `addr` and resolves with the peer id once the sync session runs. */
-  async connect (addr: Multiaddr, signal: AbortSignal = AbortSignal.timeout(CONNECT_TIMEOUT)): Promise<string> {
-    const node = await this.start()
-    const connection = await node.dial(addr, { signal })
-    const peer = connection.remotePeer.toString()
-    if (connection.direction === 'outbound') void node.services.sync.open(connection)
+  /**
+   * Dials `addr` and resolves with the peer id once the sync session runs.
+   * Gives up after CONNECT_TIMEOUT, or when `signal` aborts (then rejects
+   * with its reason).
+   */
+  async connect (addr: Multiaddr, signal?: AbortSignal): Promise<string> {
+    const timeout = AbortSignal.timeout(CONNECT_TIMEOUT)
+    const either = signal == null ? timeout : AbortSignal.any([signal, timeout])
     try {
-      await node.services.sync.ready(peer, signal)
+      const node = await abortable(this.start(), either)
+      const connection = await node.dial(addr, { signal: either })
+      const peer = connection.remotePeer.toString()
+      if (connection.direction === 'outbound') void node.services.sync.open(connection)
+      try {
+        await node.services.sync.ready(peer, either)
+      } catch (err) {
+        if (signal?.aborted === true) throw err
+        throw new HyperEmitterError(`connected to ${addr.toString()}, but no sync session: ${(err as Error).message}`, 'ERR_NO_SESSION', { cause: err })
+      }
+      return peer
     } catch (err) {
-      throw new HyperEmitterError(`connected to ${addr.toString()}, but no sync session: ${(err as Error).message}`, 'ERR_NO_SESSION', { cause: err })
+      if (signal?.aborted === true) throw signal.reason
+      throw err
     }
-    return peer
   }
 
-  /** Connected peers with a sync session. */
+  /**
+   * Connected peers with a sync session. Their `sent` and `received` count
+   * since this emitter opened: the sessions that ended, and the running one.
+   */
   peers (): PeerInfo[] {
     const node = this.#node
-    if (node == null) return []
+    if (node == null || this.#stopped) return []
     return node.services.sync.peers.map(id => {
       const session = node.services.sync.session(id)
+      const counters = this.#counters.get(id)
+      const counted = counters?.session
+      // a session that replaced the counted one and has not passed its
+      // handshake yet: counted too, until the handshake folds the old one
+      const newer = session != null && session !== counted ? session : undefined
       const conn = node.getConnections(peerIdFromString(id))[0]
-      return { id, address: conn?.remoteAddr.toString() ?? '', synced: this.#synced.has(id), sent: session?.sent ?? 0, received: session?.received ?? 0 }
+      return {
+        id,
+        address: conn?.remoteAddr.toString() ?? '',
+        synced: this.#synced.has(id),
+        sent: (counters?.sent ?? 0) + (counted?.sent ?? 0) + (newer?.sent ?? 0),
+        received: (counters?.received ?? 0) + (counted?.received ?? 0) + (newer?.received ?? 0),
+        session: { sent: session?.sent ?? 0, received: session?.received ?? 0 }
+      }
     })
   }
 
-  /** Resolves when `peer` (or every connected peer) has sent what this node lacked. */
-  async synced (peer?: string): Promise<void> {
-    const node = await this.start()
+  /**
+   * Resolves when `peer` (or every connected peer) has sent what this node
+   * lacked; rejects with the reason of `signal` when it aborts first. It
+   * does not start the node: one that never went online has no peers.
+   */
+  async synced (peer?: string, signal?: AbortSignal): Promise<void> {
+    const node = this.#starting != null ? await abortable(this.#starting, signal) : undefined
+    if (node == null || this.#stopped) {
+      if (peer != null) throw new HyperEmitterError(`no sync session with ${peer}`, 'ERR_NO_SESSION')
+      return
+    }
     const ids = peer != null ? [peer] : node.services.sync.peers
-    await Promise.all(ids.map(async id => {
+    await abortable(Promise.all(ids.map(async id => {
       const session = node.services.sync.session(id)
       if (session == null) throw new HyperEmitterError(`no sync session with ${id}`, 'ERR_NO_SESSION')
       await session.synced
-    }))
+    })), signal)
+  }
+
+  // The counters of `peer`: a session is counted from its handshake to its end.
+  #count (peer: string): PeerCounters {
+    let counters = this.#counters.get(peer)
+    if (counters == null) {
+      counters = new PeerCounters()
+      this.#counters.set(peer, counters)
+    }
+    return counters
   }
 
   #onSyncEvent (event: SyncEvent): void {
     const status = this.#init.status
     const peer = event.peer.toString()
     switch (event.type) {
-      case 'peer:session':
+      case 'peer:session': {
+        const counters = this.#count(peer)
+        const session = this.#node?.services.sync.session(peer)
+        // a session replaced by this one ends without a session-end event
+        if (counters.session !== session) counters.fold()
+        counters.session = session
         this.#met.set(peer, Date.now())
         this.#clearRetry(peer)
-        {
-          const saving = this.#remember(event.peer, event.connection)
-          this.#saving.add(saving)
-          void saving.finally(() => this.#saving.delete(saving))
-        }
+        const saving = this.#remember(event.peer, event.connection)
+        this.#saving.add(saving)
+        void saving.finally(() => this.#saving.delete(saving))
         status.emit('peer:connect', { peer })
         break
+      }
       case 'peer:session-end':
+        this.#counters.get(peer)?.fold()
         this.#met.set(peer, Date.now())
         this.#synced.delete(peer)
         status.emit('peer:disconnect', { peer })
@@ -341,6 +468,20 @@ export class Network {
     const node = this.#starting != null ? await this.#starting.catch(() => undefined) : undefined
     await node?.stop()
   }
+}
+
+/** Resolves or rejects as `promise` does, or rejects with the reason of `signal` once it aborts. */
+export function abortable<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal == null) return promise
+  if (signal.aborted) {
+    promise.catch(() => {})
+    return Promise.reject(signal.reason)
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
+  })
 }
 
 /** `ip`/`port` pairs of the TCP multiaddrs. */

@@ -140,8 +140,11 @@ export class Log {
 
   /** The stored bytes of an entry, if present. */
   async get (id: Uint8Array): Promise<Uint8Array | undefined> {
+    // asked before the read: a flush that lands during the read may or may
+    // not be in what it returns
+    const behind = this.#commits.flushed < this.#state.length
     let bytes = await this.#levels.entries.get(Buffer.from(id))
-    if (bytes == null && this.#commits.flushed < this.#state.length) {
+    if (bytes == null && behind) {
       // it may be committed, on its way to level
       await this.#commits.flushedTo(this.#state.length)
       bytes = await this.#levels.entries.get(Buffer.from(id))
@@ -153,8 +156,9 @@ export class Log {
   async clocks (ids: Uint8Array[]): Promise<Array<number | undefined>> {
     if (ids.length === 0) return []
     const keys = ids.map(id => Buffer.from(id))
+    const behind = this.#commits.flushed < this.#state.length
     let found = await this.#levels.entries.getMany(keys)
-    if (found.includes(undefined) && this.#commits.flushed < this.#state.length) {
+    if (found.includes(undefined) && behind) {
       await this.#commits.flushedTo(this.#state.length)
       found = await this.#levels.entries.getMany(keys)
     }

@@ -54,6 +54,17 @@ for (const [kind, make] of Object.entries(LEVELS)) {
       await log.close(); await cleanup()
     })
 
+    t('an entry is found once its append resolves, while level catches up', async () => {
+      const { log, cleanup } = await open()
+      for (let i = 0; i < 200; i++) {
+        const e = await log.append('Test1', payload(i))
+        assert.ok(await log.get(e.id), `get after append ${i}`)
+        const f = await log.append('Test1', payload(i))
+        assert.equal(await log.clocks([f.id]), [f.entry.clock], `clocks after append ${i}`)
+      }
+      await log.close(); await cleanup()
+    })
+
     t('concurrent appends commit as groups with one signature each', async () => {
       const { log, cleanup } = await open()
       const stored = await Promise.all(Array.from({ length: 500 }, (_, i) => log.append('Test1', payload(i))))

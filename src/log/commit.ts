@@ -1,0 +1,371 @@
+// The commit pipeline: every write of the log goes through here, one at a
+// time. Local appends wait in a queue and are committed in groups, one
+// signature per group; remote entries are stored as they come. A commit is
+// durable once the write-ahead file has it (or, with none, once level has
+// it); level gets the write-ahead file's commits in a later batch, the
+// flush, and reads wait for the flush to reach what they read.
+import { logger } from '@libp2p/logger'
+import { ClosedError, StorageError } from '../errors.js'
+import { authorHex, encodeEntry, entryId, follows, readEntry, toHex, EMPTY, MAX_LINKS, type DecodedEntry, type Entry, type Head } from './entry.js'
+import type { Identity } from './identity.js'
+import { describe, type BatchOp } from './level.js'
+import type { LogState } from './state.js'
+import type { CommitListener, Db, LogEntry, Sub } from './types.js'
+import type { Wal, WalRecord } from './wal.js'
+
+const log = logger('hyperemitter:log')
+
+/** Most local emits committed in one group: one signature covers them all. */
+export const MAX_GROUP = 1024
+
+/** Committed entry bytes not yet in level: a commit over it waits for level. */
+const MAX_UNFLUSHED_BYTES = 4 * 1024 * 1024
+/** The write-ahead file is emptied when level has all of it and it is this big... */
+const WAL_RESET_BYTES = 64 * 1024
+/**
+ * ...and a commit waits for level to have all of it when it is this big: the
+ * file takes disk space twice (it and level's log) and time to reopen.
+ */
+const WAL_MAX_BYTES = 1024 * 1024
+
+interface PendingAppend {
+  name: string
+  payload: Uint8Array<ArrayBuffer>
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  resolve: (value: any) => void
+  reject: (err: Error) => void
+  result: ((entry: LogEntry) => unknown) | undefined
+}
+
+interface FlushWaiter { upTo: number, resolve: () => void, reject: (err: Error) => void }
+
+export interface PipelineInit {
+  fsync: boolean
+  maxGroup: number
+}
+
+export class CommitPipeline {
+  readonly #db: Db
+  readonly #state: LogState<Sub>
+  readonly #identity: Identity
+  readonly #fsync: boolean
+  readonly #maxGroup: number
+  readonly #listeners = new Set<CommitListener>()
+  #queue: PendingAppend[] = []
+  /** index of the first appends not yet taken: splicing a long queue per group would be quadratic */
+  #queueHead = 0
+  #commitScheduled = false
+  #tail: Promise<unknown> = Promise.resolve()
+  /** set by a write the db failed: leveldb may have logged part of it, so nothing more is written */
+  #failed: StorageError | undefined
+  #wal: Wal | undefined
+  /** feed position up to which level holds the log (the rest is in the write-ahead file) */
+  #flushed: number
+  /** level ops committed to the write-ahead file, not yet given to level */
+  #unflushed: BatchOp[] = []
+  #unflushedBytes = 0
+  /** entry bytes in the level batch being written */
+  #flushingBytes = 0
+  #flushing = false
+  #flushWaiters: FlushWaiter[] = []
+
+  constructor (db: Db, state: LogState<Sub>, identity: Identity, init: PipelineInit) {
+    this.#db = db
+    this.#state = state
+    this.#identity = identity
+    this.#fsync = init.fsync
+    this.#maxGroup = init.maxGroup
+    this.#flushed = state.length
+  }
+
+  /** Queues a local entry; see Log.append. */
+  append (name: string, payload: Uint8Array<ArrayBuffer>, result: ((entry: LogEntry) => unknown) | undefined): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ name, payload, resolve, reject, result })
+      if (!this.#commitScheduled) {
+        this.#commitScheduled = true
+        void this.serialize(() => this.#commitQueued())
+      }
+    })
+  }
+
+  // Commits the appends queued meanwhile, up to a group's worth; the rest
+  // go in the next commit, queued behind whatever else waits to write.
+  async #commitQueued (): Promise<void> {
+    const end = Math.min(this.#queue.length, this.#queueHead + this.#maxGroup)
+    const group = this.#queue.slice(this.#queueHead, end)
+    this.#queueHead = end
+    if (end === this.#queue.length) {
+      this.#queue = []
+      this.#queueHead = 0
+    }
+    if (this.#queue.length > 0) {
+      void this.serialize(() => this.#commitQueued())
+    } else {
+      this.#commitScheduled = false
+    }
+    if (group.length === 0) return
+    let entries: DecodedEntry[]
+    try {
+      entries = this.#buildGroup(group)
+    } catch (err) {
+      for (const item of group) item.reject(err as Error)
+      return
+    }
+    try {
+      const stored = await this.#commit(entries)
+      group.forEach((item, i) => item.resolve(item.result == null ? stored[i] : item.result(stored[i])))
+    } catch (err) {
+      for (const item of group) item.reject(err as Error)
+    }
+  }
+
+  // Only the last entry of a group is signed: its hash chain covers the rest.
+  #buildGroup (group: PendingAppend[]): DecodedEntry[] {
+    const author = this.#identity.publicKey
+    const head = this.#state.authorHead(toHex(author))
+    let seq = head.seq
+    let prev = head.id as Uint8Array<ArrayBuffer>
+    const prevHex = toHex(prev)
+    // the first entry of a group links every head; the rest chain on prev
+    let heads = [...this.#state.heads.entries()].filter(([hex]) => hex !== prevHex).map(([, h]) => h)
+    if (heads.length > MAX_LINKS) heads = heads.slice(0, MAX_LINKS)
+    let links: Array<Uint8Array<ArrayBuffer>> = heads.map(h => h.id)
+    // Lamport: one more than the highest parent
+    let clock = Math.max(head.clock, ...heads.map(h => h.clock))
+    const timestamp = Date.now()
+    const out: DecodedEntry[] = []
+    const last = group.length - 1
+    for (let i = 0; i <= last; i++) {
+      const item = group[i]
+      const entry: Entry = { author, seq: ++seq, prev, links, clock: ++clock, timestamp, name: item.name, payload: item.payload, signature: EMPTY }
+      const bytes = encodeEntry(entry, i === last ? this.#identity : undefined)
+      const id = entryId(bytes)
+      out.push({ id, bytes, entry })
+      prev = id
+      links = []
+    }
+    return out
+  }
+
+  /** Stores checked remote entries; see Log.store. */
+  store (entries: DecodedEntry[]): Promise<LogEntry[]> {
+    return this.serialize(async () => {
+      const fresh: DecodedEntry[] = []
+      const heads = new Map<string, Head>()
+      const hexOf = authorHex()
+      for (const d of entries) {
+        const author = hexOf(d.entry.author)
+        // stored already, or a fork of what is stored: the first one stays
+        if (!follows(d.entry, heads.get(author) ?? this.#state.authorHead(author))) continue
+        heads.set(author, { seq: d.entry.seq, id: d.id, clock: d.entry.clock })
+        fresh.push(d)
+      }
+      return fresh.length === 0 ? [] : this.#commit(fresh)
+    })
+  }
+
+  /** Runs `fn` after every write queued before it, and before any queued after. */
+  serialize<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(fn)
+    this.#tail = run.catch(() => {})
+    return run
+  }
+
+  // Writes one commit and only then applies it to the state, so a failed
+  // write leaves the log exactly as it was. With a write-ahead file the commit
+  // is durable once appended to it, and level gets it in a later flush.
+  async #commit (entries: DecodedEntry[]): Promise<LogEntry[]> {
+    this.checkWritable()
+    const wal = this.#wal
+    if (wal == null) {
+      const stored = await this.#commitToLevel(entries)
+      this.#notify(stored)
+      return stored
+    }
+    await this.#room(wal)
+    this.checkWritable()
+    const c = this.#state.prepare(entries)
+    wal.append(c.stored[0].seq, entries.map(d => d.bytes), this.#fsync)
+    this.#state.apply(c)
+    for (const o of c.ops) this.#unflushed.push(o)
+    this.#unflushedBytes += c.bytes
+    this.#flush()
+    this.#notify(c.stored)
+    return c.stored
+  }
+
+  async #commitToLevel (entries: DecodedEntry[]): Promise<LogEntry[]> {
+    const c = this.#state.prepare(entries)
+    await this.#write(c.ops)
+    this.#state.apply(c)
+    this.#flushedUpTo(c.length)
+    return c.stored
+  }
+
+  #notify (stored: LogEntry[]): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(stored)
+      } catch (err) {
+        log.error('commit listener threw: %e', err)
+      }
+    }
+  }
+
+  /** One atomic level batch; a failure that may leave part of it behind stops all writes. */
+  async #write (ops: BatchOp[]): Promise<void> {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      await this.#db.batch(ops as any, this.#fsync ? { sync: true } as any : undefined)
+    } catch (err) {
+      const failure = new StorageError(`cannot write to the db: ${describe(err)}`, { cause: err })
+      // after an IO error leveldb may hold part of the batch in its write-ahead
+      // log, and what it writes after that is lost when it is reopened; with
+      // our write-ahead file, the batch held acknowledged entries
+      if ((err as { code?: string }).code === 'LEVEL_IO_ERROR' || this.#wal != null) this.#failed = failure
+      throw failure
+    }
+  }
+
+  // Writes what the write-ahead file holds and level does not yet, in one
+  // batch, then the ops committed meanwhile in the next: commits go on while
+  // level writes.
+  #flush (): void {
+    if (this.#flushing || this.#unflushed.length === 0) return
+    const ops = this.#unflushed
+    const bytes = this.#unflushedBytes
+    const upTo = this.#state.length
+    this.#unflushed = []
+    this.#unflushedBytes = 0
+    this.#flushingBytes += bytes
+    this.#flushing = true
+    this.#write(ops).then(() => {
+      this.#flushing = false
+      this.#flushingBytes -= bytes
+      this.#flushedUpTo(upTo)
+      if (this.#unflushed.length > 0) this.#flush()
+      else if (this.#wal != null && this.#wal.size >= WAL_RESET_BYTES) this.#resetWal(this.#wal)
+    }, () => {
+      this.#flushing = false
+      this.#wakeFlushWaiters()
+    })
+  }
+
+  /** Feed position up to which level holds the log. */
+  get flushed (): number {
+    return this.#flushed
+  }
+
+  /** Resolves once level holds the feed up to `upTo`. */
+  flushedTo (upTo: number): Promise<void> {
+    if (upTo <= this.#flushed) return Promise.resolve()
+    if (this.#failed != null) return Promise.reject(this.#failed)
+    return new Promise((resolve, reject) => { this.#flushWaiters.push({ upTo, resolve, reject }) })
+  }
+
+  // The one place the watermark moves: level took a batch up to `upTo`.
+  #flushedUpTo (upTo: number): void {
+    this.#flushed = upTo
+    this.#wakeFlushWaiters()
+  }
+
+  #wakeFlushWaiters (): void {
+    const waiting = this.#flushWaiters
+    this.#flushWaiters = []
+    for (const w of waiting) {
+      if (this.#failed != null) w.reject(this.#failed)
+      else if (w.upTo <= this.#flushed) w.resolve()
+      else this.#flushWaiters.push(w)
+    }
+  }
+
+  // Bounds what waits for level (memory) and the write-ahead file (time to
+  // reopen): a commit over either bound waits for level to catch up.
+  async #room (wal: Wal): Promise<void> {
+    if (this.#unflushedBytes + this.#flushingBytes < MAX_UNFLUSHED_BYTES && wal.size < WAL_MAX_BYTES) return
+    await this.flushedTo(this.#state.length)
+    if (wal.size >= WAL_RESET_BYTES) this.#resetWal(wal)
+  }
+
+  // Empties the write-ahead file once level holds all of it. A failure here
+  // loses nothing: its records are skipped on reopen.
+  #resetWal (wal: Wal): void {
+    try {
+      wal.reset()
+    } catch (err) {
+      log.error('%e', err)
+    }
+  }
+
+  /**
+   * Stores what the write-ahead file holds beyond the feed (commits
+   * acknowledged before a crash and not yet in level), then commits through
+   * the file. Closes it on failure.
+   */
+  async useWal (wal: Wal, records: WalRecord[]): Promise<void> {
+    try {
+      await this.#recover(records)
+      wal.reset()
+    } catch (err) {
+      wal.close()
+      throw err
+    }
+    this.#wal = wal
+  }
+
+  async #recover (records: WalRecord[]): Promise<void> {
+    const entries: DecodedEntry[] = []
+    let next = this.#state.length + 1
+    for (const record of records) {
+      record.entries.forEach((bytes, i) => {
+        const seq = record.firstSeq + i
+        if (seq < next) return
+        if (seq > next) throw new StorageError(`the write-ahead file skips from feed position ${next} to ${seq}: it is damaged`)
+        let entry: Entry
+        try {
+          entry = readEntry(bytes)
+        } catch (err) {
+          throw new StorageError(`entry ${seq} of the write-ahead file does not decode: it is damaged`, { cause: err })
+        }
+        entries.push({ id: entryId(bytes), bytes, entry })
+        next++
+      })
+    }
+    for (let i = 0; i < entries.length; i += MAX_GROUP) await this.#commitToLevel(entries.slice(i, i + MAX_GROUP))
+    if (entries.length > 0) log('recovered %d entries from the write-ahead file', entries.length)
+  }
+
+  checkWritable (): void {
+    if (this.#failed != null) throw new StorageError(`the db failed a write (${this.#failed.message}): close and reopen it`, { cause: this.#failed })
+  }
+
+  onCommit (listener: CommitListener): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  /**
+   * Refuses what is queued, waits for the writes under way and for level to
+   * have them, and writes a checkpoint so that the next open replays nothing.
+   */
+  async close (): Promise<void> {
+    const queued = this.#queue.slice(this.#queueHead)
+    this.#queue = []
+    this.#queueHead = 0
+    for (const item of queued) item.reject(new ClosedError('the log was closed before this emit was stored'))
+    await this.#tail
+    this.#listeners.clear()
+    await this.flushedTo(this.#state.length).catch(() => {})
+    const checkpoint = this.#failed == null ? this.#state.closingCheckpoint() : undefined
+    if (checkpoint != null) {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      await this.#db.batch(checkpoint as any).catch((err: unknown) => { log.error('checkpoint at close failed: %e', err) })
+    }
+    if (this.#wal != null) {
+      // after a failed write level lacks some of it: the next open recovers it
+      if (this.#failed == null) this.#resetWal(this.#wal)
+      this.#wal.close()
+    }
+  }
+}

@@ -1,0 +1,61 @@
+// What opening a log reads from level: the node's key, and the state that
+// the run and heads records hold as of the last checkpoint, brought up to
+// date by replaying the feed after it.
+import { logger } from '@libp2p/logger'
+import { StorageError } from '../errors.js'
+import { ID_LENGTH, readEntry, toHex } from './entry.js'
+import { Identity } from './identity.js'
+import { AuthorState, decodeRun, readSeq, runKey, seqKey, type Run } from './keys.js'
+import { CHECKPOINT_KEY, HEADS_KEY } from './level.js'
+import { readFeed } from './reads.js'
+import { LogState, type HeadRef } from './state.js'
+import type { AnyLevel, Sub, Sublevels } from './types.js'
+
+const log = logger('hyperemitter:log')
+
+/** The node's key pair, made and stored on first open. */
+export async function loadIdentity (db: AnyLevel): Promise<Identity> {
+  const meta = db.sublevel('meta', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+  let seed = await meta.get('key' as never) as Buffer | undefined
+  if (seed == null) {
+    seed = Buffer.from(Identity.generate().seed)
+    await meta.put('key' as never, seed as never)
+  }
+  return new Identity(new Uint8Array(seed))
+}
+
+export async function loadState (levels: Sublevels): Promise<LogState<Sub>> {
+  let length = 0
+  for await (const key of levels.feed.keys({ reverse: true, limit: 1 })) length = readSeq(key)
+  const authors = new Map<string, AuthorState>()
+  // each author's newest run, by a skip scan from the last author down
+  let below: Buffer | undefined
+  while (true) {
+    let run: Run | undefined
+    const range = below == null ? { reverse: true, limit: 1 } : { reverse: true, limit: 1, lt: below }
+    for await (const [key, value] of levels.runs.iterator(range)) run = decodeRun(key, value)
+    if (run == null) break
+    const feedSeq = run.feedStart + run.last - run.first
+    const id = await levels.feed.get(seqKey(feedSeq))
+    const bytes = id == null ? undefined : await levels.entries.get(id)
+    if (id == null || bytes == null) throw new StorageError(`feed position ${feedSeq} is missing: the db is damaged`)
+    const clock = readEntry(bytes).clock
+    authors.set(toHex(run.author), new AuthorState(run.last, feedSeq, run.first, run.feedStart, new Uint8Array(id), clock))
+    below = runKey(run.author, 0)
+  }
+  const stored = await levels.heads.get(HEADS_KEY)
+  const headIds: Buffer[] = []
+  for (let i = 0; stored != null && i < stored.byteLength; i += ID_LENGTH) headIds.push(stored.subarray(i, i + ID_LENGTH))
+  const headBytes = await levels.entries.getMany(headIds)
+  const heads = new Map<string, HeadRef>()
+  headIds.forEach((id, i) => {
+    const bytes = headBytes[i]
+    if (bytes == null) throw new StorageError(`head ${toHex(id)} has no entry: the db is damaged`)
+    heads.set(toHex(id), { id: new Uint8Array(id), clock: readEntry(bytes).clock })
+  })
+  const checkpoint = await levels.meta.get(CHECKPOINT_KEY)
+  const state = new LogState(levels, { length, checkpoint: checkpoint == null ? 0 : readSeq(checkpoint), authors, heads })
+  for (let pos = state.checkpoint + 1; pos <= length; pos += 1024) state.replay(await readFeed(levels, pos, 1024))
+  log('opened log of %d entries, %d heads, %d authors', state.length, state.heads.size, state.authors.size)
+  return state
+}

@@ -1,0 +1,217 @@
+// The log's in-memory state (length, clock, heads, each author's newest
+// entry and run) and the level ops that a commit makes of it. Synchronous
+// and without a db: the commit pipeline prepares a commit here, writes its
+// ops, and applies it here only once the write has succeeded.
+import { equalBytes, NO_HEAD, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
+import { AuthorState, runKey, seqKey } from './keys.js'
+import { CHECKPOINT_KEY, HEADS_KEY, op, view, type BatchOp } from './level.js'
+import type { LogEntry } from './types.js'
+
+/**
+ * Run and heads records are written at checkpoints, not at every commit (an
+ * awaited emit then writes two records, not four); opening replays the feed
+ * from the last checkpoint. A checkpoint is due after this many entries...
+ */
+export const CHECKPOINT_ENTRIES = 4096
+/** ...or this many commits. */
+export const CHECKPOINT_COMMITS = 256
+
+/** A head: an entry no other entry links to. */
+export interface HeadRef { id: Uint8Array<ArrayBuffer>, clock: number }
+
+/** The sublevels a commit writes to, as whatever stands for them. */
+export interface StateLevels<S> { entries: S, feed: S, heads: S, runs: S, meta: S }
+
+/** What the records in level say, read when the log opens. */
+export interface LoadedState {
+  length: number
+  /** feed position the run and heads records reflect */
+  checkpoint: number
+  authors: Map<string, AuthorState>
+  heads: Map<string, HeadRef>
+}
+
+/** A commit ready to write: its level ops and the in-memory state after it. */
+export interface Prepared<S> {
+  ops: Array<BatchOp<S>>
+  stored: LogEntry[]
+  heads: Map<string, HeadRef>
+  authors: Map<string, AuthorState>
+  length: number
+  clock: number
+  checkpoint: boolean
+  /** entry bytes */
+  bytes: number
+}
+
+class StoredEntry implements LogEntry {
+  constructor (readonly seq: number, readonly id: Uint8Array<ArrayBuffer>, readonly bytes: Uint8Array, readonly entry: Entry) {}
+}
+
+export class LogState<S> {
+  readonly #levels: StateLevels<S>
+  #length: number
+  #clock = 0
+  #checkpoint: number
+  #commitsSinceCheckpoint: number
+  /** authors whose current run record is older than their state */
+  readonly #dirty = new Set<string>()
+  readonly #heads: Map<string, HeadRef>
+  readonly #authors: Map<string, AuthorState>
+
+  constructor (levels: StateLevels<S>, loaded: LoadedState = { length: 0, checkpoint: 0, authors: new Map(), heads: new Map() }) {
+    this.#levels = levels
+    this.#length = loaded.length
+    this.#checkpoint = loaded.checkpoint
+    this.#authors = loaded.authors
+    this.#heads = loaded.heads
+    for (const head of this.#heads.values()) this.#clock = Math.max(this.#clock, head.clock)
+    // records older than the feed: the next commit brings them up to date
+    this.#commitsSinceCheckpoint = this.#length > this.#checkpoint ? CHECKPOINT_COMMITS : 0
+  }
+
+  /** The last feed position. */
+  get length (): number {
+    return this.#length
+  }
+
+  /** The highest Lamport clock stored. */
+  get clock (): number {
+    return this.#clock
+  }
+
+  /** The feed position the run and heads records in level reflect. */
+  get checkpoint (): number {
+    return this.#checkpoint
+  }
+
+  /** Heads by hex id. */
+  get heads (): ReadonlyMap<string, HeadRef> {
+    return this.#heads
+  }
+
+  /** Each author's newest entry and run, by hex public key. */
+  get authors (): ReadonlyMap<string, AuthorState> {
+    return this.#authors
+  }
+
+  authorHead (author: string): Head {
+    return this.#authors.get(author) ?? NO_HEAD
+  }
+
+  // Applies feed entries after the checkpoint to the state loaded from it:
+  // the feed is the truth, the records a cache of it.
+  replay (entries: LogEntry[]): void {
+    for (const e of entries) {
+      const author = toHex(e.entry.author)
+      const state = this.#authors.get(author)
+      if (state == null || e.entry.seq > state.seq) {
+        this.#authors.set(author, AuthorState.next(state, e.entry.seq, e.seq, e.id, e.entry.clock))
+        this.#dirty.add(author)
+      }
+      if (e.entry.prev.byteLength > 0) this.#heads.delete(toHex(e.entry.prev))
+      for (const link of e.entry.links) this.#heads.delete(toHex(link))
+      this.#heads.set(toHex(e.id), { id: e.id, clock: e.entry.clock })
+      if (e.entry.clock > this.#clock) this.#clock = e.entry.clock
+    }
+  }
+
+  /**
+   * The level ops of a commit of `entries` (checked, in causal order, each
+   * new) and the state after it; changes nothing, so that a commit whose
+   * write fails leaves the state as it was.
+   */
+  prepare (entries: DecodedEntry[]): Prepared<S> {
+    const levels = this.#levels
+    const ops: Array<BatchOp<S>> = []
+    const heads = new Map(this.#heads)
+    const authors = new Map<string, AuthorState>()
+    let length = this.#length
+    let clock = this.#clock
+    let bytes = 0
+    const stored: LogEntry[] = []
+    // The newest entry is a head until an entry links to it. In a chain (a
+    // commit group, a run from one author) the next entry's prev is it, so
+    // it never enters the heads map and its hex is never made.
+    let tip: DecodedEntry | undefined
+    let lastAuthor: Uint8Array | undefined
+    let hex = ''
+    let state: AuthorState | undefined
+    for (const d of entries) {
+      const seq = ++length
+      const id = view(d.id)
+      ops.push(op('put', levels.entries, id, view(d.bytes)))
+      ops.push(op('put', levels.feed, seqKey(seq), id))
+      bytes += d.bytes.byteLength
+      const { prev, links } = d.entry
+      if (tip != null && !(prev.byteLength > 0 && equalBytes(prev, tip.id))) {
+        heads.set(toHex(tip.id), { id: tip.id, clock: tip.entry.clock })
+        if (prev.byteLength > 0) heads.delete(toHex(prev))
+      } else if (tip == null && prev.byteLength > 0) {
+        heads.delete(toHex(prev))
+      }
+      for (const link of links) heads.delete(toHex(link))
+      tip = d
+      if (d.entry.clock > clock) clock = d.entry.clock
+      if (lastAuthor == null || !equalBytes(lastAuthor, d.entry.author)) {
+        if (state != null) authors.set(hex, state)
+        lastAuthor = d.entry.author
+        hex = toHex(lastAuthor)
+        state = authors.get(hex) ?? this.#authors.get(hex)
+      }
+      const after = AuthorState.next(state, d.entry.seq, seq, d.id, d.entry.clock)
+      // a run record is written when it ends and at checkpoints
+      if (state != null && after.runFirst !== state.runFirst) {
+        ops.push(op('put', levels.runs, runKey(d.entry.author, state.runFirst), state.encodeRun()))
+      }
+      state = after
+      stored.push(new StoredEntry(seq, d.id, d.bytes, d.entry))
+    }
+    if (state != null) authors.set(hex, state)
+    if (tip != null) heads.set(toHex(tip.id), { id: tip.id, clock: tip.entry.clock })
+    const checkpoint = length - this.#checkpoint >= CHECKPOINT_ENTRIES || this.#commitsSinceCheckpoint + 1 >= CHECKPOINT_COMMITS
+    if (checkpoint) this.#checkpointOps(ops, authors, heads, length)
+    return { ops, stored, heads, authors, length, clock, checkpoint, bytes }
+  }
+
+  /** Makes a prepared commit the state, once its ops are durable. */
+  apply (c: Prepared<S>): void {
+    this.#length = c.length
+    this.#clock = c.clock
+    if (c.checkpoint) {
+      this.#checkpoint = c.length
+      this.#commitsSinceCheckpoint = 0
+      this.#dirty.clear()
+    } else {
+      this.#commitsSinceCheckpoint++
+      for (const author of c.authors.keys()) this.#dirty.add(author)
+    }
+    this.#heads.clear()
+    for (const [hex, head] of c.heads) this.#heads.set(hex, head)
+    for (const [hex, state] of c.authors) this.#authors.set(hex, state)
+  }
+
+  /**
+   * The ops of a checkpoint at the current state, if the records lag the
+   * feed: written at close, so that the next open replays nothing.
+   */
+  closingCheckpoint (): Array<BatchOp<S>> | undefined {
+    if (this.#length <= this.#checkpoint) return undefined
+    const ops: Array<BatchOp<S>> = []
+    this.#checkpointOps(ops, new Map(), this.#heads, this.#length)
+    return ops
+  }
+
+  // The records a checkpoint writes: every changed author's current run, the
+  // heads, and the feed position they reflect.
+  #checkpointOps (ops: Array<BatchOp<S>>, authors: Map<string, AuthorState>, heads: Map<string, { id: Uint8Array }>, length: number): void {
+    const levels = this.#levels
+    const changed = new Set([...this.#dirty, ...authors.keys()])
+    for (const author of changed) {
+      const state = authors.get(author) ?? this.#authors.get(author)
+      if (state != null) ops.push(op('put', levels.runs, runKey(Buffer.from(author, 'hex'), state.runFirst), state.encodeRun()))
+    }
+    ops.push(op('put', levels.heads, HEADS_KEY, Buffer.concat([...heads.values()].map(h => h.id))))
+    ops.push(op('put', levels.meta, CHECKPOINT_KEY, seqKey(length)))
+  }
+}

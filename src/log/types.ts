@@ -1,0 +1,83 @@
+// The shapes the log's files share. Everything here is a type, so that any
+// of them can import it without an import circle.
+import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
+import type { Entry } from './entry.js'
+
+/**
+ * Any abstract-level db (classic-level, memory-level, a sublevel, ...), of
+ * any encodings: the log makes its own sublevels. Typed structurally because
+ * abstract-level's generics do not let one implementation stand for another.
+ */
+export interface AnyLevel {
+  readonly status: string
+  open (): Promise<void>
+  close (): Promise<void>
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  sublevel (name: string, options?: any): any
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Db = AbstractLevel<any, any, any>
+export type Sub = AbstractSublevel<Db, unknown, Buffer, Buffer>
+
+/** The log's sublevels, all with binary keys and values (see keys.ts). */
+export interface Sublevels {
+  /** entry id -> entry bytes */
+  entries: Sub
+  /** feed position -> entry id */
+  feed: Sub
+  /** one record: the ids of the heads at the last checkpoint */
+  heads: Sub
+  /** author and first seq of a run -> its last seq and first feed position */
+  runs: Sub
+  /** cursor name -> feed position */
+  cursors: Sub
+  /** the checkpoint position, and other layers' records */
+  meta: Sub
+}
+
+/** An entry as stored, with its place in the local change feed. */
+export interface LogEntry {
+  /** position in the local change feed, from 1 */
+  seq: number
+  id: Uint8Array<ArrayBuffer>
+  bytes: Uint8Array
+  entry: Entry
+}
+
+export interface LogInit {
+  /** fsync each commit (survives power loss, not only process crashes) @default false */
+  fsync?: boolean
+  /** largest local commit group @default MAX_GROUP */
+  maxGroup?: number
+  /**
+   * The write-ahead file, or false for none. By default a db with a folder
+   * (classic-level) has one in it, WAL_NAME; other dbs have none, and a
+   * commit is durable once level has it.
+   */
+  wal?: string | false
+}
+
+/** What a commit added, in feed order; given to `onCommit` subscribers. */
+export type CommitListener = (entries: LogEntry[]) => void
+
+/** An entry a peer lacks: its feed position, author (hex) and author seq. */
+export interface Missing {
+  seq: number
+  author: string
+  authorSeq: number
+}
+
+/** A problem `verify()` found. */
+export interface VerifyProblem {
+  seq?: number
+  id?: string
+  problem: string
+}
+
+export interface VerifyReport {
+  ok: boolean
+  entries: number
+  authors: number
+  problems: VerifyProblem[]
+}

@@ -1,0 +1,91 @@
+// A check of the whole stored log against itself and against the in-memory
+// state, for tools and tests: it reads everything.
+import { decodeEntry, entryId, equalBytes, toHex, type DecodedEntry } from './entry.js'
+import { readSeq, seqKey } from './keys.js'
+import type { LogState } from './state.js'
+import type { Sublevels, VerifyProblem, VerifyReport } from './types.js'
+
+/** What the in-memory state says, taken between two commits. */
+export interface Expected {
+  length: number
+  /** each author's highest seq, by hex public key */
+  seqs: Map<string, number>
+  /** hex ids, sorted */
+  heads: string[]
+}
+
+export function expected (state: LogState<unknown>): Expected {
+  return {
+    length: state.length,
+    seqs: new Map([...state.authors].map(([a, st]) => [a, st.seq])),
+    heads: [...state.heads.keys()].sort()
+  }
+}
+
+/**
+ * Walks the feed up to `view.length` (level must have it) and checks every
+ * id, parent link, author chain and signature, and that every unsigned entry
+ * is covered by a signed one. Commits may go on meanwhile.
+ */
+export async function verify (levels: Pick<Sublevels, 'entries' | 'feed'>, view: Expected): Promise<VerifyReport> {
+  const problems: VerifyProblem[] = []
+  // clock of each entry seen, by hex id
+  const clocks = new Map<string, number>()
+  const heads = new Set<string>()
+  const chains = new Map<string, { seq: number, id: Uint8Array, clock: number, unsigned: number }>()
+  let count = 0
+  const check = (seq: number, id: Buffer, bytes: Buffer | undefined): void => {
+    count++
+    if (seq !== count) problems.push({ seq, problem: `feed position ${seq} follows ${count - 1}` })
+    const hex = toHex(id)
+    if (bytes == null) { problems.push({ seq, id: hex, problem: 'entry missing' }); return }
+    let d: DecodedEntry | undefined
+    let bad: unknown
+    try {
+      d = decodeEntry(new Uint8Array(bytes))
+    } catch (err) {
+      bad = err
+    }
+    if (!equalBytes(d?.id ?? entryId(bytes), id)) { problems.push({ seq, id: hex, problem: 'id does not match the entry bytes' }); return }
+    if (d == null) { problems.push({ seq, id: hex, problem: (bad as Error).message }); return }
+    const author = toHex(d.entry.author)
+    const chain = chains.get(author) ?? { seq: 0, id: new Uint8Array(0), clock: 0, unsigned: 0 }
+    if (d.entry.seq !== chain.seq + 1) problems.push({ seq, id: hex, problem: `author seq ${d.entry.seq} follows ${chain.seq}` })
+    if (!equalBytes(d.entry.prev, chain.id)) problems.push({ seq, id: hex, problem: 'prev is not the author\'s previous entry' })
+    heads.delete(toHex(d.entry.prev))
+    let parentClock = chain.clock
+    for (const link of d.entry.links) {
+      const linkHex = toHex(link)
+      const linked = clocks.get(linkHex)
+      heads.delete(linkHex)
+      if (linked == null) problems.push({ seq, id: hex, problem: `link ${linkHex} is not stored before the entry` })
+      else parentClock = Math.max(parentClock, linked)
+    }
+    if (d.entry.clock !== parentClock + 1) problems.push({ seq, id: hex, problem: `clock ${d.entry.clock} is not one more than its parents' ${parentClock}` })
+    chains.set(author, { seq: d.entry.seq, id: d.id, clock: d.entry.clock, unsigned: d.entry.signature.byteLength === 0 ? chain.unsigned + 1 : 0 })
+    clocks.set(hex, d.entry.clock)
+    heads.add(hex)
+  }
+  const seqs: number[] = []
+  const ids: Buffer[] = []
+  const checkBatch = async (): Promise<void> => {
+    const bytes = await levels.entries.getMany(ids)
+    seqs.forEach((seq, i) => { check(seq, ids[i], bytes[i]) })
+    seqs.length = 0
+    ids.length = 0
+  }
+  for await (const [key, id] of levels.feed.iterator({ lte: seqKey(view.length) })) {
+    seqs.push(readSeq(key))
+    ids.push(id)
+    if (ids.length === 1024) await checkBatch()
+  }
+  await checkBatch()
+  if (count !== view.length) problems.push({ problem: `the feed holds ${count} entries, the log says ${view.length}` })
+  for (const [author, chain] of chains) {
+    if (chain.unsigned > 0) problems.push({ problem: `the last ${chain.unsigned} entries of author ${author} are not covered by a signature` })
+    const seq = view.seqs.get(author)
+    if (seq !== chain.seq) problems.push({ problem: `author ${author} index says seq ${seq}, the feed ${chain.seq}` })
+  }
+  if ([...heads].sort().join() !== view.heads.join()) problems.push({ problem: `the heads are ${view.heads.join(', ')}; the feed says ${[...heads].sort().join(', ')}` })
+  return { ok: problems.length === 0, entries: count, authors: chains.size, problems }
+}

@@ -1,0 +1,265 @@
+// The log's in-memory state and the level ops of a commit, without a db: the
+// sublevels are stood for by their names.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { EMPTY, encodeEntry, entryId, readEntry, toHex, type DecodedEntry } from '../src/log/entry.js'
+import { Identity } from '../src/log/identity.js'
+import { AuthorState, readSeq } from '../src/log/keys.js'
+import type { BatchOp } from '../src/log/level.js'
+import { CHECKPOINT_COMMITS, CHECKPOINT_ENTRIES, LogState, type Prepared } from '../src/log/state.js'
+import type { LogEntry } from '../src/log/types.js'
+
+type Name = 'entries' | 'feed' | 'heads' | 'runs' | 'meta'
+const LEVELS = { entries: 'entries', feed: 'feed', heads: 'heads', runs: 'runs', meta: 'meta' } as const
+
+const AUTHORS = new Map(['a', 'b', 'c'].map((who, i) => [who, new Identity(new Uint8Array(32).fill(i + 1))]))
+
+/**
+ * Entries named by author letter and seq ('a2'); 'a2>b1' also links b1.
+ * Each one's prev is its author's entry of the seq before, and its clock one
+ * more than its parents'.
+ */
+class Entries {
+  readonly #byName = new Map<string, DecodedEntry>()
+  readonly #names = new Map<string, string>()
+
+  get (spec: string): DecodedEntry {
+    const [name, ...links] = spec.split('>')
+    const known = this.#byName.get(name)
+    if (known != null) return known
+    const who = name[0]
+    const seq = Number(name.slice(1))
+    const author = AUTHORS.get(who)!
+    const prev = seq > 1 ? this.#byName.get(`${who}${seq - 1}`) : undefined
+    if (seq > 1 && prev == null) throw new Error(`${name} before ${who}${seq - 1}`)
+    const linked = links.map(l => this.get(l))
+    const clock = Math.max(prev?.entry.clock ?? 0, ...linked.map(l => l.entry.clock)) + 1
+    const bytes = encodeEntry({ author: author.publicKey, seq, prev: prev?.id ?? EMPTY, links: linked.map(l => l.id), clock, timestamp: 1, name: 'Test', payload: new Uint8Array([seq]) })
+    const d = { id: entryId(bytes), bytes, entry: readEntry(bytes) }
+    this.#byName.set(name, d)
+    this.#names.set(toHex(d.id), name)
+    return d
+  }
+
+  name (id: Uint8Array): string {
+    return this.#names.get(toHex(id)) ?? toHex(id)
+  }
+
+  /** Readable ops: `sublevel key -> value`, by entry and author names. */
+  ops (ops: Array<BatchOp<Name>>): string[] {
+    return ops.map(o => {
+      assert.is(o.type, 'put')
+      const value = o.value!
+      switch (o.sublevel) {
+        case 'entries':
+          assert.equal(new Uint8Array(value), new Uint8Array(this.get(this.name(o.key)).bytes))
+          return `entries ${this.name(o.key)}`
+        case 'feed': return `feed ${readSeq(o.key)} -> ${this.name(value)}`
+        case 'runs': return `runs ${authorName(o.key.subarray(0, 32))}@${readSeq(o.key.subarray(32))} -> last ${readSeq(value)} at ${readSeq(value.subarray(8))}`
+        case 'heads': return `heads ${ids(value).map(id => this.name(id)).sort().join(' ')}`
+        case 'meta': return `meta ${o.key.toString()} -> ${readSeq(value)}`
+      }
+      throw new Error(`op on ${String(o.sublevel)}`)
+    })
+  }
+}
+
+function authorName (key: Uint8Array): string {
+  for (const [who, identity] of AUTHORS) if (toHex(identity.publicKey) === toHex(key)) return who
+  return toHex(key)
+}
+
+function ids (value: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (let i = 0; i < value.byteLength; i += 34) out.push(value.subarray(i, i + 34))
+  return out
+}
+
+/** Each author's state as 'seq N, run from seq N at feed N'. */
+function authors (state: LogState<Name>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [hex, s] of state.authors) out[authorName(Buffer.from(hex, 'hex'))] = `seq ${s.seq}, run from seq ${s.runFirst} at feed ${s.runFeedStart}`
+  return out
+}
+
+function heads (state: LogState<Name>, names: Entries): string[] {
+  return [...state.heads.values()].map(h => names.name(h.id)).sort()
+}
+
+/** Commits each group of names in turn; returns the last commit's prepared form. */
+function commit (state: LogState<Name>, names: Entries, commits: string[][]): Prepared<Name> | undefined {
+  let last: Prepared<Name> | undefined
+  for (const group of commits) {
+    last = state.prepare(group.map(spec => names.get(spec)))
+    state.apply(last)
+  }
+  return last
+}
+
+const cases: Array<{ name: string, commits: string[][], ops: string[], heads: string[], authors: Record<string, string>, clock: number }> = [
+  {
+    name: 'one author\'s chain: each entry and its feed position, no run record yet',
+    commits: [['a1', 'a2', 'a3']],
+    ops: ['entries a1', 'feed 1 -> a1', 'entries a2', 'feed 2 -> a2', 'entries a3', 'feed 3 -> a3'],
+    heads: ['a3'],
+    authors: { a: 'seq 3, run from seq 1 at feed 1' },
+    clock: 3
+  },
+  {
+    name: 'a chain over several commits stays one run',
+    commits: [['a1'], ['a2'], ['a3', 'a4']],
+    ops: ['entries a3', 'feed 3 -> a3', 'entries a4', 'feed 4 -> a4'],
+    heads: ['a4'],
+    authors: { a: 'seq 4, run from seq 1 at feed 1' },
+    clock: 4
+  },
+  {
+    name: 'two authors with no links: two heads',
+    commits: [['a1'], ['b1', 'b2']],
+    ops: ['entries b1', 'feed 2 -> b1', 'entries b2', 'feed 3 -> b2'],
+    heads: ['a1', 'b2'],
+    authors: { a: 'seq 1, run from seq 1 at feed 1', b: 'seq 2, run from seq 1 at feed 2' },
+    clock: 2
+  },
+  {
+    name: 'a link merges heads, and the clock passes the linked one',
+    commits: [['a1'], ['b1', 'b2', 'b3'], ['a2>b3']],
+    ops: ['entries a2', 'feed 5 -> a2', 'runs a@1 -> last 1 at 1'],
+    heads: ['a2'],
+    authors: { a: 'seq 2, run from seq 2 at feed 5', b: 'seq 3, run from seq 1 at feed 2' },
+    clock: 4
+  },
+  {
+    name: 'an author\'s run ended by another\'s entry is written when the next one starts',
+    commits: [['a1', 'b1', 'a2']],
+    ops: ['entries a1', 'feed 1 -> a1', 'entries b1', 'feed 2 -> b1', 'entries a2', 'feed 3 -> a2', 'runs a@1 -> last 1 at 1'],
+    heads: ['a2', 'b1'],
+    authors: { a: 'seq 2, run from seq 2 at feed 3', b: 'seq 1, run from seq 1 at feed 2' },
+    clock: 2
+  },
+  {
+    name: 'a run ended in an earlier commit is written by the commit that starts the next',
+    commits: [['a1', 'a2'], ['b1'], ['a3>b1']],
+    ops: ['entries a3', 'feed 4 -> a3', 'runs a@1 -> last 2 at 1'],
+    heads: ['a3'],
+    authors: { a: 'seq 3, run from seq 3 at feed 4', b: 'seq 1, run from seq 1 at feed 3' },
+    clock: 3
+  },
+  {
+    name: 'entries linking the tip of the same commit leave one head',
+    commits: [['a1', 'b1>a1', 'c1>b1']],
+    ops: ['entries a1', 'feed 1 -> a1', 'entries b1', 'feed 2 -> b1', 'entries c1', 'feed 3 -> c1'],
+    heads: ['c1'],
+    authors: { a: 'seq 1, run from seq 1 at feed 1', b: 'seq 1, run from seq 1 at feed 2', c: 'seq 1, run from seq 1 at feed 3' },
+    clock: 3
+  }
+]
+
+for (const c of cases) {
+  test(`commit: ${c.name}`, () => {
+    const names = new Entries()
+    const state = new LogState<Name>(LEVELS)
+    const last = commit(state, names, c.commits)!
+    assert.equal(names.ops(last.ops), c.ops)
+    assert.is(last.checkpoint, false)
+    const group = c.commits.at(-1)!
+    const first = state.length - group.length + 1
+    assert.equal(last.stored.map(e => `${e.seq} ${names.name(e.id)}`), group.map((spec, i) => `${first + i} ${spec.split('>')[0]}`))
+    assert.is(state.length, c.commits.flat().length)
+    assert.equal(heads(state, names), c.heads)
+    assert.equal(authors(state), c.authors)
+    assert.is(state.clock, c.clock)
+  })
+
+  test(`replay: ${c.name}`, () => {
+    const names = new Entries()
+    const committed = new LogState<Name>(LEVELS)
+    commit(committed, names, c.commits)
+    const stored: LogEntry[] = c.commits.flat().map((spec, i) => ({ seq: i + 1, ...names.get(spec) }))
+    // as opened after a crash: no records, the whole feed after checkpoint 0
+    const replayed = new LogState<Name>(LEVELS, { length: stored.length, checkpoint: 0, authors: new Map(), heads: new Map() })
+    replayed.replay(stored.slice(0, 1))
+    replayed.replay(stored.slice(1))
+    assert.equal(heads(replayed, names), c.heads)
+    assert.equal(authors(replayed), authors(committed))
+    assert.is(replayed.clock, c.clock)
+  })
+}
+
+test('prepare changes nothing: a commit whose write failed is not applied', () => {
+  const names = new Entries()
+  const state = new LogState<Name>(LEVELS)
+  commit(state, names, [['a1', 'b1']])
+  const prepared = state.prepare([names.get('a2>b1')])
+  assert.is(prepared.length, 3)
+  assert.is(state.length, 2)
+  assert.equal(heads(state, names), ['a1', 'b1'])
+  assert.equal(authors(state), { a: 'seq 1, run from seq 1 at feed 1', b: 'seq 1, run from seq 1 at feed 2' })
+  assert.is(state.authorHead(toHex(AUTHORS.get('a')!.publicKey)).seq, 1)
+  // and the same commit prepared again is the same
+  assert.equal(names.ops(state.prepare([names.get('a2>b1')]).ops), names.ops(prepared.ops))
+})
+
+test(`a checkpoint every ${CHECKPOINT_COMMITS} commits: changed runs, heads, position`, () => {
+  const names = new Entries()
+  const state = new LogState<Name>(LEVELS)
+  commit(state, names, [['b1']])
+  for (let seq = 1; seq < CHECKPOINT_COMMITS - 1; seq++) {
+    const c = state.prepare([names.get(`a${seq}`)])
+    assert.is(c.checkpoint, false)
+    state.apply(c)
+  }
+  assert.is(state.checkpoint, 0)
+  const c = state.prepare([names.get(`a${CHECKPOINT_COMMITS - 1}`)])
+  assert.is(c.checkpoint, true)
+  assert.equal(names.ops(c.ops).slice(2), [
+    `runs b@1 -> last 1 at 1`,
+    `runs a@1 -> last ${CHECKPOINT_COMMITS - 1} at 2`,
+    `heads a${CHECKPOINT_COMMITS - 1} b1`,
+    `meta checkpoint -> ${CHECKPOINT_COMMITS}`
+  ])
+  state.apply(c)
+  assert.is(state.checkpoint, CHECKPOINT_COMMITS)
+  assert.is(state.closingCheckpoint(), undefined, 'nothing to write at close')
+  // only what changed since goes in the next one
+  state.apply(state.prepare([names.get(`a${CHECKPOINT_COMMITS}`)]))
+  assert.equal(names.ops(state.closingCheckpoint()!), [
+    `runs a@1 -> last ${CHECKPOINT_COMMITS} at 2`,
+    `heads a${CHECKPOINT_COMMITS} b1`,
+    `meta checkpoint -> ${CHECKPOINT_COMMITS + 1}`
+  ])
+})
+
+test(`a checkpoint once ${CHECKPOINT_ENTRIES} entries are past the last`, () => {
+  const names = new Entries()
+  const state = new LogState<Name>(LEVELS)
+  const chain = Array.from({ length: CHECKPOINT_ENTRIES - 1 }, (_, i) => `a${i + 1}`)
+  assert.is(commit(state, names, [chain])!.checkpoint, false)
+  const c = state.prepare([names.get(`a${CHECKPOINT_ENTRIES}`)])
+  assert.is(c.checkpoint, true)
+  assert.equal(names.ops(c.ops).slice(2), [`runs a@1 -> last ${CHECKPOINT_ENTRIES} at 1`, `heads a${CHECKPOINT_ENTRIES}`, `meta checkpoint -> ${CHECKPOINT_ENTRIES}`])
+})
+
+test('records older than the feed: the first commit after opening is a checkpoint', () => {
+  const names = new Entries()
+  // opened with the records of checkpoint 1 and the feed at 2: a2 is replayed
+  const a = toHex(AUTHORS.get('a')!.publicKey)
+  const a1 = names.get('a1')
+  const opened = new LogState<Name>(LEVELS, {
+    length: 2,
+    checkpoint: 1,
+    authors: new Map([[a, new AuthorState(1, 1, 1, 1, a1.id, 1)]]),
+    heads: new Map([[toHex(a1.id), { id: a1.id, clock: 1 }]])
+  })
+  opened.replay([{ seq: 2, ...names.get('a2') }])
+  assert.equal(heads(opened, names), ['a2'])
+  const c = opened.prepare([names.get('b1')])
+  assert.is(c.checkpoint, true)
+  assert.equal(names.ops(c.ops), ['entries b1', 'feed 3 -> b1', 'runs a@1 -> last 2 at 1', 'runs b@1 -> last 1 at 3', 'heads a2 b1', 'meta checkpoint -> 3'])
+})
+
+test('a fresh state has nothing to checkpoint at close', () => {
+  assert.is(new LogState<Name>(LEVELS).closingCheckpoint(), undefined)
+})
+
+test.run()

@@ -420,12 +420,12 @@ export class HyperEmitter {
 
   /**
    * Checks every id, signature, parent link, clock and author chain of the
-   * log. Waits while the emitter opens; `signal` stops the wait and the call
-   * rejects with its reason (a walk under way ends in the background).
+   * log. Waits while the emitter opens; `signal` stops the wait or the
+   * walk, and the call rejects with its reason.
    */
   async verify (options: AbortOptions = {}): Promise<VerifyReport> {
     const l = await this.#opened(options.signal)
-    return await abortable(l.verify(), this.#until(options.signal))
+    return await abortable(l.verify({ signal: options.signal }), this.#until(options.signal))
   }
 
   /**

@@ -205,13 +205,14 @@ export class Log {
   /**
    * Walks the whole log and checks every id, parent link, author chain and
    * signature, and that every unsigned entry is covered by a signed one.
+   * `signal` stops the walk between batches; the call rejects with its reason.
    */
-  async verify (): Promise<VerifyReport> {
+  async verify (options: { signal?: AbortSignal } = {}): Promise<VerifyReport> {
     // the state to check against, taken between two commits; the walk reads
     // the feed up to it while commits go on
     const view = await this.#commits.serialize(async () => expected(this.#state))
     await this.#commits.flushedTo(view.length)
-    return verify(this.#levels, view)
+    return verify(this.#levels, view, options.signal)
   }
 
   /** Waits for pending writes, then closes the db. */

@@ -27,7 +27,7 @@ export function expected (state: LogState<unknown>): Expected {
  * id, parent link, author chain and signature, and that every unsigned entry
  * is covered by a signed one. Commits may go on meanwhile.
  */
-export async function verify (levels: Pick<Sublevels, 'entries' | 'feed'>, view: Expected): Promise<VerifyReport> {
+export async function verify (levels: Pick<Sublevels, 'entries' | 'feed'>, view: Expected, signal?: AbortSignal): Promise<VerifyReport> {
   const problems: VerifyProblem[] = []
   // clock of each entry seen, by hex id
   const clocks = new Map<string, number>()
@@ -69,6 +69,8 @@ export async function verify (levels: Pick<Sublevels, 'entries' | 'feed'>, view:
   const seqs: number[] = []
   const ids: Buffer[] = []
   const checkBatch = async (): Promise<void> => {
+    // a long walk stops between batches once nobody waits for it
+    signal?.throwIfAborted()
     const bytes = await levels.entries.getMany(ids)
     seqs.forEach((seq, i) => { check(seq, ids[i], bytes[i]) })
     seqs.length = 0

@@ -65,6 +65,17 @@ for (const [kind, make] of Object.entries(LEVELS)) {
       await log.close(); await cleanup()
     })
 
+    t('verify() stops its walk when its signal aborts, and rejects with the reason', async () => {
+      const { log, cleanup } = await open()
+      await Promise.all(Array.from({ length: 3000 }, (_, i) => log.append('Test1', payload(i))))
+      const controller = new AbortController()
+      const walking = log.verify({ signal: controller.signal })
+      controller.abort(new Error('enough'))
+      await walking.then(() => assert.unreachable('the walk ran to its end'), (err: Error) => { assert.is(err.message, 'enough') })
+      assert.ok((await log.verify()).ok)
+      await log.close(); await cleanup()
+    })
+
     t('concurrent appends commit as groups with one signature each', async () => {
       const { log, cleanup } = await open()
       const stored = await Promise.all(Array.from({ length: 500 }, (_, i) => log.append('Test1', payload(i))))

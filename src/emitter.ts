@@ -1,83 +1,22 @@
 import { EventEmitter } from 'node:events'
 import { inspect } from 'node:util'
 import { ClassicLevel } from 'classic-level'
-import { logger } from '@libp2p/logger'
-import { ClosedError, NotOpenError, OpenError } from './errors.js'
-import { Log, type AnyLevel, type LogEntry, type VerifyReport } from './log/log.js'
-import { Schema, type MessageCodec } from './schema/index.js'
-import { toHex } from './log/entry.js'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { Network, abortable, toMultiaddr, type PeerInfo } from './node/network.js'
+import { abortable } from './abort.js'
+import { trailing, withCallback, type Callback } from './callback.js'
+import { Delivery, type Listener } from './delivery.js'
+import type { HyperEmitterOptions } from './options.js'
+import { Lifecycle, type AbortOptions, type EmitterState } from './lifecycle.js'
+import { Log, type AnyLevel, type LogEntry, type VerifyReport } from './log/log.js'
+import { toHex } from './log/entry.js'
+import { Schema, type MessageCodec } from './schema/index.js'
+import { Network } from './node/network.js'
+import { toMultiaddr } from './node/address.js'
+import type { PeerInfo } from './node/peers.js'
 import { checkPsk, type HyperNode } from './node/index.js'
 import { EventStream, readEvents, type Event, type ReadOptions, type ReaderSource } from './reader.js'
-
-const log = logger('hyperemitter:emitter')
-
-/** Events kept in memory for listeners before delivery falls back to reading the db. */
-const DELIVERY_CACHE = 4096
-
-export type Callback<T = void> = (err: Error | null, value?: T) => void
-
-/**
- * Where the emitter is in its life, as abstract-level's `db.status`:
- * `'opening'` from the constructor until the db is open, then `'open'`;
- * `'closing'` from `close()`, then `'closed'`. A failed open also ends in
- * `'closed'`, and calls then reject with the OpenError.
- */
-export type EmitterState = 'opening' | 'open' | 'closing' | 'closed'
-
-/** Options of the calls that wait: aborting `signal` rejects the call with its reason. */
-export interface AbortOptions {
-  signal?: AbortSignal
-}
-
-/**
- * A listener gets the decoded message. With a second `done` parameter, or by
- * returning a promise, it holds delivery of the next event until it is done.
- */
-export type Listener<T = Record<string, unknown>> = (message: T, done: (err?: Error | null) => void) => unknown
-
-export interface HyperEmitterOptions {
-  /** fsync every commit: survive power loss, not only crashes. @default false */
-  fsync?: boolean
-  /**
-   * The log's write-ahead file (a path), or false for none: an emit is
-   * durable once appended to it, before level has it. @default `hyperemitter.wal`
-   * in the db's folder; none for dbs without a folder
-   */
-  wal?: string | false
-  /** ms between libp2p's first redials of a lost peer; then the emitter redials every 1 to 2 s (60 s for peers not met for 10 minutes). @default 1000 */
-  reconnectTimeout?: number
-  /** ms a peer that broke the protocol or sent invalid entries is kept away. @default 60000 */
-  blockTime?: number
-  /** discover and dial peers on the LAN by mDNS. @default false */
-  mdns?: boolean
-  /** cluster name: peers with another topic are refused, and mDNS only finds this one. @default '' */
-  topic?: string
-  /** peer ids (or hex public keys) whose entries are accepted; the node's own always are. @default anyone */
-  writers?: string[]
-  /** most open connections. @default 100 */
-  maxConnections?: number
-  /** inbound connections a second from one host (libp2p's default is 5). @default 50 */
-  inboundConnectionThreshold?: number
-  /**
-   * A private network key (a swarm key file, see `generatePsk()`): only nodes
-   * holding the same key can connect at all. @default none
-   */
-  psk?: Uint8Array | string
-}
-
-/** The events on `emitter.status`. */
-export interface StatusEvents {
-  'peer:connect': { peer: string }
-  'peer:disconnect': { peer: string }
-  'peer:synced': { peer: string }
-  'peer:refused': { peer: string, code: string, reason: string, remote: boolean }
-  'peer:invalid': { peer: string, count: number, reason: string }
-  'listener-error': unknown
-}
 
 /** What `emit` resolves with. */
 export class Emitted {
@@ -103,11 +42,6 @@ export class Emitted {
   }
 }
 
-interface Registered {
-  fn: Listener
-  once: boolean
-}
-
 /**
  * A persistent EventEmitter: every event is validated against the schema,
  * appended to a hash-linked log in `db`, and delivered to listeners in log
@@ -127,22 +61,13 @@ export class HyperEmitter {
   readonly status = new EventEmitter()
   /** The options the emitter was made with. */
   readonly options: Readonly<HyperEmitterOptions>
-  #state: EmitterState = 'opening'
-  /** settles once the open is over: with the log, or with the OpenError */
-  readonly #opening: Promise<Log>
-  #openError: OpenError | undefined
+  readonly #life: Lifecycle<Log>
+  readonly #delivery: Delivery
+  /** set as soon as the db is open, before the network starts: the getters need it */
   #log: Log | undefined
   /** the log's length at open: where readers made while opening start from 'now' */
   #openedAt = 0
   #network: Network | undefined
-  /** aborted by close(), with a ClosedError: calls that wait give up */
-  readonly #closeController = new AbortController()
-  readonly #listeners = new Map<string, Registered[]>()
-  #delivered = 0
-  #cache: LogEntry[] = []
-  #delivering = false
-  #waiters = new Set<() => void>()
-  #closing: Promise<void> | undefined
 
   /**
    * @param db - any abstract-level db (`new Level(path)`, `new MemoryLevel()`), or a folder path for classic-level
@@ -154,20 +79,18 @@ export class HyperEmitter {
     this.messages = this.schema.messages
     this.options = options
     const level: AnyLevel = typeof db === 'string' ? new ClassicLevel(db) : db
-    this.#opening = this.#open(level, psk)
-    // errors reach whoever awaits: ready(), emit(), ...
-    this.#opening.catch(() => {})
+    this.#delivery = new Delivery({ schema: this.schema, status: this.status, closed: () => this.#life.closing })
+    this.#life = new Lifecycle(async closed => await this.#open(level, psk, closed))
   }
 
-  async #open (level: AnyLevel, psk: Uint8Array | undefined): Promise<Log> {
+  async #open (level: AnyLevel, psk: Uint8Array | undefined, closed: AbortSignal): Promise<Log> {
     const options = this.options
     let l: Log | undefined
     try {
       l = await Log.open(level, { fsync: options.fsync, wal: options.wal })
       this.#log = l
-      this.#delivered = l.length
       this.#openedAt = l.length
-      l.onCommit(entries => { this.#committed(entries) })
+      this.#delivery.attach(l)
       this.#network = new Network({
         log: l,
         schema: this.schema,
@@ -185,17 +108,14 @@ export class HyperEmitter {
       })
       // a node that has peers to go back to, or looks for them, goes online
       // now, unless it is being closed already
-      if (this.#closing == null && (options.mdns === true || await this.#network.hasSavedPeers())) await this.#network.start()
-      if (this.#state === 'opening') this.#state = 'open'
+      if (!closed.aborted && (options.mdns === true || await this.#network.hasSavedPeers())) await this.#network.start()
       return l
     } catch (err) {
       // leave nothing open behind: the db's lock, the node
       await this.#network?.stop().catch(() => {})
       if (l != null) await l.close().catch(() => {})
       else if (level.status === 'open') await level.close().catch(() => {})
-      this.#openError = new OpenError(`cannot open the emitter: ${(err as Error)?.message ?? String(err)}`, { cause: err })
-      if (this.#state === 'opening') this.#state = 'closed'
-      throw this.#openError
+      throw err
     }
   }
 
@@ -215,12 +135,12 @@ export class HyperEmitter {
    * reason of `signal` when it aborts first.
    */
   async ready (options: AbortOptions = {}): Promise<void> {
-    await this.#opened(options.signal)
+    await this.#life.opened(options.signal)
   }
 
   /** `'opening'`, `'open'`, `'closing'` or `'closed'`: see EmitterState. */
   get state (): EmitterState {
-    return this.#state
+    return this.#life.state
   }
 
   /**
@@ -231,7 +151,7 @@ export class HyperEmitter {
    * readable after `close()`.
    */
   get id (): string {
-    return toHex(this.#openedLog().identity.publicKey)
+    return toHex(this.#life.current(this.#log).identity.publicKey)
   }
 
   /**
@@ -239,12 +159,12 @@ export class HyperEmitter {
    * before the db is open; after `close()` it is the closed log.
    */
   get log (): Log {
-    return this.#openedLog()
+    return this.#life.current(this.#log)
   }
 
   /** Whether `close()` was called (`state` is `'closing'` or `'closed'`). */
   get closed (): boolean {
-    return this.#closing != null
+    return this.#life.closing
   }
 
   /**
@@ -258,18 +178,20 @@ export class HyperEmitter {
   #emit (name: string, message: unknown): Promise<Emitted> {
     let payload: Uint8Array
     try {
-      const unusable = this.#unusable()
+      const unusable = this.#life.unusable()
       if (unusable != null) throw unusable
       payload = this.schema.encode(name, message)
     } catch (err) {
       return Promise.reject(err)
     }
-    return this.#state === 'open' ? this.#log!.append(name, payload, emitted) : this.#opened().then(l => l.append(name, payload, emitted))
+    // the log's commit hands the event on to listeners and readers (see Delivery)
+    return this.#life.state === 'open' ? this.#log!.append(name, payload, emitted) : this.#life.opened().then(l => l.append(name, payload, emitted))
   }
 
   /** Calls `listener` with every event `name` stored from now on. */
   on<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
-    return this.#add(name, listener as Listener, false)
+    this.#delivery.add(name, listener as Listener, false)
+    return this
   }
 
   addListener<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
@@ -278,17 +200,13 @@ export class HyperEmitter {
 
   /** Like `on`, for the next event `name` only. */
   once<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
-    return this.#add(name, listener as Listener, true)
+    this.#delivery.add(name, listener as Listener, true)
+    return this
   }
 
   /** Removes a listener added with `on` or `once`; an unknown one is ignored. */
   removeListener<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
-    const list = this.#listeners.get(name)
-    const i = list?.findIndex(r => r.fn === listener) ?? -1
-    if (list != null && i >= 0) {
-      list.splice(i, 1)
-      if (list.length === 0) this.#listeners.delete(name)
-    }
+    this.#delivery.remove(name, listener as Listener)
     return this
   }
 
@@ -298,15 +216,7 @@ export class HyperEmitter {
 
   /** Number of listeners for `name`. */
   listenerCount (name: string): number {
-    return this.#listeners.get(name)?.length ?? 0
-  }
-
-  #add (name: string, fn: Listener, once: boolean): this {
-    if (typeof fn !== 'function') throw new TypeError('the listener must be a function')
-    const list = this.#listeners.get(name) ?? []
-    list.push({ fn, once })
-    this.#listeners.set(name, list)
-    return this
+    return this.#delivery.count(name)
   }
 
   /**
@@ -351,7 +261,7 @@ export class HyperEmitter {
         ? [toMultiaddr({ ip: host ?? (this.options.mdns === true ? '0.0.0.0' : '127.0.0.1'), port: target })]
         : (Array.isArray(target) ? target : [target]).map(a => multiaddr(a.toString()))
       const network = await this.#online(signal)
-      return await abortable(network.listen(addrs, this.#until(signal)), this.#closeController.signal)
+      return await abortable(network.listen(addrs, this.#life.until(signal)), this.#life.closeSignal)
     })()
     return withCallback(done, callback)
   }
@@ -372,7 +282,7 @@ export class HyperEmitter {
     const done = (async () => {
       const addr = typeof target === 'number' ? toMultiaddr({ ip: host ?? '127.0.0.1', port: target }) : multiaddr(target.toString())
       const network = await this.#online(signal)
-      return await network.connect(addr, this.#until(signal))
+      return await network.connect(addr, this.#life.until(signal))
     })()
     return withCallback(done, callback)
   }
@@ -384,7 +294,7 @@ export class HyperEmitter {
    * sessions; `session` holds the running session's alone.
    */
   peers (): PeerInfo[] {
-    return this.#state === 'open' ? this.#network?.peers() ?? [] : []
+    return this.#life.state === 'open' ? this.#network?.peers() ?? [] : []
   }
 
   /**
@@ -401,8 +311,8 @@ export class HyperEmitter {
       options = peer
       peer = undefined
     }
-    await this.#opened(options.signal)
-    await this.#network!.synced(peer, this.#until(options.signal))
+    await this.#life.opened(options.signal)
+    await this.#network!.synced(peer, this.#life.until(options.signal))
   }
 
   /**
@@ -415,7 +325,7 @@ export class HyperEmitter {
 
   /** This node's libp2p peer id (its author key). Throws as `id` does before the db is open. */
   get peerId (): string {
-    return peerIdFromPublicKey(publicKeyFromRaw(this.#openedLog().identity.publicKey)).toString()
+    return peerIdFromPublicKey(publicKeyFromRaw(this.#life.current(this.#log).identity.publicKey)).toString()
   }
 
   /**
@@ -424,8 +334,8 @@ export class HyperEmitter {
    * walk, and the call rejects with its reason.
    */
   async verify (options: AbortOptions = {}): Promise<VerifyReport> {
-    const l = await this.#opened(options.signal)
-    return await abortable(l.verify({ signal: options.signal }), this.#until(options.signal))
+    const l = await this.#life.opened(options.signal)
+    return await abortable(l.verify({ signal: options.signal }), this.#life.until(options.signal))
   }
 
   /**
@@ -434,172 +344,45 @@ export class HyperEmitter {
    * it, and calls that wait, reject with ClosedError.
    */
   close (callback?: Callback): Promise<void> {
-    if (this.#closing == null) {
-      if (this.#state !== 'closed') this.#state = 'closing'
-      this.#closeController.abort(new ClosedError('the emitter was closed'))
-      this.#closing = this.#close()
-    }
-    return withCallback(this.#closing, callback)
+    return withCallback(this.#life.close(async () => { await this.#shutdown() }), callback)
   }
 
-  async #close (): Promise<void> {
-    this.#wake()
+  async #shutdown (): Promise<void> {
+    this.#delivery.wake()
     // libp2p finishes closing connections on unref'd timers: hold the event
     // loop open so that a program awaiting close() is not ended half-way
     const hold = setInterval(() => {}, 1000)
     try {
-      let l: Log
-      try {
-        l = await this.#opening
-      } catch {
-        // a failed open closed what it had opened
-        return
-      }
+      const l = await this.#life.settled()
+      // a failed open closed what it had opened
+      if (l == null) return
       try {
         await this.#network?.stop()
       } finally {
         await l.close()
-        this.#wake()
+        this.#delivery.wake()
       }
     } finally {
-      this.#state = 'closed'
       clearInterval(hold)
     }
   }
 
-  // Why the emitter cannot be used: it was closed, or failed to open.
-  #unusable (): Error | undefined {
-    if (this.#closing != null) return new ClosedError('the emitter is closed')
-    return this.#openError
-  }
-
-  // The log once the emitter is open: waits while it opens.
-  async #opened (signal?: AbortSignal): Promise<Log> {
-    const unusable = this.#unusable()
-    if (unusable != null) throw unusable
-    signal?.throwIfAborted()
-    const l = this.#state === 'open' ? this.#log! : await abortable(this.#opening, signal)
-    // close() may have been called meanwhile
-    if (this.#closing != null) throw new ClosedError('the emitter is closed')
-    return l
-  }
-
-  // The log for the getters, which cannot wait.
-  #openedLog (): Log {
-    if (this.#openError != null) throw this.#openError
-    if (this.#log != null) return this.#log
-    if (this.#closing != null) throw new ClosedError('the emitter was closed before it opened')
-    throw new NotOpenError('the emitter is still opening: await emitter.ready(), or make it with HyperEmitter.open()')
-  }
-
   async #online (signal?: AbortSignal): Promise<Network> {
-    await this.#opened(signal)
+    await this.#life.opened(signal)
     const network = this.#network!
-    await abortable(network.start(), this.#until(signal))
+    await abortable(network.start(), this.#life.until(signal))
     return network
-  }
-
-  // The caller's signal, or close(): whichever aborts first.
-  #until (signal?: AbortSignal): AbortSignal {
-    return signal == null ? this.#closeController.signal : AbortSignal.any([signal, this.#closeController.signal])
   }
 
   #readerSource (): ReaderSource {
     return {
-      log: async (signal) => this.#opened(signal),
+      log: async (signal) => this.#life.opened(signal),
       schema: this.schema,
-      now: () => this.#state === 'open' ? this.#delivered : undefined,
+      now: () => this.#life.state === 'open' ? this.#delivery.delivered : undefined,
       openedAt: () => this.#openedAt,
-      changed: async (signal) => this.#changed(signal),
-      closed: () => this.#closing != null
+      changed: async (signal) => this.#delivery.changed(signal),
+      closed: () => this.#life.closing
     }
-  }
-
-  #changed (signal?: AbortSignal): Promise<void> {
-    if (this.#closing != null || signal?.aborted === true) return Promise.resolve()
-    return new Promise(resolve => {
-      const wake = (): void => {
-        this.#waiters.delete(wake)
-        signal?.removeEventListener('abort', wake)
-        resolve()
-      }
-      this.#waiters.add(wake)
-      signal?.addEventListener('abort', wake, { once: true })
-    })
-  }
-
-  #wake (): void {
-    for (const wake of [...this.#waiters]) wake()
-  }
-
-  #committed (entries: LogEntry[]): void {
-    if (this.#cache.length < DELIVERY_CACHE) this.#cache.push(...entries)
-    this.#wake()
-    if (!this.#delivering) void this.#deliverAll()
-  }
-
-  // Delivers the feed in order from where listeners are, from the in-memory
-  // cache when it holds the next event and from the db when it fell behind.
-  async #deliverAll (): Promise<void> {
-    this.#delivering = true
-    try {
-      const l = this.#log!
-      while (this.#closing == null && this.#delivered < l.length) {
-        let batch = this.#cache
-        this.#cache = []
-        if (batch.length === 0 || batch[0].seq > this.#delivered + 1) {
-          batch = await l.read(this.#delivered + 1, DELIVERY_CACHE)
-        }
-        for (const e of batch) {
-          if (e.seq <= this.#delivered) continue
-          if (this.#closing != null) return
-          this.#delivered = e.seq
-          const wait = this.#deliver(e)
-          if (wait != null) await wait
-        }
-      }
-    } catch (err) {
-      if (this.#closing == null) log.error('delivery stopped: %e', err)
-    } finally {
-      this.#delivering = false
-    }
-  }
-
-  #deliver (e: LogEntry): Promise<void> | undefined {
-    const list = this.#listeners.get(e.entry.name)
-    if (list == null || list.length === 0) return
-    const message = this.schema.decode(e.entry.name, e.entry.payload)
-    const waits: Array<Promise<unknown>> = []
-    for (const r of [...list]) {
-      if (r.once) {
-        // this record, not the first with the same function
-        list.splice(list.indexOf(r), 1)
-        if (list.length === 0) this.#listeners.delete(e.entry.name)
-      }
-      try {
-        if (r.fn.length >= 2) {
-          waits.push(new Promise<void>((resolve) => {
-            r.fn(message, (err?: Error | null) => {
-              if (err != null) this.#listenerError(err, e.entry.name)
-              resolve()
-            })
-          }))
-        } else {
-          const out = (r.fn as (m: unknown) => unknown)(message)
-          if (out != null && typeof (out as Promise<unknown>).then === 'function') {
-            waits.push((out as Promise<unknown>).then(undefined, err => { this.#listenerError(err, e.entry.name) }))
-          }
-        }
-      } catch (err) {
-        this.#listenerError(err, e.entry.name)
-      }
-    }
-    if (waits.length > 0) return Promise.all(waits).then(() => {})
-  }
-
-  #listenerError (err: unknown, name: string): void {
-    if (this.status.listenerCount('listener-error') > 0) this.status.emit('listener-error', err, name)
-    else log.error('listener of %s threw: %e', name, err)
   }
 }
 
@@ -607,24 +390,7 @@ function emitted (e: LogEntry): Emitted {
   return new Emitted(e.id, e.seq)
 }
 
-// The optional arguments after a listen or connect target: a host, options, a callback.
-function trailing<T> (rest: Array<string | AbortOptions | Callback<T> | undefined>): { host?: string, signal?: AbortSignal, callback?: Callback<T> } {
-  const out: { host?: string, signal?: AbortSignal, callback?: Callback<T> } = {}
-  for (const arg of rest) {
-    if (typeof arg === 'string') out.host = arg
-    else if (typeof arg === 'function') out.callback = arg
-    else if (arg != null) out.signal = arg.signal
-  }
-  return out
-}
-
-function withCallback<T> (done: Promise<T>, callback?: Callback<T>): Promise<T> {
-  if (callback != null) done.then(v => { callback(null, v) }, err => { callback(err) })
-  return done
-}
-
 /** Creates a HyperEmitter: the factory form of `new HyperEmitter(...)`. */
 export function hyperEmitter (db: AnyLevel | string, schema: string | Uint8Array, options?: HyperEmitterOptions): HyperEmitter {
   return new HyperEmitter(db, schema, options)
 }
-

@@ -1,0 +1,79 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { logger } from '@libp2p/logger'
+import { toHex } from '../log/entry.js'
+import { toMultiaddr, type PeerAddress } from './address.js'
+import type { HyperNode } from './index.js'
+import type { NetworkRecords } from './records.js'
+import type { LogEntry } from '../log/log.js'
+import type { Schema } from '../schema/index.js'
+
+const log = logger('hyperemitter:network')
+
+/** EventPeer announcements dialled at once. */
+const MAX_ANNOUNCED_DIALS = 8
+
+/** An EventPeer event: a node's peer id and the addresses it listens on. */
+export interface EventPeer {
+  id: string
+  addresses: PeerAddress[]
+}
+
+export interface AnnouncerInit {
+  node: HyperNode
+  schema: Schema
+  records: NetworkRecords
+  /** hex public key of this node: its own EventPeer is not dialled */
+  own: string
+  /** appends the node's EventPeer announcement */
+  announce: (payload: EventPeer) => Promise<unknown>
+  /** whether the network stopped: announced peers are no longer dialled */
+  stopped: () => boolean
+}
+
+/**
+ * EventPeer, the log as the cluster's address book: a node writes where it
+ * listens, and dials the peers that others write about.
+ */
+export class Announcer {
+  readonly #init: AnnouncerInit
+  #dials = 0
+
+  constructor (init: AnnouncerInit) {
+    this.#init = init
+  }
+
+  /** Writes an EventPeer entry, unless the last one this node wrote says the same. */
+  async announce (addresses: PeerAddress[]): Promise<void> {
+    const id = this.#init.node.peerId.toString()
+    const payload = { id, addresses }
+    const encoded = JSON.stringify(payload)
+    if (await this.#init.records.lastAnnouncement() === encoded) return
+    await this.#init.announce(payload)
+    await this.#init.records.setLastAnnouncement(encoded)
+  }
+
+  /** Dials the peers that other nodes announce in `entries`, a few at a time. */
+  dialAnnounced (entries: LogEntry[]): void {
+    const { node, stopped } = this.#init
+    if (stopped()) return
+    for (const e of entries) {
+      if (e.entry.name !== 'EventPeer' || toHex(e.entry.author) === this.#init.own) continue
+      let announced: EventPeer
+      try {
+        announced = this.#init.schema.decode('EventPeer', e.entry.payload) as unknown as EventPeer
+        const peer = peerIdFromString(announced.id)
+        if (peer.equals(node.peerId) || node.getConnections(peer).length > 0) continue
+        if (this.#dials >= MAX_ANNOUNCED_DIALS) continue
+        const addrs = announced.addresses.map(a => toMultiaddr(a, announced.id))
+        if (addrs.length === 0) continue
+        this.#dials++
+        node.dial(addrs).then(
+          (connection) => node.services.sync.open(connection),
+          (err) => { log('could not dial announced peer %s: %e', announced.id, err) }
+        ).finally(() => { this.#dials-- })
+      } catch (err) {
+        log('unusable EventPeer: %e', err)
+      }
+    }
+  }
+}

@@ -1,0 +1,40 @@
+/** What `new HyperEmitter(db, schema, options)` takes; each is optional. */
+export interface HyperEmitterOptions {
+  /** fsync every commit: survive power loss, not only crashes. @default false */
+  fsync?: boolean
+  /**
+   * The log's write-ahead file (a path), or false for none: an emit is
+   * durable once appended to it, before level has it. @default `hyperemitter.wal`
+   * in the db's folder; none for dbs without a folder
+   */
+  wal?: string | false
+  /** ms between libp2p's first redials of a lost peer; then the emitter redials every 1 to 2 s (60 s for peers not met for 10 minutes). @default 1000 */
+  reconnectTimeout?: number
+  /** ms a peer that broke the protocol or sent invalid entries is kept away. @default 60000 */
+  blockTime?: number
+  /** discover and dial peers on the LAN by mDNS. @default false */
+  mdns?: boolean
+  /** cluster name: peers with another topic are refused, and mDNS only finds this one. @default '' */
+  topic?: string
+  /** peer ids (or hex public keys) whose entries are accepted; the node's own always are. @default anyone */
+  writers?: string[]
+  /** most open connections. @default 100 */
+  maxConnections?: number
+  /** inbound connections a second from one host (libp2p's default is 5). @default 50 */
+  inboundConnectionThreshold?: number
+  /**
+   * A private network key (a swarm key file, see `generatePsk()`): only nodes
+   * holding the same key can connect at all. @default none
+   */
+  psk?: Uint8Array | string
+}
+
+/** The events on `emitter.status`. */
+export interface StatusEvents {
+  'peer:connect': { peer: string }
+  'peer:disconnect': { peer: string }
+  'peer:synced': { peer: string }
+  'peer:refused': { peer: string, code: string, reason: string, remote: boolean }
+  'peer:invalid': { peer: string, count: number, reason: string }
+  'listener-error': unknown
+}

@@ -8,7 +8,7 @@ export interface HyperEmitterOptions {
    * in the db's folder; none for dbs without a folder
    */
   wal?: string | false
-  /** ms between libp2p's first redials of a lost peer; then the emitter redials every 1 to 2 s (60 s for peers not met for 10 minutes). @default 1000 */
+  /** ms between libp2p's first redials of a lost peer; then the emitter redials every second (every 60 s once a peer has not been met for 10 minutes). @default 1000 */
   reconnectTimeout?: number
   /** ms a peer that broke the protocol or sent invalid entries is kept away. @default 60000 */
   blockTime?: number

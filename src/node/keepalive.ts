@@ -16,7 +16,7 @@ const MAX_BACKOFF = 60_000
  * ...and for a peer met lately (or saved, in the first minutes after start):
  * a partition that heals, or a peer that restarts, is back within seconds.
  */
-const RECENT_BACKOFF = 2000
+const RECENT_BACKOFF = 1000
 /** How long a peer counts as met lately. */
 const RECENT_MS = 10 * 60_000
 

@@ -168,7 +168,7 @@ async function emitLoop (e: HyperEmitter, base: number, concurrency: number, pau
 async function command (e: HyperEmitter, line: string): Promise<void> {
   let c: { cmd: string, name?: string, msg?: unknown, tag?: string, count?: number, base?: number }
   try {
-    c = JSON.parse(line)
+    c = JSON.parse(line) as typeof c
   } catch {
     out({ t: 'error', message: `not a command: ${line}` })
     return

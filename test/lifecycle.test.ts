@@ -11,7 +11,6 @@ import { ClassicLevel } from 'classic-level'
 import { HyperEmitter, type Event } from '../src/index.js'
 import { fixture, tempDir, deferred, Cluster } from './helpers.js'
 import { HostilePeer, hello, Author } from './hostile-peer.js'
-import type { Multiaddr } from '@multiformats/multiaddr'
 
 const messages = await fixture('messages.proto')
 const cluster = new Cluster()
@@ -350,7 +349,7 @@ test('synced() that would wait forever (a peer that never sends what it has) rej
   const [addr] = await e.listen(0)
   const p = await HostilePeer.create()
   cluster.add({ close: async () => { await p.stop() } })
-  const s = await p.open(addr as Multiaddr)
+  const s = await p.open(addr)
   // it says it has 5 entries of an author, and never sends them
   assert.ok(await s.send(hello(e, [{ author: Author.unsigned().key, seq: 5 }])))
   assert.ok(await s.remoteHello() != null)

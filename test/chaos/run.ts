@@ -448,7 +448,7 @@ export async function runChaos (options: ChaosOptions = {}): Promise<ChaosResult
     while (Date.now() < convergeBy) {
       const answers = await Promise.allSettled(nodes.map(async node => current(node).request('heads', 'heads', within(10_000))))
       if (answers.every(a => a.status === 'fulfilled')) {
-        last = answers.map(a => (a as PromiseFulfilledResult<Line>).value)
+        last = answers.map(a => a.value)
         const key = (l: Line): string => `${String(l.length)} ${JSON.stringify(l.heads)}`
         if (last.every(l => key(l) === key(last[0]))) {
           convergedAt = Math.max(...last.map(l => l.at!))

@@ -96,6 +96,7 @@ function shutdown (code: number): Promise<void> {
   return closing
 }
 
+// shutdown() is not awaited: it never rejects (close errors are reported) and it exits
 setTimeout(() => {
   out({ t: 'error', message: `alive for ${MAX_LIFE} ms: exiting` })
   void shutdown(1)

@@ -93,6 +93,7 @@ export class CommitPipeline {
       this.#queue.push({ name, payload, resolve, reject, result })
       if (!this.#commitScheduled) {
         this.#commitScheduled = true
+        // not awaited: #commitQueued never rejects, it rejects the queued appends instead
         void this.serialize(() => this.#commitQueued())
       }
     })
@@ -109,6 +110,7 @@ export class CommitPipeline {
       this.#queueHead = 0
     }
     if (this.#queue.length > 0) {
+      // queued behind this commit, not awaited: it never rejects (see append)
       void this.serialize(() => this.#commitQueued())
     } else {
       this.#commitScheduled = false

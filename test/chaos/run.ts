@@ -247,6 +247,7 @@ export async function runChaos (options: ChaosOptions = {}): Promise<ChaosResult
       maxLife
     })
     node.incs.push(proc)
+    // a watcher, not awaited: exited never rejects, and fail() only records
     void proc.exited.then(() => {
       if (!proc.ending) fail(`${proc.name} exited by itself (code ${String(proc.exit?.code)}, signal ${String(proc.exit?.signal)})${proc.tail()}`)
     })

@@ -5,16 +5,25 @@ import globals from 'globals'
 export default tseslint.config(
   { ignores: ['dist/', 'dist-*/', 'node_modules/', 'src/pb/', 'scratch/'] },
   js.configs.recommended,
-  ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
+    extends: [...tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: { project: './tsconfig.json', tsconfigRootDir: import.meta.dirname }
+    },
     rules: {
       '@typescript-eslint/consistent-type-imports': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }]
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      // passing on a caught error or an abort reason (any / unknown) is by design,
+      // as only-throw-error allows for throw; literals and non-errors still fail
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingAny: true, allowThrowingUnknown: true }]
     }
   },
   {
     files: ['**/*.js'],
+    extends: [...tseslint.configs.recommended],
     languageOptions: { globals: globals.node }
   }
 )

@@ -25,4 +25,9 @@ const sample = await e.log.read(1, 1000)
 const entryBytes = sample.reduce((s, x) => s + x.bytes.byteLength, 0) / Math.max(1, sample.length)
 console.log(JSON.stringify({ addr: addr.toString(), length: e.log.length, entryBytes }))
 process.stdin.resume()
-process.stdin.on('end', () => { void e.close().then(() => process.exit(0)) })
+process.stdin.on('end', () => {
+  e.close().then(() => process.exit(0), (err: unknown) => {
+    console.error('close failed:', err)
+    process.exit(1)
+  })
+})

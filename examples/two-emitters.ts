@@ -30,6 +30,5 @@ await emitterOne.emit('userAdded', { id: 1, username: 'user' })
 await emitterTwo.emit('userRemoved', { id: 1 })
 
 // wait 500 ms to see that each message is delivered once, then close
-setTimeout(() => {
-  void Promise.all([emitterOne.close(), emitterTwo.close()])
-}, 500)
+await new Promise(resolve => setTimeout(resolve, 500))
+await Promise.all([emitterOne.close(), emitterTwo.close()])

@@ -143,6 +143,7 @@ export class EventStream extends Duplex {
   override _read (): void {
     if (this.#reading) return
     this.#reading = true
+    // not awaited: #pull never rejects, an error destroys the stream
     void this.#pull()
   }
 

@@ -96,6 +96,7 @@ function shutdown (code: number): Promise<void> {
   return closing
 }
 
+// shutdown() is not awaited: it never rejects (close errors are reported) and it exits
 setTimeout(() => {
   out({ t: 'error', message: `alive for ${MAX_LIFE} ms: exiting` })
   void shutdown(1)
@@ -168,7 +169,7 @@ async function emitLoop (e: HyperEmitter, base: number, concurrency: number, pau
 async function command (e: HyperEmitter, line: string): Promise<void> {
   let c: { cmd: string, name?: string, msg?: unknown, tag?: string, count?: number, base?: number }
   try {
-    c = JSON.parse(line)
+    c = JSON.parse(line) as typeof c
   } catch {
     out({ t: 'error', message: `not a command: ${line}` })
     return

@@ -112,7 +112,7 @@ function ndjson (events: Array<{ name: string, payload: Record<string, unknown> 
 }
 
 function parsed (stdout: string): Array<{ name: string, payload: Record<string, unknown> }> {
-  return stdout.split('\n').filter(l => l !== '').map(l => JSON.parse(l))
+  return stdout.split('\n').filter(l => l !== '').map(l => JSON.parse(l) as { name: string, payload: Record<string, unknown> })
 }
 
 function hello (from: string): { name: string, payload: Record<string, unknown> } {

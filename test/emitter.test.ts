@@ -60,6 +60,7 @@ test('a two-argument listener holds the next event until done', async () => {
 test('emit takes a callback too', async () => {
   const e = track(new HyperEmitter(new MemoryLevel(), basic))
   const done = deferred<unknown>()
+  // the callback gets the outcome: with a callback, the returned promise is handled
   void e.emit('Test1', { num: 1 }, (err) => { done.resolve(err) })
   assert.is(await done.promise, null)
   const bad = deferred<Error>()

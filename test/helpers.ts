@@ -19,7 +19,7 @@ export async function tempDir (): Promise<{ path: string, cleanup: () => Promise
 
 /** The two level implementations every log test runs on. */
 export const LEVELS = {
-  'memory-level': async () => ({ db: new MemoryLevel(), path: undefined as string | undefined, cleanup: async () => {} }),
+  'memory-level': () => Promise.resolve({ db: new MemoryLevel(), path: undefined as string | undefined, cleanup: async () => {} }),
   'classic-level': async () => {
     const dir = await tempDir()
     const path = join(dir.path, 'db')

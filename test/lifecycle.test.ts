@@ -11,7 +11,6 @@ import { ClassicLevel } from 'classic-level'
 import { HyperEmitter, type Event } from '../src/index.js'
 import { fixture, tempDir, deferred, Cluster } from './helpers.js'
 import { HostilePeer, hello, Author } from './hostile-peer.js'
-import type { Multiaddr } from '@multiformats/multiaddr'
 
 const messages = await fixture('messages.proto')
 const cluster = new Cluster()
@@ -129,6 +128,7 @@ test('every public method and getter, called right after the constructor on clas
   const ready = handled(e.ready())
   const emitted = handled(e.emit('Hello', { from: 'early' }))
   const emittedCb = deferred<Error | null>()
+  // these two report through their callbacks, which handle the returned promises
   void e.emit('Integer', { value: 1 }, err => { emittedCb.resolve(err) })
   const written = deferred<Error | null | undefined>()
   fromNow.write({ name: 'Integer', payload: { value: 2 } }, err => { written.resolve(err) })
@@ -205,6 +205,7 @@ for (const kind of ['a file', 'locked by another handle']) {
       ]
       for (const [what, call] of calls) assert.is((await call)?.name, 'OpenError', what)
       const cb = deferred<Error | null>()
+      // the callback gets the outcome: with a callback, the returned promise is handled
       void e.listen(0, '127.0.0.1', err => { cb.resolve(err) })
       assert.is((await cb.promise)?.name, 'OpenError')
       for (const getter of ['id', 'peerId', 'log'] as const) assert.is(thrown(() => e[getter]).name, 'OpenError', getter)
@@ -257,6 +258,7 @@ test('after close() every call rejects with ClosedError; getters stay readable',
   for (const form of ['emit', 'listen', 'connect'] as const) {
     const cb = deferred<Error | null>()
     const done = (err: Error | null): void => { cb.resolve(err) }
+    // the callback gets the error; the returned promise's copy of it is dropped
     if (form === 'emit') void e.emit('Hello', {}, done).catch(() => {})
     if (form === 'listen') void e.listen(0, '127.0.0.1', done).catch(() => {})
     if (form === 'connect') void e.connect(1, '127.0.0.1', done).catch(() => {})
@@ -341,6 +343,7 @@ test('connect, listen, synced, verify and ready take a signal: an abort rejects 
 
   // with a callback too
   const cb = deferred<Error | null>()
+  // the callback gets the error; the returned promise's copy of it is dropped
   void e.connect(port, '127.0.0.1', { signal: aborted }, err => { cb.resolve(err) }).catch(() => {})
   assert.is(await cb.promise, reason)
 })
@@ -350,7 +353,7 @@ test('synced() that would wait forever (a peer that never sends what it has) rej
   const [addr] = await e.listen(0)
   const p = await HostilePeer.create()
   cluster.add({ close: async () => { await p.stop() } })
-  const s = await p.open(addr as Multiaddr)
+  const s = await p.open(addr)
   // it says it has 5 entries of an author, and never sends them
   assert.ok(await s.send(hello(e, [{ author: Author.unsigned().key, seq: 5 }])))
   assert.ok(await s.remoteHello() != null)

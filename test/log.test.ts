@@ -335,7 +335,7 @@ t('state survives a reopen and verify finds a tampered entry', async () => {
   const heads = log.heads().map(toHex)
   const author = toHex(log.identity.publicKey)
   await log.close()
-  const again = await Log.open(new ClassicLevel(lv.path!))
+  const again = await Log.open(new ClassicLevel(lv.path))
   assert.is(again.length, 20)
   assert.equal(again.heads().map(toHex), heads)
   assert.is(toHex(again.identity.publicKey), author)
@@ -346,10 +346,10 @@ t('state survives a reopen and verify finds a tampered entry', async () => {
   const [e5] = await again.read(5, 1)
   const bad = new Uint8Array(e5.bytes); bad[bad.length - 1] ^= 1
   await again.close()
-  const entries = new ClassicLevel(lv.path!).sublevel('entries', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  const entries = new ClassicLevel(lv.path).sublevel('entries', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
   await entries.put(Buffer.from(e5.id) as never, Buffer.from(bad) as never)
   await entries.parent.close()
-  const check = await Log.open(new ClassicLevel(lv.path!))
+  const check = await Log.open(new ClassicLevel(lv.path))
   const report = await check.verify()
   assert.not.ok(report.ok)
   assert.ok(report.problems.some(p => p.seq === 5 && /id does not match/.test(p.problem)), JSON.stringify(report.problems))
@@ -364,19 +364,19 @@ t('commits that only the write-ahead file holds (a crash before level had them) 
   await log.close()
   // the same log on a copy goes 5 entries further: those are what a crash
   // would have left in the write-ahead file only
-  const copy = `${lv.path!}-copy`
-  cpSync(lv.path!, copy, { recursive: true })
+  const copy = `${lv.path}-copy`
+  cpSync(lv.path, copy, { recursive: true })
   const ahead = await Log.open(new ClassicLevel(copy))
   const more = await Promise.all(Array.from({ length: 5 }, (_, i) => ahead.append('Test1', payload(10 + i))))
   const heads = ahead.heads().map(toHex)
   await ahead.close()
-  const walPath = join(lv.path!, WAL_NAME)
+  const walPath = join(lv.path, WAL_NAME)
   const { wal } = Wal.open(walPath)
   wal.append(more[0].seq, more.map(e => e.bytes), false)
   wal.close()
   appendFileSync(walPath, Buffer.from([0, 0, 1, 0, 9, 9]))
 
-  const again = await Log.open(new ClassicLevel(lv.path!))
+  const again = await Log.open(new ClassicLevel(lv.path))
   assert.is(again.length, 15)
   assert.equal(again.heads().map(toHex), heads)
   assert.equal((await again.read(11, 5)).map(e => toHex(e.id)), more.map(e => toHex(e.id)))
@@ -388,7 +388,7 @@ t('commits that only the write-ahead file holds (a crash before level had them) 
   await lv.cleanup()
 })
 
-t('the write-ahead file keeps its good records, drops a torn end, and appends after it', async () => {
+t('the write-ahead file keeps its good records, drops a torn end, and appends after it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hyperemitter-wal-'))
   const path = join(dir, 'wal')
   const bytes = (n: number): Uint8Array => new Uint8Array(n).fill(n)

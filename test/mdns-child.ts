@@ -48,6 +48,7 @@ function shutdown (code: number): Promise<void> {
   return closing
 }
 
+// shutdown() is not awaited: it never rejects (close errors are reported) and it exits
 process.on('SIGTERM', () => { void shutdown(0) })
 process.on('SIGINT', () => { void shutdown(0) })
 process.stdin.on('end', () => { void shutdown(0) })

@@ -63,6 +63,7 @@ test('two paired emitters each hear the other\'s event', async () => {
 test('listen(port, host) and connect(port, host) as in the reference, with callbacks', async () => {
   const one = emitter()
   const two = emitter()
+  // the callbacks get the outcomes: with a callback, the returned promise is handled
   const addrs = await new Promise<Multiaddr[]>((resolve, reject) => {
     void one.listen(0, '127.0.0.1', (err, a) => { if (err != null) reject(err); else resolve(a!) })
   })

@@ -5,6 +5,7 @@
 // it); level gets the write-ahead file's commits in a later batch, the
 // flush, and reads wait for the flush to reach what they read.
 import { logger } from '@libp2p/logger'
+import type { AbstractBatchOperation, AbstractBatchOptions } from 'abstract-level'
 import { ClosedError, StorageError } from '../errors.js'
 import { authorHex, encodeEntry, entryId, follows, readEntry, toHex, EMPTY, MAX_LINKS, type DecodedEntry, type Entry, type Head } from './entry.js'
 import type { Identity } from './identity.js'
@@ -27,6 +28,14 @@ const WAL_RESET_BYTES = 64 * 1024
  * file takes disk space twice (it and level's log) and time to reopen.
  */
 const WAL_MAX_BYTES = 1024 * 1024
+
+/**
+ * The ops as level's batch() types them: a BatchOp is one class for put and
+ * del (see level.ts), not abstract-level's union of two object types.
+ */
+type LevelOps = Array<AbstractBatchOperation<Db, Buffer, Buffer>>
+/** classic-level's fsync option, which abstract-level's batch options lack. */
+const SYNC = { sync: true } as AbstractBatchOptions<Buffer, Buffer>
 
 interface PendingAppend {
   name: string
@@ -84,6 +93,7 @@ export class CommitPipeline {
       this.#queue.push({ name, payload, resolve, reject, result })
       if (!this.#commitScheduled) {
         this.#commitScheduled = true
+        // not awaited: #commitQueued never rejects, it rejects the queued appends instead
         void this.serialize(() => this.#commitQueued())
       }
     })
@@ -100,6 +110,7 @@ export class CommitPipeline {
       this.#queueHead = 0
     }
     if (this.#queue.length > 0) {
+      // queued behind this commit, not awaited: it never rejects (see append)
       void this.serialize(() => this.#commitQueued())
     } else {
       this.#commitScheduled = false
@@ -216,8 +227,8 @@ export class CommitPipeline {
   /** One atomic level batch; a failure that may leave part of it behind stops all writes. */
   async #write (ops: BatchOp[]): Promise<void> {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      await this.#db.batch(ops as any, this.#fsync ? { sync: true } as any : undefined)
+      const levelOps = ops as unknown as LevelOps
+      await (this.#fsync ? this.#db.batch(levelOps, SYNC) : this.#db.batch(levelOps))
     } catch (err) {
       const failure = new StorageError(`cannot write to the db: ${describe(err)}`, { cause: err })
       // after an IO error leveldb may hold part of the batch in its write-ahead
@@ -359,8 +370,7 @@ export class CommitPipeline {
     await this.flushedTo(this.#state.length).catch(() => {})
     const checkpoint = this.#failed == null ? this.#state.closingCheckpoint() : undefined
     if (checkpoint != null) {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      await this.#db.batch(checkpoint as any).catch((err: unknown) => { log.error('checkpoint at close failed: %e', err) })
+      await this.#db.batch(checkpoint as unknown as LevelOps).catch((err: unknown) => { log.error('checkpoint at close failed: %e', err) })
     }
     if (this.#wal != null) {
       // after a failed write level lacks some of it: the next open recovers it

@@ -10,12 +10,12 @@ export const CHECKPOINT_KEY = Buffer.from('checkpoint')
 export function sublevels (db: AnyLevel): Sublevels {
   const opts = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
   return {
-    entries: db.sublevel('entries', opts) as unknown as Sub,
-    feed: db.sublevel('feed', opts) as unknown as Sub,
-    heads: db.sublevel('heads', opts) as unknown as Sub,
-    runs: db.sublevel('runs', opts) as unknown as Sub,
-    cursors: db.sublevel('cursors', opts) as unknown as Sub,
-    meta: db.sublevel('meta', opts) as unknown as Sub
+    entries: db.sublevel('entries', opts) as Sub,
+    feed: db.sublevel('feed', opts) as Sub,
+    heads: db.sublevel('heads', opts) as Sub,
+    runs: db.sublevel('runs', opts) as Sub,
+    cursors: db.sublevel('cursors', opts) as Sub,
+    meta: db.sublevel('meta', opts) as Sub
   }
 }
 

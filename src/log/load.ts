@@ -2,6 +2,7 @@
 // the run and heads records hold as of the last checkpoint, brought up to
 // date by replaying the feed after it.
 import { logger } from '@libp2p/logger'
+import type { AbstractSublevel } from 'abstract-level'
 import { StorageError } from '../errors.js'
 import { ID_LENGTH, readEntry, toHex } from './entry.js'
 import { Identity } from './identity.js'
@@ -9,17 +10,17 @@ import { AuthorState, decodeRun, readSeq, runKey, seqKey, type Run } from './key
 import { CHECKPOINT_KEY, HEADS_KEY } from './level.js'
 import { readFeed } from './reads.js'
 import { LogState, type HeadRef } from './state.js'
-import type { AnyLevel, Sub, Sublevels } from './types.js'
+import type { AnyLevel, Db, Sub, Sublevels } from './types.js'
 
 const log = logger('hyperemitter:log')
 
 /** The node's key pair, made and stored on first open. */
 export async function loadIdentity (db: AnyLevel): Promise<Identity> {
-  const meta = db.sublevel('meta', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
-  let seed = await meta.get('key' as never) as Buffer | undefined
+  const meta = db.sublevel('meta', { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as AbstractSublevel<Db, unknown, string, Buffer>
+  let seed = await meta.get('key')
   if (seed == null) {
     seed = Buffer.from(Identity.generate().seed)
-    await meta.put('key' as never, seed as never)
+    await meta.put('key', seed)
   }
   return new Identity(new Uint8Array(seed))
 }

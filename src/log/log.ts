@@ -210,7 +210,7 @@ export class Log {
   async verify (options: { signal?: AbortSignal } = {}): Promise<VerifyReport> {
     // the state to check against, taken between two commits; the walk reads
     // the feed up to it while commits go on
-    const view = await this.#commits.serialize(async () => expected(this.#state))
+    const view = await this.#commits.serialize(() => Promise.resolve(expected(this.#state)))
     await this.#commits.flushedTo(view.length)
     return verify(this.#levels, view, options.signal)
   }

@@ -96,7 +96,7 @@ export async function createNode (init: NodeInit): Promise<HyperNode> {
     },
     start: false
   })
-  return node as unknown as HyperNode
+  return node
 }
 
 const PSK_FORMAT = /^\/key\/swarm\/psk\/1\.0\.0\/\r?\n\/base16\/\r?\n[0-9a-fA-F]{64}\s*$/

@@ -31,7 +31,7 @@ const TO_OBJECT: protobuf.IConversionOptions = { defaults: true, arrays: true, e
  * by their short name.
  */
 export class Schema {
-  readonly messages: Record<string, MessageCodec> = Object.create(null)
+  readonly messages = Object.create(null) as Record<string, MessageCodec>
   /** sha2-256 of the parsed schema, compared in the sync handshake. */
   readonly fingerprint: Uint8Array
   readonly #types = new Map<string, protobuf.Type>()

@@ -77,6 +77,7 @@ function shutdown (code: number): Promise<void> {
   return closing
 }
 
+// shutdown() is not awaited: it never rejects (close errors are reported) and it exits
 setTimeout(() => {
   out({ t: 'error', message: `alive for ${config.maxLife} ms: exiting`, at: Date.now() })
   void shutdown(1)

@@ -247,6 +247,7 @@ export async function runChaos (options: ChaosOptions = {}): Promise<ChaosResult
       maxLife
     })
     node.incs.push(proc)
+    // a watcher, not awaited: exited never rejects, and fail() only records
     void proc.exited.then(() => {
       if (!proc.ending) fail(`${proc.name} exited by itself (code ${String(proc.exit?.code)}, signal ${String(proc.exit?.signal)})${proc.tail()}`)
     })
@@ -448,7 +449,7 @@ export async function runChaos (options: ChaosOptions = {}): Promise<ChaosResult
     while (Date.now() < convergeBy) {
       const answers = await Promise.allSettled(nodes.map(async node => current(node).request('heads', 'heads', within(10_000))))
       if (answers.every(a => a.status === 'fulfilled')) {
-        last = answers.map(a => (a as PromiseFulfilledResult<Line>).value)
+        last = answers.map(a => a.value)
         const key = (l: Line): string => `${String(l.length)} ${JSON.stringify(l.heads)}`
         if (last.every(l => key(l) === key(last[0]))) {
           convergedAt = Math.max(...last.map(l => l.at!))

@@ -123,6 +123,9 @@ test('SIGKILL at random moments while emitting: no acknowledged event lost, veri
         assert.is(c.duplicates, 0, `round ${round}: acknowledged values stored twice`)
       }
       await child.waitFor('emitting', 10_000)
+      // the random moment is counted from the first acknowledged emit: on a
+      // busy machine the first group may take longer than the whole delay
+      await child.waitFor('a', 10_000)
       const delay = 20 + Math.floor(random() * 181)
       await sleep(delay)
       await child.kill()
@@ -130,7 +133,7 @@ test('SIGKILL at random moments while emitting: no acknowledged event lost, veri
       assert.not.ok(child.find('emit-error'), `an emit failed: ${child.transcript}`)
       assert.is(child.junk.length, 0, `unparsable complete lines: ${child.junk.slice(0, 3).join(' | ')}`)
       const mine = child.lines.filter(l => l.t === 'a').map(l => [l.v as number, l.id as string] as [number, string])
-      assert.ok(mine.length > 0, `round ${round}: nothing acknowledged in ${delay} ms\n${child.transcript}`)
+      assert.ok(mine.length > 0, `round ${round}: nothing acknowledged\n${child.transcript}`)
       for (const [v, id] of mine) {
         assert.not.ok(acked.has(v), `value ${v} acknowledged twice`)
         acked.set(v, id)

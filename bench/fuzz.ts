@@ -1,5 +1,5 @@
 // Fuzzer of the receiving side of HyperEmitter:
-//  (a) the entry validator: Ingester.accept/flush on a MemoryLevel log, fed
+//  (a) the entry validator: Ingester.accept/storeReady on a MemoryLevel log, fed
 //      generated entries (fast-check), mutations of valid entries and random
 //      bytes, interleaved with a valid multi-author DAG so that the store
 //      path runs against real state. Nothing invalid may be stored: every
@@ -341,9 +341,9 @@ export async function fuzzValidator (c: Corpus, opts: { inputs: number, seed: nu
     }
     let flushed
     try {
-      flushed = await ingester.flush()
+      flushed = await ingester.storeReady()
     } catch (err) {
-      sum.failures.push(`flush threw ${(err as Error).name}: ${(err as Error).message}`)
+      sum.failures.push(`storeReady threw ${(err as Error).name}: ${(err as Error).message}`)
       throw err
     }
     sum.duplicates += accepted.duplicates

@@ -443,7 +443,7 @@ export class Session {
 
   // Stores the held entries that are ready, of the batches accepted up to `upTo`.
   async #store (upTo: number, detach: boolean): Promise<void> {
-    const { stored, invalid } = await this.#ingester.flush(upTo, detach)
+    const { stored, invalid } = await this.#ingester.storeReady(upTo, detach)
     this.received += stored.length
     if (stored.length > 0 && this.#init.onStored != null) {
       const hexOf = authorHex()

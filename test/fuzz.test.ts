@@ -1,6 +1,7 @@
 // The fuzzer of test/fuzz/ at a CI size: 100,000 entries at the validator,
-// 100,000 frames at the session's decoding, 2,000 frames at a live node over
-// real streams (across reconnects and blocks). `node dist/bench/fuzz.js`
+// 100,000 frames at the session's decoding, 3,000 sessions at its core
+// in-process, 2,000 frames at a live node over real streams (across
+// reconnects and blocks). `node dist/bench/fuzz.js`
 // runs the full size (1M validator inputs, 1M decoded frames, 100k network
 // frames).
 //
@@ -16,7 +17,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { fixture } from './helpers.js'
-import { makeCorpus, fuzzValidator, fuzzDecoder, fuzzNetwork, mutate, type Corpus } from './fuzz/index.js'
+import { makeCorpus, fuzzValidator, fuzzDecoder, fuzzCore, fuzzNetwork, mutate, type Corpus } from './fuzz/index.js'
 import { SyncMessage } from '../src/pb/sync.js'
 import { decodeFirst, decodeFrame } from '../src/sync/framing.js'
 import { MAX_BATCH_ENTRIES, MAX_HAVE } from '../src/sync/constants.js'
@@ -98,6 +99,16 @@ test('(c) a live node fed 2,000 mutated frames over real streams: survives, stor
   assert.ok(sum.honest, 'an honest peer\'s event reached the fuzzed node')
   assert.ok(sum.sessions > 10 && sum.blocked > 0, 'sessions were ended and peers blocked on the way')
   assert.ok(sum.stored >= sum.storedFromPool)
+})
+
+test('(d) the session core in-process: 3,000 sessions of mutated frames; it never throws, stores nothing invalid', async () => {
+  const sum = await fuzzCore(corpus, { inputs: 3000, seed: SEED })
+  console.log(`  core: ${JSON.stringify({ inputs: sum.inputs, frames: sum.frames, stored: sum.stored, storedFromPool: sum.storedFromPool, ms: sum.ms })}`)
+  console.log(`  outcomes: ${JSON.stringify(sum.outcomes)}`)
+  assert.equal(sum.failures, [])
+  assert.is(sum.inputs, 3000)
+  assert.ok(sum.outcomes['sent:PROTOCOL'] > 0 && sum.outcomes.open > 0, 'sessions refused and sessions that went on')
+  assert.ok(sum.storedFromPool > 0, 'the valid DAG was stored on the way')
 })
 
 test('memory stayed bounded over the whole run', () => {

@@ -10,7 +10,7 @@ import { Identity } from '../../src/log/identity.js'
 import { Schema } from '../../src/schema/index.js'
 import { SyncMessage } from '../../src/pb/sync.js'
 import { REFUSE } from '../../src/sync/constants.js'
-import { entriesMessage } from '../sync/author.js'
+import { entriesMessage, lengthPrefixed } from '../sync/author.js'
 
 // ---------------------------------------------------------------- corpus
 
@@ -75,7 +75,9 @@ export async function makeCorpus (schemaText: string, rounds = 10): Promise<Corp
     SyncMessage.encode({ ack: { batches: 1 } }),
     SyncMessage.encode({ synced: { length: 42 } }),
     SyncMessage.encode({ refuse: { code: REFUSE.INVALID_ENTRY, reason: '1 entries refused' } }),
-    SyncMessage.encode({ refuse: { code: REFUSE.LIMIT, reason: 'no' } })
+    SyncMessage.encode({ refuse: { code: REFUSE.LIMIT, reason: 'no' } }),
+    SyncMessage.encode({ prune: { authors: authors.slice(0, 2).map(a => Buffer.from(a, 'hex')) } }),
+    SyncMessage.encode({ graft: { have: authors.map(a => ({ author: Buffer.from(a, 'hex'), seq: 2 })) } })
   ]
   return { schemaText, schema, pool, poolIds, identities, payloads, frames, legit: new Set(poolIds.map(toHex)) }
 }
@@ -233,5 +235,30 @@ export function entryInput (c: Corpus): fc.Arbitrary<EntryInput> {
         .map(([i, ops]) => ({ bytes: mutate(c.pool[i], ops, c.pool), legit: false, kind: 'mutated' as const }))
     },
     { weight: 3, arbitrary: generatedEntry(c) }
+  )
+}
+
+// ---------------------------------------------------------------- sessions
+
+/** One step of a hostile peer after its Hello: a frame to send, or raw wire bytes. */
+export type Plan =
+  | { kind: 'valid', n: number }
+  | { kind: 'entries', entries: EntryInput[] }
+  | { kind: 'message', msg: 'ack' | 'synced' | 'notice' | 'refuse', value: number }
+  | { kind: 'hello' }
+  | { kind: 'frame', bytes: Uint8Array }
+  | { kind: 'random', bytes: Uint8Array }
+  | { kind: 'wire', bytes: Uint8Array }
+
+export function planInput (c: Corpus): fc.Arbitrary<Plan> {
+  const small = fc.nat(5)
+  return fc.oneof(
+    { weight: 20, arbitrary: fc.integer({ min: 1, max: 4 }).map(n => ({ kind: 'valid' as const, n })) },
+    { weight: 40, arbitrary: fc.array(entryInput(c), { minLength: 1, maxLength: 3 }).map(entries => ({ kind: 'entries' as const, entries })) },
+    { weight: 12, arbitrary: fc.tuple(fc.constantFrom('ack' as const, 'synced' as const, 'notice' as const, 'refuse' as const), small).map(([msg, value]) => ({ kind: 'message' as const, msg, value })) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'hello' as const }) },
+    { weight: 15, arbitrary: fc.tuple(fc.nat(c.frames.length - 1), fc.array(OP, { minLength: 1, maxLength: 3 })).map(([i, ops]) => ({ kind: 'frame' as const, bytes: mutate(c.frames[i], ops, c.pool) })) },
+    { weight: 6, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 200 }).map(bytes => ({ kind: 'random' as const, bytes })) },
+    { weight: 2, arbitrary: fc.tuple(fc.nat(c.frames.length - 1), fc.array(OP, { minLength: 1, maxLength: 2 })).map(([i, ops]) => ({ kind: 'wire' as const, bytes: mutate(lengthPrefixed(c.frames[i]), ops, c.pool) })) }
   )
 }

@@ -7,31 +7,9 @@ import { HyperEmitter } from '../../src/index.js'
 import { entryId, toHex } from '../../src/log/entry.js'
 import { SyncMessage } from '../../src/pb/sync.js'
 import { WINDOW, REFUSE, refuseName } from '../../src/sync/constants.js'
-import { HostilePeer, type RawStream, hello, entriesMessage, lengthPrefixed } from '../hostile-peer.js'
-import { OP, entryInput, mutate, type Corpus, type EntryInput } from './corpus.js'
+import { HostilePeer, type RawStream, hello, entriesMessage } from '../hostile-peer.js'
+import { planInput, type Corpus, type Plan } from './corpus.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
-
-type Plan =
-  | { kind: 'valid', n: number }
-  | { kind: 'entries', entries: EntryInput[] }
-  | { kind: 'message', msg: 'ack' | 'synced' | 'notice' | 'refuse', value: number }
-  | { kind: 'hello' }
-  | { kind: 'frame', bytes: Uint8Array }
-  | { kind: 'random', bytes: Uint8Array }
-  | { kind: 'wire', bytes: Uint8Array }
-
-function planInput (c: Corpus): fc.Arbitrary<Plan> {
-  const small = fc.nat(5)
-  return fc.oneof(
-    { weight: 20, arbitrary: fc.integer({ min: 1, max: 4 }).map(n => ({ kind: 'valid' as const, n })) },
-    { weight: 40, arbitrary: fc.array(entryInput(c), { minLength: 1, maxLength: 3 }).map(entries => ({ kind: 'entries' as const, entries })) },
-    { weight: 12, arbitrary: fc.tuple(fc.constantFrom('ack' as const, 'synced' as const, 'notice' as const, 'refuse' as const), small).map(([msg, value]) => ({ kind: 'message' as const, msg, value })) },
-    { weight: 1, arbitrary: fc.constant({ kind: 'hello' as const }) },
-    { weight: 15, arbitrary: fc.tuple(fc.nat(c.frames.length - 1), fc.array(OP, { minLength: 1, maxLength: 3 })).map(([i, ops]) => ({ kind: 'frame' as const, bytes: mutate(c.frames[i], ops, c.pool) })) },
-    { weight: 6, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 200 }).map(bytes => ({ kind: 'random' as const, bytes })) },
-    { weight: 2, arbitrary: fc.tuple(fc.nat(c.frames.length - 1), fc.array(OP, { minLength: 1, maxLength: 2 })).map(([i, ops]) => ({ kind: 'wire' as const, bytes: mutate(lengthPrefixed(c.frames[i]), ops, c.pool) })) }
-  )
-}
 
 /** What happened to a fuzz frame, as the next probe shows. */
 export type Outcome = 'stored' | 'notice' | 'survived' | `ended:${string}` | 'slow' | 'hung'

@@ -320,6 +320,12 @@ export class Pair {
     return [s, p]
   }
 
+  /** Forgets a session that ended, and its scripted peer. */
+  drop (s: Session, script?: Script): void {
+    for (const list of [this.sessions, s.node.sessions]) list.splice(list.indexOf(s), 1)
+    if (script != null) this.scripts.splice(this.scripts.indexOf(script), 1)
+  }
+
   track (p: Promise<void>): void {
     const tracked = p.finally(() => { this.#inflight.delete(tracked) })
     this.#inflight.add(tracked)

@@ -74,7 +74,7 @@ export class SessionCore {
       read: (have, limit) => { this.#act({ type: 'read', have, limit }) }
     })
     this.#receiver = new Receiver({
-      accept: (entries, now) => this.#accept(entries, now),
+      accept: (entries, now) => this.#storage.accept(entries, now),
       seen: (author, seq) => { this.#sender.seen(author, seq) },
       duplicates: authors => {
         const prune = this.#prunes.prune(authors, this.#init.mayPrune ?? (() => false))
@@ -263,10 +263,6 @@ export class SessionCore {
 
   #send (msg: SyncMessage): void {
     this.#act({ type: 'send', bytes: encodeFrame(msg) })
-  }
-
-  #accept (entries: Uint8Array[], now: number): ReturnType<CoreStorage['accept']> {
-    return this.#storage.accept(entries, now)
   }
 
   #guard (fn: () => void): void {

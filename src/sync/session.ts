@@ -150,8 +150,8 @@ export class Session {
     if (this.#core.ended) return
     if (this.#core.wantsWork && !this.#working) {
       this.#working = true
-      // after the frames just written have gone out, and what came meanwhile is read
-      setImmediate(() => {
+      // after the actions before it: an Ack is written before the next part is checked
+      queueMicrotask(() => {
         this.#working = false
         this.#core.work(Date.now())
         this.#pump()

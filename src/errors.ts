@@ -52,9 +52,6 @@ export class InvalidEntryError extends defineError('InvalidEntryError', 'ERR_INV
 /** A peer broke the sync protocol (bad frame, wrong order, limits). */
 export class ProtocolError extends defineError('ProtocolError', 'ERR_PROTOCOL') {}
 
-/** A peer runs another schema, topic or protocol version. */
-export class MismatchError extends defineError('MismatchError', 'ERR_MISMATCH') {}
-
 /** A message does not match its event's schema; `field` names the culprit. */
 export class InvalidMessageError extends HyperEmitterError {
   static readonly code = 'ERR_INVALID_MESSAGE'
@@ -63,5 +60,37 @@ export class InvalidMessageError extends HyperEmitterError {
     super(message, InvalidMessageError.code, options)
     this.name = 'InvalidMessageError'
     this.field = field
+  }
+}
+
+export interface RefusedInit extends ErrorOptions {
+  /** the RefuseCode of sync.proto that was sent or received (0, UNKNOWN, for codes this version does not know) */
+  refuseCode: number
+  /** the peer refused this node, rather than this node the peer. @default false */
+  remote?: boolean
+}
+
+/**
+ * A sync session ended with a Refuse (protocols/README.md §5.7): this node
+ * refused the peer, or the peer refused it (`remote`). It is a ProtocolError,
+ * with that name and code, that says who refused and with which code.
+ */
+export class RefusedError extends ProtocolError {
+  readonly refuseCode: number
+  readonly remote: boolean
+  constructor (message: string, init: RefusedInit) {
+    super(message, init)
+    this.refuseCode = init.refuseCode
+    this.remote = init.remote ?? false
+  }
+}
+
+/** A peer runs another schema, topic or protocol version: the session was refused. */
+export class MismatchError extends RefusedError {
+  static override readonly code = 'ERR_MISMATCH'
+  override readonly code: string = MismatchError.code
+  constructor (message: string, init: Partial<RefusedInit> = {}) {
+    super(message, { ...init, refuseCode: init.refuseCode ?? 0 })
+    this.name = 'MismatchError'
   }
 }

@@ -1,6 +1,7 @@
-// The fuzzer of bench/fuzz.ts at a CI size: 100,000 entries at the
-// validator, 100,000 frames at the decoder, 2,000 frames at a live node over
-// real streams (across reconnects and blocks). `node dist/bench/fuzz.js`
+// The fuzzer of test/fuzz/ at a CI size: 100,000 entries at the validator,
+// 100,000 frames at the session's decoding, 3,000 sessions at its core
+// in-process, 2,000 frames at a live node over real streams (across
+// reconnects and blocks). `node dist/bench/fuzz.js`
 // runs the full size (1M validator inputs, 1M decoded frames, 100k network
 // frames).
 //
@@ -16,8 +17,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { fixture } from './helpers.js'
-import { makeCorpus, fuzzValidator, fuzzDecoder, fuzzNetwork, mutate, HANDSHAKE_LIMITS, SESSION_LIMITS, type Corpus } from '../bench/fuzz.js'
+import { makeCorpus, fuzzValidator, fuzzDecoder, fuzzCore, fuzzNetwork, mutate, type Corpus } from './fuzz/index.js'
 import { SyncMessage } from '../src/pb/sync.js'
+import { decodeFirst, decodeFrame } from '../src/sync/framing.js'
 import { MAX_BATCH_ENTRIES, MAX_HAVE } from '../src/sync/constants.js'
 
 const RSS_GROWTH_MB = 256
@@ -41,13 +43,26 @@ test('the corpus: a valid DAG of several authors, and mutations that differ from
   assert.not.equal(Buffer.from(m), Buffer.from(corpus.pool[0]))
 })
 
-test('the decode limits the session uses hold at their edges', () => {
+test('the session\'s decoding holds its limits at their edges, in the handshake and after it', () => {
+  const tooLong = (err: Error): boolean => err.name === 'MaxLengthError'
   const entries = (n: number): Uint8Array => SyncMessage.encode({ entries: { entries: Array.from({ length: n }, () => new Uint8Array(0)) } })
-  assert.is(SyncMessage.decode(entries(MAX_BATCH_ENTRIES), SESSION_LIMITS as never).entries?.entries.length, MAX_BATCH_ENTRIES)
-  assert.throws(() => SyncMessage.decode(entries(MAX_BATCH_ENTRIES + 1), SESSION_LIMITS as never), (err: Error) => err.name === 'MaxLengthError')
-  const have = (n: number): Uint8Array => SyncMessage.encode({ hello: { version: 1, schema: new Uint8Array(32), topic: '', have: Array.from({ length: n }, () => ({ author: new Uint8Array(0), seq: 0 })) } })
-  assert.is(SyncMessage.decode(have(MAX_HAVE), HANDSHAKE_LIMITS as never).hello?.have.length, MAX_HAVE)
-  assert.throws(() => SyncMessage.decode(have(MAX_HAVE + 1), HANDSHAKE_LIMITS as never), (err: Error) => err.name === 'MaxLengthError')
+  for (const decode of [decodeFirst, decodeFrame]) {
+    assert.is(decode(entries(MAX_BATCH_ENTRIES)).entries?.entries.length, MAX_BATCH_ENTRIES)
+    assert.throws(() => decode(entries(MAX_BATCH_ENTRIES + 1)), tooLong)
+  }
+  const items = (n: number): Array<{ author: Uint8Array<ArrayBuffer>, seq: number }> => Array.from({ length: n }, () => ({ author: new Uint8Array(0), seq: 0 }))
+  const hello = (n: number): Uint8Array => SyncMessage.encode({ hello: { version: 1, schema: new Uint8Array(32), topic: '', have: items(n) } })
+  assert.is(decodeFirst(hello(MAX_HAVE)).hello?.have.length, MAX_HAVE)
+  assert.throws(() => decodeFirst(hello(MAX_HAVE + 1)), tooLong)
+  // a second Hello may carry no vector
+  assert.is(decodeFrame(hello(0)).hello?.have.length, 0)
+  assert.throws(() => decodeFrame(hello(1)), tooLong)
+  const prune = (n: number): Uint8Array => SyncMessage.encode({ prune: { authors: Array.from({ length: n }, () => new Uint8Array(0)) } })
+  assert.is(decodeFrame(prune(MAX_HAVE)).prune?.authors.length, MAX_HAVE)
+  assert.throws(() => decodeFrame(prune(MAX_HAVE + 1)), tooLong)
+  const graft = (n: number): Uint8Array => SyncMessage.encode({ graft: { have: items(n) } })
+  assert.is(decodeFrame(graft(MAX_HAVE)).graft?.have.length, MAX_HAVE)
+  assert.throws(() => decodeFrame(graft(MAX_HAVE + 1)), tooLong)
 })
 
 test('(a) the entry validator: 100,000 generated, mutated and random entries; nothing invalid is stored', async () => {
@@ -84,6 +99,16 @@ test('(c) a live node fed 2,000 mutated frames over real streams: survives, stor
   assert.ok(sum.honest, 'an honest peer\'s event reached the fuzzed node')
   assert.ok(sum.sessions > 10 && sum.blocked > 0, 'sessions were ended and peers blocked on the way')
   assert.ok(sum.stored >= sum.storedFromPool)
+})
+
+test('(d) the session core in-process: 3,000 sessions of mutated frames; it never throws, stores nothing invalid', async () => {
+  const sum = await fuzzCore(corpus, { inputs: 3000, seed: SEED })
+  console.log(`  core: ${JSON.stringify({ inputs: sum.inputs, frames: sum.frames, stored: sum.stored, storedFromPool: sum.storedFromPool, ms: sum.ms })}`)
+  console.log(`  outcomes: ${JSON.stringify(sum.outcomes)}`)
+  assert.equal(sum.failures, [])
+  assert.is(sum.inputs, 3000)
+  assert.ok(sum.outcomes['sent:PROTOCOL'] > 0 && sum.outcomes.open > 0, 'sessions refused and sessions that went on')
+  assert.ok(sum.storedFromPool > 0, 'the valid DAG was stored on the way')
 })
 
 test('memory stayed bounded over the whole run', () => {

@@ -45,10 +45,10 @@ interface Step {
   size: number
   /** how many entries before the position are sent again */
   back: number
-  /** accept now and flush on the session's store chain (as a session does), or `add` */
+  /** accept now and store on the session's store chain (as a session does), or `add` */
   split: boolean
   before: Yields
-  /** yields on the store chain before the flush of this batch */
+  /** yields on the store chain before the store pass of this batch */
   inside: Yields
 }
 
@@ -164,7 +164,7 @@ function frame (entries: Uint8Array[]): Uint8Array[] {
 
 class Session {
   readonly ingester: Ingester
-  /** the flushes, one after another, as a session's store chain runs them */
+  /** the store passes, one after another, as a session's store chain runs them */
   storing: Promise<void> = Promise.resolve()
   retrying = false
   readonly invalid: InvalidEntryError[]
@@ -184,7 +184,7 @@ class Session {
 
   async run (feed: Uint8Array[], plan: SessionPlan): Promise<void> {
     await pause(plan.start)
-    // a batch is accepted at most one flush ahead of the store, as a session does
+    // a batch is accepted at most one store pass ahead of the store, as a session does
     let storingBefore: Promise<void> = Promise.resolve()
     let pos = 0
     for (let i = 0; pos < feed.length; i++) {
@@ -199,7 +199,7 @@ class Session {
         storingBefore = this.storing
         this.chain(async () => {
           await pause(step.inside)
-          this.record(await this.ingester.flush(res.upTo, true))
+          this.record(await this.ingester.storeReady(res.upTo, true))
         })
       } else {
         await this.storing
@@ -207,7 +207,7 @@ class Session {
       }
     }
     await this.storing
-    this.record(await this.ingester.flush())
+    this.record(await this.ingester.storeReady())
   }
 }
 
@@ -240,7 +240,7 @@ async function check (s: Scenario): Promise<Outcome> {
         session.retrying = true
         setImmediate(() => {
           session.retrying = false
-          session.chain(async () => { session.record(await session.ingester.flush(Infinity, false)) })
+          session.chain(async () => { session.record(await session.ingester.storeReady(Infinity, false)) })
         })
       }
     })
@@ -252,8 +252,8 @@ async function check (s: Scenario): Promise<Outcome> {
       await new Promise<void>(resolve => setImmediate(resolve))
       if (sessions.every((x, i) => x.storing === chains[i] && !x.retrying)) break
     }
-    // everything is delivered: one more flush per session finds nothing left to wait for
-    for (const session of sessions) session.record(await session.ingester.flush())
+    // everything is delivered: one more store pass per session finds nothing left to wait for
+    for (const session of sessions) session.record(await session.ingester.storeReady())
 
     if (invalid.length > 0) problems.push(`a valid entry was refused: ${[...new Set(invalid.map(e => e.message))].join(' | ')}`)
     const stored = await receiver.read(1, total + 10)

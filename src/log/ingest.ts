@@ -19,6 +19,12 @@ export interface IngestInit {
   pendingTtl?: number
   /** told, before anything is stored, of the highest valid seq per author (hex) in a batch */
   onSeen?: (author: string, seq: number) => void
+  /**
+   * Expire held entries on a timer of its own while any are held. A sync
+   * session passes false and calls `expire(now)` from its own clock.
+   * @default true
+   */
+  timer?: boolean
 }
 
 export interface IngestResult {
@@ -30,7 +36,7 @@ export interface IngestResult {
   refused: number
   /** entries still waiting for a signature or parents */
   pending: number
-  /** what `flush(upTo)` takes to store no later batch than this one */
+  /** what `storeReady(upTo)` takes to store no later batch than this one */
   upTo: number
   /** the highest seq per author (hex) among the valid entries: the sender has them */
   seen: Map<string, number>
@@ -52,7 +58,7 @@ class Pending {
     readonly author: string,
     readonly hex: string,
     readonly at: number,
-    /** order of acceptance: a flush can stop at the batch it was made for */
+    /** order of acceptance: a store pass can stop at the batch it was made for */
     readonly n: number,
     /** whether `d.bytes` is a view into the frame it came in */
     public framed: boolean
@@ -95,27 +101,32 @@ export class Ingester {
     return this.#pending.size
   }
 
+  /** How long a held entry may wait before it is dropped, in ms. */
+  get pendingTtl (): number {
+    return this.#init.pendingTtl ?? PENDING_TTL_MS
+  }
+
   /** Checks and stores a batch of encoded entries, in the sender's order. */
   async add (batch: Uint8Array[]): Promise<IngestResult> {
     const accepted = this.accept(batch)
-    const { stored, invalid } = await this.flush()
+    const { stored, invalid } = await this.storeReady()
     return { ...accepted, invalid: [...accepted.invalid, ...invalid], stored, pending: this.#pending.size }
   }
 
   /**
-   * Checks a batch and holds its valid entries; `flush` stores them. A
+   * Checks a batch and holds its valid entries; `storeReady` stores them. A
    * receiver checks the next batch while the last one is being written.
-   * Throws ProtocolError when the pending set is over its bounds.
+   * `now` (ms) stamps the held entries and expires older ones. Throws
+   * ProtocolError when the pending set is over its bounds.
    */
-  accept (batch: Uint8Array[]): Omit<IngestResult, 'stored' | 'pending'> {
+  accept (batch: Uint8Array[], now = Date.now()): Omit<IngestResult, 'stored' | 'pending'> {
     const invalid: InvalidEntryError[] = []
     const seen = new Map<string, number>()
     const duplicateAuthors = new Set<string>()
     let duplicates = 0
     let refused = 0
     const hexOf = authorHex()
-    const now = Date.now()
-    this.#expire()
+    this.expire(now)
     for (const bytes of batch) {
       let d: DecodedEntry
       let hex: string
@@ -171,12 +182,12 @@ export class Ingester {
    * `detach`, the entries of those batches that still wait get bytes of their
    * own: pass it once the frame they came in is done with.
    */
-  async flush (upTo = Infinity, detach = true): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[] }> {
+  async storeReady (upTo = Infinity, detach = true): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[] }> {
     const stored: LogEntry[] = []
     const invalid: InvalidEntryError[] = []
     // what one round stores can make more entries ready
     while (true) {
-      const round = await this.#storeReady(upTo)
+      const round = await this.#storeRound(upTo)
       stored.push(...round.stored)
       invalid.push(...round.invalid)
       if (round.stored.length === 0 || !round.again || this.#pending.size === 0) break
@@ -187,7 +198,7 @@ export class Ingester {
 
   // An entry read from a frame is a view into it, and is stored (and let go)
   // most of the time without a copy. One that still waits after its batch's
-  // flush gets bytes of its own: it must not keep a whole frame alive.
+  // store pass gets bytes of its own: it must not keep a whole frame alive.
   #detach (upTo: number): void {
     for (const p of this.#pending.values()) {
       if (!p.framed || p.n > upTo) continue
@@ -227,7 +238,7 @@ export class Ingester {
   // batch, in arrival order (a causal order), once its clock is checked: one
   // more than the highest clock of its parents. An entry whose parent is
   // missing waits, with every later entry that depends on it.
-  async #storeReady (upTo: number): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[], again: boolean }> {
+  async #storeRound (upTo: number): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[], again: boolean }> {
     this.#dropStored()
     let ready: Pending[] = []
     // whether an entry was left out that what this round stores can make ready
@@ -309,9 +320,9 @@ export class Ingester {
     this.#vouched.delete(p.hex)
   }
 
-  #expire (): void {
-    const ttl = this.#init.pendingTtl ?? PENDING_TTL_MS
-    const oldest = Date.now() - ttl
+  /** Drops the held entries older than the pending TTL, as of `now` (ms). */
+  expire (now = Date.now()): void {
+    const oldest = now - this.pendingTtl
     for (const p of this.#pending.values()) {
       if (p.at < oldest) this.#forget(p)
     }
@@ -321,12 +332,12 @@ export class Ingester {
   // Entries expire even when no batch comes: a peer that parks entries and
   // goes quiet does not keep them.
   #schedule (): void {
-    if (this.#timer != null || this.#pending.size === 0) return
+    if (this.#timer != null || this.#pending.size === 0 || this.#init.timer === false) return
     this.#timer = setTimeout(() => {
       this.#timer = undefined
-      this.#expire()
+      this.expire()
       this.#schedule()
-    }, this.#init.pendingTtl ?? PENDING_TTL_MS)
+    }, this.pendingTtl)
     this.#timer.unref?.()
   }
 

@@ -1,3 +1,5 @@
+import { MAX_GROUP } from '../log/log.js'
+
 export const PROTOCOL_NAME = 'hyperemitter/sync'
 export const PROTOCOL_VERSION = 1
 /** The libp2p protocol id the sync service handles. */
@@ -11,6 +13,14 @@ export const MAX_BATCH_BYTES = 512 * 1024
 export const MAX_BATCH_ENTRIES = 4096
 /** Entries frames a sender may have unacknowledged: bounds the receiver's buffer. */
 export const WINDOW = 4
+/** Entries a sender reads from its log at once in catch-up: a few frames' worth, framed while the last ones wait for credits. */
+export const READ_BATCH = 4 * MAX_BATCH_ENTRIES
+/**
+ * Entries a session's receiver may hold while they wait for a signature or
+ * parents (its Ingester's bound): every frame the window allows, and an
+ * unsigned group tail.
+ */
+export const SESSION_MAX_PENDING = WINDOW * MAX_BATCH_ENTRIES + 2 * MAX_GROUP
 /**
  * Entries a receiver decodes at once, at most one such part ahead of the
  * store: decoded, an entry takes several times its encoded size, and entries
@@ -49,6 +59,8 @@ export const REPLACE_AFTER_MS = 2000
 export const MAX_STREAMS = 2
 /** Time to open a sync stream on a new connection. */
 export const OPEN_TIMEOUT = 10_000
+/** Time for a stream's close (its last frames flushed) before it is reset. */
+export const CLOSE_TIMEOUT = 1000
 
 /** Refuse codes (sync.proto RefuseCode), sent as numbers so that new ones decode. */
 export const REFUSE = { UNKNOWN: 0, VERSION: 1, SCHEMA: 2, TOPIC: 3, INVALID_ENTRY: 4, PROTOCOL: 5, LIMIT: 6 } as const

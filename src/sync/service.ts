@@ -1,7 +1,10 @@
-import { Session, SessionError } from './session.js'
+import { Session } from './session.js'
+import { blocksPeer } from './core.js'
+import { PrunePolicy } from './prune.js'
 import {
   PROTOCOL, MAX_STREAMS, OPEN_TIMEOUT, BLOCK_MS, REGRAFT_MS, RECONCILE_MS, MAX_REOPEN_BACKOFF, REPLACE_AFTER_MS, REFUSE, refuseName
 } from './constants.js'
+import { ProtocolError, RefusedError } from '../errors.js'
 import { toHex } from '../log/entry.js'
 import type { SyncComponents, SyncInit } from './index.js'
 import type { Connection, Logger, Startable, Stream, PeerId } from '@libp2p/interface'
@@ -32,9 +35,7 @@ export class SyncService implements Startable {
   /** peers a stream is being opened to: one at a time per peer */
   readonly #opening = new Set<string>()
   readonly #failures = new Map<string, Failures>()
-  /** for each author (hex): when this node last stored its entries, and from which peer (while its session runs) */
-  readonly #stored = new Map<string, { peer: string | undefined, at: number }>()
-  readonly #self: string
+  readonly #pruning: PrunePolicy
   #regraft: ReturnType<typeof setInterval> | undefined
   #reconcile: ReturnType<typeof setInterval> | undefined
   #topology: string | undefined
@@ -44,7 +45,7 @@ export class SyncService implements Startable {
     this.#components = components
     this.#init = init
     this.#log = components.logger.forComponent('hyperemitter:sync')
-    this.#self = toHex(init.log.identity.publicKey)
+    this.#pruning = new PrunePolicy(toHex(init.log.identity.publicKey))
   }
 
   readonly [Symbol.toStringTag] = '@hyperemitter/sync'
@@ -66,8 +67,7 @@ export class SyncService implements Startable {
     // again for the pruned authors of which nothing came meanwhile (asking
     // for one that streams in would bring what is on its way a second time)
     this.#regraft = setInterval(() => {
-      const quiet = Date.now() - REGRAFT_MS
-      const stalled = (author: string): boolean => (this.#stored.get(author)?.at ?? 0) < quiet
+      const stalled = this.#pruning.stalled(Date.now(), REGRAFT_MS)
       for (const { session } of this.#sessions.values()) session.graft(stalled)
     }, REGRAFT_MS)
     this.#regraft.unref?.()
@@ -166,7 +166,7 @@ export class SyncService implements Startable {
     const peerId: PeerId = connection.remotePeer
     const peer = peerId.toString()
     if (this.isBlocked(peer)) {
-      stream.abort(new SessionError('this peer is kept away', REFUSE.LIMIT))
+      stream.abort(new ProtocolError('this peer is kept away'))
       return
     }
     const initiator = outbound ? this.#components.peerId.toString() : peer
@@ -177,7 +177,7 @@ export class SyncService implements Startable {
       // established: the peer opens a stream only when it has no session
       const established = existing.readyAt != null && Date.now() - existing.readyAt > REPLACE_AFTER_MS
       if (!established && existing.initiator <= initiator) {
-        stream.abort(new SessionError('a sync session with this peer runs already', REFUSE.UNKNOWN))
+        stream.abort(new ProtocolError('a sync session with this peer runs already'))
         return
       }
       existing.session.close()
@@ -194,19 +194,8 @@ export class SyncService implements Startable {
       onSynced: () => { emit({ type: 'peer:synced', peer: peerId }) },
       onInvalid: (count, reason) => { emit({ type: 'peer:invalid', peer: peerId, count, reason }) },
       onHandshake: () => { emit({ type: 'peer:session', peer: peerId, connection }) },
-      onStored: (authors) => {
-        const at = Date.now()
-        for (const author of authors) this.#stored.set(author, { peer, at })
-      },
-      // an entry sent again proves another path only while the session that
-      // delivered it first runs (or this node wrote it)
-      mayPrune: (author) => {
-        if (author === this.#self) return true
-        // the author itself is never pruned: it is the root every path starts at
-        if (author === remoteKey) return false
-        const first = this.#stored.get(author)?.peer
-        return first != null && first !== peer && this.#sessions.get(first)?.session.closed === false
-      }
+      onStored: (authors) => { this.#pruning.stored(peer, authors, Date.now()) },
+      mayPrune: (author) => this.#pruning.mayPrune(peer, remoteKey, author, first => this.#sessions.get(first)?.session.closed === false)
     })
     const entry: Entry = { session, initiator, ready: session.ready }
     session.ready.then(() => { entry.readyAt = Date.now() }, () => {})
@@ -216,14 +205,12 @@ export class SyncService implements Startable {
     for (const wake of waiting ?? []) wake()
     let refused = false
     session.run().catch((err: Error) => {
-      const code = (err as SessionError).refuseCode ?? REFUSE.UNKNOWN
-      refused = code !== REFUSE.UNKNOWN
-      const remote = (err as { remote?: boolean }).remote === true
+      refused = err instanceof RefusedError && err.refuseCode !== REFUSE.UNKNOWN
       this.#log('session with %s ended: %s', peer, err.message)
-      if (code !== REFUSE.UNKNOWN) {
-        emit({ type: 'peer:refused', peer: peerId, code: refuseName(code), reason: err.message, remote })
+      if (err instanceof RefusedError && err.refuseCode !== REFUSE.UNKNOWN) {
+        emit({ type: 'peer:refused', peer: peerId, code: refuseName(err.refuseCode), reason: err.message, remote: err.remote })
       }
-      if (!remote && (code === REFUSE.INVALID_ENTRY || code === REFUSE.LIMIT || code === REFUSE.PROTOCOL)) {
+      if (blocksPeer(err)) {
         this.#blocked.set(peer, Date.now() + (this.#init.blockTime ?? BLOCK_MS))
         void connection.close().catch(() => {})
       }
@@ -232,7 +219,7 @@ export class SyncService implements Startable {
       if (this.#sessions.get(peer) === entry) {
         this.#sessions.delete(peer)
         // it may have been what delivered the authors pruned on other sessions
-        for (const stored of this.#stored.values()) if (stored.peer === peer) stored.peer = undefined
+        this.#pruning.ended(peer)
         for (const other of this.#sessions.values()) other.session.graft()
         emit({ type: 'peer:session-end', peer: peerId })
       }

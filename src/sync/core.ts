@@ -1,0 +1,349 @@
+// One sync session as a state machine: bytes from the peer, storage results
+// and the time come in as method calls; frames to send, storage work and
+// what happened go out as Actions (`poll`). No stream, timer or promise
+// inside: the libp2p adapter (session.ts) and the in-memory pair of the tests
+// drive the same code, each with its own clock.
+import { MismatchError, ProtocolError, RefusedError } from '../errors.js'
+import { equalBytes, toHex } from '../log/entry.js'
+import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
+import { FrameError, FrameReader, decodeFirst, decodeFrame, encodeFrame } from './framing.js'
+import { Prunes, readGraft, readPrune } from './prune.js'
+import { Receiver } from './receiver.js'
+import { Sender } from './sender.js'
+import { HANDSHAKE_TIMEOUT, MAX_HAVE, PROTOCOL_VERSION, REFUSE, RETRY_MS, refuseName } from './constants.js'
+import type { Action, CoreStorage, Outgoing, StoreResult } from './actions.js'
+import type { SyncMessage } from '../pb/sync.js'
+import type { LogEntry } from '../log/log.js'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export interface CoreInit {
+  storage: CoreStorage
+  /** fingerprint of the events' schema */
+  fingerprint: Uint8Array
+  /** cluster name */
+  topic: string
+  /**
+   * Whether the remote may be asked to stop pushing an author (hex) whose
+   * entry it sent again (see PrunePolicy). @default never
+   */
+  mayPrune?: (author: string) => boolean
+  /** debug logging */
+  log?: (format: string, ...args: unknown[]) => void
+}
+
+/** Whether a session that ended with `error` gets its peer blocked: this side refused it for misbehaving. */
+export function blocksPeer (error: unknown): boolean {
+  if (!(error instanceof RefusedError) || error.remote) return false
+  const code = error.refuseCode
+  return code === REFUSE.INVALID_ENTRY || code === REFUSE.LIMIT || code === REFUSE.PROTOCOL
+}
+
+const MISMATCH: readonly number[] = [REFUSE.VERSION, REFUSE.SCHEMA, REFUSE.TOPIC]
+
+/** The error of a Refuse the peer sent. */
+function refusedBy (code: number, reason: string): RefusedError {
+  const message = `the peer refused: ${reason}`
+  if (MISMATCH.includes(code)) return new MismatchError(message, { refuseCode: code, remote: true })
+  // codes this version does not know are kept as UNKNOWN
+  return new RefusedError(message, { refuseCode: refuseName(code) !== 'UNKNOWN' ? code : REFUSE.UNKNOWN, remote: true })
+}
+
+export class SessionCore {
+  readonly #init: CoreInit
+  readonly #storage: CoreStorage
+  readonly #reader = new FrameReader()
+  readonly #actions: Action[] = []
+  #head = 0
+  #phase: 'new' | 'hello' | 'open' | 'ended' = 'new'
+  /** when the peer's Hello is due */
+  #helloBy = 0
+  /** when held entries are tried again after a commit */
+  #retryAt: number | undefined
+  /** when held entries are next expired */
+  #expireAt: number | undefined
+  readonly #prunes = new Prunes()
+  readonly #sender: Sender
+  readonly #receiver: Receiver
+
+  constructor (init: CoreInit) {
+    this.#init = init
+    this.#storage = init.storage
+    this.#sender = new Sender({
+      entries: frame => { this.#send({ entries: { entries: frame as Array<Uint8Array<ArrayBuffer>> } }) },
+      synced: () => { this.#send({ synced: { length: this.#storage.length } }) },
+      read: (have, limit) => { this.#act({ type: 'read', have, limit }) }
+    })
+    this.#receiver = new Receiver({
+      accept: (entries, now) => this.#storage.accept(entries, now),
+      seen: (author, seq) => { this.#sender.seen(author, seq) },
+      duplicates: authors => {
+        const prune = this.#prunes.prune(authors, this.#init.mayPrune ?? (() => false))
+        if (prune != null) this.#send(prune)
+      },
+      send: msg => { this.#send(msg) },
+      store: (upTo, detach) => { this.#act({ type: 'store', upTo, detach }) },
+      invalid: (count, reason) => { this.#act({ type: 'invalid', count, reason }) },
+      stored: authors => { this.#act({ type: 'stored', authors }) },
+      synced: () => { this.#act({ type: 'synced' }) }
+    })
+  }
+
+  /** The session is over (an `end` action was given). */
+  get ended (): boolean {
+    return this.#phase === 'ended'
+  }
+
+  /** The handshake passed. */
+  get open (): boolean {
+    return this.#phase === 'open'
+  }
+
+  /** Entries sent. */
+  get sent (): number {
+    return this.#sender.sent
+  }
+
+  /** Entries received and stored. */
+  get received (): number {
+    return this.#receiver.received
+  }
+
+  /** The sending half, for tests to look into. */
+  get sender (): Sender {
+    return this.#sender
+  }
+
+  /** The receiving half, for tests to look into. */
+  get receiver (): Receiver {
+    return this.#receiver
+  }
+
+  /** The next action to perform, in order, or undefined. */
+  poll (): Action | undefined {
+    if (this.#head >= this.#actions.length) return undefined
+    const action = this.#actions[this.#head++]
+    if (this.#head === this.#actions.length) {
+      this.#actions.length = 0
+      this.#head = 0
+    }
+    return action
+  }
+
+  /** When `tick` is due next (ms, on the clock the driver passes), or undefined. */
+  get timeout (): number | undefined {
+    if (this.#phase === 'hello') return this.#helloBy
+    if (this.#phase !== 'open') return undefined
+    if (this.#retryAt == null) return this.#expireAt
+    return this.#expireAt == null ? this.#retryAt : Math.min(this.#retryAt, this.#expireAt)
+  }
+
+  /** Whether a part of a frame waits to be checked: call `work`, after the actions before it are performed. */
+  get wantsWork (): boolean {
+    return this.#phase === 'open' && this.#receiver.wantsWork
+  }
+
+  /** Sends the Hello; the peer's is due within HANDSHAKE_TIMEOUT. */
+  start (now: number): void {
+    if (this.#phase !== 'new') return
+    this.#phase = 'hello'
+    this.#helloBy = now + HANDSHAKE_TIMEOUT
+    // past MAX_HAVE authors the peer sends some entries twice, which is harmless
+    const have = [...this.#storage.vector()].slice(0, MAX_HAVE).map(([author, seq]) => ({ author: Buffer.from(author, 'hex') as Uint8Array<ArrayBuffer>, seq }))
+    this.#send({ hello: { version: PROTOCOL_VERSION, schema: this.#init.fingerprint as Uint8Array<ArrayBuffer>, topic: this.#init.topic, have } })
+  }
+
+  /** Bytes from the peer. */
+  receive (bytes: Uint8Array | Uint8ArrayList): void {
+    if (this.#phase === 'ended') return
+    this.#guard(() => {
+      this.#reader.push(bytes)
+      while (this.#phase === 'hello' || this.#phase === 'open') {
+        let frame: Uint8Array | undefined
+        try {
+          frame = this.#reader.next()
+        } catch (err) {
+          throw this.#frameError(err)
+        }
+        if (frame == null) return
+        if (this.#phase === 'hello') this.#hello(frame)
+        else this.#dispatch(frame)
+      }
+    })
+  }
+
+  /**
+   * The peer's side of the stream ended: its writable end closed (EOF), or
+   * the stream was reset (`reset`). Before the Hello it is a failure; after,
+   * the session is over.
+   */
+  transportEnded (reset = false): void {
+    if (this.#phase === 'ended') return
+    if (this.#phase !== 'open') {
+      this.#fail(new ProtocolError(reset ? 'the stream was reset before the Hello' : 'the stream ended before the Hello'))
+      return
+    }
+    this.#end(undefined, reset)
+  }
+
+  /** The time is `now`: timeouts that are due fire. */
+  tick (now: number): void {
+    if (this.#phase === 'hello' && now >= this.#helloBy) {
+      this.#fail(new ProtocolError(`no Hello within ${HANDSHAKE_TIMEOUT} ms`))
+      return
+    }
+    if (this.#phase !== 'open') return
+    this.#guard(() => {
+      if (this.#retryAt != null && now >= this.#retryAt) {
+        this.#retryAt = undefined
+        this.#receiver.retry()
+      }
+      if (this.#expireAt != null && now >= this.#expireAt) {
+        this.#storage.expire(now)
+        this.#expireAt = this.#storage.pending > 0 ? now + this.#storage.pendingTtl : undefined
+      }
+    })
+  }
+
+  /** The node stored these entries (its own or from any peer). */
+  committed (entries: LogEntry[], now: number): void {
+    if (this.#phase === 'ended') return
+    // entries held for parents that another session may just have stored:
+    // tried again soon, at most once per RETRY_MS however busy the node is
+    if (this.#retryAt == null && this.#storage.verified > 0) this.#retryAt = now + RETRY_MS
+    this.#guard(() => { this.#sender.committed(entries) })
+  }
+
+  /** A `read` action is done. */
+  readDone (entries: Outgoing[]): void {
+    if (this.#phase === 'ended') return
+    this.#guard(() => { this.#sender.readDone(entries) })
+  }
+
+  /** A `store` action is done. */
+  storeDone (res: StoreResult): void {
+    if (this.#phase === 'ended') {
+      this.#receiver.storedLate(res)
+      return
+    }
+    this.#guard(() => { this.#receiver.storeDone(res) })
+  }
+
+  /** A `read` or `store` action failed: the session ends with that error. */
+  storageFailed (err: Error): void {
+    this.#fail(err)
+  }
+
+  /** Checks the next part of a frame (see `wantsWork`). */
+  work (now: number): void {
+    if (this.#phase !== 'open') return
+    this.#guard(() => {
+      this.#receiver.work(now)
+      if (this.#expireAt == null && this.#storage.pending > 0) this.#expireAt = now + this.#storage.pendingTtl
+    })
+  }
+
+  /**
+   * Asks the remote to push again the authors this side pruned (those `which`
+   * picks, or all), from what this node holds now.
+   */
+  graft (which?: (author: string) => boolean): void {
+    if (this.#phase !== 'open') return
+    const graft = this.#prunes.graft(author => this.#storage.authorSeq(author), which)
+    if (graft != null) this.#send(graft)
+  }
+
+  /** Ends the session from this side. */
+  close (): void {
+    if (this.#phase !== 'ended') this.#end(undefined, false)
+  }
+
+  #act (action: Action): void {
+    this.#actions.push(action)
+  }
+
+  #send (msg: SyncMessage): void {
+    this.#act({ type: 'send', bytes: encodeFrame(msg) })
+  }
+
+  #guard (fn: () => void): void {
+    try {
+      fn()
+    } catch (err) {
+      this.#fail(err as Error)
+    }
+  }
+
+  // Bytes that are not a frame are the peer's fault; an oversized Hello is
+  // only a reset (protocols/README.md §5.1).
+  #frameError (err: unknown): Error {
+    if (!(err instanceof FrameError)) return err as Error
+    if (err.kind === 'prefix') return new RefusedError(`bad frame: ${err.message}`, { refuseCode: REFUSE.PROTOCOL })
+    if (this.#phase === 'hello') return new ProtocolError(`bad first frame: ${err.message}`)
+    return new RefusedError(`bad frame: ${err.message}`, { refuseCode: REFUSE.LIMIT })
+  }
+
+  #hello (frame: Uint8Array): void {
+    let msg: SyncMessage
+    try {
+      msg = decodeFirst(frame)
+    } catch (err) {
+      throw new RefusedError(`bad first frame: ${(err as Error).message}`, { refuseCode: REFUSE.PROTOCOL })
+    }
+    if (msg.refuse != null) throw refusedBy(msg.refuse.code, msg.refuse.reason)
+    const hello = msg.hello
+    if (hello == null) throw new RefusedError('the first frame must be Hello', { refuseCode: REFUSE.PROTOCOL })
+    if (hello.version !== PROTOCOL_VERSION) {
+      throw new MismatchError(`protocol version ${hello.version} is not ${PROTOCOL_VERSION}`, { refuseCode: REFUSE.VERSION })
+    }
+    if (!equalBytes(hello.schema, this.#init.fingerprint)) throw new MismatchError('the peer runs another schema', { refuseCode: REFUSE.SCHEMA })
+    if (hello.topic !== this.#init.topic) {
+      throw new MismatchError(`the peer's topic "${hello.topic}" is not "${this.#init.topic}"`, { refuseCode: REFUSE.TOPIC })
+    }
+    for (const h of hello.have) {
+      if (h.author.byteLength === PUBLIC_KEY_LENGTH && Number.isSafeInteger(h.seq)) this.#sender.remoteHave.set(toHex(h.author), h.seq)
+    }
+    this.#phase = 'open'
+    this.#act({ type: 'ready' })
+    this.#sender.start()
+  }
+
+  // Each kind of frame to its handler, in the order of protocols/README.md §2.
+  #dispatch (frame: Uint8Array): void {
+    let msg: SyncMessage
+    try {
+      msg = decodeFrame(frame)
+    } catch (err) {
+      throw new RefusedError(`bad frame: ${(err as Error).message}`, { refuseCode: REFUSE.PROTOCOL })
+    }
+    if (msg.entries != null) this.#receiver.entries(msg.entries.entries)
+    else if (msg.ack != null) this.#sender.ack(msg.ack.batches)
+    else if (msg.synced != null) this.#receiver.synced()
+    else if (msg.refuse != null) this.#refused(msg.refuse.code, msg.refuse.reason)
+    else if (msg.prune != null) this.#sender.prune(readPrune(msg.prune))
+    else if (msg.graft != null) this.#sender.graft(readGraft(msg.graft))
+    else throw new RefusedError('unexpected frame after the handshake', { refuseCode: REFUSE.PROTOCOL })
+  }
+
+  #refused (code: number, reason: string): void {
+    if (code !== REFUSE.INVALID_ENTRY) throw refusedBy(code, reason)
+    // a notice: the session goes on
+    this.#init.log?.('the peer refused entries: %s', reason)
+  }
+
+  // This side refused the peer: it says why, then closes. A mismatch the
+  // peer reported, an unknown refusal and any other failure are a reset.
+  #fail (err: Error): void {
+    if (this.#phase === 'ended') return
+    const says = err instanceof RefusedError && err.refuseCode !== REFUSE.UNKNOWN && !(err.remote && MISMATCH.includes(err.refuseCode))
+    if (says) this.#send({ refuse: { code: err.refuseCode, reason: err.message } })
+    this.#end(err, !says)
+  }
+
+  #end (error: Error | undefined, reset: boolean): void {
+    this.#phase = 'ended'
+    this.#retryAt = undefined
+    this.#expireAt = undefined
+    this.#storage.clear()
+    this.#act({ type: 'end', error, reset })
+  }
+}

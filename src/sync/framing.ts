@@ -1,0 +1,115 @@
+// Frames of /hyperemitter/sync/1.0.0 (protocols/README.md §2): each is
+// `uvarint(n) ‖ n bytes` of one SyncMessage. Bytes in, frames out, and back:
+// no stream here, so that the same code reads a libp2p stream and an
+// in-memory pair.
+import { Uint8ArrayList } from 'uint8arraylist'
+import { SyncMessage } from '../pb/sync.js'
+import { MAX_FRAME_BYTES, MAX_BATCH_ENTRIES, MAX_HAVE } from './constants.js'
+import type { DecodeOptions } from 'protons-runtime'
+
+/** Bytes of the longest frame length prefix: the varint of MAX_FRAME_BYTES. */
+export const MAX_PREFIX_BYTES = 3
+
+/**
+ * Decode limits of a session's first frame: a Hello of at most MAX_HAVE
+ * authors. (Any other frame is refused there once decoded, but is not
+ * decoded past the limits of SESSION_LIMITS either.)
+ */
+export const HANDSHAKE_LIMITS = {
+  limits: { hello: { have: MAX_HAVE }, entries: { entries: MAX_BATCH_ENTRIES }, prune: { authors: MAX_HAVE }, graft: { have: MAX_HAVE } }
+} as const
+
+/**
+ * Decode limits after the handshake: a second Hello may carry no vector,
+ * Entries at most MAX_BATCH_ENTRIES, Prune and Graft at most MAX_HAVE
+ * authors. Past a limit the frame does not decode: a PROTOCOL error.
+ */
+export const SESSION_LIMITS = {
+  limits: { entries: { entries: MAX_BATCH_ENTRIES }, hello: { have: 0 }, prune: { authors: MAX_HAVE }, graft: { have: MAX_HAVE } }
+} as const
+
+/** The peer's first frame, decoded within HANDSHAKE_LIMITS; throws on bytes that do not decode. */
+export function decodeFirst (frame: Uint8Array | Uint8ArrayList): SyncMessage {
+  return SyncMessage.decode(frame, HANDSHAKE_LIMITS as DecodeOptions<SyncMessage>)
+}
+
+/** A frame after the handshake, decoded within SESSION_LIMITS; throws on bytes that do not decode. */
+export function decodeFrame (frame: Uint8Array | Uint8ArrayList): SyncMessage {
+  return SyncMessage.decode(frame, SESSION_LIMITS as DecodeOptions<SyncMessage>)
+}
+
+/** One message as it goes on the wire: its length prefix and its bytes. */
+export function encodeFrame (msg: SyncMessage): Uint8ArrayList {
+  const body = SyncMessage.encode(msg)
+  return new Uint8ArrayList(varint(body.byteLength), body)
+}
+
+function varint (n: number): Uint8Array {
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80)
+    n = Math.floor(n / 0x80)
+  }
+  out.push(n)
+  return Uint8Array.from(out)
+}
+
+/** Why bytes are not a frame: a length prefix over MAX_PREFIX_BYTES, or a length over MAX_FRAME_BYTES. */
+export class FrameError extends Error {
+  readonly kind: 'prefix' | 'size'
+  constructor (message: string, kind: 'prefix' | 'size') {
+    super(message)
+    this.name = 'FrameError'
+    this.kind = kind
+  }
+}
+
+/**
+ * Cuts a byte stream into frames. It reads at most MAX_PREFIX_BYTES of a
+ * length prefix and refuses a length over MAX_FRAME_BYTES as soon as the
+ * prefix is in, so a peer that sends 0x80 forever, or announces a huge frame,
+ * costs nothing. A frame that lies in one chunk is a view into it.
+ */
+export class FrameReader {
+  readonly #buf = new Uint8ArrayList()
+  /** the prefix and body lengths of the frame being read, once its prefix is in */
+  #prefix = 0
+  #length = -1
+
+  /** Bytes held: the start of a frame not complete yet. */
+  get buffered (): number {
+    return this.#buf.byteLength
+  }
+
+  push (bytes: Uint8Array | Uint8ArrayList): void {
+    if (bytes.byteLength > 0) this.#buf.append(bytes)
+  }
+
+  /** The next whole frame (without its prefix), or undefined until more bytes come. Throws FrameError. */
+  next (): Uint8Array | undefined {
+    if (this.#length < 0 && !this.#readPrefix()) return undefined
+    const end = this.#prefix + this.#length
+    if (this.#buf.byteLength < end) return undefined
+    const frame = this.#buf.subarray(this.#prefix, end)
+    this.#buf.consume(end)
+    this.#length = -1
+    return frame
+  }
+
+  #readPrefix (): boolean {
+    const buf = this.#buf
+    let value = 0
+    for (let i = 0; i < Math.min(buf.byteLength, MAX_PREFIX_BYTES); i++) {
+      const b = buf.get(i)
+      value += (b & 0x7f) * 2 ** (7 * i)
+      if (b < 0x80) {
+        if (value > MAX_FRAME_BYTES) throw new FrameError(`a frame of ${value} bytes, over ${MAX_FRAME_BYTES}`, 'size')
+        this.#prefix = i + 1
+        this.#length = value
+        return true
+      }
+    }
+    if (buf.byteLength >= MAX_PREFIX_BYTES) throw new FrameError(`a frame length prefix over ${MAX_PREFIX_BYTES} bytes`, 'prefix')
+    return false
+  }
+}

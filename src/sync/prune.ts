@@ -1,0 +1,109 @@
+// Prune and graft (protocols/README.md §5.8): a receiver asks a peer to stop
+// pushing authors whose entries another session delivers first, and asks
+// again for them when that may no longer hold. The per-session half is
+// `Prunes`; the node's half, which knows every session, is `PrunePolicy`.
+import { RefusedError } from '../errors.js'
+import { toHex } from '../log/entry.js'
+import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
+import { MAX_HAVE, REFUSE } from './constants.js'
+import type { Graft, Prune, SyncMessage } from '../pb/sync.js'
+
+/** The authors (hex) of a received Prune; an author that is not a 32-byte key is a PROTOCOL error. */
+export function readPrune (prune: Prune): string[] {
+  return prune.authors.map(author => {
+    if (author.byteLength !== PUBLIC_KEY_LENGTH) throw new RefusedError('a Prune author is not a 32-byte key', { refuseCode: REFUSE.PROTOCOL })
+    return toHex(author)
+  })
+}
+
+/** The (author hex, seq) pairs of a received Graft; an author that is not a 32-byte key is a PROTOCOL error. */
+export function readGraft (graft: Graft): Array<[string, number]> {
+  return graft.have.map(h => {
+    if (h.author.byteLength !== PUBLIC_KEY_LENGTH) throw new RefusedError('a Graft author is not a 32-byte key', { refuseCode: REFUSE.PROTOCOL })
+    return [toHex(h.author), h.seq]
+  })
+}
+
+/** The authors (hex) this side of one session asked the remote not to push. */
+export class Prunes {
+  readonly #authors = new Set<string>()
+
+  get size (): number {
+    return this.#authors.size
+  }
+
+  has (author: string): boolean {
+    return this.#authors.has(author)
+  }
+
+  /**
+   * The Prune for the authors of entries the remote sent again that `mayPrune`
+   * allows and that are not pruned yet, or undefined if none. Past MAX_HAVE
+   * authors the remote gets some entries twice, which is harmless.
+   */
+  prune (authors: Iterable<string>, mayPrune: (author: string) => boolean): SyncMessage | undefined {
+    const out: Array<Uint8Array<ArrayBuffer>> = []
+    for (const author of authors) {
+      if (this.#authors.has(author) || this.#authors.size >= MAX_HAVE || !mayPrune(author)) continue
+      this.#authors.add(author)
+      out.push(Buffer.from(author, 'hex') as Uint8Array<ArrayBuffer>)
+    }
+    return out.length > 0 ? { prune: { authors: out } } : undefined
+  }
+
+  /**
+   * The Graft for the pruned authors `which` picks (all by default), with this
+   * node's seq of each, or undefined if none; they are no longer pruned.
+   */
+  graft (authorSeq: (author: string) => number, which?: (author: string) => boolean): SyncMessage | undefined {
+    const authors = which == null ? [...this.#authors] : [...this.#authors].filter(which)
+    if (authors.length === 0) return undefined
+    for (const author of authors) this.#authors.delete(author)
+    return { graft: { have: authors.map(author => ({ author: Buffer.from(author, 'hex') as Uint8Array<ArrayBuffer>, seq: authorSeq(author) })) } }
+  }
+}
+
+/**
+ * The node's side of pruning: for each author, which session stored its
+ * entries first lately, and when. An entry sent again proves another path
+ * only while the session that delivered it first runs (or this node wrote
+ * it); a pruned author of which nothing came for REGRAFT_MS is grafted again.
+ */
+export class PrunePolicy {
+  readonly #self: string
+  /** for each author (hex): when this node last stored its entries, and from which peer (while its session runs) */
+  readonly #stored = new Map<string, { peer: string | undefined, at: number }>()
+
+  /** `self`: this node's author key (hex) */
+  constructor (self: string) {
+    this.#self = self
+  }
+
+  /** A session with `peer` stored entries of `authors` at `now`. */
+  stored (peer: string, authors: Iterable<string>, now: number): void {
+    for (const author of authors) this.#stored.set(author, { peer, at: now })
+  }
+
+  /**
+   * Whether the session with `peer` (whose author key is `remoteKey`) may ask
+   * it to stop pushing `author`: `running` tells which sessions still run.
+   */
+  mayPrune (peer: string, remoteKey: string, author: string, running: (peer: string) => boolean): boolean {
+    if (author === this.#self) return true
+    // the author itself is never pruned: it is the root every path starts at
+    if (author === remoteKey) return false
+    const first = this.#stored.get(author)?.peer
+    return first != null && first !== peer && running(first)
+  }
+
+  /** Picks the authors of which nothing was stored within `quiet` ms before `now`. */
+  stalled (now: number, quiet: number): (author: string) => boolean {
+    const since = now - quiet
+    return author => (this.#stored.get(author)?.at ?? 0) < since
+  }
+
+  /** The session with `peer` ended: it delivers nothing first any more. */
+  ended (peer: string): void {
+    for (const stored of this.#stored.values()) if (stored.peer === peer) stored.peer = undefined
+  }
+}

@@ -1,0 +1,213 @@
+// The sending half of a session (protocols/README.md §5.2-5.6): what the
+// remote lacks, in feed order, in Entries frames under a window of credits.
+// Catch-up reads from the log (the next read already under way while the
+// frames of the last one wait for credits); once caught up, the node's
+// commits are pushed as they come, unless there is a gap.
+import { RefusedError } from '../errors.js'
+import { authorHex } from '../log/entry.js'
+import { LIVE_QUEUE, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_HAVE, READ_BATCH, REFUSE, WINDOW } from './constants.js'
+import type { Outgoing } from './actions.js'
+import type { LogEntry } from '../log/log.js'
+
+/** What the sender does outside itself; the core turns these into frames and actions. */
+export interface SenderOutput {
+  /** send an Entries frame */
+  entries: (frame: Uint8Array[]) => void
+  /** send Synced: everything the remote lacked is sent */
+  synced: () => void
+  /** read from the log the entries a peer with vector `have` lacks, at most `limit` */
+  read: (have: Map<string, number>, limit: number) => void
+}
+
+export class Sender {
+  /** what the remote is known to hold: author (hex) to highest seq */
+  readonly remoteHave = new Map<string, number>()
+  /** authors (hex) the remote asked not to be pushed: it gets them from another peer */
+  readonly #pruned = new Set<string>()
+  readonly #out: SenderOutput
+  #started = false
+  #credits = WINDOW
+  /** Entries frames sent and not yet acknowledged */
+  #outstanding = 0
+  /** the first read that found nothing to send is done: Synced went, commits are pushed live */
+  #caughtUp = false
+  /** the node's commits since the last read was started, for live push */
+  #queue: LogEntry[] = []
+  /** the queue overflowed, or a Graft came: the next batch is read from the log */
+  #reread = false
+  /** frames built, waiting for credits */
+  #frames: Uint8Array[][] = []
+  #reading = false
+  /** a read's result, not yet framed */
+  #read: Outgoing[] | undefined
+  /** entries sent */
+  sent = 0
+
+  constructor (out: SenderOutput) {
+    this.#out = out
+  }
+
+  /** Entries frames built and waiting for a credit. */
+  get waiting (): number {
+    return this.#frames.length
+  }
+
+  /** Entries frames sent and not yet acknowledged. */
+  get outstanding (): number {
+    return this.#outstanding
+  }
+
+  /** Whether a read of the log is under way. */
+  get reading (): boolean {
+    return this.#reading
+  }
+
+  /** Starts catch-up, once the handshake passed and `remoteHave` holds the remote's vector. */
+  start (): void {
+    this.#started = true
+    this.#pump()
+  }
+
+  /** The node stored these entries: they may go to the remote live. */
+  committed (entries: LogEntry[]): void {
+    if (this.#queue.length + entries.length > LIVE_QUEUE) {
+      this.#reread = true
+      this.#queue = []
+    } else if (!this.#reread) {
+      for (const e of entries) this.#queue.push(e)
+    }
+    this.#pump()
+  }
+
+  /** The remote acknowledged `batches` Entries frames; more than were sent is a PROTOCOL error. */
+  ack (batches: number): void {
+    if (batches > this.#outstanding) throw new RefusedError('an Ack for Entries frames that were not sent', { refuseCode: REFUSE.PROTOCOL })
+    this.#outstanding -= batches
+    this.#credits = Math.min(WINDOW, this.#credits + batches)
+    this.#pump()
+  }
+
+  /** A read of the log is done. */
+  readDone (entries: Outgoing[]): void {
+    this.#reading = false
+    this.#read = entries
+    this.#pump()
+  }
+
+  /** The remote sent entries of `author` up to `seq`: it has them. */
+  seen (author: string, seq: number): void {
+    if (seq > (this.remoteHave.get(author) ?? 0)) this.remoteHave.set(author, seq)
+  }
+
+  /** The remote asked not to be pushed these authors. */
+  prune (authors: string[]): void {
+    // past the bound the remote gets some entries twice, which is harmless
+    for (const author of authors) if (this.#pruned.size < MAX_HAVE) this.#pruned.add(author)
+  }
+
+  /** The remote asked to be pushed these authors again, after the given seqs. */
+  graft (have: Array<[string, number]>): void {
+    for (const [author, seq] of have) {
+      this.#pruned.delete(author)
+      if (Number.isSafeInteger(seq)) this.seen(author, seq)
+    }
+    // what the remote lacks of them is read from the log
+    this.#reread = true
+    this.#pump()
+  }
+
+  // Sends what credits allow, then finds the next batch: a read's result
+  // first; else, once caught up, the commits queued (unless there is a gap);
+  // else a new read of the log.
+  #pump (): void {
+    while (this.#started) {
+      while (this.#frames.length > 0 && this.#credits > 0) {
+        const frame = this.#frames.shift()!
+        this.#credits--
+        this.#outstanding++
+        this.sent += frame.length
+        this.#out.entries(frame)
+      }
+      if (this.#frames.length > 0 || this.#reading) return
+      const batch = this.#read
+      this.#read = undefined
+      if (batch == null) {
+        const queued = this.#caughtUp && !this.#reread ? this.#fromQueue() : undefined
+        if (queued == null) {
+          this.#startRead()
+          return
+        }
+        if (queued.length === 0) return
+        this.#frames = this.#frame(queued)
+        continue
+      }
+      if (batch.length === 0) {
+        if (!this.#caughtUp) {
+          this.#caughtUp = true
+          this.#out.synced()
+        }
+        continue
+      }
+      this.#frames = this.#frame(batch)
+      // the next read runs while these frames wait for credits; once caught
+      // up, a read that filled its batch is followed by another
+      if (!this.#caughtUp && this.#frames.length > 0) this.#startRead()
+      else if (batch.length >= READ_BATCH) this.#reread = true
+    }
+  }
+
+  // Commits from here on are queued: what the read finds and what is queued
+  // overlap, never leave a gap.
+  #startRead (): void {
+    this.#queue = []
+    this.#reread = false
+    this.#reading = true
+    let have = this.remoteHave
+    if (this.#pruned.size > 0) {
+      have = new Map(have)
+      for (const author of this.#pruned) have.set(author, Infinity)
+    }
+    this.#out.read(have, READ_BATCH)
+  }
+
+  // The queued commits the remote lacks, or undefined where there is a gap.
+  #fromQueue (): Outgoing[] | undefined {
+    const queued = this.#queue
+    this.#queue = []
+    const next = new Map<string, number>()
+    const out: Outgoing[] = []
+    const hexOf = authorHex()
+    for (const e of queued) {
+      const author = hexOf(e.entry.author)
+      const have = next.get(author) ?? this.remoteHave.get(author) ?? 0
+      if (e.entry.seq <= have) continue
+      if (e.entry.seq !== have + 1) return undefined
+      next.set(author, e.entry.seq)
+      out.push({ bytes: e.bytes, author, authorSeq: e.entry.seq })
+    }
+    return out
+  }
+
+  // Entries frames of what the remote lacks; the remote is taken to have
+  // them from here on.
+  #frame (entries: Outgoing[]): Uint8Array[][] {
+    const frames: Uint8Array[][] = []
+    let frame: Uint8Array[] = []
+    let bytes = 0
+    for (const e of entries) {
+      // the remote may have got it from another peer meanwhile, or get it
+      // from another peer
+      if (e.authorSeq <= (this.remoteHave.get(e.author) ?? 0) || this.#pruned.has(e.author)) continue
+      if (frame.length >= MAX_BATCH_ENTRIES || (frame.length > 0 && bytes + e.bytes.byteLength > MAX_BATCH_BYTES)) {
+        frames.push(frame)
+        frame = []
+        bytes = 0
+      }
+      frame.push(e.bytes)
+      bytes += e.bytes.byteLength
+      this.remoteHave.set(e.author, e.authorSeq)
+    }
+    if (frame.length > 0) frames.push(frame)
+    return frames
+  }
+}

@@ -1,0 +1,70 @@
+// A session's storage: the node's Log and the session's own Ingester. The core
+// reads and checks through it synchronously (CoreStorage); its drivers run
+// the reads and store passes the core asks for.
+import { Ingester, type IngestInit } from '../log/ingest.js'
+import { SESSION_MAX_PENDING } from './constants.js'
+import type { Accepted, CoreStorage, Outgoing, StoreResult } from './actions.js'
+import type { Log } from '../log/log.js'
+
+export class SessionStorage implements CoreStorage {
+  readonly log: Log
+  readonly #ingester: Ingester
+
+  constructor (log: Log, ingest: IngestInit) {
+    this.log = log
+    this.#ingester = new Ingester(log, {
+      ...ingest,
+      maxPendingEntries: SESSION_MAX_PENDING,
+      // the session's clock expires held entries
+      timer: false
+    })
+  }
+
+  vector (): Map<string, number> {
+    return this.log.vector()
+  }
+
+  get length (): number {
+    return this.log.length
+  }
+
+  authorSeq (author: string): number {
+    return this.log.authorSeq(author)
+  }
+
+  accept (entries: Uint8Array[], now: number): Accepted {
+    return this.#ingester.accept(entries, now)
+  }
+
+  get verified (): number {
+    return this.#ingester.verified
+  }
+
+  get pending (): number {
+    return this.#ingester.pending
+  }
+
+  get pendingTtl (): number {
+    return this.#ingester.pendingTtl
+  }
+
+  expire (now: number): void {
+    this.#ingester.expire(now)
+  }
+
+  clear (): void {
+    this.#ingester.clear()
+  }
+
+  /** What a peer with vector `have` lacks, at most `limit` entries, in feed order (a `read` action). */
+  async read (have: Map<string, number>, limit: number): Promise<Outgoing[]> {
+    const missing = await this.log.missing(have, limit)
+    const bytes = await this.log.readBytes(missing.map(m => m.seq))
+    return missing.map((m, i) => ({ bytes: bytes[i], author: m.author, authorSeq: m.authorSeq }))
+  }
+
+  /** A store pass (a `store` action). */
+  async store (upTo: number, detach: boolean): Promise<StoreResult> {
+    return this.#ingester.storeReady(upTo, detach)
+  }
+}

@@ -4,7 +4,7 @@ export type Callback<T = void> = (err: Error | null, value?: T) => void
 
 /** `done`, also reported to `callback` when one is given. */
 export function withCallback<T> (done: Promise<T>, callback?: Callback<T>): Promise<T> {
-  if (callback != null) done.then(v => { callback(null, v) }, err => { callback(err) })
+  if (callback != null) done.then(v => { callback(null, v) }, (err: Error) => { callback(err) })
   return done
 }
 

@@ -25,7 +25,7 @@ test('invalid entries are refused with INVALID_ENTRY and reported by peer:invali
   const { e, addr, base } = await target()
   const { p, s } = await session(e, addr)
   const reports: Array<{ peer: string, count: number }> = []
-  e.status.on('peer:invalid', ev => { reports.push(ev) })
+  e.status.on('peer:invalid', (ev: { peer: string, count: number }) => { reports.push(ev) })
   const own = (): Author => new Author(p.identity)
   const tampered = own().next('Hello', HELLO).bytes
   tampered[tampered.byteLength - 66 - 2] ^= 0x01 // a byte of the payload text: the id and the signature no longer match
@@ -71,7 +71,7 @@ test('a peer that keeps sending invalid entries is dropped after MAX_INVALID and
   const { e, addr, base } = await target()
   const { p, s } = await session(e, addr)
   let counted = 0
-  e.status.on('peer:invalid', ev => { counted += ev.count })
+  e.status.on('peer:invalid', (ev: { peer: string, count: number }) => { counted += ev.count })
   for (let i = 0; i <= MAX_INVALID && s.ending == null; i++) {
     await s.send(entriesMessage([new Author(p.identity).next('NoSuchEvent', HELLO).bytes]))
     await s.waitFor(() => s.frames.filter(f => f.refuse != null).length > i || s.ending != null, 3000)
@@ -91,7 +91,7 @@ test('invalid entries found while storing (a wrong Lamport clock) count toward M
   const { e, addr, base } = await target()
   const { p, s } = await session(e, addr)
   let counted = 0
-  e.status.on('peer:invalid', ev => { counted += ev.count })
+  e.status.on('peer:invalid', (ev: { peer: string, count: number }) => { counted += ev.count })
   // well formed and signed, but clock 5 on a first entry: refused in the store pass
   const batch = Array.from({ length: MAX_INVALID + 1 }, () => new Author().next('Hello', HELLO, { fields: { clock: 5 } }).bytes)
   await s.send(entriesMessage(batch))

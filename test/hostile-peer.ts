@@ -172,7 +172,7 @@ export class HostilePeer {
       streamMuxers: [yamux()],
       services: { identify: identify() }
     })
-    return new HostilePeer(node as unknown as Libp2p, identity)
+    return new HostilePeer(node, identity)
   }
 
   get peerId (): string {
@@ -185,7 +185,7 @@ export class HostilePeer {
 
   /** Opens a sync stream, on `target`'s connection or a new dial. */
   async open (target: Multiaddr | string | Connection, ms = 5000): Promise<RawStream> {
-    const conn = typeof target === 'string' || !('newStream' in target) ? await this.dial(target as Multiaddr | string, ms) : target
+    const conn = typeof target === 'string' || !('newStream' in target) ? await this.dial(target, ms) : target
     const stream = await conn.newStream(PROTOCOL, { signal: AbortSignal.timeout(ms) })
     return new RawStream(stream)
   }

@@ -235,8 +235,9 @@ test('a stream that never says Hello is freed after HANDSHAKE_TIMEOUT', async ()
 
 test('more streams than maxInboundStreams on one connection: the extra ones are refused', async () => {
   const { e, addr } = await target()
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const registrar = (e.node as any).components.registrar
+  // the handler options are only reachable through libp2p's components
+  type Registrar = { getHandler: (protocol: string) => { options: { maxInboundStreams?: number } } }
+  const registrar = (e.node as unknown as { components: { registrar: Registrar } }).components.registrar
   assert.is(registrar.getHandler(PROTOCOL).options.maxInboundStreams, MAX_STREAMS)
   const p = await hostile()
   const conn = await p.dial(addr)

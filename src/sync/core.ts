@@ -148,7 +148,7 @@ export class SessionCore {
     this.#phase = 'hello'
     this.#helloBy = now + HANDSHAKE_TIMEOUT
     // past MAX_HAVE authors the peer sends some entries twice, which is harmless
-    const have = [...this.#storage.vector()].slice(0, MAX_HAVE).map(([author, seq]) => ({ author: Buffer.from(author, 'hex') as Uint8Array<ArrayBuffer>, seq }))
+    const have = [...this.#storage.vector()].slice(0, MAX_HAVE).map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq }))
     this.#send({ hello: { version: PROTOCOL_VERSION, schema: this.#init.fingerprint as Uint8Array<ArrayBuffer>, topic: this.#init.topic, have } })
   }
 

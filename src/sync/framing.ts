@@ -5,7 +5,6 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { SyncMessage } from '../pb/sync.js'
 import { MAX_FRAME_BYTES, MAX_BATCH_ENTRIES, MAX_HAVE } from './constants.js'
-import type { DecodeOptions } from 'protons-runtime'
 
 /** Bytes of the longest frame length prefix: the varint of MAX_FRAME_BYTES. */
 export const MAX_PREFIX_BYTES = 3
@@ -30,12 +29,12 @@ export const SESSION_LIMITS = {
 
 /** The peer's first frame, decoded within HANDSHAKE_LIMITS; throws on bytes that do not decode. */
 export function decodeFirst (frame: Uint8Array | Uint8ArrayList): SyncMessage {
-  return SyncMessage.decode(frame, HANDSHAKE_LIMITS as DecodeOptions<SyncMessage>)
+  return SyncMessage.decode(frame, HANDSHAKE_LIMITS)
 }
 
 /** A frame after the handshake, decoded within SESSION_LIMITS; throws on bytes that do not decode. */
 export function decodeFrame (frame: Uint8Array | Uint8ArrayList): SyncMessage {
-  return SyncMessage.decode(frame, SESSION_LIMITS as DecodeOptions<SyncMessage>)
+  return SyncMessage.decode(frame, SESSION_LIMITS)
 }
 
 /** One message as it goes on the wire: its length prefix and its bytes. */

@@ -46,7 +46,7 @@ export class Prunes {
     for (const author of authors) {
       if (this.#authors.has(author) || this.#authors.size >= MAX_HAVE || !mayPrune(author)) continue
       this.#authors.add(author)
-      out.push(Buffer.from(author, 'hex') as Uint8Array<ArrayBuffer>)
+      out.push(Buffer.from(author, 'hex'))
     }
     return out.length > 0 ? { prune: { authors: out } } : undefined
   }
@@ -59,7 +59,7 @@ export class Prunes {
     const authors = which == null ? [...this.#authors] : [...this.#authors].filter(which)
     if (authors.length === 0) return undefined
     for (const author of authors) this.#authors.delete(author)
-    return { graft: { have: authors.map(author => ({ author: Buffer.from(author, 'hex') as Uint8Array<ArrayBuffer>, seq: authorSeq(author) })) } }
+    return { graft: { have: authors.map(author => ({ author: Buffer.from(author, 'hex'), seq: authorSeq(author) })) } }
   }
 }
 

@@ -6,7 +6,7 @@ import {
 } from './constants.js'
 import { ProtocolError, RefusedError } from '../errors.js'
 import { toHex } from '../log/entry.js'
-import type { SyncComponents, SyncInit } from './index.js'
+import type { SyncComponents, SyncInit } from './types.js'
 import type { Connection, Logger, Startable, Stream, PeerId } from '@libp2p/interface'
 
 interface Entry {

@@ -127,7 +127,7 @@ export class Session {
   close (): void {
     if (!this.#started) {
       this.#closed = true
-      this.#stream.close({ signal: AbortSignal.timeout(CLOSE_TIMEOUT) }).catch(err => { this.#stream.abort(err) })
+      this.#stream.close({ signal: AbortSignal.timeout(CLOSE_TIMEOUT) }).catch((err: Error) => { this.#stream.abort(err) })
       return
     }
     this.#core.close()

@@ -188,8 +188,8 @@ export class Session implements End {
           this.wire.push(bytes)
           break
         }
-        case 'read': this.#pair.track(this.storage.read(a.have, a.limit).then(e => { this.core.readDone(e) }, err => { this.core.storageFailed(err) })); break
-        case 'store': this.#pair.track(this.storage.store(a.upTo, a.detach).then(r => { this.core.storeDone(r) }, err => { this.core.storageFailed(err) })); break
+        case 'read': this.#pair.track(this.storage.read(a.have, a.limit).then(e => { this.core.readDone(e) }, (err: Error) => { this.core.storageFailed(err) })); break
+        case 'store': this.#pair.track(this.storage.store(a.upTo, a.detach).then(r => { this.core.storeDone(r) }, (err: Error) => { this.core.storageFailed(err) })); break
         case 'ready': this.ready = true; break
         case 'synced': this.synced = true; break
         case 'invalid': this.invalid.push({ count: a.count, reason: a.reason }); break
@@ -235,7 +235,7 @@ export class Script implements End {
 
   /** Frames of one kind the other side sent. */
   of<K extends keyof SyncMessage> (kind: K): Array<NonNullable<SyncMessage[K]>> {
-    return this.frames.flatMap(m => m?.[kind] != null ? [m[kind]!] : [])
+    return this.frames.flatMap(m => m?.[kind] != null ? [m[kind]] : [])
   }
 
   send (msg: SyncMessage): void {

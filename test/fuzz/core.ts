@@ -7,11 +7,10 @@
 import fc from 'fast-check'
 import { RefusedError } from '../../src/errors.js'
 import { entryId, toHex } from '../../src/log/entry.js'
-import type { SyncMessage } from '../../src/pb/sync.js'
 import { REFUSE, refuseName } from '../../src/sync/constants.js'
 import { Pair } from '../sync/pair.js'
 import { entriesMessage, hello } from '../sync/author.js'
-import { planInput, type Corpus, type Plan } from './corpus.js'
+import { planInput, planMessage, type Corpus, type Plan } from './corpus.js'
 
 export interface CoreSummary {
   /** sessions run */
@@ -100,15 +99,7 @@ function send (c: Corpus, p: ReturnType<Pair['script']>[1], plan: Plan, cursor: 
       for (const x of plan.entries) if (x.legit) c.legit.add(toHex(entryId(x.bytes)))
       p.send(entriesMessage(plan.entries.map(x => x.bytes)))
       break
-    case 'message': {
-      const msg: SyncMessage = plan.msg === 'ack'
-        ? { ack: { batches: plan.value } }
-        : plan.msg === 'synced'
-          ? { synced: { length: plan.value } }
-          : { refuse: { code: plan.msg === 'notice' ? REFUSE.INVALID_ENTRY : plan.value, reason: 'fuzz' } }
-      p.send(msg)
-      break
-    }
+    case 'message': p.send(planMessage(plan)); break
     case 'hello': p.send(hello({ schema: c.schema, options: {} })); break
     case 'frame': case 'random': p.sendFrame(plan.bytes); break
     case 'wire': p.sendRaw(plan.bytes); break

@@ -250,6 +250,13 @@ export type Plan =
   | { kind: 'random', bytes: Uint8Array }
   | { kind: 'wire', bytes: Uint8Array }
 
+/** The frame a 'message' step sends. */
+export function planMessage (plan: { msg: 'ack' | 'synced' | 'notice' | 'refuse', value: number }): SyncMessage {
+  if (plan.msg === 'ack') return { ack: { batches: plan.value } }
+  if (plan.msg === 'synced') return { synced: { length: plan.value } }
+  return { refuse: { code: plan.msg === 'notice' ? REFUSE.INVALID_ENTRY : plan.value, reason: 'fuzz' } }
+}
+
 export function planInput (c: Corpus): fc.Arbitrary<Plan> {
   const small = fc.nat(5)
   return fc.oneof(

@@ -6,9 +6,9 @@ import { MemoryLevel } from 'memory-level'
 import { HyperEmitter } from '../../src/index.js'
 import { entryId, toHex } from '../../src/log/entry.js'
 import { SyncMessage } from '../../src/pb/sync.js'
-import { WINDOW, REFUSE, refuseName } from '../../src/sync/constants.js'
+import { WINDOW, refuseName } from '../../src/sync/constants.js'
 import { HostilePeer, type RawStream, hello, entriesMessage } from '../hostile-peer.js'
-import { planInput, type Corpus, type Plan } from './corpus.js'
+import { planInput, planMessage, type Corpus, type Plan } from './corpus.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** What happened to a fuzz frame, as the next probe shows. */
@@ -113,15 +113,7 @@ class Driver {
         for (const x of plan.entries) if (x.legit) c.legit.add(toHex(entryId(x.bytes)))
         await this.#sendEntries(s, SyncMessage.encode(entriesMessage(plan.entries.map(x => x.bytes))))
         break
-      case 'message': {
-        const msg: SyncMessage = plan.msg === 'ack'
-          ? { ack: { batches: plan.value } }
-          : plan.msg === 'synced'
-            ? { synced: { length: plan.value } }
-            : { refuse: { code: plan.msg === 'notice' ? REFUSE.INVALID_ENTRY : plan.value, reason: 'fuzz' } }
-        await s.send(msg)
-        break
-      }
+      case 'message': await s.send(planMessage(plan)); break
       case 'hello': await s.send(hello(this.#e)); break
       case 'frame': case 'random': {
         // an Entries frame costs a window credit even when it is mangled

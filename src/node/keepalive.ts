@@ -17,6 +17,8 @@ const MAX_BACKOFF = 60_000
  * a partition that heals, or a peer that restarts, is back within seconds.
  */
 const RECENT_BACKOFF = 1000
+/** Time for one of our redials; then the next is tried. */
+const REDIAL_TIMEOUT = 3000
 /** How long a peer counts as met lately. */
 const RECENT_MS = 10 * 60_000
 
@@ -124,7 +126,9 @@ export class KeepAlive {
     const timer = setTimeout(() => {
       this.#retries.delete(id)
       if (stopped() || node.getConnections(peer).length > 0) return
-      node.dial(peer).then(() => node.peerStore.merge(peer, { tags: KEEP_ALIVE_TAGS }), () => {
+      // a dial into a partition waits for TCP's SYN retries (1, 3, 7 s...):
+      // a short one, tried again, connects soon after the partition heals
+      node.dial(peer, { signal: AbortSignal.timeout(REDIAL_TIMEOUT) }).then(() => node.peerStore.merge(peer, { tags: KEEP_ALIVE_TAGS }), () => {
         const recent = Date.now() - Math.max(this.#met.get(id) ?? 0, this.#startedAt) < RECENT_MS
         this.#retryLater(peer, Math.min(recent ? RECENT_BACKOFF : MAX_BACKOFF, delay * 2))
       }).catch(() => {})

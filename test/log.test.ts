@@ -32,11 +32,22 @@ async function copyAll (from: Log, to: Ingester, batch = 100): Promise<number> {
 for (const [kind, make] of Object.entries(LEVELS)) {
   for (const nested of [false, true]) {
     const t = suite(`log on ${kind}${nested ? ' (sublevel)' : ''}`)
+    // what a test opened is closed and removed after it, even when an
+    // assertion failed half-way (closing twice is harmless)
+    const opened: Array<{ log: Log, cleanup: () => Promise<void> }> = []
     const open = async () => {
       const lv = await make()
       const db = nested ? lv.db.sublevel('inner') : lv.db
-      return { log: await Log.open(db), ...lv, db }
+      const handle = { log: await Log.open(db), ...lv, db }
+      opened.push(handle)
+      return handle
     }
+    t.after.each(async () => {
+      for (const { log, cleanup } of opened.splice(0)) {
+        await log.close().catch(() => {})
+        await cleanup()
+      }
+    })
 
     t('append stores entries whose id is the hash of their bytes', async () => {
       const { log, cleanup } = await open()

@@ -289,10 +289,8 @@ test('stream started inside a listener starts after that event', async () => {
   await e.close()
 })
 
-test('stream from the beginning', async () => {
-  const e = track(new HyperEmitter(new MemoryLevel(), basic))
-  await e.emit('Test1', { num: 1 })
-  await e.emit('Test2', { id: 2 })
+/** Reads `stream({ from: 'beginning' })` of `e` until the Test1 and Test2 that the tests emit first. */
+async function firstTwoFromTheBeginning (e: HyperEmitter): Promise<void> {
   const stream = e.stream({ from: 'beginning' })
   const seen: unknown[] = []
   const two = deferred()
@@ -300,6 +298,13 @@ test('stream from the beginning', async () => {
   await two.promise
   assert.equal(seen, [{ name: 'Test1', payload: { foo: '', num: 1 } }, { name: 'Test2', payload: { bar: '', id: 2 } }])
   stream.destroy()
+}
+
+test('stream from the beginning', async () => {
+  const e = track(new HyperEmitter(new MemoryLevel(), basic))
+  await e.emit('Test1', { num: 1 })
+  await e.emit('Test2', { id: 2 })
+  await firstTwoFromTheBeginning(e)
   await e.close()
 })
 
@@ -310,14 +315,7 @@ test('stream from the beginning, made right after the constructor on a db folder
   await e1.emit('Test2', { id: 2 })
   await e1.close()
   // no 'error' listener: an error here would end the process
-  const e2 = track(new HyperEmitter(path, basic))
-  const stream = e2.stream({ from: 'beginning' })
-  const seen: unknown[] = []
-  const two = deferred()
-  stream.on('data', d => { seen.push(d); if (seen.length === 2) two.resolve() })
-  await two.promise
-  assert.equal(seen, [{ name: 'Test1', payload: { foo: '', num: 1 } }, { name: 'Test2', payload: { bar: '', id: 2 } }])
-  stream.destroy()
+  await firstTwoFromTheBeginning(track(new HyperEmitter(path, basic)))
 })
 
 test('a named cursor resumes after what the consumer took, across restarts', async () => {

@@ -53,6 +53,15 @@ function listener (): (components: { transportManager: TransportManager }) => Li
   })
 }
 
+/**
+ * How long libp2p's connection monitor waits for its ping before it aborts a
+ * connection. Its default adapts down to 5 s, so a ping sent into a partition
+ * of a few seconds, or to a process busy storing a burst, aborted connections
+ * that were fine again a moment later, and their sessions with them (seconds
+ * after a heal). A connection that is really gone ends by TCP reset when the
+ * peer comes back, or after this.
+ */
+const PING_TIMEOUT = 30_000
 /** redials libp2p makes before it gives up on a keep-alive peer */
 const RECONNECT_RETRIES = 5
 /** stored peer addresses stay usable this long: a node may be down for days */
@@ -85,6 +94,7 @@ export async function createNode (init: NodeInit): Promise<HyperNode> {
       // found within a second, and the network layer goes on after these
       reconnectBackoffFactor: 1
     },
+    connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT, maxTimeout: PING_TIMEOUT } },
     connectionGater: {
       denyDialPeer: (peer) => isBlocked(peer.toString()),
       denyInboundEncryptedConnection: (peer) => isBlocked(peer.toString())

@@ -5,6 +5,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { abortable } from './abort.js'
+import { HyperEmitterError } from './errors.js'
 import { trailing, withCallback, type Callback } from './callback.js'
 import { Delivery, type Listener } from './delivery.js'
 import type { HyperEmitterOptions } from './options.js'
@@ -76,6 +77,10 @@ export class HyperEmitter {
   constructor (db: AnyLevel | string, schema: string | Uint8Array, options: HyperEmitterOptions = {}) {
     this.schema = new Schema(schema)
     const psk = options.psk != null ? checkPsk(options.psk) : undefined
+    for (const key of ['activePeers', 'passivePeers'] as const) {
+      const n = options[key]
+      if (n != null && !(Number.isSafeInteger(n) && n >= 1)) throw new HyperEmitterError(`options.${key} must be a whole number of at least 1, not ${String(n)}`, 'ERR_INVALID_OPTION')
+    }
     this.messages = this.schema.messages
     this.options = options
     const level: AnyLevel = typeof db === 'string' ? new ClassicLevel(db) : db
@@ -101,6 +106,8 @@ export class HyperEmitter {
         reconnectTimeout: options.reconnectTimeout,
         blockTime: options.blockTime,
         writers: options.writers,
+        activePeers: options.activePeers,
+        passivePeers: options.passivePeers,
         maxConnections: options.maxConnections,
         inboundConnectionThreshold: options.inboundConnectionThreshold,
         psk,

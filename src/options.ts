@@ -18,6 +18,14 @@ export interface HyperEmitterOptions {
   topic?: string
   /** peer ids (or hex public keys) whose entries are accepted; the node's own always are. @default anyone */
   writers?: string[]
+  /**
+   * Peers this node keeps sync sessions with: its active view in the overlay
+   * (protocols/README.md §8). A cluster larger than this is not a full mesh:
+   * entries travel along a broadcast tree. @default 6
+   */
+  activePeers?: number
+  /** Known peers kept in reserve to replace active ones that fail (the passive view). @default 30 */
+  passivePeers?: number
   /** most open connections. @default 100 */
   maxConnections?: number
   /** inbound connections a second from one host (libp2p's default is 5). @default 50 */

@@ -19,6 +19,7 @@
 //   connect   a multiaddr to connect to (explicitly, besides any saved peer)
 //   progress  report the log length each time it passes a multiple of this
 //   report    report every Hello and Integer event delivered to listeners
+//   options   more HyperEmitter options (JSON), e.g. {"activePeers": 3}
 //   emit      {base, concurrency, pauseMs}: emit Integer {value: base, base+1, ...} with
 //             `concurrency` emits in flight (each waiting pauseMs after its last), until killed
 //             or told to stop; each RESOLVED emit is reported as {t:'a',v,id}
@@ -36,7 +37,7 @@
 //   {t:'emit-error', v, name, code, message}     an emit rejected; emitting stops
 //   {t:'event', name, payload, seq}              (report) a delivered event
 //   {t:'emitted', tag, id, seq}                  a stdin `emit` command resolved
-//   {t:'state', length, heads, verify, peers}    answer to `state`
+//   {t:'state', length, heads, verify, peers, connections}  answer to `state`
 //   {t:'length', tag, length}                    answer to `length`
 //   {t:'closed'}                                 after close, before exit 0
 //   {t:'error', message}                         a failure; then exit 1
@@ -50,7 +51,7 @@ import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { MemoryLevel } from 'memory-level'
 import { ClassicLevel } from 'classic-level'
-import { HyperEmitter, Log, Schema, type Emitted } from '../src/index.js'
+import { HyperEmitter, Log, Schema, type Emitted, type HyperEmitterOptions } from '../src/index.js'
 import { fixture } from './helpers.js'
 
 interface Config {
@@ -64,6 +65,7 @@ interface Config {
   progress?: number
   report?: boolean
   emit?: { base: number, concurrency: number, pauseMs?: number }
+  options?: HyperEmitterOptions
 }
 
 const MAX_LIFE = 90_000
@@ -194,7 +196,7 @@ async function command (e: HyperEmitter, line: string): Promise<void> {
       break
     case 'state': {
       const v = await e.verify()
-      out({ t: 'state', tag: c.tag, length: e.log.length, heads: headsOf(e), verify: { ok: v.ok, entries: v.entries, problems: v.problems.slice(0, 5) }, peers: e.peers() })
+      out({ t: 'state', tag: c.tag, length: e.log.length, heads: headsOf(e), verify: { ok: v.ok, entries: v.entries, problems: v.problems.slice(0, 5) }, peers: e.peers(), connections: e.node?.getConnections().length ?? 0 })
       break
     }
     case 'close':
@@ -218,7 +220,7 @@ try {
       await l.close()
     }
   }
-  const e = new HyperEmitter(config.db === 'memory' ? new MemoryLevel() : config.db, schema, { reconnectTimeout: 100, fsync: config.fsync })
+  const e = new HyperEmitter(config.db === 'memory' ? new MemoryLevel() : config.db, schema, { reconnectTimeout: 100, fsync: config.fsync, ...config.options })
   emitter = e
   await e.ready()
   out({ t: 'open', length: e.log.length, id: e.id, peerId: e.peerId, ms: Math.round(performance.now()) })

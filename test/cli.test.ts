@@ -376,6 +376,7 @@ const DEFAULTS: CliOptions = {
   psk: undefined,
   genPsk: undefined,
   writers: [],
+  activePeers: undefined,
   command: 'run'
 }
 
@@ -391,6 +392,8 @@ const ARGS: Array<[string, string[], Partial<CliOptions> | RegExp]> = [
   ['verify needs --db', ['verify'], /verify needs --db/],
   ['--gen-psk needs no schema', ['--gen-psk', 'k'], { genPsk: 'k', schema: undefined }],
   ['--psk and --writer', ['--psk', 'k', '--writer', 'a', '--writer', 'b', 's.proto'], { psk: 'k', writers: ['a', 'b'] }],
+  ['--active-peers', ['--active-peers', '8', 's.proto'], { activePeers: 8 }],
+  ['--active-peers 0', ['--active-peers', '0', 's.proto'], /--active-peers must be a number from 1 to 100/],
   ['repeated --connect', ['--connect', '/ip4/127.0.0.1/tcp/1', '--connect=/ip4/127.0.0.1/tcp/2', 's.proto'], { connect: ['/ip4/127.0.0.1/tcp/1', '/ip4/127.0.0.1/tcp/2'] }],
   ['--mdns listens on every interface', ['--mdns', 's.proto'], { mdns: true, host: '0.0.0.0' }],
   ['--mdns keeps an explicit host', ['--mdns', '--host', '127.0.0.1', 's.proto'], { mdns: true, host: '127.0.0.1' }],

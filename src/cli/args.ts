@@ -31,6 +31,8 @@ export interface CliOptions {
   genPsk: string | undefined
   /** peer ids whose entries are accepted (default: anyone) */
   writers: string[]
+  /** peers kept in session (the overlay's active view) */
+  activePeers: number | undefined
   /** the subcommand: `verify` checks the log in --db offline */
   command: 'run' | 'verify'
 }
@@ -70,6 +72,8 @@ Flags:
   --gen-psk FILE         write a new private network key to FILE and exit
   --writer PEERID        accept entries only from these peers (repeatable;
                          this node's own are always accepted)
+  --active-peers N       peers to keep sync sessions with (default 6); the
+                         cluster forms a bounded overlay of them
   -h, --help             print this help
   -v, --version          print the version
 
@@ -109,6 +113,7 @@ const FLAGS = {
   psk: { type: 'string' },
   'gen-psk': { type: 'string' },
   writer: { type: 'string', multiple: true },
+  'active-peers': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' }
 } as const
@@ -151,6 +156,7 @@ export function parseArgs (argv: string[]): CliOptions {
     psk: nonEmpty('--psk', values.psk),
     genPsk: nonEmpty('--gen-psk', values['gen-psk']),
     writers: values.writer ?? [],
+    activePeers: count('--active-peers', values['active-peers']),
     command
   }
   if (options.metricsPort === 0) throw new UsageError('--metrics-port needs a fixed port, not 0')
@@ -163,6 +169,13 @@ function port (flag: string, value: string | undefined): number | undefined {
   if (value == null) return undefined
   const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN
   if (!(n >= 0 && n <= 65535)) throw new UsageError(`${flag} must be a port number (0-65535), not "${value}"`)
+  return n
+}
+
+function count (flag: string, value: string | undefined): number | undefined {
+  if (value == null) return undefined
+  const n = /^\d{1,3}$/.test(value) ? Number(value) : NaN
+  if (!(n >= 1 && n <= 100)) throw new UsageError(`${flag} must be a number from 1 to 100, not "${value}"`)
   return n
 }
 

@@ -9,9 +9,6 @@ import type { Schema } from '../schema/index.js'
 
 const log = logger('hyperemitter:network')
 
-/** EventPeer announcements dialled at once. */
-const MAX_ANNOUNCED_DIALS = 8
-
 /** An EventPeer event: a node's peer id and the addresses it listens on. */
 export interface EventPeer {
   id: string
@@ -32,11 +29,10 @@ export interface AnnouncerInit {
 
 /**
  * EventPeer, the log as the cluster's address book: a node writes where it
- * listens, and dials the peers that others write about.
+ * listens, and learns the peers that others write about.
  */
 export class Announcer {
   readonly #init: AnnouncerInit
-  #dials = 0
 
   constructor (init: AnnouncerInit) {
     this.#init = init
@@ -52,25 +48,26 @@ export class Announcer {
     await this.#init.records.setLastAnnouncement(encoded)
   }
 
-  /** Dials the peers that other nodes announce in `entries`, a few at a time. */
-  dialAnnounced (entries: LogEntry[]): void {
+  /**
+   * The peers that other nodes announce in `entries` go into the peer store
+   * with their addresses, and into the overlay's passive view: the overlay
+   * decides which to dial.
+   */
+  learnAnnounced (entries: LogEntry[]): void {
     const { node, stopped } = this.#init
     if (stopped()) return
     for (const e of entries) {
       if (e.entry.name !== 'EventPeer' || toHex(e.entry.author) === this.#init.own) continue
-      let announced: EventPeer
       try {
-        announced = this.#init.schema.decode('EventPeer', e.entry.payload) as unknown as EventPeer
+        const announced = this.#init.schema.decode('EventPeer', e.entry.payload) as unknown as EventPeer
         const peer = peerIdFromString(announced.id)
-        if (peer.equals(node.peerId) || node.getConnections(peer).length > 0) continue
-        if (this.#dials >= MAX_ANNOUNCED_DIALS) continue
-        const addrs = announced.addresses.map(a => toMultiaddr(a, announced.id))
-        if (addrs.length === 0) continue
-        this.#dials++
-        node.dial(addrs).then(
-          (connection) => node.services.sync.open(connection),
-          (err) => { log('could not dial announced peer %s: %e', announced.id, err) }
-        ).finally(() => { this.#dials-- })
+        if (peer.equals(node.peerId)) continue
+        const multiaddrs = announced.addresses.map(a => toMultiaddr(a))
+        if (multiaddrs.length === 0) continue
+        node.peerStore.merge(peer, { multiaddrs }).then(
+          () => { if (!stopped()) node.services.overlay.learn([announced.id]) },
+          (err) => { log('could not store announced peer %s: %e', announced.id, err) }
+        )
       } catch (err) {
         log('unusable EventPeer: %e', err)
       }

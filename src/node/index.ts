@@ -8,6 +8,7 @@ import { privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { preSharedKey, generateKey } from '@libp2p/pnet'
 import { HyperEmitterError } from '../errors.js'
 import { hyperSync, type SyncInit, type SyncService } from '../sync/index.js'
+import { hyperOverlay, type OverlayInit, type OverlayService } from '../overlay/service.js'
 import type { Identity } from '../log/identity.js'
 import type { Identify } from '@libp2p/identify'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -17,6 +18,7 @@ export interface NodeInit {
   /** the log's key: the node's peer id is its author key */
   identity: Identity
   sync: SyncInit
+  overlay?: OverlayInit
   /** discover peers on the LAN by mDNS. @default false */
   mdns?: boolean
   /** the mDNS service name is derived from it, so clusters stay apart. @default '' */
@@ -33,7 +35,7 @@ export interface NodeInit {
   psk?: Uint8Array
 }
 
-export type HyperNode = Libp2p<{ identify: Identify, sync: SyncService, listener: Listener }>
+export type HyperNode = Libp2p<{ identify: Identify, sync: SyncService, overlay: OverlayService, listener: Listener }>
 
 /** Listens on more addresses while the node runs. */
 export interface Listener {
@@ -76,6 +78,9 @@ export function serviceTag (topic: string): string {
 /** A libp2p node with TCP, Noise, Yamux, identify, the sync service, and mDNS when asked. */
 export async function createNode (init: NodeInit): Promise<HyperNode> {
   const isBlocked = init.isBlocked ?? (() => false)
+  // sessions go to the peers of the overlay's active view (and to older nodes)
+  let overlay: OverlayService | undefined
+  const wanted = (peer: string): boolean => overlay?.wanted(peer) ?? false
   const node = await createLibp2p({
     privateKey: privateKeyFromRaw(init.identity.rawPrivateKey),
     addresses: { listen: [] },
@@ -101,11 +106,13 @@ export async function createNode (init: NodeInit): Promise<HyperNode> {
     },
     services: {
       identify: identify(),
-      sync: hyperSync(init.sync),
+      sync: hyperSync({ ...init.sync, wanted }),
+      overlay: hyperOverlay(init.overlay),
       listener: listener()
     },
     start: false
   })
+  overlay = node.services.overlay
   return node
 }
 

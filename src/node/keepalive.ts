@@ -27,15 +27,19 @@ export interface KeepAliveInit {
   records: NetworkRecords
   /** ms between libp2p's redials of a lost peer: our first redial waits as long */
   reconnectTimeout: number
+  /** whether a peer is an older node, which does not speak the overlay protocol */
+  isLegacy: (peer: string) => boolean
   /** whether the network stopped: nothing more is saved or dialled */
   stopped: () => boolean
 }
 
 /**
- * Keeps the node with the peers it met: a peer that speaks the protocol is
- * saved in the db and tagged keep-alive, so that libp2p redials it after a
- * drop and after a restart; once libp2p gives up, this goes on redialling
- * it, ever more slowly, while the node runs.
+ * Keeps the node with the peers it met: a peer with a sync session is saved
+ * in the db, so that the overlay knows it after a restart. Peers that speak
+ * the overlay protocol are dialled again by the overlay (a lost active peer
+ * is replaced from the passive view). An older node that does not is
+ * tagged keep-alive, so that libp2p redials it after a drop; once libp2p
+ * gives up, this goes on redialling it, ever more slowly, while the node runs.
  */
 export class KeepAlive {
   readonly #init: KeepAliveInit
@@ -53,26 +57,26 @@ export class KeepAlive {
   }
 
   /**
-   * Before the node starts: the saved peers go into its peer store with the
-   * keep-alive tag, so that libp2p dials them when it starts, once.
+   * Before the node starts: the saved peers go into its peer store with
+   * their addresses. Resolves with their ids, for the overlay.
    */
-  async restore (): Promise<void> {
+  async restore (): Promise<string[]> {
     const node = this.#init.node
     for await (const [id, entry] of this.#init.records.peers()) {
       try {
         const peer = peerIdFromString(id)
-        await node.peerStore.merge(peer, { multiaddrs: entry.addrs.map(a => multiaddr(a)), tags: KEEP_ALIVE_TAGS })
+        await node.peerStore.merge(peer, { multiaddrs: entry.addrs.map(a => multiaddr(a)) })
         this.#saved.push(peer)
       } catch (err) {
         log.error('saved peer %s is unusable: %e', id, err)
       }
     }
+    return this.#saved.map(p => p.toString())
   }
 
-  /** Once the node started: the saved peers still away a moment later are dialled again and again. */
+  /** Once the node started. */
   started (): void {
     this.#startedAt = Date.now()
-    for (const peer of this.#saved) this.#retryLater(peer, RECENT_BACKOFF)
   }
 
   /** A sync session with `peer` began: it is saved, and needs no redial. */
@@ -111,7 +115,7 @@ export class KeepAlive {
       if (connection.direction === 'outbound') addrs.add(connection.remoteAddr.toString().replace(/\/p2p\/.*$/, ''))
       // a peer with no address to dial (it only dialled in) is not redialled
       if (addrs.size === 0 || stopped()) return
-      await node.peerStore.merge(peer, { tags: KEEP_ALIVE_TAGS })
+      if (this.#init.isLegacy(peer.toString())) await node.peerStore.merge(peer, { tags: KEEP_ALIVE_TAGS })
       await this.#init.records.savePeer(peer.toString(), { addrs: [...addrs] })
     } catch (err) {
       if (!stopped()) log.error('could not save peer %p: %e', peer, err)
@@ -122,7 +126,7 @@ export class KeepAlive {
   #retryLater (peer: PeerId, delay: number): void {
     const id = peer.toString()
     const { node, stopped } = this.#init
-    if (stopped() || this.#retries.has(id)) return
+    if (stopped() || this.#retries.has(id) || !this.#init.isLegacy(id)) return
     const timer = setTimeout(() => {
       this.#retries.delete(id)
       if (stopped() || node.getConnections(peer).length > 0) return

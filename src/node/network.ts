@@ -29,6 +29,8 @@ export interface NetworkInit {
   mdns: boolean
   reconnectTimeout?: number
   blockTime?: number
+  activePeers?: number
+  passivePeers?: number
   maxConnections?: number
   inboundConnectionThreshold?: number
   /** hex public keys or peer ids whose entries are accepted (the node's own always are) */
@@ -89,6 +91,11 @@ export class Network {
       inboundConnectionThreshold: this.#init.inboundConnectionThreshold,
       psk: this.#init.psk,
       isBlocked: (peer) => this.#node?.services.sync.isBlocked(peer) ?? false,
+      overlay: {
+        activeSize: this.#init.activePeers,
+        passiveSize: this.#init.passivePeers,
+        onChange: (change) => { this.#onOverlayChange(change.type, change.peer) }
+      },
       sync: {
         log: l,
         fingerprint: schema.fingerprint,
@@ -103,19 +110,25 @@ export class Network {
     })
     this.#node = node
     const stopped = (): boolean => this.#stopped
-    const keepAlive = new KeepAlive({ node, records: this.#records, reconnectTimeout: this.#init.reconnectTimeout ?? 1000, stopped })
+    const keepAlive = new KeepAlive({
+      node,
+      records: this.#records,
+      reconnectTimeout: this.#init.reconnectTimeout ?? 1000,
+      isLegacy: (peer) => node.services.overlay.isLegacy(peer),
+      stopped
+    })
     this.#keepAlive = keepAlive
-    await keepAlive.restore()
+    const saved = await keepAlive.restore()
     const announcer = new Announcer({ node, schema, records: this.#records, own, announce: this.#init.announce, stopped })
     this.#announcer = announcer
+    // peers found on the LAN, announced in the log or saved go to the
+    // overlay's passive view: it picks the few to keep sessions with
     node.addEventListener('peer:discovery', (evt) => {
-      const peer = evt.detail.id
-      if (evt.detail.multiaddrs.length > 0 && node.getConnections(peer).length === 0) {
-        node.dial(peer).catch(err => { log('could not dial discovered peer %p: %e', peer, err) })
-      }
+      if (evt.detail.multiaddrs.length > 0) node.services.overlay.learn([evt.detail.id.toString()])
     })
-    this.#unsubscribe = l.onCommit(entries => { announcer.dialAnnounced(entries) })
+    this.#unsubscribe = l.onCommit(entries => { announcer.learnAnnounced(entries) })
     await node.start()
+    node.services.overlay.learn(saved)
     keepAlive.started()
     return node
   }
@@ -152,7 +165,13 @@ export class Network {
       const node = await abortable(this.start(), either)
       const connection = await node.dial(addr, { signal: either })
       const peer = connection.remotePeer.toString()
-      if (connection.direction === 'outbound') void node.services.sync.open(connection)
+      // into the overlay through this peer; an older node that does not
+      // speak the overlay gets a session on the connection, as before
+      if (node.services.overlay.isLegacy(peer)) {
+        if (connection.direction === 'outbound') void node.services.sync.open(connection)
+      } else {
+        node.services.overlay.join(peer)
+      }
       try {
         await node.services.sync.ready(peer, either)
       } catch (err) {
@@ -193,6 +212,20 @@ export class Network {
       if (session == null) throw new HyperEmitterError(`no sync session with ${id}`, 'ERR_NO_SESSION')
       await session.synced
     })), signal)
+  }
+
+  // A peer entered the active view: the side that dialled opens the session
+  // at once (the sync service would within RECONCILE_MS). One that left it
+  // has its session closed; the overlay closes the connection.
+  #onOverlayChange (type: 'up' | 'down', peer: string): void {
+    const node = this.#node
+    if (node == null || this.#stopped) return
+    if (type === 'down') {
+      node.services.sync.close(peer)
+      return
+    }
+    const outbound = node.getConnections(peerIdFromString(peer)).find(c => c.status === 'open' && c.direction === 'outbound')
+    if (outbound != null) void node.services.sync.open(outbound)
   }
 
   #onSyncEvent (event: SyncEvent): void {

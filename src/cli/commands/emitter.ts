@@ -31,7 +31,8 @@ export async function runEmitter (options: CliOptions, io: CliIO): Promise<numbe
       mdns: options.mdns,
       topic: options.topic,
       psk,
-      writers: options.writers.length > 0 ? options.writers : undefined
+      writers: options.writers.length > 0 ? options.writers : undefined,
+      activePeers: options.activePeers
     })
   } catch (err) {
     const psk = (err as { code?: string }).code === 'ERR_INVALID_PSK'

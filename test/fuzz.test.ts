@@ -51,7 +51,7 @@ test('the session\'s decoding holds its limits at their edges, in the handshake 
     assert.throws(() => decode(entries(MAX_BATCH_ENTRIES + 1)), tooLong)
   }
   const items = (n: number): Array<{ author: Uint8Array<ArrayBuffer>, seq: number }> => Array.from({ length: n }, () => ({ author: new Uint8Array(0), seq: 0 }))
-  const hello = (n: number): Uint8Array => SyncMessage.encode({ hello: { version: 1, schema: new Uint8Array(32), topic: '', have: items(n) } })
+  const hello = (n: number): Uint8Array => SyncMessage.encode({ hello: { version: 1, schema: new Uint8Array(32), topic: '', have: items(n), features: [] } })
   assert.is(decodeFirst(hello(MAX_HAVE)).hello?.have.length, MAX_HAVE)
   assert.throws(() => decodeFirst(hello(MAX_HAVE + 1)), tooLong)
   // a second Hello may carry no vector

@@ -260,7 +260,7 @@ test('held entries are stored RETRY_MS after a commit brings their parent throug
   assert.ok(last.entry.links.length > 0, 'C\'s entry links A\'s')
   // a peer that sends B only C's entry: it waits for its link
   const [s, p] = pair.script(b)
-  p.send({ hello: { version: 1, schema: b.schema.fingerprint as Uint8Array<ArrayBuffer>, topic: '', have: [] } })
+  p.send({ hello: { version: 1, schema: b.schema.fingerprint as Uint8Array<ArrayBuffer>, topic: '', have: [], features: [] } })
   p.send({ entries: { entries: [last.bytes as Uint8Array<ArrayBuffer>] } })
   await pair.settle()
   assert.is(s.storage.verified, 1, 'held, verified, waiting for its link')

@@ -11,6 +11,7 @@ export interface SyncMessage {
   refuse?: Refuse
   prune?: Prune
   graft?: Graft
+  ihave?: IHave
 }
 
 export namespace SyncMessage {
@@ -56,6 +57,11 @@ export namespace SyncMessage {
         if (obj.graft != null) {
           w.uint32(58)
           Graft.codec().encode(obj.graft, w)
+        }
+
+        if (obj.ihave != null) {
+          w.uint32(66)
+          IHave.codec().encode(obj.ihave, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -109,6 +115,12 @@ export namespace SyncMessage {
             case 7: {
               obj.graft = Graft.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.graft
+              })
+              break
+            }
+            case 8: {
+              obj.ihave = IHave.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.ihave
               })
               break
             }
@@ -176,6 +188,13 @@ export namespace SyncMessage {
 
               break
             }
+            case 8: {
+              yield * IHave.codec().stream(reader, reader.uint32(), `${prefix}.ihave`, {
+                limits: opts.limits?.ihave
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -213,6 +232,12 @@ export namespace SyncMessage {
     field: '$.hello.have[].seq'
     value: number
     index: number
+  }
+
+  export interface SyncMessageHelloFeaturesFieldEvent {
+    field: '$.hello.features[]'
+    index: number
+    value: string
   }
 
   export interface SyncMessageEntriesEntriesFieldEvent {
@@ -259,6 +284,18 @@ export namespace SyncMessage {
     index: number
   }
 
+  export interface SyncMessageIhaveHaveAuthorFieldEvent {
+    field: '$.ihave.have[].author'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncMessageIhaveHaveSeqFieldEvent {
+    field: '$.ihave.have[].seq'
+    value: number
+    index: number
+  }
+
   export function encode (obj: Partial<SyncMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SyncMessage.codec())
   }
@@ -267,7 +304,7 @@ export namespace SyncMessage {
     return decodeMessage(buf, SyncMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloVersionFieldEvent | SyncMessageHelloSchemaFieldEvent | SyncMessageHelloTopicFieldEvent | SyncMessageHelloHaveAuthorFieldEvent | SyncMessageHelloHaveSeqFieldEvent | SyncMessageEntriesEntriesFieldEvent | SyncMessageAckBatchesFieldEvent | SyncMessageSyncedLengthFieldEvent | SyncMessageRefuseCodeFieldEvent | SyncMessageRefuseReasonFieldEvent | SyncMessagePruneAuthorsFieldEvent | SyncMessageGraftHaveAuthorFieldEvent | SyncMessageGraftHaveSeqFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloVersionFieldEvent | SyncMessageHelloSchemaFieldEvent | SyncMessageHelloTopicFieldEvent | SyncMessageHelloHaveAuthorFieldEvent | SyncMessageHelloHaveSeqFieldEvent | SyncMessageHelloFeaturesFieldEvent | SyncMessageEntriesEntriesFieldEvent | SyncMessageAckBatchesFieldEvent | SyncMessageSyncedLengthFieldEvent | SyncMessageRefuseCodeFieldEvent | SyncMessageRefuseReasonFieldEvent | SyncMessagePruneAuthorsFieldEvent | SyncMessageGraftHaveAuthorFieldEvent | SyncMessageGraftHaveSeqFieldEvent | SyncMessageIhaveHaveAuthorFieldEvent | SyncMessageIhaveHaveSeqFieldEvent> {
     return streamMessage(buf, SyncMessage.codec(), opts)
   }
 }
@@ -277,6 +314,7 @@ export interface Hello {
   schema: Uint8Array<ArrayBuffer>
   topic: string
   have: Have[]
+  features: string[]
 }
 
 export namespace Hello {
@@ -311,6 +349,13 @@ export namespace Hello {
           }
         }
 
+        if (obj.features != null && obj.features.length > 0) {
+          for (const value of obj.features) {
+            w.uint32(42)
+            w.string(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -319,7 +364,8 @@ export namespace Hello {
           version: 0,
           schema: uint8ArrayAlloc(0),
           topic: '',
-          have: []
+          have: [],
+          features: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -350,6 +396,14 @@ export namespace Hello {
               }))
               break
             }
+            case 5: {
+              if (opts.limits?.features != null && obj.features.length === opts.limits.features) {
+                throw new MaxLengthError('Decode error - repeated field "features" had too many elements')
+              }
+
+              obj.features.push(reader.string())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -360,7 +414,8 @@ export namespace Hello {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          have: 0
+          have: 0,
+          features: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -408,6 +463,21 @@ export namespace Hello {
 
               break
             }
+            case 5: {
+              if (opts.limits?.features != null && obj.features === opts.limits.features) {
+                throw new MaxLengthError('Streaming decode error - repeated field "features" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.features[]`,
+                index: obj.features,
+                value: reader.string()
+              }
+
+              obj.features++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -447,6 +517,12 @@ export namespace Hello {
     index: number
   }
 
+  export interface HelloFeaturesFieldEvent {
+    field: '$.features[]'
+    index: number
+    value: string
+  }
+
   export function encode (obj: Partial<Hello>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Hello.codec())
   }
@@ -455,7 +531,7 @@ export namespace Hello {
     return decodeMessage(buf, Hello.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloVersionFieldEvent | HelloSchemaFieldEvent | HelloTopicFieldEvent | HelloHaveAuthorFieldEvent | HelloHaveSeqFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloVersionFieldEvent | HelloSchemaFieldEvent | HelloTopicFieldEvent | HelloHaveAuthorFieldEvent | HelloHaveSeqFieldEvent | HelloFeaturesFieldEvent> {
     return streamMessage(buf, Hello.codec(), opts)
   }
 }
@@ -1220,5 +1296,124 @@ export namespace Graft {
 
   export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Graft>): Generator<GraftHaveAuthorFieldEvent | GraftHaveSeqFieldEvent> {
     return streamMessage(buf, Graft.codec(), opts)
+  }
+}
+
+export interface IHave {
+  have: Have[]
+}
+
+export namespace IHave {
+  let _codec: Codec<IHave>
+
+  export const codec = (): Codec<IHave> => {
+    if (_codec == null) {
+      _codec = message<IHave>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.have != null && obj.have.length > 0) {
+          for (const value of obj.have) {
+            w.uint32(10)
+            Have.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          have: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.have != null && obj.have.length === opts.limits.have) {
+                throw new MaxLengthError('Decode error - repeated field "have" had too many elements')
+              }
+
+              obj.have.push(Have.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.have$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          have: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.have != null && obj.have === opts.limits.have) {
+                throw new MaxLengthError('Streaming decode error - repeated field "have" had too many elements')
+              }
+
+              for (const evt of Have.codec().stream(reader, reader.uint32(), `${prefix}.have[]`, {
+                limits: opts.limits?.have$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.have
+                }
+              }
+
+              obj.have++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface IHaveHaveAuthorFieldEvent {
+    field: '$.have[].author'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface IHaveHaveSeqFieldEvent {
+    field: '$.have[].seq'
+    value: number
+    index: number
+  }
+
+  export function encode (obj: Partial<IHave>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, IHave.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<IHave>): IHave {
+    return decodeMessage(buf, IHave.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<IHave>): Generator<IHaveHaveAuthorFieldEvent | IHaveHaveSeqFieldEvent> {
+    return streamMessage(buf, IHave.codec(), opts)
   }
 }

@@ -42,6 +42,13 @@ export type Action =
   /** a store pass stored entries of these authors (hex) */
   | { type: 'stored', authors: Set<string> }
   /**
+   * The remote (lazy/1) holds entries of these authors (hex) up to these
+   * seqs, which this node lacks, and does not push them: this side pruned
+   * them. The driver grafts them if they do not come by another path
+   * (LazyRepair).
+   */
+  | { type: 'ihave', have: Array<[string, number]> }
+  /**
    * The session is over. Close the stream after the bytes sent before (a
    * Refuse among them when this side refused), or reset it. `error` is why,
    * if it did not end normally.

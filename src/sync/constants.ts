@@ -35,8 +35,27 @@ export const HANDSHAKE_TIMEOUT = 10_000
 export const LIVE_QUEUE = 8192
 /** Held entries are tried again this long after a commit of the node (their parents may have come through another session). */
 export const RETRY_MS = 10
-/** How often a session asks its peer again for the authors it pruned there (see Graft). */
+/** How often a session with a peer that is not lazy/1 asks it again for the authors it pruned there (see Graft). */
 export const REGRAFT_MS = 2000
+/**
+ * Hello features: optional behaviours this implementation offers. A peer
+ * uses one only when both Hellos name it; an older peer names none.
+ */
+export const FEATURE_LAZY = 'lazy/1'
+export const FEATURES: readonly string[] = [FEATURE_LAZY]
+/** Most features a Hello may name (a decode limit); longer names than MAX_FEATURE_LENGTH are ignored. */
+export const MAX_FEATURES = 32
+export const MAX_FEATURE_LENGTH = 64
+/**
+ * How long after an IHave announced entries this node lacks it waits for
+ * them to come by an eager path before it grafts the announcing peer: a few
+ * round trips and a store pass, so that a healthy tree is not doubled.
+ */
+export const GRAFT_TIMEOUT = 400
+/** How long after a graft for entries still missing the next announcer is grafted. */
+export const GRAFT_RETRY = 200
+/** Announcing peers remembered per author for grafts: a few more than the ~6 active peers of an overlay. */
+export const MAX_ANNOUNCERS = 8
 /** Invalid entries a peer may send in one session before it is dropped. */
 export const MAX_INVALID = 16
 /** How long a dropped peer is kept away. */

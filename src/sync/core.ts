@@ -7,10 +7,10 @@ import { MismatchError, ProtocolError, RefusedError } from '../errors.js'
 import { equalBytes, toHex } from '../log/entry.js'
 import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
 import { FrameError, FrameReader, decodeFirst, decodeFrame, encodeFrame } from './framing.js'
-import { Prunes, readGraft, readPrune } from './prune.js'
+import { Prunes, readGraft, readIHave, readPrune } from './prune.js'
 import { Receiver } from './receiver.js'
 import { Sender } from './sender.js'
-import { HANDSHAKE_TIMEOUT, MAX_HAVE, PROTOCOL_VERSION, REFUSE, RETRY_MS, refuseName } from './constants.js'
+import { FEATURES, FEATURE_LAZY, HANDSHAKE_TIMEOUT, MAX_FEATURE_LENGTH, MAX_HAVE, PROTOCOL_VERSION, REFUSE, RETRY_MS, refuseName } from './constants.js'
 import type { Action, CoreStorage, Outgoing, StoreResult } from './actions.js'
 import type { SyncMessage } from '../pb/sync.js'
 import type { LogEntry } from '../log/log.js'
@@ -27,6 +27,11 @@ export interface CoreInit {
    * entry it sent again (see PrunePolicy). @default never
    */
   mayPrune?: (author: string) => boolean
+  /**
+   * The features this side names in its Hello. A core with none behaves as
+   * one written before features existed. @default FEATURES
+   */
+  features?: readonly string[]
   /** debug logging */
   log?: (format: string, ...args: unknown[]) => void
 }
@@ -62,16 +67,22 @@ export class SessionCore {
   /** when held entries are next expired */
   #expireAt: number | undefined
   readonly #prunes = new Prunes()
+  readonly #features: readonly string[]
+  #remoteFeatures: readonly string[] = []
+  #lazy = false
   readonly #sender: Sender
   readonly #receiver: Receiver
 
   constructor (init: CoreInit) {
     this.#init = init
     this.#storage = init.storage
+    this.#features = init.features ?? FEATURES
     this.#sender = new Sender({
       entries: frame => { this.#send({ entries: { entries: frame as Array<Uint8Array<ArrayBuffer>> } }) },
       synced: () => { this.#send({ synced: { length: this.#storage.length } }) },
-      read: (have, limit) => { this.#act({ type: 'read', have, limit }) }
+      read: (have, limit) => { this.#act({ type: 'read', have, limit }) },
+      ihave: have => { this.#send({ ihave: { have: have.map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq })) } }) },
+      holds: author => this.#storage.authorSeq(author)
     })
     this.#receiver = new Receiver({
       accept: (entries, now) => this.#storage.accept(entries, now),
@@ -80,6 +91,7 @@ export class SessionCore {
         const prune = this.#prunes.prune(authors, this.#init.mayPrune ?? (() => false))
         if (prune != null) this.#send(prune)
       },
+      holds: author => this.#storage.authorSeq(author),
       send: msg => { this.#send(msg) },
       store: (upTo, detach) => { this.#act({ type: 'store', upTo, detach }) },
       invalid: (count, reason) => { this.#act({ type: 'invalid', count, reason }) },
@@ -98,7 +110,21 @@ export class SessionCore {
     return this.#phase === 'open'
   }
 
-  /** Entries sent. */
+  /** The features the remote named in its Hello (those of at most MAX_FEATURE_LENGTH characters), once the handshake passed. */
+  get remoteFeatures (): readonly string[] {
+    return this.#remoteFeatures
+  }
+
+  /**
+   * Both Hellos named lazy/1: the sender announces pruned authors by IHave,
+   * IHave frames are taken, and the node repairs its tree from them (no
+   * blind regrafts).
+   */
+  get lazy (): boolean {
+    return this.#lazy
+  }
+
+  /** Entries sent, in Entries frames. */
   get sent (): number {
     return this.#sender.sent
   }
@@ -149,7 +175,7 @@ export class SessionCore {
     this.#helloBy = now + HANDSHAKE_TIMEOUT
     // past MAX_HAVE authors the peer sends some entries twice, which is harmless
     const have = [...this.#storage.vector()].slice(0, MAX_HAVE).map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq }))
-    this.#send({ hello: { version: PROTOCOL_VERSION, schema: this.#init.fingerprint as Uint8Array<ArrayBuffer>, topic: this.#init.topic, have } })
+    this.#send({ hello: { version: PROTOCOL_VERSION, schema: this.#init.fingerprint as Uint8Array<ArrayBuffer>, topic: this.#init.topic, have, features: [...this.#features] } })
   }
 
   /** Bytes from the peer. */
@@ -302,6 +328,9 @@ export class SessionCore {
     for (const h of hello.have) {
       if (h.author.byteLength === PUBLIC_KEY_LENGTH && Number.isSafeInteger(h.seq)) this.#sender.remoteHave.set(toHex(h.author), h.seq)
     }
+    this.#remoteFeatures = hello.features.filter(f => f.length <= MAX_FEATURE_LENGTH)
+    this.#lazy = this.#features.includes(FEATURE_LAZY) && this.#remoteFeatures.includes(FEATURE_LAZY)
+    this.#sender.lazy = this.#lazy
     this.#phase = 'open'
     this.#act({ type: 'ready' })
     this.#sender.start()
@@ -321,7 +350,20 @@ export class SessionCore {
     else if (msg.refuse != null) this.#refused(msg.refuse.code, msg.refuse.reason)
     else if (msg.prune != null) this.#sender.prune(readPrune(msg.prune))
     else if (msg.graft != null) this.#sender.graft(readGraft(msg.graft))
+    else if (msg.ihave != null) this.#ihave(readIHave(msg.ihave))
     else throw new RefusedError('unexpected frame after the handshake', { refuseCode: REFUSE.PROTOCOL })
+  }
+
+  // The remote holds these entries: it need not be sent them. Those this
+  // node lacks go to the driver, which grafts if they do not come otherwise.
+  #ihave (have: Array<[string, number]>): void {
+    if (!this.#lazy) throw new RefusedError('an IHave, but lazy/1 was not agreed in the Hellos', { refuseCode: REFUSE.PROTOCOL })
+    const lacking: Array<[string, number]> = []
+    for (const [author, seq] of have) {
+      this.#sender.seen(author, seq)
+      if (this.#storage.authorSeq(author) < seq) lacking.push([author, seq])
+    }
+    if (lacking.length > 0) this.#act({ type: 'ihave', have: lacking })
   }
 
   #refused (code: number, reason: string): void {

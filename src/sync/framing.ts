@@ -4,27 +4,40 @@
 // in-memory pair.
 import { Uint8ArrayList } from 'uint8arraylist'
 import { SyncMessage } from '../pb/sync.js'
-import { MAX_FRAME_BYTES, MAX_BATCH_ENTRIES, MAX_HAVE } from './constants.js'
+import { MAX_FRAME_BYTES, MAX_BATCH_ENTRIES, MAX_FEATURES, MAX_HAVE } from './constants.js'
 
 /** Bytes of the longest frame length prefix: the varint of MAX_FRAME_BYTES. */
 export const MAX_PREFIX_BYTES = 3
 
 /**
  * Decode limits of a session's first frame: a Hello of at most MAX_HAVE
- * authors. (Any other frame is refused there once decoded, but is not
- * decoded past the limits of SESSION_LIMITS either.)
+ * authors and MAX_FEATURES features. (Any other frame is refused there once
+ * decoded, but is not decoded past the limits of SESSION_LIMITS either.)
  */
 export const HANDSHAKE_LIMITS = {
-  limits: { hello: { have: MAX_HAVE }, entries: { entries: MAX_BATCH_ENTRIES }, prune: { authors: MAX_HAVE }, graft: { have: MAX_HAVE } }
+  limits: {
+    hello: { have: MAX_HAVE, features: MAX_FEATURES },
+    entries: { entries: MAX_BATCH_ENTRIES },
+    prune: { authors: MAX_HAVE },
+    graft: { have: MAX_HAVE },
+    ihave: { have: MAX_HAVE }
+  }
 } as const
 
 /**
- * Decode limits after the handshake: a second Hello may carry no vector,
- * Entries at most MAX_BATCH_ENTRIES, Prune and Graft at most MAX_HAVE
- * authors. Past a limit the frame does not decode: a PROTOCOL error.
+ * Decode limits after the handshake: a second Hello may carry no vector and
+ * no features, Entries at most MAX_BATCH_ENTRIES, Prune, Graft and IHave at
+ * most MAX_HAVE authors. Past a limit the frame does not decode: a PROTOCOL
+ * error.
  */
 export const SESSION_LIMITS = {
-  limits: { entries: { entries: MAX_BATCH_ENTRIES }, hello: { have: 0 }, prune: { authors: MAX_HAVE }, graft: { have: MAX_HAVE } }
+  limits: {
+    entries: { entries: MAX_BATCH_ENTRIES },
+    hello: { have: 0, features: 0 },
+    prune: { authors: MAX_HAVE },
+    graft: { have: MAX_HAVE },
+    ihave: { have: MAX_HAVE }
+  }
 } as const
 
 /** The peer's first frame, decoded within HANDSHAKE_LIMITS; throws on bytes that do not decode. */

@@ -1,12 +1,13 @@
 // Prune and graft (protocols/README.md §5.8): a receiver asks a peer to stop
 // pushing authors whose entries another session delivers first, and asks
 // again for them when that may no longer hold. The per-session half is
-// `Prunes`; the node's half, which knows every session, is `PrunePolicy`.
+// `Prunes`; the node's half, which knows every session, is `PrunePolicy`;
+// the grafts that IHave notices call for are LazyRepair's (plumtree.ts).
 import { RefusedError } from '../errors.js'
 import { toHex } from '../log/entry.js'
 import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
 import { MAX_HAVE, REFUSE } from './constants.js'
-import type { Graft, Prune, SyncMessage } from '../pb/sync.js'
+import type { Graft, Have, IHave, Prune, SyncMessage } from '../pb/sync.js'
 
 /** The authors (hex) of a received Prune; an author that is not a 32-byte key is a PROTOCOL error. */
 export function readPrune (prune: Prune): string[] {
@@ -18,8 +19,21 @@ export function readPrune (prune: Prune): string[] {
 
 /** The (author hex, seq) pairs of a received Graft; an author that is not a 32-byte key is a PROTOCOL error. */
 export function readGraft (graft: Graft): Array<[string, number]> {
-  return graft.have.map(h => {
-    if (h.author.byteLength !== PUBLIC_KEY_LENGTH) throw new RefusedError('a Graft author is not a 32-byte key', { refuseCode: REFUSE.PROTOCOL })
+  return readHave(graft.have, 'Graft')
+}
+
+/**
+ * The (author hex, seq) pairs of a received IHave; an author that is not a
+ * 32-byte key is a PROTOCOL error, an item whose seq is not a safe integer
+ * of at least 1 is left out.
+ */
+export function readIHave (ihave: IHave): Array<[string, number]> {
+  return readHave(ihave.have, 'IHave').filter(([, seq]) => Number.isSafeInteger(seq) && seq >= 1)
+}
+
+function readHave (have: Have[], what: string): Array<[string, number]> {
+  return have.map(h => {
+    if (h.author.byteLength !== PUBLIC_KEY_LENGTH) throw new RefusedError(`a ${what} author is not a 32-byte key`, { refuseCode: REFUSE.PROTOCOL })
     return [toHex(h.author), h.seq]
   })
 }

@@ -16,8 +16,10 @@ export interface ReceiverOutput {
   accept: (entries: Uint8Array[], now: number) => Accepted
   /** the remote holds entries of `author` up to `seq` */
   seen: (author: string, seq: number) => void
-  /** the remote sent entries of these authors (hex) that this node had */
+  /** the remote sent entries of these authors (hex) that this node had, or that another session stored first */
   duplicates: (authors: Set<string>) => void
+  /** this node's highest stored seq of `author` */
+  holds: (author: string) => number
   send: (msg: SyncMessage) => void
   /** runs a store pass; its result comes back to `storeDone` */
   store: (upTo: number, detach: boolean) => void
@@ -33,6 +35,8 @@ interface Pass {
   last: boolean
   /** made for a part (not a retry of held entries) */
   part: boolean
+  /** of a part: the highest seq of each author (hex) among its valid entries */
+  seen?: Map<string, number>
 }
 
 export class Receiver {
@@ -112,7 +116,7 @@ export class Receiver {
     for (const [author, seq] of res.seen) this.#out.seen(author, seq)
     if (res.invalid.length > 0) this.#refuse(res.invalid)
     if (res.duplicateAuthors.size > 0) this.#out.duplicates(res.duplicateAuthors)
-    this.#queue({ upTo: res.upTo, last, part: true })
+    this.#queue({ upTo: res.upTo, last, part: true, seen: res.seen })
     if (last) {
       this.#framesChecked++
       this.#checkSynced()
@@ -132,12 +136,13 @@ export class Receiver {
     this.#passesDone++
     if (pass.part) this.#partPasses--
     this.received += res.stored.length
+    const authors = new Set<string>()
     if (res.stored.length > 0) {
       const hexOf = authorHex()
-      const authors = new Set<string>()
       for (const e of res.stored) authors.add(hexOf(e.entry.author))
       this.#out.stored(authors)
     }
+    if (pass.seen != null) this.#lateDuplicates(pass.seen, authors)
     if (res.invalid.length > 0) this.#refuse(res.invalid)
     if (pass.last) {
       this.#unacked--
@@ -150,6 +155,19 @@ export class Receiver {
   /** A store pass that ended after the session did: its entries count as received all the same. */
   storedLate (res: StoreResult): void {
     this.received += res.stored.length
+  }
+
+  // Entries that were new when their part was checked, but that another
+  // session stored before this pass could: copies that came by two paths at
+  // once. Found only here, they count as duplicates for pruning all the same.
+  #lateDuplicates (seen: Map<string, number>, stored: Set<string>): void {
+    let late: Set<string> | undefined
+    for (const [author, seq] of seen) {
+      if (stored.has(author) || this.#out.holds(author) < seq) continue
+      late ??= new Set()
+      late.add(author)
+    }
+    if (late != null) this.#out.duplicates(late)
   }
 
   #queue (pass: Pass): void {

@@ -2,7 +2,9 @@
 // remote lacks, in feed order, in Entries frames under a window of credits.
 // Catch-up reads from the log (the next read already under way while the
 // frames of the last one wait for credits); once caught up, the node's
-// commits are pushed as they come, unless there is a gap.
+// commits are pushed as they come, unless there is a gap. Toward a lazy/1
+// peer, entries of the authors it pruned are announced by IHave instead
+// (§5.8).
 import { RefusedError } from '../errors.js'
 import { authorHex } from '../log/entry.js'
 import { LIVE_QUEUE, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_HAVE, READ_BATCH, REFUSE, WINDOW } from './constants.js'
@@ -17,6 +19,10 @@ export interface SenderOutput {
   synced: () => void
   /** read from the log the entries a peer with vector `have` lacks, at most `limit` */
   read: (have: Map<string, number>, limit: number) => void
+  /** send IHave: this node holds these authors' entries up to these seqs (a lazy/1 peer only) */
+  ihave: (have: Array<[string, number]>) => void
+  /** this node's highest stored seq of `author` */
+  holds: (author: string) => number
 }
 
 export class Sender {
@@ -40,7 +46,16 @@ export class Sender {
   #reading = false
   /** a read's result, not yet framed */
   #read: Outgoing[] | undefined
-  /** entries sent */
+  /**
+   * The remote is lazy/1: entries of the authors it pruned are announced by
+   * IHave instead of being left out silently. Set before `start`.
+   */
+  lazy = false
+  /** pruned authors to announce at the end of this round: the highest seq held that the remote lacks */
+  readonly #announce = new Map<string, number>()
+  /** the highest seq announced of each pruned author */
+  readonly #announced = new Map<string, number>()
+  /** entries sent, in Entries frames */
   sent = 0
 
   constructor (out: SenderOutput) {
@@ -101,14 +116,23 @@ export class Sender {
 
   /** The remote asked not to be pushed these authors. */
   prune (authors: string[]): void {
-    // past the bound the remote gets some entries twice, which is harmless
-    for (const author of authors) if (this.#pruned.size < MAX_HAVE) this.#pruned.add(author)
+    for (const author of authors) {
+      // past the bound the remote gets some entries twice, which is harmless
+      if (this.#pruned.has(author) || this.#pruned.size >= MAX_HAVE) continue
+      this.#pruned.add(author)
+      // what is held beyond what it has would be read or taken from the queue
+      // and left out: it is announced instead
+      this.#lacks(author, this.#out.holds(author))
+    }
+    if (this.#announce.size > 0) this.#sendIHave()
   }
 
   /** The remote asked to be pushed these authors again, after the given seqs. */
   graft (have: Array<[string, number]>): void {
     for (const [author, seq] of have) {
       this.#pruned.delete(author)
+      this.#announce.delete(author)
+      this.#announced.delete(author)
       if (Number.isSafeInteger(seq)) this.seen(author, seq)
     }
     // what the remote lacks of them is read from the log
@@ -116,10 +140,17 @@ export class Sender {
     this.#pump()
   }
 
+  // Sends what credits allow and the next batches, then one IHave for what
+  // was left out of them.
+  #pump (): void {
+    this.#fill()
+    if (this.#announce.size > 0) this.#sendIHave()
+  }
+
   // Sends what credits allow, then finds the next batch: a read's result
   // first; else, once caught up, the commits queued (unless there is a gap);
   // else a new read of the log.
-  #pump (): void {
+  #fill (): void {
     while (this.#started) {
       while (this.#frames.length > 0 && this.#credits > 0) {
         const frame = this.#frames.shift()!
@@ -165,7 +196,10 @@ export class Sender {
     let have = this.remoteHave
     if (this.#pruned.size > 0) {
       have = new Map(have)
-      for (const author of this.#pruned) have.set(author, Infinity)
+      for (const author of this.#pruned) {
+        have.set(author, Infinity)
+        this.#lacks(author, this.#out.holds(author))
+      }
     }
     this.#out.read(have, READ_BATCH)
   }
@@ -197,7 +231,11 @@ export class Sender {
     for (const e of entries) {
       // the remote may have got it from another peer meanwhile, or get it
       // from another peer
-      if (e.authorSeq <= (this.remoteHave.get(e.author) ?? 0) || this.#pruned.has(e.author)) continue
+      if (e.authorSeq <= (this.remoteHave.get(e.author) ?? 0)) continue
+      if (this.#pruned.has(e.author)) {
+        this.#lacks(e.author, e.authorSeq)
+        continue
+      }
       if (frame.length >= MAX_BATCH_ENTRIES || (frame.length > 0 && bytes + e.bytes.byteLength > MAX_BATCH_BYTES)) {
         frames.push(frame)
         frame = []
@@ -209,5 +247,27 @@ export class Sender {
     }
     if (frame.length > 0) frames.push(frame)
     return frames
+  }
+
+  // A pruned author's entries up to `seq` are held here and left out: a lazy
+  // remote is told, unless it has them or was told already.
+  #lacks (author: string, seq: number): void {
+    if (!this.lazy || seq <= (this.remoteHave.get(author) ?? 0) || seq <= (this.#announced.get(author) ?? 0)) return
+    if (seq > (this.#announce.get(author) ?? 0)) this.#announce.set(author, seq)
+  }
+
+  // One IHave for the authors noted this round, each with its highest seq;
+  // past MAX_HAVE the rest wait for the next round. It costs no credit, and
+  // the remote is not taken to have what it announces.
+  #sendIHave (): void {
+    const have: Array<[string, number]> = []
+    for (const [author, seq] of this.#announce) {
+      if (have.length >= MAX_HAVE) break
+      this.#announce.delete(author)
+      if (!this.#pruned.has(author) || seq <= (this.remoteHave.get(author) ?? 0) || seq <= (this.#announced.get(author) ?? 0)) continue
+      this.#announced.set(author, seq)
+      have.push([author, seq])
+    }
+    if (have.length > 0) this.#out.ihave(have)
   }
 }

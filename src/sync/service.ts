@@ -1,8 +1,9 @@
 import { Session } from './session.js'
 import { blocksPeer } from './core.js'
 import { PrunePolicy } from './prune.js'
+import { LazyRepair } from './plumtree.js'
 import {
-  PROTOCOL, MAX_STREAMS, OPEN_TIMEOUT, BLOCK_MS, REGRAFT_MS, RECONCILE_MS, MAX_REOPEN_BACKOFF, REPLACE_AFTER_MS, REFUSE, refuseName
+  PROTOCOL, MAX_STREAMS, OPEN_TIMEOUT, BLOCK_MS, REGRAFT_MS, RECONCILE_MS, MAX_REOPEN_BACKOFF, REPLACE_AFTER_MS, REFUSE, FEATURES, refuseName
 } from './constants.js'
 import { ProtocolError, RefusedError } from '../errors.js'
 import { toHex } from '../log/entry.js'
@@ -36,6 +37,10 @@ export class SyncService implements Startable {
   readonly #opening = new Set<string>()
   readonly #failures = new Map<string, Failures>()
   readonly #pruning: PrunePolicy
+  readonly #repair: LazyRepair
+  readonly #features: readonly string[]
+  #repairTimer: ReturnType<typeof setTimeout> | undefined
+  #repairAt: number | undefined
   #regraft: ReturnType<typeof setInterval> | undefined
   #reconcile: ReturnType<typeof setInterval> | undefined
   #topology: string | undefined
@@ -46,6 +51,8 @@ export class SyncService implements Startable {
     this.#init = init
     this.#log = components.logger.forComponent('hyperemitter:sync')
     this.#pruning = new PrunePolicy(toHex(init.log.identity.publicKey))
+    this.#repair = new LazyRepair({ timeout: init.graftTimeout, retry: init.graftRetry })
+    this.#features = init.lazy === false ? [] : FEATURES
   }
 
   readonly [Symbol.toStringTag] = '@hyperemitter/sync'
@@ -65,10 +72,12 @@ export class SyncService implements Startable {
     // pruning can leave a node whose remaining paths to an author all run
     // through nodes that pruned them too: every so often each session asks
     // again for the pruned authors of which nothing came meanwhile (asking
-    // for one that streams in would bring what is on its way a second time)
+    // for one that streams in would bring what is on its way a second time).
+    // A lazy/1 peer announces what it holds instead, and is grafted when
+    // that does not come (LazyRepair): its link is left alone here
     this.#regraft = setInterval(() => {
       const stalled = this.#pruning.stalled(Date.now(), REGRAFT_MS)
-      for (const { session } of this.#sessions.values()) session.graft(stalled)
+      for (const { session } of this.#sessions.values()) if (!session.lazy) session.graft(stalled)
     }, REGRAFT_MS)
     this.#regraft.unref?.()
     // a session can end while its connection stays (a transport fault on the
@@ -77,7 +86,8 @@ export class SyncService implements Startable {
     this.#reconcile.unref?.()
   }
 
-  // Opens a session on every connection this node dialled that has none.
+  // Opens a session on every connection this node dialled that has none
+  // (and that `wanted` allows: #open asks).
   #reopen (): void {
     const now = Date.now()
     for (const [peer, f] of this.#failures) if (f.until < now - MAX_REOPEN_BACKOFF) this.#failures.delete(peer)
@@ -92,6 +102,8 @@ export class SyncService implements Startable {
     this.#running = false
     clearInterval(this.#regraft)
     clearInterval(this.#reconcile)
+    clearTimeout(this.#repairTimer)
+    this.#repairAt = undefined
     await this.#components.registrar.unhandle(PROTOCOL)
     if (this.#topology != null) this.#components.registrar.unregister(this.#topology)
     for (const { session } of this.#sessions.values()) session.close()
@@ -101,6 +113,21 @@ export class SyncService implements Startable {
   /** Peers (string ids) with a running session. */
   get peers (): string[] {
     return [...this.#sessions.keys()]
+  }
+
+  /** Peers whose running session agreed on lazy/1: their links follow Plumtree (protocols/README.md §5.8). */
+  get lazyPeers (): string[] {
+    return [...this.#sessions].filter(([, { session }]) => session.lazy).map(([peer]) => peer)
+  }
+
+  /**
+   * Ends the running session with `peer`, if any, as a clean close: the
+   * peer is neither blocked nor backed off. Unless `wanted` says no to it by
+   * then, a session on a connection this node dialled is opened again
+   * within RECONCILE_MS.
+   */
+  close (peer: string): void {
+    this.#sessions.get(peer)?.session.close()
   }
 
   /** The session with `peer`, if one runs. */
@@ -141,7 +168,7 @@ export class SyncService implements Startable {
     }
   }
 
-  /** Opens a sync stream on a connection this node dialled. */
+  /** Opens a sync stream on a connection this node dialled (unless `wanted` says no to its peer). */
   async open (connection: Connection): Promise<void> {
     await this.#open(connection)
   }
@@ -149,6 +176,7 @@ export class SyncService implements Startable {
   async #open (connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString()
     if (!this.#running || this.#sessions.has(peer) || this.#opening.has(peer) || this.isBlocked(peer)) return
+    if (this.#init.wanted != null && !this.#init.wanted(peer)) return
     this.#opening.add(peer)
     let stream: Stream
     try {
@@ -195,7 +223,9 @@ export class SyncService implements Startable {
       onInvalid: (count, reason) => { emit({ type: 'peer:invalid', peer: peerId, count, reason }) },
       onHandshake: () => { emit({ type: 'peer:session', peer: peerId, connection }) },
       onStored: (authors) => { this.#pruning.stored(peer, authors, Date.now()) },
-      mayPrune: (author) => this.#pruning.mayPrune(peer, remoteKey, author, first => this.#sessions.get(first)?.session.closed === false)
+      mayPrune: (author) => this.#pruning.mayPrune(peer, remoteKey, author, first => this.#sessions.get(first)?.session.closed === false),
+      features: this.#features,
+      onIHave: (have) => { this.#announced(peer, have) }
     })
     const entry: Entry = { session, initiator, ready: session.ready }
     session.ready.then(() => { entry.readyAt = Date.now() }, () => {})
@@ -218,12 +248,54 @@ export class SyncService implements Startable {
       this.#noteEnd(peer, refused)
       if (this.#sessions.get(peer) === entry) {
         this.#sessions.delete(peer)
-        // it may have been what delivered the authors pruned on other sessions
+        // it may have been what delivered the authors pruned on other
+        // sessions: those of peers that are not lazy/1 are grafted at once,
+        // lazy ones announce what they hold, and LazyRepair grafts them
         this.#pruning.ended(peer)
-        for (const other of this.#sessions.values()) other.session.graft()
+        for (const other of this.#sessions.values()) if (!other.session.lazy) other.session.graft()
+        this.#repair.peerGone(peer)
+        this.#armRepair()
         emit({ type: 'peer:session-end', peer: peerId })
       }
     })
+  }
+
+  // A lazy/1 peer holds entries this node lacks and does not push them:
+  // they are waited for a while on the tree, then grafted.
+  #announced (peer: string, have: Array<[string, number]>): void {
+    const now = Date.now()
+    for (const [author, seq] of have) if (this.#init.log.authorSeq(author) < seq) this.#repair.announced(peer, author, seq, now)
+    this.#armRepair()
+  }
+
+  // Keeps a timer at LazyRepair's next due time.
+  #armRepair (): void {
+    const at = this.#running ? this.#repair.timeout : undefined
+    if (at === this.#repairAt) return
+    clearTimeout(this.#repairTimer)
+    this.#repairAt = at
+    if (at == null) return
+    this.#repairTimer = setTimeout(() => {
+      this.#repairAt = undefined
+      this.#repairDue()
+    }, Math.max(1, at - Date.now()))
+    this.#repairTimer.unref?.()
+  }
+
+  // The grafts that are due, one Graft per session.
+  #repairDue (): void {
+    const grafts = this.#repair.tick(Date.now(), author => this.#init.log.authorSeq(author))
+    const byPeer = new Map<string, Set<string>>()
+    for (const { peer, author } of grafts) {
+      const authors = byPeer.get(peer) ?? new Set()
+      authors.add(author)
+      byPeer.set(peer, authors)
+    }
+    for (const [peer, authors] of byPeer) {
+      this.#log('grafting %d authors on %s: announced, not delivered in time', authors.size, peer)
+      this.#sessions.get(peer)?.session.graft(author => authors.has(author))
+    }
+    this.#armRepair()
   }
 
   // A session that broke (a reset, a stream that could not open, the loser of

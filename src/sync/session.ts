@@ -31,6 +31,13 @@ export interface SessionInit {
    * author first. @default never
    */
   mayPrune?: (author: string) => boolean
+  /** the features named in this side's Hello. @default FEATURES */
+  features?: readonly string[]
+  /**
+   * told that the remote (lazy/1) holds entries of these authors (hex) up to
+   * these seqs, which this node lacks, and does not push them
+   */
+  onIHave?: (have: Array<[string, number]>) => void
 }
 
 /**
@@ -65,6 +72,7 @@ export class Session {
       fingerprint: init.fingerprint,
       topic: init.topic,
       mayPrune: init.mayPrune,
+      features: init.features,
       log: init.logger
     })
     this.#synced.promise.catch(() => {})
@@ -85,7 +93,17 @@ export class Session {
     return this.#closed
   }
 
-  /** Entries sent. */
+  /** Both Hellos named lazy/1 (see SessionCore.lazy); false until the handshake passed. */
+  get lazy (): boolean {
+    return this.#core.lazy
+  }
+
+  /** The features the remote named in its Hello. */
+  get remoteFeatures (): readonly string[] {
+    return this.#core.remoteFeatures
+  }
+
+  /** Entries sent, in Entries frames. */
   get sent (): number {
     return this.#core.sent
   }
@@ -137,7 +155,8 @@ export class Session {
   /**
    * Asks the remote to push again the authors this side pruned (those `which`
    * picks, or all), from what this node holds now: another session ended, and
-   * may have been the one that delivered them.
+   * may have been the one that delivered them, or the remote announced
+   * entries that did not come otherwise.
    */
   graft (which?: (author: string) => boolean): void {
     this.#core.graft(which)
@@ -182,10 +201,13 @@ export class Session {
         ).finally(() => { this.#pump() })
         break
       case 'store':
+        // what the pass gives (its `stored`, a Prune) is acted on at once:
+        // another session's pass that ends next asks the node which session
+        // delivered first
         this.#storage.store(action.upTo, action.detach).then(
-          res => { this.#core.storeDone(res) },
-          (err: Error) => { this.#core.storageFailed(err) }
-        ).finally(() => { this.#pump() })
+          res => { this.#core.storeDone(res); this.#pump() },
+          (err: Error) => { this.#core.storageFailed(err); this.#pump() }
+        )
         break
       case 'ready':
         this.#ready.resolve()
@@ -197,6 +219,7 @@ export class Session {
         break
       case 'invalid': this.#init.onInvalid(action.count, action.reason); break
       case 'stored': this.#init.onStored?.(action.authors); break
+      case 'ihave': this.#init.onIHave?.(action.have); break
       case 'end': void this.#end(action.error, action.reset); break
     }
   }

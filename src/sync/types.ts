@@ -33,6 +33,23 @@ export interface SyncInit {
   ingest: IngestInit
   /** receives every session event */
   onEvent?: (event: SyncEvent) => void
+  /**
+   * Whether this node opens sessions to `peer` (on a new connection it
+   * dialled, on one that lost its session, and on `open()`): an overlay
+   * keeps its active view this way. Streams the peer opens are accepted
+   * whatever it says. @default every peer
+   */
+  wanted?: (peer: string) => boolean
+  /**
+   * Name lazy/1 in the Hello, so that peers that name it too follow
+   * Plumtree with this node (IHave, grafts on timeout; protocols/README.md
+   * §5.8). @default true
+   */
+  lazy?: boolean
+  /** ms from an IHave of entries this node lacks to the graft of its link, when they do not come otherwise. @default GRAFT_TIMEOUT */
+  graftTimeout?: number
+  /** ms from a graft that brought nothing to the graft of the next announcer. @default GRAFT_RETRY */
+  graftRetry?: number
 }
 
 /** The node parts the sync service uses. */

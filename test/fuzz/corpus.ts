@@ -69,7 +69,7 @@ export async function makeCorpus (schemaText: string, rounds = 10): Promise<Corp
   for (const l of logs) await l.close()
   const authors = [...new Set(all.map(e => toHex(e.entry.author)))]
   const frames = [
-    SyncMessage.encode({ hello: { version: 1, schema: schema.fingerprint as Uint8Array<ArrayBuffer>, topic: '', have: authors.map(a => ({ author: Buffer.from(a, 'hex'), seq: 3 })) } }),
+    SyncMessage.encode({ hello: { version: 1, schema: schema.fingerprint as Uint8Array<ArrayBuffer>, topic: '', have: authors.map(a => ({ author: Buffer.from(a, 'hex'), seq: 3 })), features: [] } }),
     SyncMessage.encode(entriesMessage(pool.slice(0, 1))),
     SyncMessage.encode(entriesMessage(pool.slice(0, 8))),
     SyncMessage.encode({ ack: { batches: 1 } }),

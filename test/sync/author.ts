@@ -14,14 +14,19 @@ export interface Target {
   options: { topic?: string }
 }
 
-/** A correct Hello for `emitter`: version 1, its schema and topic, an empty vector. */
-export function hello (emitter: Target, have: Array<{ author: Uint8Array, seq: number }> = []): SyncMessage {
+/**
+ * A correct Hello for `emitter`: version 1, its schema and topic, the vector
+ * `have` (empty by default), and `features` (none by default: the Hello of a
+ * peer written before features existed).
+ */
+export function hello (emitter: Target, have: Array<{ author: Uint8Array, seq: number }> = [], features: string[] = []): SyncMessage {
   return {
     hello: {
       version: PROTOCOL_VERSION,
       schema: emitter.schema.fingerprint as Uint8Array<ArrayBuffer>,
       topic: emitter.options.topic ?? '',
-      have: have.map(h => ({ author: h.author as Uint8Array<ArrayBuffer>, seq: h.seq }))
+      have: have.map(h => ({ author: h.author as Uint8Array<ArrayBuffer>, seq: h.seq })),
+      features
     }
   }
 }

@@ -132,6 +132,14 @@ export class Node {
   }
 }
 
+export interface SessionOptions {
+  ingest?: Partial<IngestInit>
+  mayPrune?: (author: string) => boolean
+  fingerprint?: Uint8Array
+  /** the features of its Hello (FEATURES by default; [] for a peer written before features existed) */
+  features?: readonly string[]
+}
+
 /** One side of a session: a core, its storage, and what it did. */
 export class Session implements End {
   readonly node: Node
@@ -147,6 +155,8 @@ export class Session implements End {
   synced = false
   invalid: Array<{ count: number, reason: string }> = []
   stored: Array<Set<string>> = []
+  /** the IHave notices taken: entries the remote holds and this node lacks */
+  ihaves: Array<Array<[string, number]>> = []
   ending: { error: Error | undefined, reset: boolean } | undefined
   /** the actions it gave, in order, by type */
   readonly actions: string[] = []
@@ -156,13 +166,13 @@ export class Session implements End {
   onSend: ((frame: Seen) => void) | undefined
   onReceive: ((frame: Seen) => void) | undefined
 
-  constructor (pair: Pair, node: Node, init: { ingest?: Partial<IngestInit>, mayPrune?: (author: string) => boolean, fingerprint?: Uint8Array }) {
+  constructor (pair: Pair, node: Node, init: SessionOptions) {
     this.#pair = pair
     this.node = node
     this.tap = new Tap(pair)
     this.inbox = new Tap(pair)
     this.storage = new SessionStorage(node.log, { validate: (name, payload) => { node.schema.check(name, payload) }, ...init.ingest })
-    this.core = new SessionCore({ storage: this.storage, fingerprint: init.fingerprint ?? node.schema.fingerprint, topic: node.topic, mayPrune: init.mayPrune })
+    this.core = new SessionCore({ storage: this.storage, fingerprint: init.fingerprint ?? node.schema.fingerprint, topic: node.topic, mayPrune: init.mayPrune, features: init.features })
   }
 
   deliver (bytes: Uint8Array): void {
@@ -189,11 +199,12 @@ export class Session implements End {
           break
         }
         case 'read': this.#pair.track(this.storage.read(a.have, a.limit).then(e => { this.core.readDone(e) }, (err: Error) => { this.core.storageFailed(err) })); break
-        case 'store': this.#pair.track(this.storage.store(a.upTo, a.detach).then(r => { this.core.storeDone(r) }, (err: Error) => { this.core.storageFailed(err) })); break
+        case 'store': this.#pair.track(this.storage.store(a.upTo, a.detach).then(r => { this.core.storeDone(r); this.pump() }, (err: Error) => { this.core.storageFailed(err) })); break
         case 'ready': this.ready = true; break
         case 'synced': this.synced = true; break
         case 'invalid': this.invalid.push({ count: a.count, reason: a.reason }); break
         case 'stored': this.stored.push(a.authors); break
+        case 'ihave': this.ihaves.push(a.have); break
         case 'end':
           this.ending = { error: a.error, reset: a.reset }
           this.wire.end(a.reset)
@@ -272,6 +283,12 @@ export interface NodeOptions {
   topic?: string
 }
 
+/** Something else on the virtual clock: `tick` is called once the time `due()` gives has come. */
+export interface Clocked {
+  due: () => number | undefined
+  tick: (now: number) => void
+}
+
 /** Nodes, the sessions between them, and the virtual clock they share. */
 export class Pair {
   now = 1_000_000
@@ -280,6 +297,8 @@ export class Pair {
   readonly nodes: Node[] = []
   readonly sessions: Session[] = []
   readonly scripts: Script[] = []
+  /** timers besides the cores', ticked by `advance` */
+  readonly clocks: Clocked[] = []
   readonly #inflight = new Set<Promise<void>>()
 
   /** A node on a fresh MemoryLevel log. */
@@ -291,7 +310,7 @@ export class Pair {
     return node
   }
 
-  #session (node: Node, init: ConstructorParameters<typeof Session>[2]): Session {
+  #session (node: Node, init: SessionOptions): Session {
     const s = new Session(this, node, init)
     node.sessions.push(s)
     this.sessions.push(s)
@@ -299,7 +318,7 @@ export class Pair {
   }
 
   /** A session between two nodes; both send their Hello. */
-  connect (a: Node, b: Node, init: { a?: ConstructorParameters<typeof Session>[2], b?: ConstructorParameters<typeof Session>[2] } = {}): [Session, Session] {
+  connect (a: Node, b: Node, init: { a?: SessionOptions, b?: SessionOptions } = {}): [Session, Session] {
     const sa = this.#session(a, init.a ?? {})
     const sb = this.#session(b, init.b ?? {})
     sa.wire.to = sb
@@ -310,7 +329,7 @@ export class Pair {
   }
 
   /** A session of `node` with a scripted peer; the node sends its Hello. */
-  script (node: Node, init: ConstructorParameters<typeof Session>[2] = {}): [Session, Script] {
+  script (node: Node, init: SessionOptions = {}): [Session, Script] {
     const s = this.#session(node, init)
     const p = new Script(this)
     this.scripts.push(p)
@@ -350,18 +369,22 @@ export class Pair {
     }
   }
 
-  /** Moves the clock on by `ms`, ticking each core at each of its timeouts on the way, and settles. */
+  /** Moves the clock on by `ms`, ticking each core (and each of `clocks`) at each of its timeouts on the way, and settles. */
   async advance (ms: number): Promise<void> {
     const target = this.now + ms
     await this.settle()
     for (let i = 0; ; i++) {
       if (i > 100_000) throw new Error('a timeout stays due after its tick')
-      const due = this.sessions.map(s => s.core.timeout).filter((t): t is number => t != null && t <= target)
+      const due = [...this.sessions.map(s => s.core.timeout), ...this.clocks.map(c => c.due())].filter((t): t is number => t != null && t <= target)
       if (due.length === 0) break
       this.now = Math.max(this.now, Math.min(...due))
       for (const s of this.sessions) {
         const t = s.core.timeout
         if (t != null && t <= this.now) s.core.tick(this.now)
+      }
+      for (const c of this.clocks) {
+        const t = c.due()
+        if (t != null && t <= this.now) c.tick(this.now)
       }
       await this.settle()
     }

@@ -1,0 +1,371 @@
+// Plumtree on sync sessions (protocols/README.md §5.8): the lazy/1 feature in
+// the Hellos, IHave notices instead of entries for pruned authors, LazyRepair
+// on its own, and small meshes in memory (test/sync/mesh.ts) under the
+// virtual clock: the tree forms, bursts follow it, a notice repairs a cut
+// link, and a peer without features still gets everything.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Pair } from './sync/pair.js'
+import { Mesh, type MeshNode } from './sync/mesh.js'
+import { hello } from './sync/author.js'
+import { lenField, numField } from './fuzz/corpus.js'
+import { LazyRepair } from '../src/sync/plumtree.js'
+import { decodeFirst, decodeFrame } from '../src/sync/framing.js'
+import { SyncMessage } from '../src/pb/sync.js'
+import { toHex } from '../src/log/entry.js'
+import { FEATURE_LAZY, GRAFT_RETRY, GRAFT_TIMEOUT, MAX_FEATURES, MAX_HAVE, REGRAFT_MS } from '../src/sync/constants.js'
+import type { Session } from './sync/pair.js'
+
+const pairs: Array<{ close: () => Promise<void> }> = []
+test.after.each(async () => { for (const p of pairs.splice(0)) await p.close() })
+
+function newPair (): Pair {
+  const p = new Pair()
+  pairs.push(p)
+  return p
+}
+
+function newMesh (): Mesh {
+  const m = new Mesh()
+  pairs.push(m)
+  return m
+}
+
+/** The (author hex, seq) items of the IHave frames `s` sent. */
+function ihaves (s: Session): Array<Array<[string, number]>> {
+  return s.sent.flatMap(m => m?.ihave != null ? [m.ihave.have.map(h => [toHex(h.author), h.seq] as [string, number])] : [])
+}
+
+/** The authors (hex) `s` pruned on its peer. */
+function pruned (s: Session): string[] {
+  return s.sent.flatMap(m => m?.prune?.authors.map(toHex) ?? [])
+}
+
+// ---------------------------------------------------------------- negotiation
+
+test('lazy/1 is named in both Hellos and agreed; with a peer whose Hello names no features it is not, on either side', async () => {
+  const pair = newPair()
+  const a = await pair.node()
+  const b = await pair.node()
+  const old = await pair.node()
+  const [ab, ba] = pair.connect(a, b)
+  const [ao, oa] = pair.connect(a, old, { b: { features: [] } })
+  await pair.settle()
+  assert.equal(ab.sent[0]?.hello?.features, [FEATURE_LAZY])
+  assert.equal(ab.core.remoteFeatures, [FEATURE_LAZY])
+  assert.ok(ab.core.lazy && ba.core.lazy, 'both lazy')
+  assert.equal(oa.sent[0]?.hello?.features, [])
+  // no field 5 at all in the old peer's Hello: it is what a peer written before features sends
+  assert.not.ok(SyncMessage.encode(oa.sent[0]!).includes(0x2a), 'no features field')
+  assert.equal(ao.core.remoteFeatures, [])
+  assert.equal(oa.core.remoteFeatures, [FEATURE_LAZY])
+  assert.not.ok(ao.core.lazy)
+  assert.not.ok(oa.core.lazy, 'a side that does not name lazy/1 is not lazy even if the peer does')
+  assert.ok(ao.ready && oa.ready)
+})
+
+test('features beyond MAX_FEATURES do not decode; names longer than MAX_FEATURE_LENGTH are ignored; a second Hello with features does not decode', () => {
+  const h = (features: string[]): Uint8Array => SyncMessage.encode({ hello: { version: 1, schema: new Uint8Array(32), topic: '', have: [], features } })
+  assert.is(decodeFirst(h(Array.from({ length: MAX_FEATURES }, () => 'x'))).hello?.features.length, MAX_FEATURES)
+  assert.throws(() => decodeFirst(h(Array.from({ length: MAX_FEATURES + 1 }, () => 'x'))), (err: Error) => err.name === 'MaxLengthError')
+  assert.throws(() => decodeFrame(h(['lazy/1'])), (err: Error) => err.name === 'MaxLengthError')
+  const items = (n: number): SyncMessage => ({ ihave: { have: Array.from({ length: n }, () => ({ author: new Uint8Array(0), seq: 0 })) } })
+  for (const decode of [decodeFirst, decodeFrame]) {
+    assert.is(decode(SyncMessage.encode(items(MAX_HAVE))).ihave?.have.length, MAX_HAVE)
+    assert.throws(() => decode(SyncMessage.encode(items(MAX_HAVE + 1))), (err: Error) => err.name === 'MaxLengthError')
+  }
+})
+
+test('a long feature name is ignored, and lazy/1 among others still counts', async () => {
+  const pair = newPair()
+  const node = await pair.node()
+  const [s, p] = pair.script(node)
+  p.send(hello(node, [], ['x'.repeat(65), 'other/3', FEATURE_LAZY]))
+  await pair.settle()
+  assert.equal(s.core.remoteFeatures, ['other/3', FEATURE_LAZY])
+  assert.ok(s.core.lazy)
+})
+
+// ---------------------------------------------------------------- the sender's IHave
+
+test('to a lazy peer, a pruned author\'s entries go as one IHave per round with the highest seq, not as entries; none for what it has; a Graft brings the entries', async () => {
+  const pair = newPair()
+  const a = await pair.node()
+  const c = await pair.node()
+  await c.emit(2)
+  await a.emit(1)
+  // A holds C's entries too
+  pair.connect(c, a)
+  await pair.settle()
+  assert.is(a.log.length, 3)
+  const [s, p] = pair.script(a)
+  p.send(hello(a, [], [FEATURE_LAZY]))
+  await pair.settle()
+  assert.ok(s.core.lazy)
+  assert.is(p.of('entries').flatMap(e => e.entries).length, 3, 'catch-up: all three')
+  const sent = s.core.sent
+  p.send({ ack: { batches: 1 } })
+  p.send({ prune: { authors: [Buffer.from(a.key, 'hex'), Buffer.from(c.key, 'hex')] } })
+  await pair.settle()
+  assert.equal(p.of('ihave'), [], 'no IHave for what the remote has')
+  // one commit of 5 (a group), then another of 2: one IHave each, A's highest seq
+  await a.emit(5)
+  await pair.settle()
+  await a.emit(2)
+  await pair.settle()
+  await c.emit(3)
+  await pair.settle()
+  assert.is(s.core.sent, sent, 'no entries sent')
+  assert.equal(p.of('entries').length, 1)
+  assert.equal(ihaves(s), [[[a.key, 6]], [[a.key, 8]], [[c.key, 5]]])
+  // the remote learns of A's entries elsewhere: announced no more
+  p.send({ ihave: { have: [{ author: Buffer.from(a.key, 'hex'), seq: 9 }] } })
+  await pair.settle()
+  await a.emit(1)
+  await pair.settle()
+  assert.is(ihaves(s).length, 3, 'nothing announced: the remote holds A\'s seq 9')
+  assert.is(s.core.sender.remoteHave.get(a.key), 9, 'an IHave raises what the remote is known to hold')
+  assert.not.ok(s.core.sender.remoteHave.get(c.key) === 5, 'sending an IHave does not')
+  // a Graft: C's entries that it lacks come eagerly
+  p.send({ graft: { have: [{ author: Buffer.from(c.key, 'hex'), seq: 2 }] } })
+  await pair.settle()
+  assert.equal(p.of('entries').slice(1).flatMap(e => e.entries).length, 3, 'C\'s seqs 3 to 5')
+  assert.is(s.core.sent, sent + 3)
+  await c.emit(1)
+  await pair.settle()
+  assert.is(s.core.sent, sent + 4, 'and C\'s next one live')
+  assert.is(ihaves(s).length, 3)
+})
+
+test('to a peer that is not lazy/1, a pruned author is left out silently, as before features existed', async () => {
+  const pair = newPair()
+  const a = await pair.node()
+  const [s, p] = pair.script(a)
+  p.send(hello(a))
+  await pair.settle()
+  assert.not.ok(s.core.lazy)
+  p.send({ prune: { authors: [Buffer.from(a.key, 'hex')] } })
+  await pair.settle()
+  await a.emit(3)
+  await pair.settle()
+  assert.equal(p.of('ihave'), [])
+  assert.equal(p.of('entries'), [])
+  p.send({ graft: { have: [{ author: Buffer.from(a.key, 'hex'), seq: 0 }] } })
+  await pair.settle()
+  assert.is(p.of('entries').flatMap(e => e.entries).length, 3)
+})
+
+test('an IHave of entries the node lacks is handed to its driver; of entries it holds, not', async () => {
+  const pair = newPair()
+  const a = await pair.node()
+  await a.emit(2)
+  const [s, p] = pair.script(a)
+  p.send(hello(a, [], [FEATURE_LAZY]))
+  const other = Buffer.alloc(32, 7)
+  const have = (author: Uint8Array, seq: bigint): Uint8Array => Uint8Array.from(lenField(1, Uint8Array.from([...lenField(1, author), ...numField(2, seq)])))
+  p.sendFrame(Uint8Array.from(lenField(8, Uint8Array.from([...have(Buffer.from(a.key, 'hex'), 2n), ...have(other, 4n), ...have(Buffer.alloc(32, 9), 0n)]))))
+  await pair.settle()
+  assert.equal(s.ihaves, [[[other.toString('hex'), 4]]], 'A holds its own seq 2; an item of seq 0 is left out')
+  assert.is(s.ending, undefined)
+})
+
+// ---------------------------------------------------------------- LazyRepair
+
+test('LazyRepair: the first announcer is grafted GRAFT_TIMEOUT after the first announcement, then the next every GRAFT_RETRY, then it gives up', () => {
+  const r = new LazyRepair()
+  const none = (): number => 0
+  assert.is(r.timeout, undefined)
+  r.announced('p1', 'x', 5, 1000)
+  r.announced('p2', 'x', 5, 1100)
+  r.announced('p3', 'x', 6, 1150)
+  r.announced('p1', 'x', 6, 1160)
+  assert.is(r.timeout, 1000 + GRAFT_TIMEOUT)
+  assert.equal(r.tick(1000 + GRAFT_TIMEOUT - 1, none), [])
+  assert.equal(r.tick(1000 + GRAFT_TIMEOUT, none), [{ peer: 'p1', author: 'x' }])
+  assert.is(r.timeout, 1000 + GRAFT_TIMEOUT + GRAFT_RETRY)
+  assert.equal(r.tick(1000 + GRAFT_TIMEOUT + GRAFT_RETRY - 1, none), [])
+  assert.equal(r.tick(1000 + GRAFT_TIMEOUT + GRAFT_RETRY, none), [{ peer: 'p2', author: 'x' }])
+  assert.equal(r.tick(1000 + GRAFT_TIMEOUT + 2 * GRAFT_RETRY, none), [{ peer: 'p3', author: 'x' }])
+  assert.equal(r.tick(1000 + GRAFT_TIMEOUT + 3 * GRAFT_RETRY, none), [], 'every announcer tried')
+  assert.is(r.size, 0)
+  assert.is(r.timeout, undefined)
+})
+
+test('LazyRepair: entries stored meanwhile cancel; a later announcement still lacking has its own timer; a graft that brings entries gets another while', () => {
+  const r = new LazyRepair({ timeout: 100, retry: 50 })
+  let mine = 0
+  const seq = (): number => mine
+  r.announced('p1', 'x', 5, 0)
+  r.announced('p2', 'x', 9, 60)
+  mine = 5
+  assert.equal(r.tick(100, seq), [], 'seq 5 came')
+  assert.ok(r.has('x'))
+  assert.is(r.timeout, 160, 'seq 9, announced at 60')
+  assert.equal(r.tick(160, seq), [{ peer: 'p1', author: 'x' }])
+  mine = 7
+  assert.equal(r.tick(210, seq), [], 'the graft brings entries')
+  assert.is(r.timeout, 260)
+  assert.equal(r.tick(260, seq), [{ peer: 'p2', author: 'x' }], 'then nothing more: the next announcer')
+  mine = 9
+  assert.equal(r.tick(310, seq), [])
+  assert.is(r.size, 0)
+  // an author with nothing lacking by the first tick is never grafted
+  r.announced('p1', 'y', 3, 400)
+  assert.equal(r.tick(500, () => 3), [])
+  assert.is(r.size, 0)
+})
+
+test('LazyRepair: a peer gone is grafted no more; bounds on authors and announcers; the same calls give the same grafts', () => {
+  const r = new LazyRepair({ timeout: 10, retry: 10, maxAuthors: 2, maxAnnouncers: 2 })
+  r.announced('p1', 'x', 1, 0)
+  r.announced('p2', 'x', 1, 0)
+  r.announced('p3', 'x', 1, 0)
+  r.announced('p1', 'y', 1, 0)
+  r.announced('p1', 'z', 1, 0)
+  assert.is(r.size, 2, 'z is over maxAuthors')
+  assert.not.ok(r.has('z'))
+  r.peerGone('p1')
+  assert.not.ok(r.has('y'), 'y had no other announcer')
+  assert.equal(r.tick(10, () => 0), [{ peer: 'p2', author: 'x' }], 'p3 was over maxAnnouncers, p1 is gone')
+  assert.equal(r.tick(20, () => 0), [])
+  assert.is(r.size, 0)
+  // a grafted peer that goes: the next announcer follows at the retry
+  const run = (): string[] => {
+    const q = new LazyRepair({ timeout: 10, retry: 5 })
+    const out: string[] = []
+    for (let i = 0; i < 20; i++) q.announced(`p${i % 3}`, `a${i % 7}`, i, i)
+    for (let now = 0; now < 100; now++) {
+      if (now === 25) q.peerGone('p1')
+      for (const g of q.tick(now, author => Number(author.slice(1)))) out.push(`${now}:${g.peer}:${g.author}`)
+    }
+    return out
+  }
+  const first = run()
+  assert.ok(first.length > 0)
+  assert.equal(run(), first)
+  assert.ok(first.every(g => Number(g.split(':')[0]) < 25 || !g.includes(':p1:')), 'p1 is not grafted once gone')
+})
+
+// ---------------------------------------------------------------- meshes
+
+/** `ms` of virtual time in steps, so that timers fire on the way. */
+async function emitAndSettle (m: Mesh, n: MeshNode, count: number): Promise<void> {
+  await n.node.emit(count)
+  await m.settle()
+}
+
+/**
+ * A square with one diagonal: a-b, b-c, c-d, d-a, b-d. The author a reaches
+ * b and d directly, and c through b or d: the tree has to choose.
+ */
+async function square (m: Mesh, opts: { old?: string } = {}): Promise<Record<'a' | 'b' | 'c' | 'd', MeshNode>> {
+  const [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map(async name => m.node(name, opts.old === name ? { features: [] } : {})))
+  m.link(a, b)
+  m.link(b, c)
+  m.link(c, d)
+  m.link(d, a)
+  m.link(b, d)
+  await m.settle()
+  return { a, b, c, d }
+}
+
+test('mesh: the tree forms after the first duplicates; then every entry reaches every node once, and a burst follows the tree', async () => {
+  const m = newMesh()
+  const { a, b, c, d } = await square(m)
+  assert.ok(m.pair.sessions.every(s => s.core.lazy))
+  let before = m.sent
+  for (let i = 0; i < 3; i++) await emitAndSettle(m, a, 1)
+  const first = m.sent - before
+  assert.ok(m.converged)
+  // c prunes one of its paths to a; b and d prune each other for a
+  const cPruned = [m.session(c, b), m.session(c, d)].filter(s => pruned(s).includes(a.key))
+  assert.is(cPruned.length, 1, 'c keeps one path to a')
+  assert.ok(pruned(m.session(b, d)).includes(a.key) || pruned(m.session(d, b)).includes(a.key))
+  before = m.sent
+  const ihavesBefore = m.ihaves
+  for (let i = 0; i < 10; i++) await emitAndSettle(m, a, 1)
+  assert.ok(m.converged)
+  assert.is(m.sent - before, 10 * 3, `after the tree formed: 3 sends per entry (${first} for the first 3)`)
+  assert.ok(m.ihaves > ihavesBefore, 'the lazy links carry IHave notices')
+  // a burst after the tree formed: once per node
+  before = m.sent
+  await emitAndSettle(m, a, 1000)
+  assert.ok(m.converged)
+  const perNeeded = (m.sent - before) / (1000 * 3)
+  assert.ok(perNeeded <= 1.01, `${perNeeded.toFixed(3)} sends per needed delivery`)
+  // quiet: no regraft undoes the tree, no Graft at all
+  await m.advance(5 * REGRAFT_MS)
+  assert.ok(m.pair.sessions.every(s => s.sent.every(msg => msg?.graft == null)), 'no Graft between lazy peers')
+  before = m.sent
+  await emitAndSettle(m, a, 1000)
+  assert.is(m.sent - before, 3000, 'still the tree')
+  assert.ok([b, c, d].every(n => n.grafts.length === 0))
+})
+
+test('mesh: when the tree link is cut, the IHave of a lazy link grafts it after GRAFT_TIMEOUT, and everything arrives', async () => {
+  const m = newMesh()
+  const { a, b, c, d } = await square(m)
+  for (let i = 0; i < 3; i++) await emitAndSettle(m, a, 1)
+  const [tree, lazy] = pruned(m.session(c, d)).includes(a.key) ? [b, d] : [d, b]
+  assert.ok(pruned(m.session(c, lazy)).includes(a.key))
+  // the tree link to c stops delivering
+  m.session(tree, c).wire.held = true
+  const cut = m.now
+  await emitAndSettle(m, a, 5)
+  assert.ok(c.node.log.authorSeq(a.key) < a.node.log.authorSeq(a.key), 'c lacks them')
+  assert.ok(ihaves(m.session(lazy, c)).some(items => items.some(([author, seq]) => author === a.key && seq === a.node.log.authorSeq(a.key))), 'the lazy link announced them')
+  await m.advance(GRAFT_TIMEOUT - 1)
+  assert.ok(c.node.log.authorSeq(a.key) < a.node.log.authorSeq(a.key), 'not before GRAFT_TIMEOUT')
+  await m.advance(1)
+  assert.is(c.node.log.authorSeq(a.key), a.node.log.authorSeq(a.key), 'grafted and delivered at GRAFT_TIMEOUT')
+  assert.equal(c.grafts, [{ peer: lazy.name, author: a.key, at: cut + GRAFT_TIMEOUT }])
+  assert.ok(m.converged)
+  // the tree link comes back: what it held is a duplicate, and c prunes it
+  m.session(tree, c).wire.held = false
+  await m.settle()
+  assert.ok(pruned(m.session(c, tree)).includes(a.key), 'c prunes the old path')
+  const before = m.sent
+  for (let i = 0; i < 5; i++) await emitAndSettle(m, a, 1)
+  assert.is(m.sent - before, 15, 'a tree again')
+  assert.ok(m.converged)
+})
+
+test('mesh: a relay leaves; the node it fed is repaired through a lazy link, not by grafting every link at once', async () => {
+  const m = newMesh()
+  const { a, b, c, d } = await square(m)
+  for (let i = 0; i < 3; i++) await emitAndSettle(m, a, 1)
+  const [tree, lazy] = pruned(m.session(c, d)).includes(a.key) ? [b, d] : [d, b]
+  m.session(c, tree).core.close()
+  await m.settle()
+  assert.ok(m.pair.sessions.every(s => s.sent.every(msg => msg?.graft == null)), 'no Graft when the session ended')
+  const ended = m.now
+  await emitAndSettle(m, a, 2)
+  await m.advance(GRAFT_TIMEOUT)
+  assert.equal(c.grafts, [{ peer: lazy.name, author: a.key, at: ended + GRAFT_TIMEOUT }])
+  assert.ok(m.converged)
+  await emitAndSettle(m, a, 2)
+  assert.ok(m.converged, 'and live again')
+})
+
+test('mesh: a node whose Hello names no features never gets IHave, and still gets everything (regrafts, as before)', async () => {
+  const m = newMesh()
+  const { a, b, c, d } = await square(m, { old: 'c' })
+  for (const s of [m.session(c, b), m.session(c, d)]) assert.not.ok(s.core.lazy)
+  for (let i = 0; i < 3; i++) await emitAndSettle(m, a, 1)
+  assert.ok(m.converged)
+  const [tree] = pruned(m.session(c, d)).includes(a.key) ? [b, d] : [d, b]
+  assert.ok(pruned(m.session(c, b)).includes(a.key) !== pruned(m.session(c, d)).includes(a.key), 'c, old, prunes too')
+  // the tree link to c stops: c has no notice, but its blind regraft comes within REGRAFT_MS
+  m.session(tree, c).wire.held = true
+  await emitAndSettle(m, a, 3)
+  assert.not.ok(m.converged)
+  await m.advance(2 * REGRAFT_MS)
+  assert.ok(m.converged, 'c got everything by a regraft')
+  m.session(tree, c).wire.held = false
+  for (let i = 0; i < 5; i++) await emitAndSettle(m, a, 1)
+  assert.ok(m.converged)
+  for (const s of [m.session(c, b), m.session(c, d)]) assert.equal(s.inbox.frames.filter(f => f.msg?.ihave != null), [], 'no IHave to c')
+  assert.ok(m.session(b, d).core.lazy, 'the others are lazy among themselves')
+})
+
+test.run()

@@ -188,6 +188,8 @@ export class HyParView {
   /** undefined until the first call that gives the time */
   private shuffleAt: number | undefined
   private fillAt = 0
+  /** between fills: fillInterval, doubling with each refusal in a row (up to MAX_BACKOFF) */
+  private fillDelay: number
 
   constructor (init: HyParViewInit) {
     this.self = init.self
@@ -200,6 +202,7 @@ export class HyParView {
     this.shuffleInterval = atLeast(init.shuffleInterval ?? 10_000, 1)
     this.replyTimeout = atLeast(init.replyTimeout ?? 5_000, 1)
     this.fillInterval = atLeast(init.fillInterval ?? 1_000, 1)
+    this.fillDelay = this.fillInterval
     this.retryBackoff = atLeast(init.retryBackoff ?? 1_000, 0)
     this.random = init.random ?? Math.random
   }
@@ -362,6 +365,10 @@ export class HyParView {
     if (asked) {
       this.addPassive(from)
       this.hold(from, now)
+      // peers that are full say no: a view that is nearly full is not
+      // pressed on them every second
+      this.fillDelay = Math.min(MAX_BACKOFF, this.fillDelay * 2)
+      this.fillAt = now + this.fillDelay
     }
   }
 
@@ -428,7 +435,7 @@ export class HyParView {
   }
 
   private fill (now: number): void {
-    this.fillAt = now + this.fillInterval
+    this.fillAt = now + this.fillDelay
     if (this.activeView.full || this.pending.size > 0) return
     const peer = this.pick(this.passiveView.items, p => (this.backoff.get(p)?.until ?? 0) <= now)
     if (peer === undefined) return
@@ -455,11 +462,13 @@ export class HyParView {
     // accept the request before the disconnect comes, and drop this node again
     this.pending.delete(peer)
     this.activeView.add(peer)
+    this.fillDelay = this.fillInterval
     this.actions.push({ type: 'up', peer })
   }
 
   private removeActive (peer: string): void {
     this.activeView.delete(peer)
+    this.fillDelay = this.fillInterval
     this.actions.push({ type: 'down', peer })
   }
 

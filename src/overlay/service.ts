@@ -22,9 +22,9 @@ const MAX_ADDRS = 16
 /** Time to dial a peer, open a stream and write one message (or read one). */
 const SEND_TIMEOUT = 3000
 /** How often connections that no view needs are looked for. */
-const REAP_MS = 2000
+const REAP_MS = 1000
 /** A connection no view needs is closed once it has carried no overlay message for this long. */
-const LINGER_MS = 3000
+const LINGER_MS = 1000
 /** Overlay streams a connection takes at once, each way. */
 const MAX_STREAMS = 16
 
@@ -312,12 +312,24 @@ export class OverlayService implements Startable {
 
   // Closes connections to peers that speak the overlay and that no view
   // needs any more: not active, nothing being sent, quiet for LINGER_MS.
+  // Of two connections to an active peer (both dialled at once), the one
+  // that carries no stream goes.
   #reap (): void {
     const now = Date.now()
+    const seen = new Set<string>()
     for (const connection of this.#components.connectionManager.getConnections()) {
       const peer = connection.remotePeer.toString()
-      if (this.#speaks.get(peer) !== true || this.#view.active.has(peer) || this.#sending.has(peer)) continue
-      if (now - (this.#lastUsed.get(peer) ?? 0) < LINGER_MS || now - connection.timeline.open < LINGER_MS) continue
+      if (this.#speaks.get(peer) !== true || this.#sending.has(peer) || now - connection.timeline.open < LINGER_MS) continue
+      if (this.#view.active.has(peer)) {
+        if (seen.has(peer)) continue
+        seen.add(peer)
+        const connections = this.#components.connectionManager.getConnections(connection.remotePeer)
+        if (connections.length < 2) continue
+        const idle = connections.filter(c => c.streams.length === 0 && now - c.timeline.open >= LINGER_MS)
+        for (const c of idle.slice(0, connections.length - 1)) void c.close().catch(() => {})
+        continue
+      }
+      if (now - (this.#lastUsed.get(peer) ?? 0) < LINGER_MS) continue
       this.#log('closing the connection to %s: no view needs it', peer)
       void connection.close().catch(() => {})
     }

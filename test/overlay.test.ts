@@ -478,6 +478,31 @@ test('fill: one Neighbor at a time; a refusal makes it try another passive peer;
   assert.is(n.timeout !== undefined && n.timeout >= 2002, true)
 })
 
+test('fill: with an active peer, refusals in a row double the wait before the next Neighbor; a change of the view resets it', () => {
+  const n = new HyParView({ self: 'n', activeSize: 3, random: seeded(3), shuffleInterval: 1e9, retryBackoff: 0 })
+  n.receive('a', { type: 'neighbor', high: true }, 0)
+  n.learn(['p', 'q', 'r'], 0)
+  drain(n)
+  const asks: number[] = []
+  let now = 0
+  while (now < 20_000) {
+    now += 50
+    n.tick(now)
+    for (const [to, message] of sends(drain(n))) {
+      if (message.type !== 'neighbor') continue
+      asks.push(now)
+      n.receive(to, { type: 'neighbor-reply', accept: false }, now)
+    }
+  }
+  const gaps = asks.slice(1).map((t, i) => t - asks[i])
+  assert.ok(gaps.length >= 3, `asked ${asks.length} times`)
+  for (let i = 1; i < gaps.length; i++) assert.ok(gaps[i] >= gaps[i - 1] * 1.9, `gaps ${gaps.join(', ')} double`)
+  // a peer leaving resets it: the next ask comes at once
+  n.failed('a', now)
+  const after = sends(drain(n)).filter(([, m]) => m.type === 'neighbor')
+  assert.is(after.length, 1, 'asks again at once after a change')
+})
+
 test('failed: the active peer goes down and to the passive view, the view is filled at once, and failures in a row double the backoff', () => {
   const n = new HyParView({ self: 'n', random: seeded(8), shuffleInterval: 1e9 })
   n.receive('a', { type: 'neighbor', high: true }, 0)

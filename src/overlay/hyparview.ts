@@ -365,10 +365,12 @@ export class HyParView {
     if (asked) {
       this.addPassive(from)
       this.hold(from, now)
-      // peers that are full say no: a view that is nearly full is not
-      // pressed on them every second
-      this.fillDelay = Math.min(MAX_BACKOFF, this.fillDelay * 2)
-      this.fillAt = now + this.fillDelay
+      // peers that are full say no: a view that is not empty is not pressed
+      // on them every second
+      if (this.activeView.size > 0) {
+        this.fillDelay = Math.min(MAX_BACKOFF, this.fillDelay * 2)
+        this.fillAt = now + this.fillDelay
+      }
     }
   }
 

@@ -453,20 +453,21 @@ test('a request to a peer that became active by other means is over: an accept t
   assert.equal(drain(n), [{ type: 'up', peer: 'p' }])
 })
 
-test('fill: one Neighbor at a time; a refusal makes it try another passive peer; an accept that finds the view full is undone', () => {
+test('fill: one Neighbor per free place, one of them high when the view is empty; a refusal leaves the peer passive; an accept that finds the view full is undone', () => {
   const n = new HyParView({ self: 'n', activeSize: 2, random: seeded(7) })
   n.learn(['p', 'q'], 0)
   n.tick(0)
-  const [[first, ask]] = sends(drain(n))
-  assert.equal(ask, { type: 'neighbor', high: true })
+  const asked = sends(drain(n))
+  assert.equal(asked.map(([to]) => to).sort(), ['p', 'q'])
+  assert.equal(asked.map(([, m]) => m), [{ type: 'neighbor', high: true }, { type: 'neighbor', high: false }])
+  const [[first], [second]] = asked
   n.tick(1000)
-  assert.equal(drain(n), [], 'nothing new while one is pending')
+  assert.equal(drain(n), [], 'no more requests than free places')
   n.receive(first, { type: 'neighbor-reply', accept: false }, 1100)
   assert.equal(drain(n), [])
   assert.ok(n.passive.has(first))
-  n.tick(2000)
-  const second = first === 'p' ? 'q' : 'p'
-  assert.equal(sends(drain(n)), [[second, { type: 'neighbor', high: true }]], 'the other one, the first is held back')
+  n.tick(1500)
+  assert.equal(drain(n), [], 'the one that refused is held back')
   // meanwhile two peers make the view full
   n.receive('a', { type: 'neighbor', high: true }, 2001)
   n.receive('b', { type: 'neighbor', high: true }, 2001)
@@ -485,7 +486,7 @@ test('fill: with an active peer, refusals in a row double the wait before the ne
   drain(n)
   const asks: number[] = []
   let now = 0
-  while (now < 20_000) {
+  while (now < 60_000) {
     now += 50
     n.tick(now)
     for (const [to, message] of sends(drain(n))) {
@@ -494,13 +495,14 @@ test('fill: with an active peer, refusals in a row double the wait before the ne
       n.receive(to, { type: 'neighbor-reply', accept: false }, now)
     }
   }
-  const gaps = asks.slice(1).map((t, i) => t - asks[i])
-  assert.ok(gaps.length >= 3, `asked ${asks.length} times`)
-  for (let i = 1; i < gaps.length; i++) assert.ok(gaps[i] >= gaps[i - 1] * 1.9, `gaps ${gaps.join(', ')} double`)
+  const rounds = [...new Set(asks)]
+  const gaps = rounds.slice(1).map((t, i) => t - rounds[i])
+  assert.ok(gaps.length >= 3, `asked in ${rounds.length} rounds`)
+  for (let i = 1; i < gaps.length; i++) assert.ok(gaps[i] >= Math.min(30_000, gaps[i - 1] * 1.9), `gaps ${gaps.join(', ')} double, up to 30 s`)
   // a peer leaving resets it: the next ask comes at once
   n.failed('a', now)
   const after = sends(drain(n)).filter(([, m]) => m.type === 'neighbor')
-  assert.is(after.length, 1, 'asks again at once after a change')
+  assert.ok(after.length >= 1, 'asks again at once after a change')
 })
 
 test('failed: the active peer goes down and to the passive view, the view is filled at once, and failures in a row double the backoff', () => {

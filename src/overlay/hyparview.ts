@@ -49,12 +49,14 @@
 // disconnect. The sender leaves the active view (`down`) for the passive one;
 // it is not asked again for retryBackoff, and the view is filled at once.
 //
-// Fill. While the active view is not full and no Join or Neighbor is pending
-// (at most one Neighbor at a time; a Join is the driver's to start), every
-// fillInterval and right after an active peer left: `neighbor {high: the
-// active view is empty}` to a random passive peer out of its backoff. An
+// Fill. Every fillInterval and right after an active peer left, each place
+// of the active view that no active peer or pending request takes gets a
+// `neighbor` to a random passive peer out of its backoff, at once; one is
+// high priority when there is no active peer and no request pending. An
 // answer not there within replyTimeout counts as a failure of that peer.
-// Small clusters therefore end up fully connected when activeSize allows.
+// While the view is not empty, refusals in a row double the time to the next
+// fill (up to 30 s); a change of the active view resets it. Small clusters
+// therefore end up fully connected when activeSize allows.
 //
 // Shuffle. Every shuffleInterval, if it has an active peer, a node sends a
 // random active peer `shuffle {origin: self, ttl: prwl, peers: [self, up to
@@ -215,7 +217,7 @@ export class HyParView {
     if (this.shuffleAt === undefined) return undefined
     let t = this.activeView.size > 0 ? this.shuffleAt : undefined
     for (const deadline of this.pending.values()) t = t === undefined ? deadline : Math.min(t, deadline)
-    if (this.pending.size === 0 && !this.activeView.full && this.passiveView.size > 0) {
+    if (this.freePlaces > 0 && this.passiveView.items.some(p => !this.pending.has(p))) {
       t = t === undefined ? this.fillAt : Math.min(t, this.fillAt)
     }
     return t
@@ -436,12 +438,23 @@ export class HyParView {
     }
   }
 
+  /** Places of the active view that no active peer or pending request takes. */
+  private get freePlaces (): number {
+    return this.activeView.capacity - this.activeView.size - this.pending.size
+  }
+
+  // One Neighbor per free place, at once: a node that lost its peers (or
+  // restarted) has them back in one round trip. High priority for one only,
+  // and only when there is no active peer or request.
   private fill (now: number): void {
     this.fillAt = now + this.fillDelay
-    if (this.activeView.full || this.pending.size > 0) return
-    const peer = this.pick(this.passiveView.items, p => (this.backoff.get(p)?.until ?? 0) <= now)
-    if (peer === undefined) return
-    this.request(peer, { type: 'neighbor', high: this.activeView.size === 0 }, now)
+    let high = this.activeView.size === 0 && this.pending.size === 0
+    for (let free = this.freePlaces; free > 0; free--) {
+      const peer = this.pick(this.passiveView.items, p => !this.pending.has(p) && (this.backoff.get(p)?.until ?? 0) <= now)
+      if (peer === undefined) return
+      this.request(peer, { type: 'neighbor', high }, now)
+      high = false
+    }
   }
 
   /** Sends a Join or Neighbor and waits replyTimeout for its answer. */

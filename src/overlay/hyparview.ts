@@ -84,6 +84,13 @@
 
 /** Longest time a failing peer is left alone. */
 const MAX_BACKOFF = 30_000
+/**
+ * ...but a peer whose active link broke in the last RECENT_MS is tried at
+ * least this often: it was there a moment ago, and a partition that heals
+ * or a peer that restarts should find its links back within seconds.
+ */
+const RECENT_MAX_BACKOFF = 2_000
+const RECENT_MS = 10 * 60_000
 
 export interface HyParViewInit {
   self: string
@@ -190,6 +197,8 @@ export class HyParView {
   /** undefined until the first call that gives the time */
   private shuffleAt: number | undefined
   private fillAt = 0
+  /** when the active link to each passive peer broke (while it stays passive) */
+  private readonly lostAt = new Map<string, number>()
   /** between fills: fillInterval, doubling with each refusal in a row (up to MAX_BACKOFF) */
   private fillDelay: number
 
@@ -268,6 +277,7 @@ export class HyParView {
     const wasActive = this.activeView.has(peer)
     if (wasActive) this.removeActive(peer)
     if (wasActive || wasPending) this.addPassive(peer)
+    if (wasActive && this.passiveView.has(peer)) this.lostAt.set(peer, now)
     this.backOff(peer, now)
     if (wasActive) this.fill(now)
   }
@@ -473,6 +483,7 @@ export class HyParView {
     }
     this.passiveView.delete(peer)
     this.backoff.delete(peer)
+    this.lostAt.delete(peer)
     // a request to it is over: if the peer is dropped later, it may still
     // accept the request before the disconnect comes, and drop this node again
     this.pending.delete(peer)
@@ -501,6 +512,7 @@ export class HyParView {
   private removePassive (peer: string): void {
     if (!this.passiveView.delete(peer)) return
     this.backoff.delete(peer)
+    this.lostAt.delete(peer)
     if (!this.pending.has(peer)) this.unanswered.delete(peer)
   }
 
@@ -520,7 +532,8 @@ export class HyParView {
     const backoff = this.backoffOf(peer)
     if (backoff === undefined) return
     backoff.failures++
-    backoff.until = now + Math.min(MAX_BACKOFF, this.retryBackoff * 2 ** Math.min(backoff.failures - 1, 30))
+    const recent = now - (this.lostAt.get(peer) ?? -Infinity) < RECENT_MS
+    backoff.until = now + Math.min(recent ? RECENT_MAX_BACKOFF : MAX_BACKOFF, this.retryBackoff * 2 ** Math.min(backoff.failures - 1, 30))
   }
 
   /** A passive peer that refused or dropped this node is not asked again for retryBackoff; not a failure. */

@@ -172,7 +172,9 @@ export class OverlayService implements Startable {
 
   // One message on a stream of its own; the peer is dialled when there is no
   // connection. A peer that cannot be reached, or does not speak the
-  // protocol, has failed.
+  // protocol, has failed. An active peer whose connection stays open has
+  // not: a send into a short partition times out, and the connection (with
+  // its session) carries on after the heal; if it is dead, libp2p closes it.
   async #send (to: string, message: OverlayMessage): Promise<void> {
     this.#sending.set(to, (this.#sending.get(to) ?? 0) + 1)
     this.#lastUsed.set(to, Date.now())
@@ -188,9 +190,11 @@ export class OverlayService implements Startable {
       await stream.close({ signal })
     } catch (err) {
       stream?.abort(err as Error)
-      if ((err as Error).name === 'UnsupportedProtocolError') this.#speaks.set(to, false)
+      const unsupported = (err as Error).name === 'UnsupportedProtocolError'
+      if (unsupported) this.#speaks.set(to, false)
       this.#log('could not send %s to %s: %e', message.type, to, err)
-      if (this.#running) {
+      const linked = this.#view.active.has(to) && this.#components.connectionManager.getConnections(peerIdFromString(to)).some(c => c.status === 'open')
+      if (this.#running && (unsupported || !linked)) {
         this.#view.failed(to, Date.now())
         this.#pump()
       }

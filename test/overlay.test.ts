@@ -505,7 +505,7 @@ test('fill: with an active peer, refusals in a row double the wait before the ne
   assert.ok(after.length >= 1, 'asks again at once after a change')
 })
 
-test('failed: the active peer goes down and to the passive view, the view is filled at once, and failures in a row double the backoff', () => {
+test('failed: the active peer goes down and to the passive view, the view is filled at once; failures in a row double the backoff, up to 2 s for a peer whose link broke lately', () => {
   const n = new HyParView({ self: 'n', random: seeded(8), shuffleInterval: 1e9 })
   n.receive('a', { type: 'neighbor', high: true }, 0)
   drain(n)
@@ -531,8 +531,8 @@ test('failed: the active peer goes down and to the passive view, the view is fil
     drain(n)
   }
   const gaps = asked.slice(1).map((t, i) => t - asked[i])
-  // each ask is at the first 1 s fill after the backoff: 1, 2, 4, 8, 16, 30 s after the failure
-  assert.equal(gaps.map(g => Math.ceil(g / 1000) * 1000), [2000, 4000, 8000, 16000, 30000])
+  // each ask is at the first 1 s fill after the backoff: 1, then 2 s after the failure
+  assert.equal(gaps.map(g => Math.ceil(g / 1000) * 1000), [2000, 2000, 2000, 2000, 2000])
   // becoming active resets the count
   n.receive('a', { type: 'neighbor', high: false }, now)
   n.failed('a', now + 1)
@@ -541,6 +541,23 @@ test('failed: the active peer goes down and to the passive view, the view is fil
   assert.equal(sends(drain(n)), [])
   n.tick(now + 1001)
   assert.equal(sends(drain(n)), [['a', { type: 'neighbor', high: true }]])
+
+  // a peer only heard of backs off 1, 2, 4, 8, 16 s (then 30 s)
+  const m = new HyParView({ self: 'm', random: seeded(8), shuffleInterval: 1e9 })
+  m.learn(['b'], 0)
+  const times: number[] = []
+  now = 0
+  for (let round = 0; round < 6; round++) {
+    for (;;) {
+      now += 100
+      m.tick(now)
+      if (sends(drain(m)).length > 0) break
+    }
+    times.push(now)
+    m.failed('b', now)
+    drain(m)
+  }
+  assert.equal(times.slice(1).map((t, i) => Math.ceil((t - times[i]) / 1000) * 1000), [1000, 2000, 4000, 8000, 16000])
 })
 
 test('shuffle: sent to an active peer, walked on, answered to the origin, integrated on both ends', () => {

@@ -219,6 +219,8 @@ export class HyParView {
   }
 
   get active (): ReadonlySet<string> { return this.activeView.set }
+  /** Whether a Join or Neighbor sent to `peer` awaits its answer. */
+  awaits (peer: string): boolean { return this.pending.has(peer) }
   get passive (): ReadonlySet<string> { return this.passiveView.set }
 
   /** When `tick` is due next (possibly already past), or undefined. */

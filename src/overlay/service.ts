@@ -24,7 +24,7 @@ const SEND_TIMEOUT = 3000
 /** How often connections that no view needs are looked for. */
 const REAP_MS = 1000
 /** A connection no view needs is closed once it has carried no overlay message for this long. */
-const LINGER_MS = 1000
+const LINGER_MS = 2000
 /** Overlay streams a connection takes at once, each way. */
 const MAX_STREAMS = 16
 
@@ -315,7 +315,8 @@ export class OverlayService implements Startable {
   }
 
   // Closes connections to peers that speak the overlay and that no view
-  // needs any more: not active, nothing being sent, quiet for LINGER_MS.
+  // needs any more: not active, no answer awaited from it, nothing being
+  // sent, quiet for LINGER_MS.
   // Of two connections to an active peer (both dialled at once), the one
   // that carries no stream goes.
   #reap (): void {
@@ -323,7 +324,7 @@ export class OverlayService implements Startable {
     const seen = new Set<string>()
     for (const connection of this.#components.connectionManager.getConnections()) {
       const peer = connection.remotePeer.toString()
-      if (this.#speaks.get(peer) !== true || this.#sending.has(peer) || now - connection.timeline.open < LINGER_MS) continue
+      if (this.#speaks.get(peer) !== true || this.#sending.has(peer) || this.#view.awaits(peer) || now - connection.timeline.open < LINGER_MS) continue
       if (this.#view.active.has(peer)) {
         if (seen.has(peer)) continue
         seen.add(peer)

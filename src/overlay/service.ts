@@ -55,6 +55,13 @@ export class OverlayService implements Startable {
   readonly #lastUsed = new Map<string, number>()
   /** sends under way, per peer */
   readonly #sending = new Map<string, number>()
+  /**
+   * Per peer, the last message sent to it and the last one received from
+   * it: HyParView needs the messages between two peers in the order they
+   * were sent, and each goes on a stream of its own.
+   */
+  readonly #outbox = new Map<string, Promise<void>>()
+  readonly #inbox = new Map<string, Promise<void>>()
   #timer: ReturnType<typeof setTimeout> | undefined
   #timerAt: number | undefined
   #reaper: ReturnType<typeof setInterval> | undefined
@@ -82,7 +89,7 @@ export class OverlayService implements Startable {
   readonly [Symbol.toStringTag] = '@hyperemitter/overlay'
 
   async start (): Promise<void> {
-    await this.#components.registrar.handle(OVERLAY_PROTOCOL, (stream, connection) => { void this.#receive(stream, connection) }, {
+    await this.#components.registrar.handle(OVERLAY_PROTOCOL, (stream, connection) => { this.#inOrder(this.#inbox, connection.remotePeer.toString(), async () => { await this.#receive(stream, connection) }) }, {
       maxInboundStreams: MAX_STREAMS,
       maxOutboundStreams: MAX_STREAMS
     })
@@ -146,7 +153,11 @@ export class OverlayService implements Startable {
     if (!this.#running) return
     for (let action = this.#view.poll(); action != null; action = this.#view.poll()) {
       switch (action.type) {
-        case 'send': void this.#send(action.to, action.message); break
+        case 'send': {
+          const { to, message } = action
+          this.#inOrder(this.#outbox, to, async () => { await this.#send(to, message) })
+          break
+        }
         case 'up':
           this.#lastUsed.set(action.peer, Date.now())
           this.#init.onChange?.({ type: 'up', peer: action.peer })
@@ -168,6 +179,13 @@ export class OverlayService implements Startable {
       this.#pump()
     }, Math.max(1, at - Date.now()))
     this.#timer.unref?.()
+  }
+
+  // Runs `job` after the last one queued for `peer`.
+  #inOrder (queues: Map<string, Promise<void>>, peer: string, job: () => Promise<void>): void {
+    const next = (queues.get(peer) ?? Promise.resolve()).then(job).catch(() => {})
+    queues.set(peer, next)
+    void next.then(() => { if (queues.get(peer) === next) queues.delete(peer) })
   }
 
   // One message on a stream of its own; the peer is dialled when there is no
@@ -282,7 +300,7 @@ export class OverlayService implements Startable {
   async #record (id: string): Promise<PeerRecord> {
     const stored = await this.#components.peerStore.get(peerIdFromString(id)).catch(() => undefined)
     const addrs = (stored?.addresses ?? []).map(a => a.multiaddr).filter(isDialable).slice(0, MAX_ADDRS)
-    return { id, addrs: addrs.map(a => a.bytes as Uint8Array<ArrayBuffer>) }
+    return { id, addrs: addrs.map(a => a.bytes) }
   }
 
   // Whether `id` is a usable peer id; its dialable addresses are merged into the peer store.
@@ -300,7 +318,9 @@ export class OverlayService implements Startable {
       try {
         const addr = multiaddr(bytes)
         if (isDialable(addr)) multiaddrs.push(addr)
-      } catch {}
+      } catch {
+        // not a multiaddr: left out
+      }
     }
     if (multiaddrs.length > 0) await this.#components.peerStore.merge(peer, { multiaddrs }).catch(() => {})
     return true
@@ -311,7 +331,7 @@ export class OverlayService implements Startable {
       .map(a => a.decapsulateCode(421))
       .filter(isDialable)
       .slice(0, MAX_ADDRS)
-      .map(a => a.bytes as Uint8Array<ArrayBuffer>)
+      .map(a => a.bytes)
   }
 
   // Closes connections to peers that speak the overlay and that no view

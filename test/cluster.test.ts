@@ -112,7 +112,8 @@ test(`${NODES} processes joining through one random earlier node: bounded degree
   const aliveIds = ids.filter((_, i) => i !== victim)
   for (const [w, c] of alive.slice(0, 3).entries()) c.send({ cmd: 'burst', name: 'Integer', count: 200, base: 10_000 + w * 1000, tag: `c${w}` })
   for (const [w, c] of alive.slice(0, 3).entries()) await c.waitFor('emitted', 20_000, l => l.tag === `c${w}`)
-  all = await converge(alive, expected + 600, 'after the kill')
+  const converged = await converge(alive, expected + 600, 'after the kill')
+  assert.ok(converged.every(s => s.verify.ok), 'verify() on every survivor')
   // nobody keeps the dead node, and the survivors are one component again
   const healEnd = Date.now() + SETTLE_MS
   round = 0

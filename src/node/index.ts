@@ -79,8 +79,8 @@ export function serviceTag (topic: string): string {
 export async function createNode (init: NodeInit): Promise<HyperNode> {
   const isBlocked = init.isBlocked ?? (() => false)
   // sessions go to the peers of the overlay's active view (and to older nodes)
-  let overlay: OverlayService | undefined
-  const wanted = (peer: string): boolean => overlay?.wanted(peer) ?? false
+  const started: { overlay?: OverlayService } = {}
+  const wanted = (peer: string): boolean => started.overlay?.wanted(peer) ?? false
   const node = await createLibp2p({
     privateKey: privateKeyFromRaw(init.identity.rawPrivateKey),
     addresses: { listen: [] },
@@ -112,7 +112,7 @@ export async function createNode (init: NodeInit): Promise<HyperNode> {
     },
     start: false
   })
-  overlay = node.services.overlay
+  started.overlay = node.services.overlay
   return node
 }
 

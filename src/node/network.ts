@@ -1,6 +1,5 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { logger } from '@libp2p/logger'
 import { abortable } from '../abort.js'
 import { createNode, type HyperNode, type NodeInit } from './index.js'
 import { tcpAddresses } from './address.js'
@@ -14,8 +13,6 @@ import type { EventEmitter } from 'node:events'
 import type { Log, AnyLevel } from '../log/log.js'
 import type { Schema } from '../schema/index.js'
 import type { SyncEvent } from '../sync/index.js'
-
-const log = logger('hyperemitter:network')
 
 /** How long connect() waits for the sync handshake. */
 const CONNECT_TIMEOUT = 15_000

@@ -46,8 +46,8 @@ const SEED = Number(args.seed)
 const TICK = 20
 /** no session up or down on any node for this long: the topology is stable */
 const QUIET = 2000
-/** entries still in flight when the last node has them are counted this long after */
-const TRAILING = 1000
+/** no entry sent on any link for this long: the cluster is quiet */
+const QUIET_SENDS = 1000
 /** a node process lives no longer than this, whatever happens to the driver */
 const MAX_LIFE = 60 * 60_000
 
@@ -126,6 +126,18 @@ function changesBetween (nodes: NodeProcess[], from: number, to: number): { up: 
   return { up, down }
 }
 
+/** Stats once no node sent an entry for QUIET_SENDS ms (or at `until`). */
+async function quiesce (nodes: NodeProcess[], until: number): Promise<Stats[]> {
+  let stats = await statsAll(nodes, TIMEOUT)
+  for (;;) {
+    await sleep(QUIET_SENDS)
+    const next = await statsAll(nodes, TIMEOUT)
+    const same = sum(next.map(s => s.sentSeen)) === sum(stats.map(s => s.sentSeen))
+    stats = next
+    if (same || Date.now() > until) return stats
+  }
+}
+
 /** Session changes since `from`, in s after it, per node: `+` a session began, `-` one ended. */
 function sessionTimeline (nodes: NodeProcess[], from: number): Record<string, string> {
   const timeline: Record<string, string> = {}
@@ -181,12 +193,24 @@ async function start (nodes: NodeProcess[], n: number, random: () => number): Pr
   }
 }
 
-/** Waits for no session change for QUIET ms after the last join, and for every node to hold every EventPeer. */
+/**
+ * Waits for every node to hold every EventPeer (each knows of all others),
+ * then for no session change on any node for QUIET ms. Counting the quiet
+ * time from the last join alone misses the dials of a slow cluster: the
+ * newest node's EventPeer may take longer than QUIET to reach everyone.
+ */
 async function settle (nodes: NodeProcess[], lastJoinAt: number): Promise<Record<string, unknown>> {
   const n = nodes.length
   const deadline = lastJoinAt + TIMEOUT
+  const left = Math.max(0, deadline - Date.now())
+  const known = await Promise.allSettled(nodes.map(node => node.request('await-length', { length: n, timeoutMs: left }, left + 5000)))
+  if (known.some(r => r.status === 'rejected')) {
+    const stats = await statsSome(nodes, 30_000)
+    throw new NotConverged('settle', { what: `nodes without all ${n} EventPeer entries`, nodes: stats.filter(s => s.length < n).map(s => ({ node: s.node, length: s.length })) })
+  }
+  const allKnownAt = Math.max(...known.map(r => (r as PromiseFulfilledResult<Line>).value.at))
   for (;;) {
-    const quietSince = Math.max(lastChange(nodes), lastJoinAt)
+    const quietSince = Math.max(lastChange(nodes), allKnownAt)
     if (Date.now() - quietSince >= QUIET) break
     if (Date.now() > deadline) {
       const recent = changesBetween(nodes, Date.now() - QUIET, Date.now())
@@ -195,26 +219,23 @@ async function settle (nodes: NodeProcess[], lastJoinAt: number): Promise<Record
     await sleep(100)
   }
   const last = lastChange(nodes)
-  const after = changesBetween(nodes, lastJoinAt, Date.now())
-  const left = Math.max(0, deadline - Date.now())
-  const reached = await Promise.allSettled(nodes.map(node => node.request('await-length', { length: n, timeoutMs: left }, left + 5000)))
-  const stats = await statsSome(nodes, 30_000)
-  if (reached.some(r => r.status === 'rejected')) {
-    throw new NotConverged('settle', { what: `nodes without all ${n} EventPeer entries`, nodes: stats.filter(s => s.length < n).map(s => ({ node: s.node, length: s.length })) })
-  }
+  const stats = await statsAll(nodes, TIMEOUT)
   return {
     settleMs: Math.max(0, last - lastJoinAt),
-    changesAfterLastJoin: after,
+    allKnownMs: allKnownAt - lastJoinAt,
+    changesAfterLastJoin: changesBetween(nodes, lastJoinAt, Date.now()),
     connections: spread(stats.map(s => s.connections ?? NaN)),
     connectedPeers: spread(stats.map(s => s.connectedPeers ?? NaN)),
-    sessions: spread(stats.map(s => s.sessions))
+    sessions: spread(stats.map(s => s.sessions)),
+    fullMeshNodes: stats.filter(s => s.sessions === n - 1).length,
+    sessionsByNode: stats.map(s => s.sessions)
   }
 }
 
 /** Emits on the writers with `cmd`, then waits until every node holds every event with identical heads. */
 async function load (phase: string, nodes: NodeProcess[], writers: number[], cmd: string, cmdArgs: Record<string, unknown>, emitMs: number): Promise<Record<string, unknown>> {
   const n = nodes.length
-  const before = await statsAll(nodes, TIMEOUT)
+  const before = await quiesce(nodes, Date.now() + TIMEOUT)
   const base = Math.max(...before.map(s => s.length))
   const startAt = Date.now()
   // emits fall behind their schedule on a busy machine: that is measured, not a failure
@@ -256,8 +277,8 @@ async function load (phase: string, nodes: NodeProcess[], writers: number[], cmd
     convergedAt = Date.now()
   }
   const reachedAt = reached.map(r => (r as PromiseFulfilledResult<Line>).value.at)
-  await sleep(TRAILING)
-  const after = await statsAll(nodes, TIMEOUT)
+  // duplicates still in flight when the last node has everything are the phase's too
+  const after = await quiesce(nodes, Date.now() + TIMEOUT)
   const needed = issued * (n - 1)
   const sends = sum(after.map(s => s.sent)) - sum(before.map(s => s.sent))
   const sendsSeen = sum(after.map(s => s.sentSeen)) - sum(before.map(s => s.sentSeen))
@@ -280,6 +301,7 @@ async function load (phase: string, nodes: NodeProcess[], writers: number[], cmd
 }
 
 async function oneEvent (nodes: NodeProcess[], random: () => number, tag: string): Promise<Record<string, unknown>> {
+  await quiesce(nodes, Date.now() + TIMEOUT)
   const last: number[] = []
   const each: number[] = []
   for (let r = 0; r < ROUNDS; r++) {
@@ -385,14 +407,16 @@ function printTable (r: Result): void {
     rows.push(['start: connect() ms min/mean/max', fmtSpread(start.connectMs)])
     if (start.joinsFailed.length > 0) rows.push(['start: joins failed', String(start.joinsFailed.length)])
   }
-  const settle = get<{ status?: string, settleMs: number, changesAfterLastJoin: { up: number, down: number }, connections: Spread, connectedPeers: Spread, sessions: Spread }>('settle')
+  const settle = get<{ status?: string, settleMs: number, allKnownMs: number, fullMeshNodes: number, changesAfterLastJoin: { up: number, down: number }, connections: Spread, connectedPeers: Spread, sessions: Spread }>('settle')
   if (settle?.status != null) rows.push(['settle', settle.status])
   else if (settle != null) {
+    rows.push(['settle: every node knows every EventPeer, after last join', `${round(settle.allKnownMs / 1000, 2)} s`])
     rows.push(['settle: last session change after last join', `${round(settle.settleMs / 1000, 2)} s`])
     rows.push(['settle: session changes after last join (up/down)', `${settle.changesAfterLastJoin.up} / ${settle.changesAfterLastJoin.down}`])
     rows.push(['settle: libp2p connections per node min/mean/max', fmtSpread(settle.connections), `${r.nodes - 1} (full mesh)`])
     rows.push(['settle: connected peers per node', fmtSpread(settle.connectedPeers)])
-    rows.push(['settle: sync sessions per node', fmtSpread(settle.sessions)])
+    rows.push(['settle: sync sessions per node', fmtSpread(settle.sessions), `${r.nodes - 1} (full mesh)`])
+    rows.push(['settle: nodes with a session to every other', `${settle.fullMeshNodes} of ${r.nodes}`])
   }
   for (const phase of ['steady', 'burst']) {
     const l = get<{ status?: string, events: number, emitMs: Spread, nodeHadAllAfterLastEmitMs: Spread, sendsPerNeeded: number, sendsPerNeededWithEnded: number, convergeAfterLastEmitMs: number, convergeFromStartMs: number, sessions: { up: number, down: number } }>(phase)

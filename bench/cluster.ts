@@ -157,25 +157,33 @@ function lastChange (nodes: NodeProcess[]): number {
  * listens); each but the first joins through one random earlier node.
  * Resolves once every join ended.
  */
-async function start (nodes: NodeProcess[], n: number, random: () => number): Promise<Record<string, unknown>> {
+async function start (nodes: NodeProcess[], n: number, random: () => number, info: Record<string, unknown>): Promise<Record<string, unknown>> {
   const options: Record<string, unknown> = {
     // every node is on 127.0.0.1: libp2p's per-host limit would refuse a cluster's dials
     inboundConnectionThreshold: Math.max(50, n * n)
   }
   if (args.active != null) options.activePeers = Number(args.active)
   if (args['max-connections'] != null) options.maxConnections = Number(args['max-connections'])
+  info.options = options
   const addrs: string[] = []
   const joins: Array<Promise<{ at: number, ms?: number, error?: string }>> = []
+  const openMs: number[] = []
   const t = Date.now()
   for (let i = 0; i < n; i++) {
+    const spawned = Date.now()
     const node = new NodeProcess(i, { options, maxLife: MAX_LIFE })
     nodes.push(node)
-    await node.waitFor(l => l.t === 'open', 30_000, 'open')
-    const listening = await node.request('listen', {}, 30_000)
+    // a process starting on a busy machine takes seconds to load libp2p
+    await node.waitFor(l => l.t === 'open', TIMEOUT, 'open')
+    openMs.push(Date.now() - spawned)
+    const listening = await node.request('listen', {}, TIMEOUT)
     addrs.push((listening.addrs as string[])[0])
+    info.listening = i + 1
+    info.elapsedMs = Date.now() - t
+    info.openMs = spread(openMs, 0)
     if (i > 0) {
       const to = Math.floor(random() * i)
-      joins.push(node.request('connect', { addr: addrs[to] }, 30_000).then(
+      joins.push(node.request('connect', { addr: addrs[to] }, TIMEOUT).then(
         l => ({ at: l.at, ms: l.ms as number }),
         (err: Error) => ({ at: Date.now(), error: `node ${i} via node ${to}: ${err.message}` })
       ))
@@ -187,6 +195,7 @@ async function start (nodes: NodeProcess[], n: number, random: () => number): Pr
   return {
     options,
     startedMs,
+    openMs: spread(openMs, 0),
     lastJoinAt: Math.max(t, ...joined.map(j => j.at)),
     connectMs: spread(joined.flatMap(j => j.ms != null ? [j.ms] : [])),
     joinsFailed: failed
@@ -349,8 +358,9 @@ async function cluster (n: number): Promise<Result> {
   const result: Result = { name: 'cluster', nodes: n, writers, problems: [], loadavgBefore: loadavg().map(x => round(x, 1)) }
   const perTick = Math.max(1, Math.round(RATE * TICK / 1000))
   const ticks = Math.round(SECONDS * 1000 / TICK)
+  const startInfo: Record<string, unknown> = {}
   const phases: Array<[string, () => Promise<Record<string, unknown>>]> = [
-    ['start', () => start(nodes, n, random)],
+    ['start', () => start(nodes, n, random, startInfo)],
     ['settle', () => settle(nodes, (result.start as { lastJoinAt: number }).lastJoinAt)],
     ['steady', () => load('steady', nodes, writers, 'emit-steady', { perTick, intervalMs: TICK, ticks }, SECONDS * 1000)],
     ['burst', () => load('burst', nodes, writers, 'emit-burst', { count: BURST }, 0)],
@@ -364,7 +374,7 @@ async function cluster (n: number): Promise<Result> {
       } catch (err) {
         const missing = err instanceof NotConverged ? err.missing : undefined
         result.problems.push({ phase: name, error: (err as Error).message, missing })
-        result[name] = { status: err instanceof NotConverged ? 'did not converge' : 'failed' }
+        result[name] = { status: err instanceof NotConverged ? 'did not converge' : 'failed', ...(name === 'start' ? startInfo : {}) }
         progress(`N=${n}: ${name}: ${(err as Error).message}${missing != null ? ` (${String(missing.what)})` : ''}`)
         // a node that is not running leaves nothing to measure
         if (name === 'start' || !(err instanceof NotConverged) || !args['keep-going']) break
@@ -401,7 +411,9 @@ function printTable (r: Result): void {
   type Row = [string, string, string?, string?]
   const rows: Row[] = []
   const get = <T>(phase: string): T | undefined => r[phase] as T | undefined
-  const start = get<{ startedMs: number, connectMs: Spread, joinsFailed: string[] }>('start')
+  const start = get<{ status?: string, listening?: number, elapsedMs?: number, openMs?: Spread, startedMs: number, connectMs: Spread, joinsFailed: string[] }>('start')
+  if (start?.status != null) rows.push(['start', `${start.status}: ${start.listening ?? 0} of ${r.nodes} listening after ${round((start.elapsedMs ?? 0) / 1000, 1)} s`])
+  if (start?.openMs != null) rows.push(['start: a node process open, ms min/mean/max', fmtSpread(start.openMs)])
   if (start?.startedMs != null) {
     rows.push(['start: all nodes listening', `${round(start.startedMs / 1000, 1)} s`])
     rows.push(['start: connect() ms min/mean/max', fmtSpread(start.connectMs)])

@@ -2,9 +2,14 @@
 // the Hellos, IHave notices instead of entries for pruned authors, LazyRepair
 // on its own, and small meshes in memory (test/sync/mesh.ts) under the
 // virtual clock: the tree forms, bursts follow it, a notice repairs a cut
-// link, and a peer without features still gets everything.
+// link, and a peer without features still gets everything. Last, the
+// service's side on real libp2p nodes: `wanted`, `close(peer)`, and a repair
+// on its timer.
+import '../src/polyfill.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { MemoryLevel } from 'memory-level'
+import { multiaddr } from '@multiformats/multiaddr'
 import { Pair } from './sync/pair.js'
 import { Mesh, type MeshNode } from './sync/mesh.js'
 import { hello } from './sync/author.js'
@@ -13,7 +18,11 @@ import { LazyRepair } from '../src/sync/plumtree.js'
 import { decodeFirst, decodeFrame } from '../src/sync/framing.js'
 import { SyncMessage } from '../src/pb/sync.js'
 import { toHex } from '../src/log/entry.js'
-import { FEATURE_LAZY, GRAFT_RETRY, GRAFT_TIMEOUT, MAX_FEATURES, MAX_HAVE, REGRAFT_MS } from '../src/sync/constants.js'
+import { Log } from '../src/log/log.js'
+import { Schema } from '../src/schema/index.js'
+import { createNode, type HyperNode } from '../src/node/index.js'
+import { fixture, until } from './helpers.js'
+import { FEATURE_LAZY, GRAFT_RETRY, GRAFT_TIMEOUT, MAX_FEATURES, MAX_HAVE, RECONCILE_MS, REGRAFT_MS } from '../src/sync/constants.js'
 import type { Session } from './sync/pair.js'
 
 const pairs: Array<{ close: () => Promise<void> }> = []
@@ -366,6 +375,118 @@ test('mesh: a node whose Hello names no features never gets IHave, and still get
   assert.ok(m.converged)
   for (const s of [m.session(c, b), m.session(c, d)]) assert.equal(s.inbox.frames.filter(f => f.msg?.ihave != null), [], 'no IHave to c')
   assert.ok(m.session(b, d).core.lazy, 'the others are lazy among themselves')
+})
+
+// ---------------------------------------------------------------- the service, on libp2p
+
+/** A libp2p node with the sync service and nothing that dials by itself, listening on localhost. */
+interface SyncNode {
+  node: HyperNode
+  log: Log
+  schema: Schema
+  id: string
+  /** the peers it opens sessions to (SyncInit.wanted) */
+  wants: Set<string>
+  emit: () => Promise<void>
+}
+
+const messages = await fixture('messages.proto')
+
+async function syncNode (): Promise<SyncNode> {
+  const log = await Log.open(new MemoryLevel())
+  const schema = new Schema(messages)
+  const wants = new Set<string>()
+  const node = await createNode({
+    identity: log.identity,
+    sync: {
+      log,
+      fingerprint: schema.fingerprint,
+      topic: '',
+      ingest: { validate: (name, payload) => { schema.check(name, payload) } },
+      wanted: peer => wants.has(peer),
+      graftTimeout: 100
+    }
+  })
+  await node.start()
+  await node.services.listener.listen([multiaddr('/ip4/127.0.0.1/tcp/0')])
+  const n = {
+    node,
+    log,
+    schema,
+    id: node.peerId.toString(),
+    wants,
+    emit: async () => { await log.append('Hello', schema.encode('Hello', { from: n.id })) }
+  }
+  pairs.push({ close: async () => { await node.stop(); await log.close() } })
+  return n
+}
+
+/** `from` dials `to` (so `from` opens the session, if it wants `to`). */
+async function dial (from: SyncNode, to: SyncNode): Promise<void> {
+  await from.node.dial(to.node.getMultiaddrs()[0])
+}
+
+function sessionsOf (n: SyncNode): string[] {
+  return n.node.services.sync.peers.filter(p => n.node.services.sync.session(p)?.closed === false)
+}
+
+test('service: sessions are opened only to wanted peers; close(peer) ends one cleanly, without a block, and it is opened again once wanted', async () => {
+  const [a, b] = [await syncNode(), await syncNode()]
+  await dial(b, a)
+  await new Promise(resolve => setTimeout(resolve, 2 * RECONCILE_MS))
+  assert.equal(sessionsOf(b), [], 'b does not want a: no session, though it dialled')
+  assert.equal(sessionsOf(a), [])
+  b.wants.add(a.id)
+  await until(() => sessionsOf(b).length === 1 && sessionsOf(a).length === 1, 5000, 'the session once wanted')
+  await until(() => b.node.services.sync.lazyPeers.includes(a.id) && a.node.services.sync.lazyPeers.includes(b.id), 5000, 'lazy/1 agreed on both sides')
+  b.wants.delete(a.id)
+  b.node.services.sync.close(a.id)
+  await until(() => sessionsOf(b).length === 0 && sessionsOf(a).length === 0, 5000, 'the close')
+  await new Promise(resolve => setTimeout(resolve, 2 * RECONCILE_MS))
+  assert.equal(sessionsOf(b), [], 'not opened again while not wanted')
+  assert.not.ok(b.node.services.sync.isBlocked(a.id))
+  assert.not.ok(a.node.services.sync.isBlocked(b.id))
+  assert.is(b.node.getConnections(a.node.peerId).length, 1, 'the connection stays')
+  b.wants.add(a.id)
+  await until(() => sessionsOf(b).length === 1, 2 * RECONCILE_MS + 2000, 'the session again, with no backoff')
+  await a.emit()
+  await until(() => b.log.length === a.log.length, 5000, 'a\'s entry at b')
+})
+
+test('service: in a square of lazy/1 nodes, when the node that fed the far corner stops, a lazy link is grafted on its IHave and everything arrives', async () => {
+  const [a, b, c, d] = [await syncNode(), await syncNode(), await syncNode(), await syncNode()]
+  // a-b, b-c, c-d, d-a: c hears a through b or d
+  for (const [x, y] of [[b, a], [b, c], [d, c], [d, a]]) {
+    x.wants.add(y.id)
+    await dial(x, y)
+  }
+  await until(() => [a, b, c, d].every(n => n.node.services.sync.lazyPeers.length === 2), 10_000, 'four lazy sessions')
+  const received = (): Record<string, number> => Object.fromEntries([b, d].map(n => [n.id, c.node.services.sync.session(n.id)?.received ?? 0]))
+  for (let i = 0; i < 5; i++) {
+    await a.emit()
+    await until(() => c.log.authorSeq(toHex(a.log.identity.publicKey)) === i + 1, 5000, `entry ${i + 1} at c`)
+  }
+  // the tree: the link to c that still brings a's entries
+  const before = received()
+  for (let i = 0; i < 3; i++) {
+    await a.emit()
+    await until(() => c.log.length === a.log.length, 5000, 'a\'s entry at c')
+  }
+  const after = received()
+  const feeding = [b, d].filter(n => after[n.id] > before[n.id])
+  assert.is(feeding.length, 1, `one link feeds c: ${JSON.stringify([before, after])}`)
+  const [tree] = feeding
+  const other = tree === b ? d : b
+  await tree.node.stop()
+  await until(() => c.node.services.sync.peers.length === 1, 5000, 'c to lose the tree link')
+  const started = Date.now()
+  await a.emit()
+  await until(() => c.log.length === a.log.length, 5000, 'a\'s entry at c through the lazy link')
+  assert.ok(Date.now() - started >= 100, 'not before the graft timeout')
+  const got = c.node.services.sync.session(other.id)?.received ?? 0
+  await a.emit()
+  await until(() => c.log.length === a.log.length, 5000, 'and the next one')
+  assert.ok((c.node.services.sync.session(other.id)?.received ?? 0) > got, 'the grafted link is the tree now')
 })
 
 test.run()

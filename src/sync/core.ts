@@ -32,6 +32,11 @@ export interface CoreInit {
    * one written before features existed. @default FEATURES
    */
   features?: readonly string[]
+  /**
+   * This node's author key (hex). Toward a lazy/1 peer its own entries go
+   * without a probe: a peer never prunes an author on the link from it.
+   */
+  self?: string
   /** debug logging */
   log?: (format: string, ...args: unknown[]) => void
 }
@@ -84,6 +89,7 @@ export class SessionCore {
       ihave: have => { this.#send({ ihave: { have: have.map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq })) } }) },
       holds: author => this.#storage.authorSeq(author)
     })
+    this.#sender.self = init.self
     this.#receiver = new Receiver({
       accept: (entries, now) => this.#storage.accept(entries, now),
       seen: (author, seq) => { this.#sender.seen(author, seq) },

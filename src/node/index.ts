@@ -60,10 +60,11 @@ function listener (): (components: { transportManager: TransportManager }) => Li
  * connection. Its default adapts down to 5 s, so a ping sent into a partition
  * of a few seconds, or to a process busy storing a burst, aborted connections
  * that were fine again a moment later, and their sessions with them (seconds
- * after a heal). A connection that is really gone ends by TCP reset when the
- * peer comes back, or after this.
+ * after a heal). At 30 s, processes of a cluster bench loaded past what the
+ * machine can do still lost some. A connection that is really gone ends by
+ * TCP reset when the peer comes back, or after this.
  */
-const PING_TIMEOUT = 30_000
+const PING_TIMEOUT = 60_000
 /** redials libp2p makes before it gives up on a keep-alive peer */
 const RECONNECT_RETRIES = 5
 /** stored peer addresses stay usable this long: a node may be down for days */

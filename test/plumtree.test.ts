@@ -178,6 +178,61 @@ test('an IHave of entries the node lacks is handed to its driver; of entries it 
   assert.is(s.ending, undefined)
 })
 
+// ---------------------------------------------------------------- probes
+
+/** A node `a` with a lazy/1 scripted peer past catch-up, and a node `c` whose entries `a` stores from its own session. */
+async function probing (): Promise<{ pair: Pair, a: Awaited<ReturnType<Pair['node']>>, c: Awaited<ReturnType<Pair['node']>>, s: Session, p: ReturnType<Pair['script']>[1], entries: () => number[] }> {
+  const pair = newPair()
+  const a = await pair.node()
+  const c = await pair.node()
+  pair.connect(c, a)
+  const [s, p] = pair.script(a)
+  p.send(hello(a, [], [FEATURE_LAZY]))
+  await pair.settle()
+  assert.ok(p.of('synced').length === 1, 'caught up')
+  // the entries of each Entries frame, as (C's) seqs
+  const entries = (): number[] => p.of('entries').map(e => e.entries.length)
+  return { pair, a, c, s, p, entries }
+}
+
+test('probes: a group of an author the lazy peer has not taken goes as one entry, then to its signed end, then freely; the node\'s own entries are never probed', async () => {
+  const { pair, a, c, p, entries } = await probing()
+  await c.emit(5) // one group: four unsigned, the last signed
+  await pair.settle()
+  assert.equal(entries(), [1], 'one entry, unsigned, then nothing until its Ack')
+  p.send({ ack: { batches: 1 } })
+  await pair.settle()
+  assert.equal(entries(), [1, 4], 'the next probe runs to the signed entry')
+  p.send({ ack: { batches: 1 } })
+  await pair.settle()
+  await c.emit(3)
+  await pair.settle()
+  assert.equal(entries(), [1, 4, 3], 'taken: the next group goes whole')
+  await a.emit(4)
+  await pair.settle()
+  assert.equal(entries(), [1, 4, 3, 4], 'the node\'s own group goes whole, unprobed')
+  assert.equal(p.of('ihave'), [])
+})
+
+test('probes: a signed probe that is pruned before its Ack leaves the rest of the author to IHave; a Graft takes the author without a probe', async () => {
+  const { pair, c, p, entries } = await probing()
+  await c.emit(1)
+  await c.emit(1)
+  await pair.settle()
+  // two commits, each signed: the first goes, the second waits for the probe's Ack
+  assert.equal(entries(), [1])
+  p.send({ prune: { authors: [Buffer.from(c.key, 'hex')] } })
+  p.send({ ack: { batches: 1 } })
+  await pair.settle()
+  assert.equal(entries(), [1], 'no more entries of C')
+  assert.equal(p.of('ihave').map(i => i.have.map(h => [toHex(h.author), h.seq])), [[[c.key, 2]]])
+  p.send({ graft: { have: [{ author: Buffer.from(c.key, 'hex'), seq: 1 }] } })
+  await pair.settle()
+  await c.emit(3)
+  await pair.settle()
+  assert.equal(entries(), [1, 1, 3], 'seq 2 on the Graft, then the group whole')
+})
+
 // ---------------------------------------------------------------- LazyRepair
 
 test('LazyRepair: the first announcer is grafted GRAFT_TIMEOUT after the first announcement, then the next every GRAFT_RETRY, then it gives up', () => {
@@ -309,6 +364,21 @@ test('mesh: the tree forms after the first duplicates; then every entry reaches 
   await emitAndSettle(m, a, 1000)
   assert.is(m.sent - before, 3000, 'still the tree')
   assert.ok([b, c, d].every(n => n.grafts.length === 0))
+})
+
+test('mesh: a first burst crosses only the links from the author, but for one probe entry on each other link (the others have it from the author)', async () => {
+  const m = newMesh()
+  const nodes = await Promise.all(['a', 'b', 'c', 'd'].map(async name => m.node(name)))
+  m.full()
+  await m.settle()
+  const [a] = nodes
+  const before = m.sent
+  // 20 emits at once: one commit group, signed at its end
+  await Promise.all(Array.from({ length: 20 }, async () => { await a.node.emit(1) }))
+  await m.settle()
+  assert.ok(m.converged)
+  // 3 links from a, 60 needed deliveries; 6 links between the others, one probe each
+  assert.ok(m.sent - before <= 60 + 6, `${m.sent - before} sends for 60 needed`)
 })
 
 test('mesh: when the tree link is cut, the IHave of a lazy link grafts it after GRAFT_TIMEOUT, and everything arrives', async () => {

@@ -3,7 +3,8 @@
 // Catch-up reads from the log (the next read already under way while the
 // frames of the last one wait for credits); once caught up, the node's
 // commits are pushed as they come, unless there is a gap. Toward a lazy/1
-// peer, entries of the authors it pruned are announced by IHave instead
+// peer, entries of the authors it pruned are announced by IHave instead, and
+// the first live entries of an author it has not taken yet go as a probe
 // (§5.8).
 import { RefusedError } from '../errors.js'
 import { authorHex } from '../log/entry.js'
@@ -49,8 +50,9 @@ export class Sender {
   /** a read's result, not yet framed */
   #read: Outgoing[] | undefined
   /**
-   * The remote is lazy/1: entries of the authors it pruned are announced by
-   * IHave instead of being left out silently. Set before `start`.
+   * Both sides named lazy/1: entries of the authors the remote pruned are
+   * announced by IHave instead of being left out silently, and live entries
+   * of an author it has not taken yet are probed. Set before `start`.
    */
   lazy = false
   /** pruned authors to announce at the end of this round: the highest seq held that the remote lacks */

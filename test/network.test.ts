@@ -446,7 +446,7 @@ test('in a full mesh, a node that sends an entry again is pruned for its author:
   await rounds(0, 15)
   await converged(nodes, 'all entries on all nodes')
   // without pruning, about 5 sends per entry and node here (one per link);
-  // with Plumtree's tree and probes of new links, 1.05 to 1.2 (1.6 to 1.9
+  // with Plumtree's tree and probes of new links, 1.02 to 1.2 (1.6 to 1.9
   // with blind regrafts and no probes)
   const perNeeded = (sent() - before) / (15 * 60 * (nodes.length - 1))
   console.log(`# mesh of 6: ${perNeeded.toFixed(2)} sends per entry and node`)

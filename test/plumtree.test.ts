@@ -164,17 +164,29 @@ test('to a peer that is not lazy/1, a pruned author is left out silently, as bef
   assert.is(p.of('entries').flatMap(e => e.entries).length, 3)
 })
 
-test('an IHave of entries the node lacks is handed to its driver; of entries it holds, not', async () => {
+test('an IHave is handed to the driver for the authors pruned on its link of which the node lacks entries; of entries it holds, of authors not pruned there and of seq 0, not', async () => {
   const pair = newPair()
   const a = await pair.node()
+  const c = await pair.node()
   await a.emit(2)
-  const [s, p] = pair.script(a)
+  await c.emit(1)
+  pair.connect(c, a)
+  await pair.settle()
+  const [s, p] = pair.script(a, { mayPrune: () => true })
   p.send(hello(a, [], [FEATURE_LAZY]))
+  // C's entry again: A prunes C on this link
+  const [cEntry] = await c.log.read(1, 1)
+  p.send({ entries: { entries: [cEntry.bytes as Uint8Array<ArrayBuffer>] } })
+  await pair.settle()
+  assert.equal(s.sent.flatMap(m => m?.prune?.authors.map(toHex) ?? []), [c.key])
   const other = Buffer.alloc(32, 7)
   const have = (author: Uint8Array, seq: bigint): Uint8Array => Uint8Array.from(lenField(1, Uint8Array.from([...lenField(1, author), ...numField(2, seq)])))
-  p.sendFrame(Uint8Array.from(lenField(8, Uint8Array.from([...have(Buffer.from(a.key, 'hex'), 2n), ...have(other, 4n), ...have(Buffer.alloc(32, 9), 0n)]))))
+  p.sendFrame(Uint8Array.from(lenField(8, Uint8Array.from([
+    ...have(Buffer.from(a.key, 'hex'), 2n), ...have(Buffer.from(c.key, 'hex'), 4n), ...have(other, 4n), ...have(Buffer.from(c.key, 'hex'), 0n)
+  ]))))
   await pair.settle()
-  assert.equal(s.ihaves, [[[other.toString('hex'), 4]]], 'A holds its own seq 2; an item of seq 0 is left out')
+  assert.equal(s.ihaves, [[[c.key, 4]]], 'A holds its own seq 2; the other author is not pruned here; an item of seq 0 is left out')
+  assert.is(s.core.sender.remoteHave.get(other.toString('hex')), 4, 'what the peer announced it holds all the same')
   assert.is(s.ending, undefined)
 })
 

@@ -361,13 +361,15 @@ export class SessionCore {
   }
 
   // The remote holds these entries: it need not be sent them. Those this
-  // node lacks go to the driver, which grafts if they do not come otherwise.
+  // node lacks of the authors it pruned here go to the driver, which grafts
+  // them if they do not come otherwise. (An author not pruned here is pushed,
+  // or was just grafted: nothing to repair on this link.)
   #ihave (have: Array<[string, number]>): void {
     if (!this.#lazy) throw new RefusedError('an IHave, but lazy/1 was not agreed in the Hellos', { refuseCode: REFUSE.PROTOCOL })
     const lacking: Array<[string, number]> = []
     for (const [author, seq] of have) {
       this.#sender.seen(author, seq)
-      if (this.#storage.authorSeq(author) < seq) lacking.push([author, seq])
+      if (this.#prunes.has(author) && this.#storage.authorSeq(author) < seq) lacking.push([author, seq])
     }
     if (lacking.length > 0) this.#act({ type: 'ihave', have: lacking })
   }

@@ -86,7 +86,9 @@ test(`${NODES} processes joining through one random earlier node: bounded degree
   let round = 0
   while (true) {
     all = await states(nodes, `settle-${round++}`)
-    if (all.every(s => s.peers.length >= 2) && components(ids, all) === 1) break
+    // a session with a peer that just left the other's active view lasts
+    // until its disconnect arrives: the bound holds once that settled
+    if (all.every(s => s.peers.length >= 2 && s.peers.length <= ACTIVE) && components(ids, all) === 1) break
     if (Date.now() > end) assert.unreachable(`not settled within ${SETTLE_MS} ms: degrees ${all.map(s => s.peers.length).join(', ')}, ${components(ids, all)} components`)
     await new Promise(resolve => setTimeout(resolve, 250))
   }
@@ -120,11 +122,10 @@ test(`${NODES} processes joining through one random earlier node: bounded degree
   while (true) {
     all = await states(alive, `heal-${round++}`)
     const stale = all.some(s => s.peers.some(p => p.id === ids[victim]))
-    if (!stale && components(aliveIds, all) === 1) break
+    if (!stale && components(aliveIds, all) === 1 && all.every(s => s.peers.length <= ACTIVE)) break
     if (Date.now() > healEnd) assert.unreachable(`survivors not healed within ${SETTLE_MS} ms: ${stale ? 'a session with the dead node remains; ' : ''}${components(aliveIds, all)} components`)
     await new Promise(resolve => setTimeout(resolve, 250))
   }
-  for (const s of all) assert.ok(s.peers.length <= ACTIVE)
   await Promise.all(alive.map(async c => { await c.stop() }))
 })
 

@@ -487,7 +487,8 @@ async function syncNode (): Promise<SyncNode> {
       ingest: { validate: (name, payload) => { schema.check(name, payload) } },
       wanted: peer => wants.has(peer),
       graftTimeout: 100
-    }
+    },
+    overlay: false
   })
   await node.start()
   await node.services.listener.listen([multiaddr('/ip4/127.0.0.1/tcp/0')])

@@ -37,7 +37,8 @@ const USAGE = `usage: npm run sim -- [flags]
   --passive K          HyParView passive view size (default 30)
   --graft-timeout MS   LazyRepair's wait before a graft (default GRAFT_TIMEOUT)
   --prune-on-open      try a change: a new session prunes at once what PrunePolicy allows
-  --safe-prune         try a change: prune only while the first deliverer is not pruned itself`
+  --safe-prune         try a change: prune only while the first deliverer is not pruned itself
+  --orphan-graft       try a change: when the first deliverer's session ends, graft on the next IHave at once`
 
 const GOAL_SENDS = 1.2
 
@@ -59,6 +60,7 @@ function main (): void {
       'per-link': { type: 'boolean' },
       'prune-on-open': { type: 'boolean' },
       'safe-prune': { type: 'boolean' },
+      'orphan-graft': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -76,7 +78,7 @@ function main (): void {
   for (const size of values.nodes.split(',')) {
     const nodes = num('nodes', size) as number
     const wall = performance.now()
-    console.log(`\n=== ${nodes} nodes, seed ${values.seed}, ${values.writers} writers, ${values.events} events, latency ${latency.min}-${latency.max} ms ${latency.perLink === true ? 'per link' : 'per message'}, churn ${values.churn}${values['prune-on-open'] === true ? ', prune on open' : ''}${values['safe-prune'] === true ? ', safe prune' : ''}`)
+    console.log(`\n=== ${nodes} nodes, seed ${values.seed}, ${values.writers} writers, ${values.events} events, latency ${latency.min}-${latency.max} ms ${latency.perLink === true ? 'per link' : 'per message'}, churn ${values.churn}${values['prune-on-open'] === true ? ', prune on open' : ''}${values['safe-prune'] === true ? ', safe prune' : ''}${values['orphan-graft'] === true ? ', orphan graft' : ''}`)
     const { cluster } = simulate({
       nodes,
       seed: num('seed', values.seed),
@@ -92,6 +94,7 @@ function main (): void {
       graftTimeout: num('graft-timeout', values['graft-timeout']),
       pruneOnOpen: values['prune-on-open'],
       safePrune: values['safe-prune'],
+      orphanGraft: values['orphan-graft'],
       onReport: r => { console.log(format(r)) }
     })
     console.log(`total: ${s(cluster.now)} virtual, ${s(performance.now() - wall)} wall, ${cluster.clock.steps.toLocaleString('en')} events, ${cluster.net.messages.toLocaleString('en')} messages`)

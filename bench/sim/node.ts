@@ -29,8 +29,8 @@
 //   overlay's reaper), which the peer sees as a disconnect.
 // - Every node names lazy/1, so the blind regrafts toward older peers never run.
 //
-// Two changes the code could make can be tried (NodeOptions pruneOnOpen and
-// safePrune); both are off unless asked for.
+// Changes the code could make can be tried (NodeOptions pruneOnOpen,
+// safePrune, orphanGraft); they are off unless asked for.
 import { HyParView, type HyParViewInit, type OverlayMessage } from '../../src/overlay/hyparview.js'
 import { Sender } from '../../src/sync/sender.js'
 import { PrunePolicy, Prunes, readGraft, readPrune } from '../../src/sync/prune.js'
@@ -121,6 +121,14 @@ export interface NodeOptions {
    * the author on it). The code asks only that it runs. @default false
    */
   safePrune?: boolean
+  /**
+   * Not what the code does (a change it could make, tried here): when the
+   * session that delivered an author first ends, the next IHave of that
+   * author grafts its sender at once, instead of after LazyRepair's
+   * timeout: the tree lost its link here, no eager copy is coming.
+   * @default false
+   */
+  orphanGraft?: boolean
 }
 
 /** What passes between nodes. Sync frames carry the id of the stream (session) they belong to. */
@@ -186,6 +194,9 @@ export class SimNode {
   readonly #world: World
   readonly #pruneOnOpen: boolean
   readonly #safePrune: boolean
+  readonly #orphanGraft: boolean
+  /** authors whose first deliverer's session ended, and that nothing delivered since (orphanGraft) */
+  readonly #orphaned = new Set<string>()
   readonly #authors = new Map<string, AuthorLog>()
   /** entries waiting for their predecessor: author to seq to hops */
   readonly #held = new Map<string, Map<number, number>>()
@@ -206,6 +217,7 @@ export class SimNode {
     this.repair = new LazyRepair(opts.repair)
     this.#pruneOnOpen = opts.pruneOnOpen === true
     this.#safePrune = opts.safePrune === true
+    this.#orphanGraft = opts.orphanGraft === true
   }
 
   /** Whether `peer` pushes `author`'s entries here: a session runs with it and this side has not pruned the author on it. */
@@ -435,6 +447,7 @@ export class SimNode {
     this.policy.ended(s.peer)
     this.repair.peerGone(s.peer)
     this.#armRepair()
+    if (this.#orphanGraft) for (const [author, peer] of this.parent) if (peer === s.peer) this.#orphaned.add(author)
   }
 
   #running (peer: string): boolean {
@@ -559,6 +572,7 @@ export class SimNode {
     log.hops[e.seq] = hops
     if (from !== undefined) {
       this.parent.set(e.author, from)
+      this.#orphaned.delete(e.author)
       const grafted = this.#grafted.get(e.author) === from
       if (grafted) this.#grafted.delete(e.author)
       this.#world.delivered(this, e, hops, grafted)
@@ -582,7 +596,9 @@ export class SimNode {
     const now = this.#world.clock.now
     for (const [author, seq] of have) {
       s.sender.seen(author, seq)
-      if (this.seq(author) < seq) this.repair.announced(s.peer, author, seq, now)
+      if (this.seq(author) >= seq) continue
+      if (this.#orphaned.delete(author)) this.#graft(s, new Set([author]))
+      else this.repair.announced(s.peer, author, seq, now)
     }
     this.#armRepair()
   }
@@ -613,13 +629,16 @@ export class SimNode {
     }
     for (const [peer, authors] of byPeer) {
       const s = this.sessions.get(peer)
-      if (s?.state !== 'open') continue
-      const graft = s.prunes.graft(author => this.seq(author), author => authors.has(author))
-      if (graft == null) continue
-      world.counters.grafts++
-      for (const author of authors) this.#grafted.set(author, peer)
-      this.#send(peer, { type: 'sync', stream: s.stream, msg: graft })
+      if (s?.state === 'open') this.#graft(s, authors)
     }
     this.#armRepair()
+  }
+
+  #graft (s: Session, authors: Set<string>): void {
+    const graft = s.prunes.graft(author => this.seq(author), author => authors.has(author))
+    if (graft == null) return
+    this.#world.counters.grafts++
+    for (const author of authors) this.#grafted.set(author, s.peer)
+    this.#send(s.peer, { type: 'sync', stream: s.stream, msg: graft })
   }
 }

@@ -35,6 +35,8 @@ export interface SimOptions {
   pruneOnOpen?: boolean
   /** a change the code could make, tried (NodeOptions.safePrune) @default false */
   safePrune?: boolean
+  /** a change the code could make, tried (NodeOptions.orphanGraft) @default false */
+  orphanGraft?: boolean
   /** each report as it is made */
   onReport?: (report: Report) => void
 }
@@ -115,7 +117,8 @@ export function simulate (opts: SimOptions): SimResult {
     overlay: { activeSize: opts.activeSize, passiveSize: opts.passiveSize },
     repair: { timeout: opts.graftTimeout },
     pruneOnOpen: opts.pruneOnOpen,
-    safePrune: opts.safePrune
+    safePrune: opts.safePrune,
+    orphanGraft: opts.orphanGraft
   })
   const latency = cluster.net.latency
   report(grow(cluster, opts.nodes, opts.joinGap ?? 10, opts.settle ?? 30_000))

@@ -129,6 +129,11 @@ export class OverlayService implements Startable {
     return this.#view.active.has(peer) || this.#speaks.get(peer) === false
   }
 
+  /** Whether a Join or Neighbor sent to `peer` awaits its answer. */
+  awaits (peer: string): boolean {
+    return this.#view.awaits(peer)
+  }
+
   /** Whether `peer` is known not to speak the overlay protocol. */
   isLegacy (peer: string): boolean {
     return this.#speaks.get(peer) === false

@@ -134,6 +134,7 @@ function format (r: Report): string {
       lines.push(`${r.name}: ${r.entries} entries to ${r.live - 1} nodes each`)
       lines.push(`  sends per delivery ${f(r.sendsPerDelivery, 3)} (goal <= ${GOAL_SENDS}; 1.0 is the least); delivery ${f(100 * r.deliveryRatio, 2)}%${r.complete ? '' : ' (deadline passed)'}`)
       lines.push(`  latency ${spreadOf(r.latency, ' ms')} (goal p99 <= ${f(r.latencyGoal, 0)} ms = 10 x link p99); hops ${spreadOf(r.hops)}`)
+      lines.push(`  time on the wire p50 ${f(r.transitP50, 1)} ms p99 ${f(r.transitP99, 1)} ms (a link's latency and the wait behind its earlier messages)`)
       lines.push(`  tree: nodes the next entry would miss by eager push alone, summed over the writers: ${r.cutOff}`)
       lines.push(`  deliveries a graft brought ${r.grafted} (${f(100 * r.grafted / Math.max(1, r.counters.deliveries), 2)}%)${r.grafted > 0 ? `, latency ${spreadOf(r.graftedLatency, ' ms')}` : ''}; ` +
         `commits that found a session's window full ${r.counters.windowFull}`)

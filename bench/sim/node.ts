@@ -122,6 +122,13 @@ export interface NodeOptions {
    */
   safePrune?: boolean
   /**
+   * Not what the code does (a change it could make, tried here): with
+   * safePrune, the session that delivered the author first must also have
+   * been open this long (ms): a link that just opened may carry copies
+   * that came over a path it is about to replace. @default 0
+   */
+  settledPrune?: number
+  /**
    * Not what the code does (a change it could make, tried here): when the
    * session that delivered an author first ends, the next IHave of that
    * author grafts its sender at once, instead of after LazyRepair's
@@ -194,6 +201,7 @@ export class SimNode {
   readonly #world: World
   readonly #pruneOnOpen: boolean
   readonly #safePrune: boolean
+  readonly #settledPrune: number
   readonly #orphanGraft: boolean
   /** authors whose first deliverer's session ended, and that nothing delivered since (orphanGraft) */
   readonly #orphaned = new Set<string>()
@@ -217,6 +225,7 @@ export class SimNode {
     this.repair = new LazyRepair(opts.repair)
     this.#pruneOnOpen = opts.pruneOnOpen === true
     this.#safePrune = opts.safePrune === true
+    this.#settledPrune = opts.settledPrune ?? 0
     this.#orphanGraft = opts.orphanGraft === true
   }
 
@@ -552,8 +561,9 @@ export class SimNode {
   // The Prune that `authors` call for on this session, as the service's
   // mayPrune allows it (SessionCore's `duplicates`).
   #prune (s: Session, authors: Iterable<string>): void {
+    const now = this.#world.clock.now
     const running = this.#safePrune
-      ? (author: string) => (p: string) => this.eagerFrom(p, author)
+      ? (author: string) => (p: string) => this.eagerFrom(p, author) && now - (this.sessions.get(p)?.openedAt ?? now) >= this.#settledPrune
       : () => (p: string) => this.#running(p)
     const prune = s.prunes.prune(authors, author => this.policy.mayPrune(s.peer, s.remoteKey, author, running(author)))
     if (prune == null) return

@@ -35,6 +35,8 @@ export interface SimOptions {
   pruneOnOpen?: boolean
   /** a change the code could make, tried (NodeOptions.safePrune) @default false */
   safePrune?: boolean
+  /** a change the code could make, tried (NodeOptions.settledPrune) @default 0 */
+  settledPrune?: number
   /** a change the code could make, tried (NodeOptions.orphanGraft) @default false */
   orphanGraft?: boolean
   /** each report as it is made */
@@ -121,6 +123,7 @@ export function simulate (opts: SimOptions): SimResult {
     repair: { timeout: opts.graftTimeout },
     pruneOnOpen: opts.pruneOnOpen,
     safePrune: opts.safePrune,
+    settledPrune: opts.settledPrune,
     orphanGraft: opts.orphanGraft
   })
   const latency = cluster.net.latency

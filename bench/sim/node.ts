@@ -30,7 +30,9 @@
 // - Every node names lazy/1, so the blind regrafts toward older peers never run.
 //
 // Changes the code could make can be tried (NodeOptions pruneOnOpen,
-// safePrune, orphanGraft); they are off unless asked for.
+// safePrune, settledPrune, orphanGraft); they are off unless asked for.
+// orphanGraft takes `parent` (whose copy a node stored last) for
+// PrunePolicy's first deliverer, which it keeps to itself.
 import { HyParView, type HyParViewInit, type OverlayMessage } from '../../src/overlay/hyparview.js'
 import { Sender } from '../../src/sync/sender.js'
 import { PrunePolicy, Prunes, readGraft, readPrune } from '../../src/sync/prune.js'

@@ -10,11 +10,13 @@ const cases: Array<[string, string]> = [
   ['emit.js', 'emit.sequential'],
   ['sync.js', 'sync.catchup'],
   ['sync.js', 'sync.latency'],
-  ['sync.js', 'sync.chain20']
+  ['sync.js', 'sync.chain20'],
+  // N = 10, 20 and 40 node processes (minutes; `npm run bench:cluster` takes its options)
+  ['cluster.js', 'cluster']
 ]
 const only = process.argv.slice(2)
 for (const [file, name] of cases) {
   if (only.length > 0 && !only.some(o => name.startsWith(o))) continue
-  const res = spawnSync(process.execPath, [join(here, file), name], { stdio: 'inherit' })
+  const res = spawnSync(process.execPath, [join(here, file), ...(file === 'cluster.js' ? [] : [name])], { stdio: 'inherit' })
   if (res.status !== 0) process.exitCode = 1
 }

@@ -8,11 +8,11 @@ export interface HyperEmitterOptions {
    * in the db's folder; none for dbs without a folder
    */
   wal?: string | false
-  /** ms between libp2p's first redials of a lost peer; then the emitter redials every second (every 60 s once a peer has not been met for 10 minutes). @default 1000 */
+  /** ms between libp2p's first redials of a lost older peer (one that does not speak the overlay); then the emitter redials every second (every 60 s once a peer has not been met for 10 minutes). @default 1000 */
   reconnectTimeout?: number
   /** ms a peer that broke the protocol or sent invalid entries is kept away. @default 60000 */
   blockTime?: number
-  /** discover and dial peers on the LAN by mDNS. @default false */
+  /** discover peers on the LAN by mDNS (into the overlay's passive view). @default false */
   mdns?: boolean
   /** cluster name: peers with another topic are refused, and mDNS only finds this one. @default '' */
   topic?: string

@@ -1,6 +1,6 @@
 // Issue 11: a cluster of 12 emitters, each in its own OS process on
 // 127.0.0.1 (test/child-emitter.ts), each joining through one random earlier
-// node. The overlay keeps every node's sessions within its active view (6 by
+// node (started in waves of 1, 3 and 8). The overlay keeps every node's sessions within its active view (6 by
 // default), the active graph stays connected, and entries reach every node.
 // Then the node with the most sessions, a relay of the broadcast tree, is
 // killed (-9): the others route around it and still converge.
@@ -70,14 +70,23 @@ test(`${NODES} processes joining through one random earlier node: bounded degree
   const nodes: Child[] = []
   const ids: string[] = []
   const addrs: string[] = []
-  for (let i = 0; i < NODES; i++) {
-    const contact = i === 0 ? undefined : addrs[random.int(i)]
-    const c = new Child(`n${i + 1}`, { db: 'memory', listen: true, connect: contact, options: { inboundConnectionThreshold: 1000 } })
-    const ready = await c.waitFor('ready', 20_000)
-    if (contact != null) await c.waitFor('connected', 20_000)
-    nodes.push(c)
-    ids.push(ready.peerId as string)
-    addrs.push((ready.addrs as string[])[0])
+  // in waves (1, 3, 8 nodes), each node of a wave joining through a random
+  // node of the waves before it, so that the processes start in parallel
+  for (const wave of [1, 3, 8]) {
+    const earlier = addrs.length
+    const started = Array.from({ length: wave }, (_, k) => {
+      const i = earlier + k
+      const contact = earlier === 0 ? undefined : addrs[random.int(earlier)]
+      const c = new Child(`n${i + 1}`, { db: 'memory', listen: true, connect: contact, options: { inboundConnectionThreshold: 1000 } })
+      return { c, contact }
+    })
+    for (const { c, contact } of started) {
+      const ready = await c.waitFor('ready', 30_000)
+      if (contact != null) await c.waitFor('connected', 30_000)
+      nodes.push(c)
+      ids.push(ready.peerId as string)
+      addrs.push((ready.addrs as string[])[0])
+    }
   }
 
   // the topology settles: every node in session with at least one other, none past the bound
@@ -86,7 +95,10 @@ test(`${NODES} processes joining through one random earlier node: bounded degree
   let round = 0
   while (true) {
     all = await states(nodes, `settle-${round++}`)
-    if (all.every(s => s.peers.length >= 2) && components(ids, all) === 1) break
+    // a session with a peer that just left the other's active view lasts
+    // until its disconnect arrives: the bound holds once that settled
+    // and connections that no view needs close LINGER_MS after the last use
+    if (all.every(s => s.peers.length >= 2 && s.peers.length <= ACTIVE && s.connections <= ACTIVE + TRANSIENT) && components(ids, all) === 1) break
     if (Date.now() > end) assert.unreachable(`not settled within ${SETTLE_MS} ms: degrees ${all.map(s => s.peers.length).join(', ')}, ${components(ids, all)} components`)
     await new Promise(resolve => setTimeout(resolve, 250))
   }
@@ -100,8 +112,8 @@ test(`${NODES} processes joining through one random earlier node: bounded degree
   // three writers, 300 events each at once: every node ends with all of them
   for (const [w, c] of [nodes[0], nodes[5], nodes[11]].entries()) c.send({ cmd: 'burst', name: 'Integer', count: 300, base: w * 1000, tag: `b${w}` })
   for (const [w, c] of [nodes[0], nodes[5], nodes[11]].entries()) await c.waitFor('emitted', 20_000, l => l.tag === `b${w}`)
-  const lengths = await states(nodes, 'count')
-  const expected = Math.max(...lengths.map(s => s.length))
+  // each node wrote one EventPeer when it listened
+  const expected = NODES + 900
   all = await converge(nodes, expected, 'burst')
   assert.ok(all.every(s => s.verify.ok), 'verify() on every node')
 
@@ -112,18 +124,18 @@ test(`${NODES} processes joining through one random earlier node: bounded degree
   const aliveIds = ids.filter((_, i) => i !== victim)
   for (const [w, c] of alive.slice(0, 3).entries()) c.send({ cmd: 'burst', name: 'Integer', count: 200, base: 10_000 + w * 1000, tag: `c${w}` })
   for (const [w, c] of alive.slice(0, 3).entries()) await c.waitFor('emitted', 20_000, l => l.tag === `c${w}`)
-  all = await converge(alive, expected + 600, 'after the kill')
+  const converged = await converge(alive, expected + 600, 'after the kill')
+  assert.ok(converged.every(s => s.verify.ok), 'verify() on every survivor')
   // nobody keeps the dead node, and the survivors are one component again
   const healEnd = Date.now() + SETTLE_MS
   round = 0
   while (true) {
     all = await states(alive, `heal-${round++}`)
     const stale = all.some(s => s.peers.some(p => p.id === ids[victim]))
-    if (!stale && components(aliveIds, all) === 1) break
+    if (!stale && components(aliveIds, all) === 1 && all.every(s => s.peers.length <= ACTIVE)) break
     if (Date.now() > healEnd) assert.unreachable(`survivors not healed within ${SETTLE_MS} ms: ${stale ? 'a session with the dead node remains; ' : ''}${components(aliveIds, all)} components`)
     await new Promise(resolve => setTimeout(resolve, 250))
   }
-  for (const s of all) assert.ok(s.peers.length <= ACTIVE)
   await Promise.all(alive.map(async c => { await c.stop() }))
 })
 

@@ -183,10 +183,11 @@ test('an Ack storm (more Acks than Entries frames were sent) ends the session wi
 })
 
 for (const [what, msg] of [
-  ['a Prune', { prune: { authors: [new Uint8Array(5)] } }],
-  ['a Graft', { graft: { have: [{ author: new Uint8Array(31), seq: 1 }] } }]
+  ['a Prune whose author is not a 32-byte key', { prune: { authors: [new Uint8Array(5)] } }],
+  ['a Graft whose author is not a 32-byte key', { graft: { have: [{ author: new Uint8Array(31), seq: 1 }] } }],
+  ['an IHave from a peer whose Hello did not name lazy/1', { ihave: { have: [{ author: new Uint8Array(32), seq: 1 }] } }]
 ] as const) {
-  test(`${what} whose author is not a 32-byte key ends the session with PROTOCOL; the honest peer is still served`, async () => {
+  test(`${what} ends the session with PROTOCOL; the honest peer is still served`, async () => {
     const { e, addr, base } = await target()
     const { p, s } = await session(e, addr)
     await s.waitFor(() => s.frames.some(f => f.entries != null), 2000)

@@ -445,11 +445,14 @@ test('in a full mesh, a node that sends an entry again is pruned for its author:
   const before = sent()
   await rounds(0, 15)
   await converged(nodes, 'all entries on all nodes')
-  // without pruning, about 5 sends per entry and node here (one per link)
+  // without pruning, about 5 sends per entry and node here (one per link);
+  // with Plumtree's tree and probes of new links, 1.02 to 1.2 (1.6 to 1.9
+  // with blind regrafts and no probes)
   const perNeeded = (sent() - before) / (15 * 60 * (nodes.length - 1))
   console.log(`# mesh of 6: ${perNeeded.toFixed(2)} sends per entry and node`)
-  assert.ok(perNeeded < 2.5, `${perNeeded.toFixed(2)} sends per entry and node`)
-  // a relay leaves: the nodes that had pruned others for what it delivered ask again
+  assert.ok(perNeeded < 1.6, `${perNeeded.toFixed(2)} sends per entry and node`)
+  // a relay leaves: the nodes that had pruned others for what it delivered
+  // get IHave notices of it from their lazy links, and graft them
   await nodes[4].close()
   const rest = nodes.filter((_, i) => i !== 4)
   await rounds(15, 20)

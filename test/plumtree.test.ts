@@ -2,9 +2,14 @@
 // the Hellos, IHave notices instead of entries for pruned authors, LazyRepair
 // on its own, and small meshes in memory (test/sync/mesh.ts) under the
 // virtual clock: the tree forms, bursts follow it, a notice repairs a cut
-// link, and a peer without features still gets everything.
+// link, and a peer without features still gets everything. Last, the
+// service's side on real libp2p nodes: `wanted`, `close(peer)`, and a repair
+// on its timer.
+import '../src/polyfill.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { MemoryLevel } from 'memory-level'
+import { multiaddr } from '@multiformats/multiaddr'
 import { Pair } from './sync/pair.js'
 import { Mesh, type MeshNode } from './sync/mesh.js'
 import { hello } from './sync/author.js'
@@ -13,7 +18,11 @@ import { LazyRepair } from '../src/sync/plumtree.js'
 import { decodeFirst, decodeFrame } from '../src/sync/framing.js'
 import { SyncMessage } from '../src/pb/sync.js'
 import { toHex } from '../src/log/entry.js'
-import { FEATURE_LAZY, GRAFT_RETRY, GRAFT_TIMEOUT, MAX_FEATURES, MAX_HAVE, REGRAFT_MS } from '../src/sync/constants.js'
+import { Log } from '../src/log/log.js'
+import { Schema } from '../src/schema/index.js'
+import { createNode, type HyperNode } from '../src/node/index.js'
+import { fixture, until } from './helpers.js'
+import { FEATURE_LAZY, GRAFT_RETRY, GRAFT_TIMEOUT, MAX_FEATURES, MAX_HAVE, RECONCILE_MS, REGRAFT_MS } from '../src/sync/constants.js'
 import type { Session } from './sync/pair.js'
 
 const pairs: Array<{ close: () => Promise<void> }> = []
@@ -155,18 +164,85 @@ test('to a peer that is not lazy/1, a pruned author is left out silently, as bef
   assert.is(p.of('entries').flatMap(e => e.entries).length, 3)
 })
 
-test('an IHave of entries the node lacks is handed to its driver; of entries it holds, not', async () => {
+test('an IHave is handed to the driver for the authors pruned on its link of which the node lacks entries; of entries it holds, of authors not pruned there and of seq 0, not', async () => {
   const pair = newPair()
   const a = await pair.node()
+  const c = await pair.node()
   await a.emit(2)
-  const [s, p] = pair.script(a)
+  await c.emit(1)
+  pair.connect(c, a)
+  await pair.settle()
+  const [s, p] = pair.script(a, { mayPrune: () => true })
   p.send(hello(a, [], [FEATURE_LAZY]))
+  // C's entry again: A prunes C on this link
+  const [cEntry] = await c.log.read(1, 1)
+  p.send({ entries: { entries: [cEntry.bytes as Uint8Array<ArrayBuffer>] } })
+  await pair.settle()
+  assert.equal(s.sent.flatMap(m => m?.prune?.authors.map(toHex) ?? []), [c.key])
   const other = Buffer.alloc(32, 7)
   const have = (author: Uint8Array, seq: bigint): Uint8Array => Uint8Array.from(lenField(1, Uint8Array.from([...lenField(1, author), ...numField(2, seq)])))
-  p.sendFrame(Uint8Array.from(lenField(8, Uint8Array.from([...have(Buffer.from(a.key, 'hex'), 2n), ...have(other, 4n), ...have(Buffer.alloc(32, 9), 0n)]))))
+  p.sendFrame(Uint8Array.from(lenField(8, Uint8Array.from([
+    ...have(Buffer.from(a.key, 'hex'), 2n), ...have(Buffer.from(c.key, 'hex'), 4n), ...have(other, 4n), ...have(Buffer.from(c.key, 'hex'), 0n)
+  ]))))
   await pair.settle()
-  assert.equal(s.ihaves, [[[other.toString('hex'), 4]]], 'A holds its own seq 2; an item of seq 0 is left out')
+  assert.equal(s.ihaves, [[[c.key, 4]]], 'A holds its own seq 2; the other author is not pruned here; an item of seq 0 is left out')
+  assert.is(s.core.sender.remoteHave.get(other.toString('hex')), 4, 'what the peer announced it holds all the same')
   assert.is(s.ending, undefined)
+})
+
+// ---------------------------------------------------------------- probes
+
+/** A node `a` with a lazy/1 scripted peer past catch-up, and a node `c` whose entries `a` stores from its own session. */
+async function probing (): Promise<{ pair: Pair, a: Awaited<ReturnType<Pair['node']>>, c: Awaited<ReturnType<Pair['node']>>, s: Session, p: ReturnType<Pair['script']>[1], entries: () => number[] }> {
+  const pair = newPair()
+  const a = await pair.node()
+  const c = await pair.node()
+  pair.connect(c, a)
+  const [s, p] = pair.script(a)
+  p.send(hello(a, [], [FEATURE_LAZY]))
+  await pair.settle()
+  assert.ok(p.of('synced').length === 1, 'caught up')
+  // the entries of each Entries frame, as (C's) seqs
+  const entries = (): number[] => p.of('entries').map(e => e.entries.length)
+  return { pair, a, c, s, p, entries }
+}
+
+test('probes: a group of an author the lazy peer has not taken goes as one entry, then to its signed end, then freely; the node\'s own entries are never probed', async () => {
+  const { pair, a, c, p, entries } = await probing()
+  await c.emit(5) // one group: four unsigned, the last signed
+  await pair.settle()
+  assert.equal(entries(), [1], 'one entry, unsigned, then nothing until its Ack')
+  p.send({ ack: { batches: 1 } })
+  await pair.settle()
+  assert.equal(entries(), [1, 4], 'the next probe runs to the signed entry')
+  p.send({ ack: { batches: 1 } })
+  await pair.settle()
+  await c.emit(3)
+  await pair.settle()
+  assert.equal(entries(), [1, 4, 3], 'taken: the next group goes whole')
+  await a.emit(4)
+  await pair.settle()
+  assert.equal(entries(), [1, 4, 3, 4], 'the node\'s own group goes whole, unprobed')
+  assert.equal(p.of('ihave'), [])
+})
+
+test('probes: a signed probe that is pruned before its Ack leaves the rest of the author to IHave; a Graft takes the author without a probe', async () => {
+  const { pair, c, p, entries } = await probing()
+  await c.emit(1)
+  await c.emit(1)
+  await pair.settle()
+  // two commits, each signed: the first goes, the second waits for the probe's Ack
+  assert.equal(entries(), [1])
+  p.send({ prune: { authors: [Buffer.from(c.key, 'hex')] } })
+  p.send({ ack: { batches: 1 } })
+  await pair.settle()
+  assert.equal(entries(), [1], 'no more entries of C')
+  assert.equal(p.of('ihave').map(i => i.have.map(h => [toHex(h.author), h.seq])), [[[c.key, 2]]])
+  p.send({ graft: { have: [{ author: Buffer.from(c.key, 'hex'), seq: 1 }] } })
+  await pair.settle()
+  await c.emit(3)
+  await pair.settle()
+  assert.equal(entries(), [1, 1, 3], 'seq 2 on the Graft, then the group whole')
 })
 
 // ---------------------------------------------------------------- LazyRepair
@@ -302,6 +378,21 @@ test('mesh: the tree forms after the first duplicates; then every entry reaches 
   assert.ok([b, c, d].every(n => n.grafts.length === 0))
 })
 
+test('mesh: a first burst crosses only the links from the author, but for one probe entry on each other link (the others have it from the author)', async () => {
+  const m = newMesh()
+  const nodes = await Promise.all(['a', 'b', 'c', 'd'].map(async name => m.node(name)))
+  m.full()
+  await m.settle()
+  const [a] = nodes
+  const before = m.sent
+  // 20 emits at once: one commit group, signed at its end
+  await Promise.all(Array.from({ length: 20 }, async () => { await a.node.emit(1) }))
+  await m.settle()
+  assert.ok(m.converged)
+  // 3 links from a, 60 needed deliveries; 6 links between the others, one probe each
+  assert.ok(m.sent - before <= 60 + 6, `${m.sent - before} sends for 60 needed`)
+})
+
 test('mesh: when the tree link is cut, the IHave of a lazy link grafts it after GRAFT_TIMEOUT, and everything arrives', async () => {
   const m = newMesh()
   const { a, b, c, d } = await square(m)
@@ -366,6 +457,119 @@ test('mesh: a node whose Hello names no features never gets IHave, and still get
   assert.ok(m.converged)
   for (const s of [m.session(c, b), m.session(c, d)]) assert.equal(s.inbox.frames.filter(f => f.msg?.ihave != null), [], 'no IHave to c')
   assert.ok(m.session(b, d).core.lazy, 'the others are lazy among themselves')
+})
+
+// ---------------------------------------------------------------- the service, on libp2p
+
+/** A libp2p node with the sync service and nothing that dials by itself, listening on localhost. */
+interface SyncNode {
+  node: HyperNode
+  log: Log
+  schema: Schema
+  id: string
+  /** the peers it opens sessions to (SyncInit.wanted) */
+  wants: Set<string>
+  emit: () => Promise<void>
+}
+
+const messages = await fixture('messages.proto')
+
+async function syncNode (): Promise<SyncNode> {
+  const log = await Log.open(new MemoryLevel())
+  const schema = new Schema(messages)
+  const wants = new Set<string>()
+  const node = await createNode({
+    identity: log.identity,
+    sync: {
+      log,
+      fingerprint: schema.fingerprint,
+      topic: '',
+      ingest: { validate: (name, payload) => { schema.check(name, payload) } },
+      wanted: peer => wants.has(peer),
+      graftTimeout: 100
+    },
+    overlay: false
+  })
+  await node.start()
+  await node.services.listener.listen([multiaddr('/ip4/127.0.0.1/tcp/0')])
+  const n = {
+    node,
+    log,
+    schema,
+    id: node.peerId.toString(),
+    wants,
+    emit: async () => { await log.append('Hello', schema.encode('Hello', { from: n.id })) }
+  }
+  pairs.push({ close: async () => { await node.stop(); await log.close() } })
+  return n
+}
+
+/** `from` dials `to` (so `from` opens the session, if it wants `to`). */
+async function dial (from: SyncNode, to: SyncNode): Promise<void> {
+  await from.node.dial(to.node.getMultiaddrs()[0])
+}
+
+function sessionsOf (n: SyncNode): string[] {
+  return n.node.services.sync.peers.filter(p => n.node.services.sync.session(p)?.closed === false)
+}
+
+test('service: sessions are opened only to wanted peers; close(peer) ends one cleanly, without a block, and it is opened again once wanted', async () => {
+  const [a, b] = [await syncNode(), await syncNode()]
+  await dial(b, a)
+  await new Promise(resolve => setTimeout(resolve, 2 * RECONCILE_MS))
+  assert.equal(sessionsOf(b), [], 'b does not want a: no session, though it dialled')
+  assert.equal(sessionsOf(a), [])
+  b.wants.add(a.id)
+  await until(() => sessionsOf(b).length === 1 && sessionsOf(a).length === 1, 5000, 'the session once wanted')
+  await until(() => b.node.services.sync.lazyPeers.includes(a.id) && a.node.services.sync.lazyPeers.includes(b.id), 5000, 'lazy/1 agreed on both sides')
+  b.wants.delete(a.id)
+  b.node.services.sync.close(a.id)
+  await until(() => sessionsOf(b).length === 0 && sessionsOf(a).length === 0, 5000, 'the close')
+  await new Promise(resolve => setTimeout(resolve, 2 * RECONCILE_MS))
+  assert.equal(sessionsOf(b), [], 'not opened again while not wanted')
+  assert.not.ok(b.node.services.sync.isBlocked(a.id))
+  assert.not.ok(a.node.services.sync.isBlocked(b.id))
+  assert.is(b.node.getConnections(a.node.peerId).length, 1, 'the connection stays')
+  b.wants.add(a.id)
+  await until(() => sessionsOf(b).length === 1, 2 * RECONCILE_MS + 2000, 'the session again, with no backoff')
+  await a.emit()
+  await until(() => b.log.length === a.log.length, 5000, 'a\'s entry at b')
+})
+
+test('service: in a square of lazy/1 nodes, when the node that fed the far corner stops, a lazy link is grafted on its IHave and everything arrives', async () => {
+  const [a, b, c, d] = [await syncNode(), await syncNode(), await syncNode(), await syncNode()]
+  // a-b, b-c, c-d, d-a: c hears a through b or d
+  for (const [x, y] of [[b, a], [b, c], [d, c], [d, a]]) {
+    x.wants.add(y.id)
+    await dial(x, y)
+  }
+  await until(() => [a, b, c, d].every(n => n.node.services.sync.lazyPeers.length === 2), 10_000, 'four lazy sessions')
+  const received = (): Record<string, number> => Object.fromEntries([b, d].map(n => [n.id, c.node.services.sync.session(n.id)?.received ?? 0]))
+  for (let i = 0; i < 5; i++) {
+    await a.emit()
+    await until(() => c.log.authorSeq(toHex(a.log.identity.publicKey)) === i + 1, 5000, `entry ${i + 1} at c`)
+  }
+  // the tree: the link to c that still brings a's entries
+  const before = received()
+  for (let i = 0; i < 3; i++) {
+    await a.emit()
+    await until(() => c.log.length === a.log.length, 5000, 'a\'s entry at c')
+  }
+  const after = received()
+  const feeding = [b, d].filter(n => after[n.id] > before[n.id])
+  assert.is(feeding.length, 1, `one link feeds c: ${JSON.stringify([before, after])}`)
+  const [tree] = feeding
+  const other = tree === b ? d : b
+  await tree.node.stop()
+  await until(() => c.node.services.sync.peers.length === 1, 5000, 'c to lose the tree link')
+  const started = Date.now()
+  await a.emit()
+  await until(() => c.log.length === a.log.length, 5000, 'a\'s entry at c through the lazy link')
+  assert.ok(Date.now() - started >= 100, 'not before the graft timeout')
+  const got = c.node.services.sync.session(other.id)?.received ?? 0
+  await a.emit()
+  await until(() => c.log.length === a.log.length, 5000, 'and the next one')
+  assert.ok((c.node.services.sync.session(other.id)?.received ?? 0) > got, 'the grafted link is the tree now')
 })
 
 test.run()

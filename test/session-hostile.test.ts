@@ -12,7 +12,7 @@ import { blocksPeer } from '../src/sync/core.js'
 import { SyncMessage } from '../src/pb/sync.js'
 import { Identity } from '../src/log/identity.js'
 import { MAX_PENDING_BYTES } from '../src/log/ingest.js'
-import { MAX_FRAME_BYTES, MAX_INVALID, WINDOW, MAX_BATCH_ENTRIES, REFUSE, SESSION_MAX_PENDING, HANDSHAKE_TIMEOUT, type RefuseName } from '../src/sync/constants.js'
+import { MAX_FRAME_BYTES, MAX_INVALID, WINDOW, MAX_BATCH_ENTRIES, MAX_HAVE, REFUSE, SESSION_MAX_PENDING, HANDSHAKE_TIMEOUT, FEATURE_LAZY, type RefuseName } from '../src/sync/constants.js'
 
 let pair: Pair
 test.before.each(() => { pair = new Pair() })
@@ -179,6 +179,33 @@ test('Acks beyond the Entries frames sent, and a Prune or Graft whose author is 
     const { s, p } = await opened(1)
     assert.is(p.of('entries').length, 1, 'the node sent its entry')
     for (const m of msgs) p.send(m)
+    await pair.settle()
+    assertRefused(s, p, 'PROTOCOL')
+  }
+})
+
+test('an IHave from a peer whose Hello did not name lazy/1, or before the Hello, is PROTOCOL; from a lazy/1 peer, one whose author is not a 32-byte key or with more than MAX_HAVE items is PROTOCOL too', async () => {
+  const ihave = (author: Uint8Array, n = 1): SyncMessage => ({ ihave: { have: Array.from({ length: n }, () => ({ author: author as Uint8Array<ArrayBuffer>, seq: 1 })) } })
+  {
+    const { s, p } = await opened(1)
+    assert.not.ok(s.core.lazy)
+    p.send(ihave(new Uint8Array(32)))
+    await pair.settle()
+    assertRefused(s, p, 'PROTOCOL')
+  }
+  {
+    const [s, p] = pair.script(await pair.node())
+    p.send(ihave(new Uint8Array(32)))
+    await pair.settle()
+    assertRefused(s, p, 'PROTOCOL')
+  }
+  for (const [what, msg] of [['a 31-byte author', ihave(new Uint8Array(31))], ['MAX_HAVE + 1 items', ihave(new Uint8Array(32), MAX_HAVE + 1)]] as const) {
+    const node = await pair.node()
+    const [s, p] = pair.script(node)
+    p.send(hello(node, [], [FEATURE_LAZY]))
+    await pair.settle()
+    assert.ok(s.core.lazy, what)
+    p.send(msg)
     await pair.settle()
     assertRefused(s, p, 'PROTOCOL')
   }

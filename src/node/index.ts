@@ -18,7 +18,12 @@ export interface NodeInit {
   /** the log's key: the node's peer id is its author key */
   identity: Identity
   sync: SyncInit
-  overlay?: OverlayInit
+  /**
+   * The overlay's options; false for none (a node whose sessions its user
+   * picks with `sync.wanted`; `services.overlay` is then absent, and nothing
+   * closes connections that no view needs)
+   */
+  overlay?: OverlayInit | false
   /** discover peers on the LAN by mDNS. @default false */
   mdns?: boolean
   /** the mDNS service name is derived from it, so clusters stay apart. @default '' */
@@ -60,10 +65,11 @@ function listener (): (components: { transportManager: TransportManager }) => Li
  * connection. Its default adapts down to 5 s, so a ping sent into a partition
  * of a few seconds, or to a process busy storing a burst, aborted connections
  * that were fine again a moment later, and their sessions with them (seconds
- * after a heal). A connection that is really gone ends by TCP reset when the
- * peer comes back, or after this.
+ * after a heal). At 30 s, processes of a cluster bench loaded past what the
+ * machine can do still lost some. A connection that is really gone ends by
+ * TCP reset when the peer comes back, or after this.
  */
-const PING_TIMEOUT = 30_000
+const PING_TIMEOUT = 60_000
 /** redials libp2p makes before it gives up on a keep-alive peer */
 const RECONNECT_RETRIES = 5
 /** stored peer addresses stay usable this long: a node may be down for days */
@@ -78,9 +84,10 @@ export function serviceTag (topic: string): string {
 /** A libp2p node with TCP, Noise, Yamux, identify, the sync service, and mDNS when asked. */
 export async function createNode (init: NodeInit): Promise<HyperNode> {
   const isBlocked = init.isBlocked ?? (() => false)
-  // sessions go to the peers of the overlay's active view (and to older nodes)
-  let overlay: OverlayService | undefined
-  const wanted = (peer: string): boolean => overlay?.wanted(peer) ?? false
+  // sessions go to the peers of the overlay's active view (and to older
+  // nodes), unless the caller decides
+  const started: { overlay?: OverlayService } = {}
+  const wanted = init.sync.wanted ?? ((peer: string): boolean => started.overlay?.wanted(peer) ?? false)
   const node = await createLibp2p({
     privateKey: privateKeyFromRaw(init.identity.rawPrivateKey),
     addresses: { listen: [] },
@@ -107,13 +114,13 @@ export async function createNode (init: NodeInit): Promise<HyperNode> {
     services: {
       identify: identify(),
       sync: hyperSync({ ...init.sync, wanted }),
-      overlay: hyperOverlay(init.overlay),
+      ...(init.overlay === false ? {} : { overlay: hyperOverlay(init.overlay) }),
       listener: listener()
     },
     start: false
   })
-  overlay = node.services.overlay
-  return node
+  started.overlay = node.services.overlay
+  return node as HyperNode
 }
 
 const PSK_FORMAT = /^\/key\/swarm\/psk\/1\.0\.0\/\r?\n\/base16\/\r?\n[0-9a-fA-F]{64}\s*$/

@@ -1,6 +1,5 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { logger } from '@libp2p/logger'
 import { abortable } from '../abort.js'
 import { createNode, type HyperNode, type NodeInit } from './index.js'
 import { tcpAddresses } from './address.js'
@@ -15,10 +14,10 @@ import type { Log, AnyLevel } from '../log/log.js'
 import type { Schema } from '../schema/index.js'
 import type { SyncEvent } from '../sync/index.js'
 
-const log = logger('hyperemitter:network')
-
 /** How long connect() waits for the sync handshake. */
 const CONNECT_TIMEOUT = 15_000
+/** How often connect() looks whether the peer passed this node on to others. */
+const JOIN_POLL_MS = 100
 
 export interface NetworkInit {
   log: Log
@@ -173,7 +172,7 @@ export class Network {
         node.services.overlay.join(peer)
       }
       try {
-        await node.services.sync.ready(peer, either)
+        await this.#joined(node, peer, either)
       } catch (err) {
         if (signal?.aborted === true) throw err
         throw new HyperEmitterError(`connected to ${addr.toString()}, but no sync session: ${(err as Error).message}`, 'ERR_NO_SESSION', { cause: err })
@@ -182,6 +181,21 @@ export class Network {
     } catch (err) {
       if (signal?.aborted === true) throw signal.reason
       throw err
+    }
+  }
+
+  // Resolves once a session with `peer` runs; or, when `peer` answered the
+  // join and then passed this node on (its active view was full, and a later
+  // joiner took the place), once a session with any other peer runs.
+  async #joined (node: HyperNode, peer: string, signal: AbortSignal): Promise<void> {
+    const ready = node.services.sync.ready(peer, signal)
+    ready.catch(() => {})
+    const overlay = node.services.overlay
+    while (true) {
+      const tick = new Promise<boolean>(resolve => { setTimeout(resolve, JOIN_POLL_MS, false) })
+      if (await Promise.race([ready.then(() => true), tick])) return
+      const passedOn = !overlay.isLegacy(peer) && !overlay.awaits(peer) && !overlay.active.includes(peer)
+      if (passedOn && node.services.sync.peers.length > 0) return
     }
   }
 

@@ -49,12 +49,14 @@
 // disconnect. The sender leaves the active view (`down`) for the passive one;
 // it is not asked again for retryBackoff, and the view is filled at once.
 //
-// Fill. While the active view is not full and no Join or Neighbor is pending
-// (at most one Neighbor at a time; a Join is the driver's to start), every
-// fillInterval and right after an active peer left: `neighbor {high: the
-// active view is empty}` to a random passive peer out of its backoff. An
+// Fill. Every fillInterval and right after an active peer left, each place
+// of the active view that no active peer or pending request takes gets a
+// `neighbor` to a random passive peer out of its backoff, at once; one is
+// high priority when there is no active peer and no request pending. An
 // answer not there within replyTimeout counts as a failure of that peer.
-// Small clusters therefore end up fully connected when activeSize allows.
+// While the view is not empty, refusals in a row double the time to the next
+// fill (up to 30 s); a change of the active view resets it. Small clusters
+// therefore end up fully connected when activeSize allows.
 //
 // Shuffle. Every shuffleInterval, if it has an active peer, a node sends a
 // random active peer `shuffle {origin: self, ttl: prwl, peers: [self, up to
@@ -82,6 +84,13 @@
 
 /** Longest time a failing peer is left alone. */
 const MAX_BACKOFF = 30_000
+/**
+ * ...but a peer whose active link broke in the last RECENT_MS is tried at
+ * least this often: it was there a moment ago, and a partition that heals
+ * or a peer that restarts should find its links back within seconds.
+ */
+const RECENT_MAX_BACKOFF = 2_000
+const RECENT_MS = 10 * 60_000
 
 export interface HyParViewInit {
   self: string
@@ -188,6 +197,8 @@ export class HyParView {
   /** undefined until the first call that gives the time */
   private shuffleAt: number | undefined
   private fillAt = 0
+  /** when the active link to each passive peer broke (while it stays passive) */
+  private readonly lostAt = new Map<string, number>()
   /** between fills: fillInterval, doubling with each refusal in a row (up to MAX_BACKOFF) */
   private fillDelay: number
 
@@ -208,6 +219,8 @@ export class HyParView {
   }
 
   get active (): ReadonlySet<string> { return this.activeView.set }
+  /** Whether a Join or Neighbor sent to `peer` awaits its answer. */
+  awaits (peer: string): boolean { return this.pending.has(peer) }
   get passive (): ReadonlySet<string> { return this.passiveView.set }
 
   /** When `tick` is due next (possibly already past), or undefined. */
@@ -215,7 +228,7 @@ export class HyParView {
     if (this.shuffleAt === undefined) return undefined
     let t = this.activeView.size > 0 ? this.shuffleAt : undefined
     for (const deadline of this.pending.values()) t = t === undefined ? deadline : Math.min(t, deadline)
-    if (this.pending.size === 0 && !this.activeView.full && this.passiveView.size > 0) {
+    if (this.freePlaces > 0 && this.passiveView.items.some(p => !this.pending.has(p))) {
       t = t === undefined ? this.fillAt : Math.min(t, this.fillAt)
     }
     return t
@@ -266,6 +279,7 @@ export class HyParView {
     const wasActive = this.activeView.has(peer)
     if (wasActive) this.removeActive(peer)
     if (wasActive || wasPending) this.addPassive(peer)
+    if (wasActive && this.passiveView.has(peer)) this.lostAt.set(peer, now)
     this.backOff(peer, now)
     if (wasActive) this.fill(now)
   }
@@ -436,12 +450,23 @@ export class HyParView {
     }
   }
 
+  /** Places of the active view that no active peer or pending request takes. */
+  private get freePlaces (): number {
+    return this.activeView.capacity - this.activeView.size - this.pending.size
+  }
+
+  // One Neighbor per free place, at once: a node that lost its peers (or
+  // restarted) has them back in one round trip. High priority for one only,
+  // and only when there is no active peer or request.
   private fill (now: number): void {
     this.fillAt = now + this.fillDelay
-    if (this.activeView.full || this.pending.size > 0) return
-    const peer = this.pick(this.passiveView.items, p => (this.backoff.get(p)?.until ?? 0) <= now)
-    if (peer === undefined) return
-    this.request(peer, { type: 'neighbor', high: this.activeView.size === 0 }, now)
+    let high = this.activeView.size === 0 && this.pending.size === 0
+    for (let free = this.freePlaces; free > 0; free--) {
+      const peer = this.pick(this.passiveView.items, p => !this.pending.has(p) && (this.backoff.get(p)?.until ?? 0) <= now)
+      if (peer === undefined) return
+      this.request(peer, { type: 'neighbor', high }, now)
+      high = false
+    }
   }
 
   /** Sends a Join or Neighbor and waits replyTimeout for its answer. */
@@ -460,6 +485,7 @@ export class HyParView {
     }
     this.passiveView.delete(peer)
     this.backoff.delete(peer)
+    this.lostAt.delete(peer)
     // a request to it is over: if the peer is dropped later, it may still
     // accept the request before the disconnect comes, and drop this node again
     this.pending.delete(peer)
@@ -488,6 +514,7 @@ export class HyParView {
   private removePassive (peer: string): void {
     if (!this.passiveView.delete(peer)) return
     this.backoff.delete(peer)
+    this.lostAt.delete(peer)
     if (!this.pending.has(peer)) this.unanswered.delete(peer)
   }
 
@@ -507,7 +534,8 @@ export class HyParView {
     const backoff = this.backoffOf(peer)
     if (backoff === undefined) return
     backoff.failures++
-    backoff.until = now + Math.min(MAX_BACKOFF, this.retryBackoff * 2 ** Math.min(backoff.failures - 1, 30))
+    const recent = now - (this.lostAt.get(peer) ?? -Infinity) < RECENT_MS
+    backoff.until = now + Math.min(recent ? RECENT_MAX_BACKOFF : MAX_BACKOFF, this.retryBackoff * 2 ** Math.min(backoff.failures - 1, 30))
   }
 
   /** A passive peer that refused or dropped this node is not asked again for retryBackoff; not a failure. */

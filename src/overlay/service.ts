@@ -24,7 +24,7 @@ const SEND_TIMEOUT = 3000
 /** How often connections that no view needs are looked for. */
 const REAP_MS = 1000
 /** A connection no view needs is closed once it has carried no overlay message for this long. */
-const LINGER_MS = 1000
+const LINGER_MS = 2000
 /** Overlay streams a connection takes at once, each way. */
 const MAX_STREAMS = 16
 
@@ -55,6 +55,13 @@ export class OverlayService implements Startable {
   readonly #lastUsed = new Map<string, number>()
   /** sends under way, per peer */
   readonly #sending = new Map<string, number>()
+  /**
+   * Per peer, the last message sent to it and the last one received from
+   * it: HyParView needs the messages between two peers in the order they
+   * were sent, and each goes on a stream of its own.
+   */
+  readonly #outbox = new Map<string, Promise<void>>()
+  readonly #inbox = new Map<string, Promise<void>>()
   #timer: ReturnType<typeof setTimeout> | undefined
   #timerAt: number | undefined
   #reaper: ReturnType<typeof setInterval> | undefined
@@ -82,7 +89,7 @@ export class OverlayService implements Startable {
   readonly [Symbol.toStringTag] = '@hyperemitter/overlay'
 
   async start (): Promise<void> {
-    await this.#components.registrar.handle(OVERLAY_PROTOCOL, (stream, connection) => { void this.#receive(stream, connection) }, {
+    await this.#components.registrar.handle(OVERLAY_PROTOCOL, (stream, connection) => { this.#inOrder(this.#inbox, connection.remotePeer.toString(), async () => { await this.#receive(stream, connection) }) }, {
       maxInboundStreams: MAX_STREAMS,
       maxOutboundStreams: MAX_STREAMS
     })
@@ -122,6 +129,11 @@ export class OverlayService implements Startable {
     return this.#view.active.has(peer) || this.#speaks.get(peer) === false
   }
 
+  /** Whether a Join or Neighbor sent to `peer` awaits its answer. */
+  awaits (peer: string): boolean {
+    return this.#view.awaits(peer)
+  }
+
   /** Whether `peer` is known not to speak the overlay protocol. */
   isLegacy (peer: string): boolean {
     return this.#speaks.get(peer) === false
@@ -146,7 +158,11 @@ export class OverlayService implements Startable {
     if (!this.#running) return
     for (let action = this.#view.poll(); action != null; action = this.#view.poll()) {
       switch (action.type) {
-        case 'send': void this.#send(action.to, action.message); break
+        case 'send': {
+          const { to, message } = action
+          this.#inOrder(this.#outbox, to, async () => { await this.#send(to, message) })
+          break
+        }
         case 'up':
           this.#lastUsed.set(action.peer, Date.now())
           this.#init.onChange?.({ type: 'up', peer: action.peer })
@@ -170,9 +186,18 @@ export class OverlayService implements Startable {
     this.#timer.unref?.()
   }
 
+  // Runs `job` after the last one queued for `peer`.
+  #inOrder (queues: Map<string, Promise<void>>, peer: string, job: () => Promise<void>): void {
+    const next = (queues.get(peer) ?? Promise.resolve()).then(job).catch(() => {})
+    queues.set(peer, next)
+    void next.then(() => { if (queues.get(peer) === next) queues.delete(peer) })
+  }
+
   // One message on a stream of its own; the peer is dialled when there is no
   // connection. A peer that cannot be reached, or does not speak the
-  // protocol, has failed.
+  // protocol, has failed. An active peer whose connection stays open has
+  // not: a send into a short partition times out, and the connection (with
+  // its session) carries on after the heal; if it is dead, libp2p closes it.
   async #send (to: string, message: OverlayMessage): Promise<void> {
     this.#sending.set(to, (this.#sending.get(to) ?? 0) + 1)
     this.#lastUsed.set(to, Date.now())
@@ -188,9 +213,11 @@ export class OverlayService implements Startable {
       await stream.close({ signal })
     } catch (err) {
       stream?.abort(err as Error)
-      if ((err as Error).name === 'UnsupportedProtocolError') this.#speaks.set(to, false)
+      const unsupported = (err as Error).name === 'UnsupportedProtocolError'
+      if (unsupported) this.#speaks.set(to, false)
       this.#log('could not send %s to %s: %e', message.type, to, err)
-      if (this.#running) {
+      const linked = this.#view.active.has(to) && this.#components.connectionManager.getConnections(peerIdFromString(to)).some(c => c.status === 'open')
+      if (this.#running && (unsupported || !linked)) {
         this.#view.failed(to, Date.now())
         this.#pump()
       }
@@ -278,7 +305,7 @@ export class OverlayService implements Startable {
   async #record (id: string): Promise<PeerRecord> {
     const stored = await this.#components.peerStore.get(peerIdFromString(id)).catch(() => undefined)
     const addrs = (stored?.addresses ?? []).map(a => a.multiaddr).filter(isDialable).slice(0, MAX_ADDRS)
-    return { id, addrs: addrs.map(a => a.bytes as Uint8Array<ArrayBuffer>) }
+    return { id, addrs: addrs.map(a => a.bytes) }
   }
 
   // Whether `id` is a usable peer id; its dialable addresses are merged into the peer store.
@@ -296,7 +323,9 @@ export class OverlayService implements Startable {
       try {
         const addr = multiaddr(bytes)
         if (isDialable(addr)) multiaddrs.push(addr)
-      } catch {}
+      } catch {
+        // not a multiaddr: left out
+      }
     }
     if (multiaddrs.length > 0) await this.#components.peerStore.merge(peer, { multiaddrs }).catch(() => {})
     return true
@@ -307,11 +336,12 @@ export class OverlayService implements Startable {
       .map(a => a.decapsulateCode(421))
       .filter(isDialable)
       .slice(0, MAX_ADDRS)
-      .map(a => a.bytes as Uint8Array<ArrayBuffer>)
+      .map(a => a.bytes)
   }
 
   // Closes connections to peers that speak the overlay and that no view
-  // needs any more: not active, nothing being sent, quiet for LINGER_MS.
+  // needs any more: not active, no answer awaited from it, nothing being
+  // sent, quiet for LINGER_MS.
   // Of two connections to an active peer (both dialled at once), the one
   // that carries no stream goes.
   #reap (): void {
@@ -319,7 +349,7 @@ export class OverlayService implements Startable {
     const seen = new Set<string>()
     for (const connection of this.#components.connectionManager.getConnections()) {
       const peer = connection.remotePeer.toString()
-      if (this.#speaks.get(peer) !== true || this.#sending.has(peer) || now - connection.timeline.open < LINGER_MS) continue
+      if (this.#speaks.get(peer) !== true || this.#sending.has(peer) || this.#view.awaits(peer) || now - connection.timeline.open < LINGER_MS) continue
       if (this.#view.active.has(peer)) {
         if (seen.has(peer)) continue
         seen.add(peer)

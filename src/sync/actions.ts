@@ -44,8 +44,8 @@ export type Action =
   /**
    * The remote (lazy/1) holds entries of these authors (hex) up to these
    * seqs, which this node lacks, and does not push them: this side pruned
-   * them. The driver grafts them if they do not come by another path
-   * (LazyRepair).
+   * them on this session. The driver grafts them if they do not come by
+   * another path (LazyRepair).
    */
   | { type: 'ihave', have: Array<[string, number]> }
   /**

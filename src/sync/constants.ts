@@ -56,6 +56,13 @@ export const GRAFT_TIMEOUT = 400
 export const GRAFT_RETRY = 200
 /** Announcing peers remembered per author for grafts: a few more than the ~6 active peers of an overlay. */
 export const MAX_ANNOUNCERS = 8
+/**
+ * Live entries of each author a lazy/1 peer has not taken yet that go in one
+ * probe: if the peer has them from another path it prunes the author, and
+ * only these crossed the link twice; if not, the rest follow its Ack, one
+ * round trip later.
+ */
+export const PROBE_ENTRIES = 1
 /** Invalid entries a peer may send in one session before it is dropped. */
 export const MAX_INVALID = 16
 /** How long a dropped peer is kept away. */

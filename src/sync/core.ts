@@ -32,6 +32,11 @@ export interface CoreInit {
    * one written before features existed. @default FEATURES
    */
   features?: readonly string[]
+  /**
+   * This node's author key (hex). Toward a lazy/1 peer its own entries go
+   * without a probe: a peer never prunes an author on the link from it.
+   */
+  self?: string
   /** debug logging */
   log?: (format: string, ...args: unknown[]) => void
 }
@@ -84,6 +89,7 @@ export class SessionCore {
       ihave: have => { this.#send({ ihave: { have: have.map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq })) } }) },
       holds: author => this.#storage.authorSeq(author)
     })
+    this.#sender.self = init.self
     this.#receiver = new Receiver({
       accept: (entries, now) => this.#storage.accept(entries, now),
       seen: (author, seq) => { this.#sender.seen(author, seq) },
@@ -355,13 +361,15 @@ export class SessionCore {
   }
 
   // The remote holds these entries: it need not be sent them. Those this
-  // node lacks go to the driver, which grafts if they do not come otherwise.
+  // node lacks of the authors it pruned here go to the driver, which grafts
+  // them if they do not come otherwise. (An author not pruned here is pushed,
+  // or was just grafted: nothing to repair on this link.)
   #ihave (have: Array<[string, number]>): void {
     if (!this.#lazy) throw new RefusedError('an IHave, but lazy/1 was not agreed in the Hellos', { refuseCode: REFUSE.PROTOCOL })
     const lacking: Array<[string, number]> = []
     for (const [author, seq] of have) {
       this.#sender.seen(author, seq)
-      if (this.#storage.authorSeq(author) < seq) lacking.push([author, seq])
+      if (this.#prunes.has(author) && this.#storage.authorSeq(author) < seq) lacking.push([author, seq])
     }
     if (lacking.length > 0) this.#act({ type: 'ihave', have: lacking })
   }

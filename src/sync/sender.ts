@@ -3,11 +3,14 @@
 // Catch-up reads from the log (the next read already under way while the
 // frames of the last one wait for credits); once caught up, the node's
 // commits are pushed as they come, unless there is a gap. Toward a lazy/1
-// peer, entries of the authors it pruned are announced by IHave instead
+// peer, entries of the authors it pruned are announced by IHave instead, and
+// the first live entries of an author it has not taken yet go as a probe
 // (§5.8).
 import { RefusedError } from '../errors.js'
 import { authorHex } from '../log/entry.js'
-import { LIVE_QUEUE, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_HAVE, READ_BATCH, REFUSE, WINDOW } from './constants.js'
+import { SIGNATURE_LENGTH } from '../log/identity.js'
+import { MAX_GROUP } from '../log/log.js'
+import { LIVE_QUEUE, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_HAVE, PROBE_ENTRIES, READ_BATCH, REFUSE, WINDOW } from './constants.js'
 import type { Outgoing } from './actions.js'
 import type { LogEntry } from '../log/log.js'
 
@@ -47,14 +50,31 @@ export class Sender {
   /** a read's result, not yet framed */
   #read: Outgoing[] | undefined
   /**
-   * The remote is lazy/1: entries of the authors it pruned are announced by
-   * IHave instead of being left out silently. Set before `start`.
+   * Both sides named lazy/1: entries of the authors the remote pruned are
+   * announced by IHave instead of being left out silently, and live entries
+   * of an author it has not taken yet are probed. Set before `start`.
    */
   lazy = false
   /** pruned authors to announce at the end of this round: the highest seq held that the remote lacks */
   readonly #announce = new Map<string, number>()
   /** the highest seq announced of each pruned author */
   readonly #announced = new Map<string, number>()
+  /** this node's author key (hex): a remote never prunes it on the link from it, so it is never probed */
+  self: string | undefined
+  /** authors whose live entries a lazy remote took without a Prune: pushed freely */
+  readonly #confirmed = new Set<string>()
+  /** the probe out: the number of its (last) Entries frame, and its authors, each with whether its last entry there is signed */
+  #probe: { frame: number, authors: Map<string, boolean> } | undefined
+  /**
+   * authors whose probe ended on an unsigned entry, which the remote holds
+   * until the signed one comes and so cannot judge: the next probe runs to
+   * a signed entry
+   */
+  readonly #unsure = new Set<string>()
+  /** entries of unconfirmed authors wait for the probe's Ack (or Prune) */
+  #heldBack = false
+  #framesSent = 0
+  #framesAcked = 0
   /** entries sent, in Entries frames */
   sent = 0
 
@@ -99,6 +119,8 @@ export class Sender {
     if (batches > this.#outstanding) throw new RefusedError('an Ack for Entries frames that were not sent', { refuseCode: REFUSE.PROTOCOL })
     this.#outstanding -= batches
     this.#credits = Math.min(WINDOW, this.#credits + batches)
+    this.#framesAcked += batches
+    if (this.#probe != null && this.#framesAcked >= this.#probe.frame) this.#probed(this.#probe.authors)
     this.#pump()
   }
 
@@ -120,6 +142,8 @@ export class Sender {
       // past the bound the remote gets some entries twice, which is harmless
       if (this.#pruned.has(author) || this.#pruned.size >= MAX_HAVE) continue
       this.#pruned.add(author)
+      this.#confirmed.delete(author)
+      this.#unsure.delete(author)
       // what is held beyond what it has would be read or taken from the queue
       // and left out: it is announced instead
       this.#lacks(author, this.#out.holds(author))
@@ -133,6 +157,9 @@ export class Sender {
       this.#pruned.delete(author)
       this.#announce.delete(author)
       this.#announced.delete(author)
+      // it asked for them: no probe
+      this.#unsure.delete(author)
+      if (this.#confirmed.size < MAX_HAVE) this.#confirmed.add(author)
       if (Number.isSafeInteger(seq)) this.seen(author, seq)
     }
     // what the remote lacks of them is read from the log
@@ -157,9 +184,12 @@ export class Sender {
         this.#credits--
         this.#outstanding++
         this.sent += frame.length
+        this.#framesSent++
         this.#out.entries(frame)
       }
       if (this.#frames.length > 0 || this.#reading) return
+      // everything waits for the probe's answer, which may be a Prune
+      if (this.#heldBack && this.#probe != null) return
       const batch = this.#read
       this.#read = undefined
       if (batch == null) {
@@ -222,18 +252,57 @@ export class Sender {
     return out
   }
 
+  // The probe's frame was acknowledged: the authors it carried that the
+  // remote did not prune on the way are pushed freely from now on (those
+  // whose probe ended unsigned after one more probe), and what waited is
+  // read again.
+  #probed (authors: Map<string, boolean>): void {
+    this.#probe = undefined
+    for (const [author, signed] of authors) {
+      if (this.#pruned.has(author)) continue
+      if (signed || this.#unsure.has(author) || this.#unsure.size >= MAX_HAVE) {
+        this.#unsure.delete(author)
+        if (this.#confirmed.size < MAX_HAVE) this.#confirmed.add(author)
+      } else {
+        this.#unsure.add(author)
+      }
+    }
+    if (this.#heldBack) {
+      this.#heldBack = false
+      this.#reread = true
+    }
+  }
+
   // Entries frames of what the remote lacks; the remote is taken to have
-  // them from here on.
+  // them from here on. Once caught up with a lazy remote, the entries of an
+  // author it has not taken yet go as a probe: at most PROBE_ENTRIES of each
+  // such author, one probe at a time, the rest held back until its Ack. A
+  // remote that has them from another peer prunes the author before it
+  // acknowledges, and only the probe was sent twice. A remote holds an
+  // unsigned entry until its signed cover comes, and cannot tell yet: after
+  // a probe that ended unsigned, the next runs to the first signed entry.
   #frame (entries: Outgoing[]): Uint8Array[][] {
     const frames: Uint8Array[][] = []
     let frame: Uint8Array[] = []
     let bytes = 0
+    const probing = this.lazy && this.#caughtUp
+    let probe: Map<string, { n: number, signed: boolean }> | undefined
+    let probeFrame = 0
+    const held = new Set<string>()
     for (const e of entries) {
       // the remote may have got it from another peer meanwhile, or get it
       // from another peer
       if (e.authorSeq <= (this.remoteHave.get(e.author) ?? 0)) continue
       if (this.#pruned.has(e.author)) {
         this.#lacks(e.author, e.authorSeq)
+        continue
+      }
+      const probes = probing && e.author !== this.self && !this.#confirmed.has(e.author) && this.#confirmed.size < MAX_HAVE
+      const taken = probes ? probe?.get(e.author) : undefined
+      if (probes && (held.has(e.author) || this.#probe != null || (taken != null && (taken.signed || taken.n >= (this.#unsure.has(e.author) ? MAX_GROUP : PROBE_ENTRIES))))) {
+        // with every later entry of its author, so that it leaves no gap
+        held.add(e.author)
+        this.#heldBack = true
         continue
       }
       if (frame.length >= MAX_BATCH_ENTRIES || (frame.length > 0 && bytes + e.bytes.byteLength > MAX_BATCH_BYTES)) {
@@ -244,8 +313,14 @@ export class Sender {
       frame.push(e.bytes)
       bytes += e.bytes.byteLength
       this.remoteHave.set(e.author, e.authorSeq)
+      if (probes) {
+        probe ??= new Map()
+        probe.set(e.author, { n: (taken?.n ?? 0) + 1, signed: endsSigned(e.bytes) })
+        probeFrame = frames.length
+      }
     }
     if (frame.length > 0) frames.push(frame)
+    if (probe != null) this.#probe = { frame: this.#framesSent + probeFrame + 1, authors: new Map([...probe].map(([author, p]) => [author, p.signed])) }
     return frames
   }
 
@@ -270,4 +345,11 @@ export class Sender {
     }
     if (have.length > 0) this.#out.ihave(have)
   }
+}
+
+// A signed entry ends with its signature field (verifyEntry checks that it
+// does), so the last bytes tell, without decoding, whether it may be signed.
+function endsSigned (bytes: Uint8Array): boolean {
+  const at = bytes.byteLength - SIGNATURE_LENGTH - 2
+  return at >= 0 && bytes[at] === ((15 << 3) | 2) && bytes[at + 1] === SIGNATURE_LENGTH
 }

@@ -261,10 +261,12 @@ export class SyncService implements Startable {
   }
 
   // A lazy/1 peer holds entries this node lacks and does not push them:
-  // they are waited for a while on the tree, then grafted.
+  // they are waited for a while on the tree, then grafted. Those of authors
+  // this node does not accept would be waited for in vain.
   #announced (peer: string, have: Array<[string, number]>): void {
     const now = Date.now()
-    for (const [author, seq] of have) if (this.#init.log.authorSeq(author) < seq) this.#repair.announced(peer, author, seq, now)
+    const accepts = this.#init.ingest.accept ?? (() => true)
+    for (const [author, seq] of have) if (this.#init.log.authorSeq(author) < seq && accepts(author)) this.#repair.announced(peer, author, seq, now)
     this.#armRepair()
   }
 

@@ -2,6 +2,7 @@
 // SessionCore, performs the core's storage actions against the Log and the
 // session's Ingester, and keeps its timer on the wall clock.
 import { ProtocolError } from '../errors.js'
+import { toHex } from '../log/entry.js'
 import { SessionCore } from './core.js'
 import { SessionStorage } from './storage.js'
 import { CLOSE_TIMEOUT } from './constants.js'
@@ -73,6 +74,7 @@ export class Session {
       topic: init.topic,
       mayPrune: init.mayPrune,
       features: init.features,
+      self: toHex(init.log.identity.publicKey),
       log: init.logger
     })
     this.#synced.promise.catch(() => {})

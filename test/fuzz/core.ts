@@ -1,13 +1,14 @@
 // Fuzz (d): the session's core in-process (test/sync/pair.ts), fed by a
-// scripted peer that says Hello and then sends a run of generated, mutated and
-// random frames and raw wire bytes, among valid entries of the corpus DAG. No
+// scripted peer that says Hello (naming lazy/1 every other session) and then
+// sends a run of generated, mutated and random frames and raw wire bytes,
+// among valid entries of the corpus DAG. No
 // call into the core may throw; a session ends only by an `end` action; what
 // is stored is only what we built, and the log stays consistent. Thousands of
 // sessions a second, where (c) runs a few over real streams.
 import fc from 'fast-check'
 import { RefusedError } from '../../src/errors.js'
 import { entryId, toHex } from '../../src/log/entry.js'
-import { REFUSE, refuseName } from '../../src/sync/constants.js'
+import { FEATURE_LAZY, REFUSE, refuseName } from '../../src/sync/constants.js'
 import { Pair } from '../sync/pair.js'
 import { entriesMessage, hello } from '../sync/author.js'
 import { planInput, planMessage, type Corpus, type Plan } from './corpus.js'
@@ -41,7 +42,8 @@ export async function fuzzCore (c: Corpus, opts: { inputs: number, seed: number,
       cursor = 0
       while (cursor < c.pool.length && stored.has(poolHex[cursor])) cursor++
       const [s, p] = pair.script(node)
-      p.send(hello(node))
+      // every other session with a peer that names lazy/1: IHave is taken, and sent
+      p.send(hello(node, [], sum.inputs % 2 === 0 ? [FEATURE_LAZY] : []))
       for (const plan of plans) {
         if (s.ending != null) break
         cursor = send(c, p, plan, cursor)

@@ -70,6 +70,7 @@ export async function makeCorpus (schemaText: string, rounds = 10): Promise<Corp
   const authors = [...new Set(all.map(e => toHex(e.entry.author)))]
   const frames = [
     SyncMessage.encode({ hello: { version: 1, schema: schema.fingerprint as Uint8Array<ArrayBuffer>, topic: '', have: authors.map(a => ({ author: Buffer.from(a, 'hex'), seq: 3 })), features: [] } }),
+    SyncMessage.encode({ hello: { version: 1, schema: schema.fingerprint as Uint8Array<ArrayBuffer>, topic: '', have: [], features: ['lazy/1'] } }),
     SyncMessage.encode(entriesMessage(pool.slice(0, 1))),
     SyncMessage.encode(entriesMessage(pool.slice(0, 8))),
     SyncMessage.encode({ ack: { batches: 1 } }),
@@ -77,7 +78,8 @@ export async function makeCorpus (schemaText: string, rounds = 10): Promise<Corp
     SyncMessage.encode({ refuse: { code: REFUSE.INVALID_ENTRY, reason: '1 entries refused' } }),
     SyncMessage.encode({ refuse: { code: REFUSE.LIMIT, reason: 'no' } }),
     SyncMessage.encode({ prune: { authors: authors.slice(0, 2).map(a => Buffer.from(a, 'hex')) } }),
-    SyncMessage.encode({ graft: { have: authors.map(a => ({ author: Buffer.from(a, 'hex'), seq: 2 })) } })
+    SyncMessage.encode({ graft: { have: authors.map(a => ({ author: Buffer.from(a, 'hex'), seq: 2 })) } }),
+    SyncMessage.encode({ ihave: { have: authors.map((a, i) => ({ author: Buffer.from(a, 'hex'), seq: 2 + i })) } })
   ]
   return { schemaText, schema, pool, poolIds, identities, payloads, frames, legit: new Set(poolIds.map(toHex)) }
 }

@@ -3,7 +3,7 @@
 import fc from 'fast-check'
 import { decodeEntry } from '../../src/log/entry.js'
 import { decodeFirst, decodeFrame } from '../../src/sync/framing.js'
-import { MAX_BATCH_ENTRIES, MAX_HAVE, refuseName } from '../../src/sync/constants.js'
+import { MAX_BATCH_ENTRIES, MAX_FEATURES, MAX_HAVE, refuseName } from '../../src/sync/constants.js'
 import { OP, U64, lenField, mutate, numField, type Corpus } from './corpus.js'
 import type { SyncMessage } from '../../src/pb/sync.js'
 
@@ -11,8 +11,8 @@ function generatedFrame (c: Corpus): fc.Arbitrary<Uint8Array> {
   const entry = fc.oneof(fc.constantFrom(...c.pool), fc.uint8Array({ maxLength: 30 }))
   const have = fc.record({ author: fc.uint8Array({ maxLength: 34 }), seq: U64 }).map(h => Uint8Array.from([...lenField(1, h.author), ...numField(2, h.seq)]))
   const inner = fc.oneof(
-    fc.record({ version: U64, schema: fc.oneof(fc.constant(c.schema.fingerprint), fc.uint8Array({ maxLength: 40 })), topic: fc.string({ maxLength: 8 }), have: fc.array(have, { maxLength: 6 }) })
-      .map(h => [1, Uint8Array.from([...numField(1, h.version), ...lenField(2, h.schema), ...lenField(3, Buffer.from(h.topic)), ...h.have.flatMap(x => lenField(4, x))])] as const),
+    fc.record({ version: U64, schema: fc.oneof(fc.constant(c.schema.fingerprint), fc.uint8Array({ maxLength: 40 })), topic: fc.string({ maxLength: 8 }), have: fc.array(have, { maxLength: 6 }), features: fc.array(fc.oneof(fc.constant('lazy/1'), fc.string({ maxLength: 70 })), { maxLength: 4 }) })
+      .map(h => [1, Uint8Array.from([...numField(1, h.version), ...lenField(2, h.schema), ...lenField(3, Buffer.from(h.topic)), ...h.have.flatMap(x => lenField(4, x)), ...h.features.flatMap(f => lenField(5, Buffer.from(f)))])] as const),
     fc.array(entry, { maxLength: 8 }).map(es => [2, Uint8Array.from(es.flatMap(e => lenField(1, e)))] as const),
     // close to the decode limit: empty entries, a few either side of MAX_BATCH_ENTRIES (costly: rare)
     fc.integer({ min: 1, max: 40 }).chain(w => w > 1
@@ -23,10 +23,13 @@ function generatedFrame (c: Corpus): fc.Arbitrary<Uint8Array> {
     fc.record({ code: U64, reason: fc.string({ maxLength: 20 }) }).map(r => [5, Uint8Array.from([...numField(1, r.code), ...lenField(2, Buffer.from(r.reason))])] as const),
     fc.array(fc.uint8Array({ maxLength: 34 }), { maxLength: 4 }).map(as => [6, Uint8Array.from(as.flatMap(a => lenField(1, a)))] as const),
     fc.array(have, { maxLength: 4 }).map(hs => [7, Uint8Array.from(hs.flatMap(h => lenField(1, h)))] as const),
-    // close to the decode limits of Prune, Graft and a Hello's vector: empty items, a few either side of MAX_HAVE (costly: rare)
+    fc.array(have, { maxLength: 4 }).map(hs => [8, Uint8Array.from(hs.flatMap(h => lenField(1, h)))] as const),
+    // close to the decode limits of Prune, Graft, IHave and a Hello's vector: empty items, a few either side of MAX_HAVE (costly: rare)
     fc.integer({ min: 1, max: 60 }).chain(w => w > 1
       ? fc.constant([6, new Uint8Array(0)] as const)
-      : fc.tuple(fc.constantFrom(1, 6, 7), fc.integer({ min: MAX_HAVE - 2, max: MAX_HAVE + 2 })).map(([field, n]) => [field, repeated(field === 1 ? 4 : 1, n)] as const))
+      : fc.tuple(fc.constantFrom(1, 6, 7, 8), fc.integer({ min: MAX_HAVE - 2, max: MAX_HAVE + 2 })).map(([field, n]) => [field, repeated(field === 1 ? 4 : 1, n)] as const)),
+    // a Hello's features, a few either side of MAX_FEATURES
+    fc.integer({ min: MAX_FEATURES - 2, max: MAX_FEATURES + 2 }).map(n => [1, repeated(5, n)] as const)
   )
   return fc.tuple(fc.array(inner, { minLength: 0, maxLength: 3 }), fc.array(fc.record({ field: fc.integer({ min: 1, max: 30 }), data: fc.uint8Array({ maxLength: 12 }) }), { maxLength: 2 }))
     .map(([fields, extra]) => Uint8Array.from([...fields.flatMap(([f, b]) => lenField(f, b)), ...extra.flatMap(x => lenField(x.field, x.data))]))
@@ -53,7 +56,7 @@ export interface DecoderSummary {
   /** frames by the field the session would act on */
   kinds: Record<string, number>
   maxEntries: number
-  /** most Hello, Prune or Graft items decoded */
+  /** most Hello, Prune, Graft or IHave items decoded */
   maxHave: number
   slowestMs: number
   failures: string[]
@@ -61,7 +64,7 @@ export interface DecoderSummary {
 }
 
 function frameKind (m: SyncMessage): string {
-  return m.entries != null ? 'entries' : m.ack != null ? 'ack' : m.synced != null ? 'synced' : m.refuse != null ? `refuse:${refuseName(m.refuse.code)}` : m.prune != null ? 'prune' : m.graft != null ? 'graft' : m.hello != null ? 'hello' : 'none'
+  return m.entries != null ? 'entries' : m.ack != null ? 'ack' : m.synced != null ? 'synced' : m.refuse != null ? `refuse:${refuseName(m.refuse.code)}` : m.prune != null ? 'prune' : m.graft != null ? 'graft' : m.ihave != null ? 'ihave' : m.hello != null ? 'hello' : 'none'
 }
 
 /**
@@ -96,13 +99,17 @@ export function fuzzDecoder (c: Corpus, opts: { inputs: number, seed: number }):
       const have = m.hello?.have.length ?? 0
       const prune = m.prune?.authors.length ?? 0
       const graft = m.graft?.have.length ?? 0
+      const ihave = m.ihave?.have.length ?? 0
+      const features = m.hello?.features.length ?? 0
       sum.maxEntries = Math.max(sum.maxEntries, entries)
-      sum.maxHave = Math.max(sum.maxHave, have, prune, graft)
+      sum.maxHave = Math.max(sum.maxHave, have, prune, graft, ihave)
       const over = [
         entries > MAX_BATCH_ENTRIES && `${entries} entries, over MAX_BATCH_ENTRIES`,
         have > (decode === decodeFirst ? MAX_HAVE : 0) && `a Hello of ${have} items ${decode === decodeFirst ? 'in' : 'after'} the handshake`,
         prune > MAX_HAVE && `a Prune of ${prune} authors, over MAX_HAVE`,
-        graft > MAX_HAVE && `a Graft of ${graft} items, over MAX_HAVE`
+        graft > MAX_HAVE && `a Graft of ${graft} items, over MAX_HAVE`,
+        ihave > MAX_HAVE && `an IHave of ${ihave} items, over MAX_HAVE`,
+        features > (decode === decodeFirst ? MAX_FEATURES : 0) && `a Hello of ${features} features ${decode === decodeFirst ? 'in' : 'after'} the handshake`
       ].filter(x => x !== false)
       if (over.length > 0) {
         sum.failures.push(`decoded ${over.join('; ')}`)

@@ -172,7 +172,7 @@ export class Session implements End {
     this.tap = new Tap(pair)
     this.inbox = new Tap(pair)
     this.storage = new SessionStorage(node.log, { validate: (name, payload) => { node.schema.check(name, payload) }, ...init.ingest })
-    this.core = new SessionCore({ storage: this.storage, fingerprint: init.fingerprint ?? node.schema.fingerprint, topic: node.topic, mayPrune: init.mayPrune, features: init.features })
+    this.core = new SessionCore({ storage: this.storage, fingerprint: init.fingerprint ?? node.schema.fingerprint, topic: node.topic, mayPrune: init.mayPrune, features: init.features, self: node.key })
   }
 
   deliver (bytes: Uint8Array): void {

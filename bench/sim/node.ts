@@ -6,7 +6,8 @@
 //   driven as src/overlay/service.ts does (a message per send, `failed` on a
 //   send that cannot be made within SEND_TIMEOUT or on a connection that breaks);
 // - `Sender` (src/sync/sender.ts), one per session: remoteHave, credits, the
-//   live queue, catch-up reads, the pruned authors, IHave notices;
+//   live queue, catch-up reads, the pruned authors, IHave notices, the probes
+//   toward a lazy peer of the authors it has not taken yet;
 // - `Prunes` (per session, receiver side), `PrunePolicy` and `LazyRepair`
 //   (per node), run as src/sync/core.ts and src/sync/service.ts run them.
 //
@@ -37,6 +38,7 @@ import { HyParView, type HyParViewInit, type OverlayMessage } from '../../src/ov
 import { Sender } from '../../src/sync/sender.js'
 import { PrunePolicy, Prunes, readGraft, readPrune } from '../../src/sync/prune.js'
 import { LazyRepair, type LazyRepairInit } from '../../src/sync/plumtree.js'
+import { SIGNATURE_LENGTH } from '../../src/log/identity.js'
 import type { Outgoing } from '../../src/sync/actions.js'
 import type { LogEntry } from '../../src/log/log.js'
 import type { SyncMessage } from '../../src/pb/sync.js'
@@ -77,6 +79,10 @@ export interface SimEntry {
 
 export function makeEntry (index: number, author: string, authorBytes: Uint8Array, seq: number, emittedAt: number, group: Group): SimEntry {
   const bytes = new EntryBytes(ENTRY_BYTES)
+  // every entry is signed, as a writer signs each: it ends with its
+  // signature field, which is what a Sender's probe looks at
+  bytes[ENTRY_BYTES - SIGNATURE_LENGTH - 2] = (15 << 3) | 2
+  bytes[ENTRY_BYTES - SIGNATURE_LENGTH - 1] = SIGNATURE_LENGTH
   const entry: SimEntry = {
     index,
     author,
@@ -393,6 +399,8 @@ export class SimNode {
       },
       holds: author => this.seq(author)
     }))
+    // its own entries go without a probe (SessionCore's `self`)
+    s.sender.self = this.key
     this.sessions.set(peer, s)
     return s
   }
@@ -603,12 +611,14 @@ export class SimNode {
 
   // ------------------------------------------------------------ lazy repair
 
-  // SessionCore.#ihave, then SyncService.#announced.
+  // SessionCore.#ihave, then SyncService.#announced: only the authors pruned
+  // on this link are waited for (one that is not is pushed here, or was just
+  // grafted).
   #ihave (s: Session, have: Array<[string, number]>): void {
     const now = this.#world.clock.now
     for (const [author, seq] of have) {
       s.sender.seen(author, seq)
-      if (this.seq(author) >= seq) continue
+      if (!s.prunes.has(author) || this.seq(author) >= seq) continue
       if (this.#orphaned.delete(author)) this.#graft(s, new Set([author]))
       else this.repair.announced(s.peer, author, seq, now)
     }

@@ -38,6 +38,7 @@ const USAGE = `usage: npm run sim -- [flags]
   --graft-timeout MS   LazyRepair's wait before a graft (default GRAFT_TIMEOUT)
   --prune-on-open      try a change: a new session prunes at once what PrunePolicy allows
   --safe-prune         try a change: prune only while the first deliverer is not pruned itself
+  --settled-prune MS   try a change (with --safe-prune): the first deliverer's session must be this old
   --orphan-graft       try a change: when the first deliverer's session ends, graft on the next IHave at once`
 
 const GOAL_SENDS = 1.2
@@ -61,6 +62,7 @@ function main (): void {
       'prune-on-open': { type: 'boolean' },
       'safe-prune': { type: 'boolean' },
       'orphan-graft': { type: 'boolean' },
+      'settled-prune': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -78,7 +80,7 @@ function main (): void {
   for (const size of values.nodes.split(',')) {
     const nodes = num('nodes', size) as number
     const wall = performance.now()
-    console.log(`\n=== ${nodes} nodes, seed ${values.seed}, ${values.writers} writers, ${values.events} events, latency ${latency.min}-${latency.max} ms ${latency.perLink === true ? 'per link' : 'per message'}, churn ${values.churn}${values['prune-on-open'] === true ? ', prune on open' : ''}${values['safe-prune'] === true ? ', safe prune' : ''}${values['orphan-graft'] === true ? ', orphan graft' : ''}`)
+    console.log(`\n=== ${nodes} nodes, seed ${values.seed}, ${values.writers} writers, ${values.events} events, latency ${latency.min}-${latency.max} ms ${latency.perLink === true ? 'per link' : 'per message'}, churn ${values.churn}${values['prune-on-open'] === true ? ', prune on open' : ''}${values['safe-prune'] === true ? ', safe prune' : ''}${values['orphan-graft'] === true ? ', orphan graft' : ''}${values['settled-prune'] !== undefined ? `, settled prune ${values['settled-prune']} ms` : ''}`)
     const { cluster } = simulate({
       nodes,
       seed: num('seed', values.seed),
@@ -95,6 +97,7 @@ function main (): void {
       pruneOnOpen: values['prune-on-open'],
       safePrune: values['safe-prune'],
       orphanGraft: values['orphan-graft'],
+      settledPrune: num('settled-prune', values['settled-prune']),
       onReport: r => { console.log(format(r)) }
     })
     console.log(`total: ${s(cluster.now)} virtual, ${s(performance.now() - wall)} wall, ${cluster.clock.steps.toLocaleString('en')} events, ${cluster.net.messages.toLocaleString('en')} messages`)
@@ -134,6 +137,7 @@ function format (r: Report): string {
       lines.push(`${r.name}: ${r.entries} entries to ${r.live - 1} nodes each`)
       lines.push(`  sends per delivery ${f(r.sendsPerDelivery, 3)} (goal <= ${GOAL_SENDS}; 1.0 is the least); delivery ${f(100 * r.deliveryRatio, 2)}%${r.complete ? '' : ' (deadline passed)'}`)
       lines.push(`  latency ${spreadOf(r.latency, ' ms')} (goal p99 <= ${f(r.latencyGoal, 0)} ms = 10 x link p99); hops ${spreadOf(r.hops)}`)
+      lines.push(`  time on the wire p50 ${f(r.transitP50, 1)} ms p99 ${f(r.transitP99, 1)} ms (a link's latency and the wait behind its earlier messages)`)
       lines.push(`  tree: nodes the next entry would miss by eager push alone, summed over the writers: ${r.cutOff}`)
       lines.push(`  deliveries a graft brought ${r.grafted} (${f(100 * r.grafted / Math.max(1, r.counters.deliveries), 2)}%)${r.grafted > 0 ? `, latency ${spreadOf(r.graftedLatency, ' ms')}` : ''}; ` +
         `commits that found a session's window full ${r.counters.windowFull}`)

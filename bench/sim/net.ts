@@ -136,6 +136,24 @@ export function latencyQuantile (latency: Latency, q: number): number {
   return latency.min + q * (latency.max - latency.min)
 }
 
+/** Width (ms) and count of the buckets of `Network.transit`. */
+export const TRANSIT_STEP = 0.1
+const TRANSIT_BUCKETS = 100_000
+
+/** The q-quantile (0..1) of a transit histogram (ms, the upper edge of its bucket). */
+export function transitQuantile (counts: ArrayLike<number>, q: number): number {
+  let total = 0
+  for (let i = 0; i < counts.length; i++) total += counts[i]
+  if (total === 0) return NaN
+  const rank = Math.ceil(q * total)
+  let seen = 0
+  for (let i = 0; i < counts.length; i++) {
+    seen += counts[i]
+    if (seen >= rank) return (i + 1) * TRANSIT_STEP
+  }
+  return counts.length * TRANSIT_STEP
+}
+
 /** A hash of a pair of numbers and a salt, uniform in [0, 1). */
 function pairHash (a: number, b: number, salt: number): number {
   let h = Math.imul(a ^ salt, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca6b)
@@ -166,6 +184,12 @@ export class Network<M = unknown> {
   readonly random: () => number
   /** messages handed to `send` */
   messages = 0
+  /**
+   * Delivered messages by time from send to arrival (the link's latency and
+   * any wait behind earlier messages), in TRANSIT_STEP ms buckets; the last
+   * bucket takes all longer ones.
+   */
+  readonly transit = new Uint32Array(TRANSIT_BUCKETS)
   wires: Wires<M> | undefined
   readonly #dead: boolean[] = []
   /** per directed link, the arrival time of its last message */
@@ -223,7 +247,10 @@ export class Network<M = unknown> {
   /** Called by the scheduler when a message arrives. */
   arrived (from: number, to: number, payload: unknown, sentAt: number): void {
     const message = payload as M
-    if (this.alive(from) && this.alive(to)) this.wires?.deliver(from, to, message)
+    if (this.alive(from) && this.alive(to)) {
+      this.transit[Math.min(TRANSIT_BUCKETS - 1, Math.floor((this.clock.now - sentAt) / TRANSIT_STEP))]++
+      this.wires?.deliver(from, to, message)
+    }
     else if (this.alive(from)) this.wires?.lost(from, to, message, sentAt)
   }
 

@@ -6,7 +6,8 @@
 //   driven as src/overlay/service.ts does (a message per send, `failed` on a
 //   send that cannot be made within SEND_TIMEOUT or on a connection that breaks);
 // - `Sender` (src/sync/sender.ts), one per session: remoteHave, credits, the
-//   live queue, catch-up reads, the pruned authors, IHave notices;
+//   live queue, catch-up reads, the pruned authors, IHave notices, the probes
+//   toward a lazy peer of the authors it has not taken yet;
 // - `Prunes` (per session, receiver side), `PrunePolicy` and `LazyRepair`
 //   (per node), run as src/sync/core.ts and src/sync/service.ts run them.
 //
@@ -30,11 +31,14 @@
 // - Every node names lazy/1, so the blind regrafts toward older peers never run.
 //
 // Changes the code could make can be tried (NodeOptions pruneOnOpen,
-// safePrune, orphanGraft); they are off unless asked for.
+// safePrune, settledPrune, orphanGraft); they are off unless asked for.
+// orphanGraft takes `parent` (whose copy a node stored last) for
+// PrunePolicy's first deliverer, which it keeps to itself.
 import { HyParView, type HyParViewInit, type OverlayMessage } from '../../src/overlay/hyparview.js'
 import { Sender } from '../../src/sync/sender.js'
 import { PrunePolicy, Prunes, readGraft, readPrune } from '../../src/sync/prune.js'
 import { LazyRepair, type LazyRepairInit } from '../../src/sync/plumtree.js'
+import { SIGNATURE_LENGTH } from '../../src/log/identity.js'
 import type { Outgoing } from '../../src/sync/actions.js'
 import type { LogEntry } from '../../src/log/log.js'
 import type { SyncMessage } from '../../src/pb/sync.js'
@@ -75,6 +79,10 @@ export interface SimEntry {
 
 export function makeEntry (index: number, author: string, authorBytes: Uint8Array, seq: number, emittedAt: number, group: Group): SimEntry {
   const bytes = new EntryBytes(ENTRY_BYTES)
+  // every entry is signed, as a writer signs each: it ends with its
+  // signature field, which is what a Sender's probe looks at
+  bytes[ENTRY_BYTES - SIGNATURE_LENGTH - 2] = (15 << 3) | 2
+  bytes[ENTRY_BYTES - SIGNATURE_LENGTH - 1] = SIGNATURE_LENGTH
   const entry: SimEntry = {
     index,
     author,
@@ -121,6 +129,13 @@ export interface NodeOptions {
    * the author on it). The code asks only that it runs. @default false
    */
   safePrune?: boolean
+  /**
+   * Not what the code does (a change it could make, tried here): with
+   * safePrune, the session that delivered the author first must also have
+   * been open this long (ms): a link that just opened may carry copies
+   * that came over a path it is about to replace. @default 0
+   */
+  settledPrune?: number
   /**
    * Not what the code does (a change it could make, tried here): when the
    * session that delivered an author first ends, the next IHave of that
@@ -194,6 +209,7 @@ export class SimNode {
   readonly #world: World
   readonly #pruneOnOpen: boolean
   readonly #safePrune: boolean
+  readonly #settledPrune: number
   readonly #orphanGraft: boolean
   /** authors whose first deliverer's session ended, and that nothing delivered since (orphanGraft) */
   readonly #orphaned = new Set<string>()
@@ -217,6 +233,7 @@ export class SimNode {
     this.repair = new LazyRepair(opts.repair)
     this.#pruneOnOpen = opts.pruneOnOpen === true
     this.#safePrune = opts.safePrune === true
+    this.#settledPrune = opts.settledPrune ?? 0
     this.#orphanGraft = opts.orphanGraft === true
   }
 
@@ -382,6 +399,8 @@ export class SimNode {
       },
       holds: author => this.seq(author)
     }))
+    // its own entries go without a probe (SessionCore's `self`)
+    s.sender.self = this.key
     this.sessions.set(peer, s)
     return s
   }
@@ -552,8 +571,9 @@ export class SimNode {
   // The Prune that `authors` call for on this session, as the service's
   // mayPrune allows it (SessionCore's `duplicates`).
   #prune (s: Session, authors: Iterable<string>): void {
+    const now = this.#world.clock.now
     const running = this.#safePrune
-      ? (author: string) => (p: string) => this.eagerFrom(p, author)
+      ? (author: string) => (p: string) => this.eagerFrom(p, author) && now - (this.sessions.get(p)?.openedAt ?? now) >= this.#settledPrune
       : () => (p: string) => this.#running(p)
     const prune = s.prunes.prune(authors, author => this.policy.mayPrune(s.peer, s.remoteKey, author, running(author)))
     if (prune == null) return
@@ -591,12 +611,14 @@ export class SimNode {
 
   // ------------------------------------------------------------ lazy repair
 
-  // SessionCore.#ihave, then SyncService.#announced.
+  // SessionCore.#ihave, then SyncService.#announced: only the authors pruned
+  // on this link are waited for (one that is not is pushed here, or was just
+  // grafted).
   #ihave (s: Session, have: Array<[string, number]>): void {
     const now = this.#world.clock.now
     for (const [author, seq] of have) {
       s.sender.seen(author, seq)
-      if (this.seq(author) >= seq) continue
+      if (!s.prunes.has(author) || this.seq(author) >= seq) continue
       if (this.#orphaned.delete(author)) this.#graft(s, new Set([author]))
       else this.repair.announced(s.peer, author, seq, now)
     }

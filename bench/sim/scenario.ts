@@ -4,7 +4,7 @@
 // step gives a report; nothing here prints.
 import { performance } from 'node:perf_hooks'
 import { Cluster, type GraphReport } from './cluster.js'
-import { latencyQuantile, type Latency } from './net.js'
+import { latencyQuantile, transitQuantile, type Latency } from './net.js'
 import { Group, diff, spread, type Counters, type Spread } from './stats.js'
 import type { SimNode } from './node.js'
 
@@ -35,6 +35,8 @@ export interface SimOptions {
   pruneOnOpen?: boolean
   /** a change the code could make, tried (NodeOptions.safePrune) @default false */
   safePrune?: boolean
+  /** a change the code could make, tried (NodeOptions.settledPrune) @default 0 */
+  settledPrune?: number
   /** a change the code could make, tried (NodeOptions.orphanGraft) @default false */
   orphanGraft?: boolean
   /** each report as it is made */
@@ -77,6 +79,9 @@ export interface PhaseReport {
   graftedLatency: Spread
   /** the figure the p99 latency is held to: 10 × the link latency's p99 */
   latencyGoal: number
+  /** the p50 and p99 of the messages' time on the wire in the phase, waits behind earlier messages of their link included */
+  transitP50: number
+  transitP99: number
   /** what happened from the first emit until the phase settled */
   counters: Counters
   virtual: number
@@ -118,6 +123,7 @@ export function simulate (opts: SimOptions): SimResult {
     repair: { timeout: opts.graftTimeout },
     pruneOnOpen: opts.pruneOnOpen,
     safePrune: opts.safePrune,
+    settledPrune: opts.settledPrune,
     orphanGraft: opts.orphanGraft
   })
   const latency = cluster.net.latency
@@ -210,6 +216,7 @@ export function broadcast (cluster: Cluster, name: string, writers: SimNode[], c
   const wall = performance.now()
   const start = cluster.now
   const before = { ...cluster.counters }
+  const transit = cluster.net.transit.slice()
   const group = new Group(name)
   const upTo = new Map<string, number>()
   const emit = (writer: SimNode, n: number): void => {
@@ -241,6 +248,7 @@ export function broadcast (cluster: Cluster, name: string, writers: SimNode[], c
   cluster.run(cluster.now + QUIET)
   const live = cluster.live
   const pairs = group.entries * (live - 1)
+  const transitDiff = cluster.net.transit.map((n, i) => n - transit[i])
   return {
     kind: 'phase',
     name,
@@ -255,6 +263,8 @@ export function broadcast (cluster: Cluster, name: string, writers: SimNode[], c
     grafted: group.grafted.length,
     graftedLatency: spread(group.grafted),
     latencyGoal: 10 * latencyQuantile(opts.latency, 0.99),
+    transitP50: transitQuantile(transitDiff, 0.5),
+    transitP99: transitQuantile(transitDiff, 0.99),
     counters: diff(cluster.counters, before),
     virtual: cluster.now - start,
     wall: performance.now() - wall

@@ -21,7 +21,8 @@
 //   emit-burst {count}        -> {issued, startAt, lastAt, ms}
 //   emit-one {mark}           -> {startAt, at}  (every node's listener prints `seen` with `mark`)
 //   await-length {length, timeoutMs} -> {length, heads, at} once the log holds `length` entries
-//   stats                     -> {length, heads, sessions, connections, connectedPeers, sent, sentSeen, received, rssMB, peakRssMB}
+//   stats                     -> {length, heads, sessions, connections, connectedPeers, sent, sentSeen, received, sync, rssMB, peakRssMB}
+//                                (sync: the sync service's counters)
 //   close                     -> closes and exits
 // It also exits when stdin ends (the driver is gone) and after maxLife ms.
 import { createHash } from 'node:crypto'
@@ -170,6 +171,7 @@ function stats (): Record<string, unknown> {
     sent: sampleSent(),
     sentSeen: [...sentByPeer.values()].reduce((s, n) => s + n, 0),
     received: peers.reduce((s, p) => s + p.received, 0),
+    sync: node?.services.sync.counters ?? null,
     rssMB: process.memoryUsage.rss() / 1024 / 1024,
     peakRssMB: peakRss / 1024 / 1024
   }

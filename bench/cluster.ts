@@ -72,6 +72,7 @@ interface Stats {
   sent: number
   sentSeen: number
   received: number
+  sync: Record<string, number> | null
   rssMB: number
   peakRssMB: number
 }
@@ -291,6 +292,7 @@ async function load (phase: string, nodes: NodeProcess[], writers: number[], cmd
   const needed = issued * (n - 1)
   const sends = sum(after.map(s => s.sent)) - sum(before.map(s => s.sent))
   const sendsSeen = sum(after.map(s => s.sentSeen)) - sum(before.map(s => s.sentSeen))
+  const counted = (key: string): number => sum(after.map(s => s.sync?.[key] ?? 0)) - sum(before.map(s => s.sync?.[key] ?? 0))
   return {
     events: issued,
     emitMs: spread(replies.map(r => (r.ms as number | undefined) ?? (r.lastAt as number) - (r.startAt as number)), 0),
@@ -298,6 +300,15 @@ async function load (phase: string, nodes: NodeProcess[], writers: number[], cmd
     needed,
     sendsPerNeeded: round(sends / needed, 3),
     sendsPerNeededWithEnded: round(sendsSeen / needed, 3),
+    // what the broadcast tree did: authors pruned and grafted (by IHave repair),
+    // IHave items, and entries sent that were not stored (copies that crossed)
+    tree: {
+      prunes: counted('prunesSent'),
+      grafts: counted('graftsSent'),
+      repairGrafts: counted('repairGrafts'),
+      ihaves: counted('ihavesSent'),
+      notStored: counted('entriesSent') - counted('entriesStored')
+    },
     convergeAfterLastEmitMs: convergedAt - lastEmitAt,
     convergeFromStartMs: convergedAt - startAt,
     nodeHadAllAfterLastEmitMs: spread(reachedAt.map(at => at - lastEmitAt), 0),
@@ -431,7 +442,7 @@ function printTable (r: Result): void {
     rows.push(['settle: nodes with a session to every other', `${settle.fullMeshNodes} of ${r.nodes}`])
   }
   for (const phase of ['steady', 'burst']) {
-    const l = get<{ status?: string, events: number, emitMs: Spread, nodeHadAllAfterLastEmitMs: Spread, sendsPerNeeded: number, sendsPerNeededWithEnded: number, convergeAfterLastEmitMs: number, convergeFromStartMs: number, sessions: { up: number, down: number } }>(phase)
+    const l = get<{ status?: string, events: number, emitMs: Spread, nodeHadAllAfterLastEmitMs: Spread, sendsPerNeeded: number, sendsPerNeededWithEnded: number, tree: Record<string, number>, convergeAfterLastEmitMs: number, convergeFromStartMs: number, sessions: { up: number, down: number } }>(phase)
     if (l == null) continue
     if (l.status != null) {
       rows.push([`${phase}`, l.status])
@@ -440,6 +451,7 @@ function printTable (r: Result): void {
     rows.push([`${phase}: events`, String(l.events)])
     rows.push([`${phase}: a writer's emits took ms min/mean/max`, fmtSpread(l.emitMs)])
     rows.push([`${phase}: sends per needed delivery`, String(l.sendsPerNeeded), '1.0 (ideal: lower is better)', String(round(l.sendsPerNeeded / 1, 2))])
+    rows.push([`${phase}: tree: prunes / grafts (by IHave) / IHave items / copies not stored`, `${l.tree.prunes} / ${l.tree.grafts} (${l.tree.repairGrafts}) / ${l.tree.ihaves} / ${l.tree.notStored}`])
     if (l.sendsPerNeededWithEnded !== l.sendsPerNeeded) rows.push([`${phase}: the same, with sessions that ended`, String(l.sendsPerNeededWithEnded), '1.0'])
     rows.push([`${phase}: identical heads after last emit`, `${round(l.convergeAfterLastEmitMs / 1000, 2)} s`])
     rows.push([`${phase}: identical heads from first emit`, `${round(l.convergeFromStartMs / 1000, 2)} s`])

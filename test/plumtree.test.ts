@@ -251,10 +251,10 @@ test('LazyRepair: the first announcer is grafted GRAFT_TIMEOUT after the first a
   const r = new LazyRepair()
   const none = (): number => 0
   assert.is(r.timeout, undefined)
-  r.announced('p1', 'x', 5, 1000)
-  r.announced('p2', 'x', 5, 1100)
-  r.announced('p3', 'x', 6, 1150)
-  r.announced('p1', 'x', 6, 1160)
+  r.announced('p1', 'x', 5, 0, 1000)
+  r.announced('p2', 'x', 5, 0, 1100)
+  r.announced('p3', 'x', 6, 0, 1150)
+  r.announced('p1', 'x', 6, 0, 1160)
   assert.is(r.timeout, 1000 + GRAFT_TIMEOUT)
   assert.equal(r.tick(1000 + GRAFT_TIMEOUT - 1, none), [])
   assert.equal(r.tick(1000 + GRAFT_TIMEOUT, none), [{ peer: 'p1', author: 'x' }])
@@ -267,37 +267,70 @@ test('LazyRepair: the first announcer is grafted GRAFT_TIMEOUT after the first a
   assert.is(r.timeout, undefined)
 })
 
-test('LazyRepair: entries stored meanwhile cancel; a later announcement still lacking has its own timer; a graft that brings entries gets another while', () => {
+test('LazyRepair: entries stored meanwhile cancel; a tree that delivers late waits again; a graft that brings entries gets another while', () => {
   const r = new LazyRepair({ timeout: 100, retry: 50 })
   let mine = 0
   const seq = (): number => mine
-  r.announced('p1', 'x', 5, 0)
-  r.announced('p2', 'x', 9, 60)
+  r.announced('p1', 'x', 5, 0, 0)
+  r.announced('p2', 'x', 9, 0, 60)
   mine = 5
   assert.equal(r.tick(100, seq), [], 'seq 5 came')
   assert.ok(r.has('x'))
-  assert.is(r.timeout, 160, 'seq 9, announced at 60')
-  assert.equal(r.tick(160, seq), [{ peer: 'p1', author: 'x' }])
+  assert.is(r.timeout, 200, 'seq 9 lacks, but the tree delivers: a timeout from this look')
+  mine = 6
+  assert.equal(r.tick(200, seq), [], 'seq 6 came: it still delivers')
+  assert.is(r.timeout, 300)
+  assert.equal(r.tick(299, seq), [])
+  assert.equal(r.tick(300, seq), [{ peer: 'p1', author: 'x' }], 'nothing came for the timeout: the first announcer')
   mine = 7
-  assert.equal(r.tick(210, seq), [], 'the graft brings entries')
-  assert.is(r.timeout, 260)
-  assert.equal(r.tick(260, seq), [{ peer: 'p2', author: 'x' }], 'then nothing more: the next announcer')
+  assert.equal(r.tick(350, seq), [], 'the graft brings entries')
+  assert.is(r.timeout, 400)
+  assert.equal(r.tick(400, seq), [{ peer: 'p2', author: 'x' }], 'then nothing more: the next announcer')
   mine = 9
-  assert.equal(r.tick(310, seq), [])
+  assert.equal(r.tick(450, seq), [])
   assert.is(r.size, 0)
   // an author with nothing lacking by the first tick is never grafted
-  r.announced('p1', 'y', 3, 400)
-  assert.equal(r.tick(500, () => 3), [])
+  r.announced('p1', 'y', 3, 0, 500)
+  assert.equal(r.tick(600, () => 3), [])
   assert.is(r.size, 0)
+})
+
+test('LazyRepair: the wait before a first graft follows how late the tree delivers what is announced, between timeout and maxTimeout', () => {
+  const r = new LazyRepair({ timeout: 100, maxTimeout: 1000, retry: 50 })
+  assert.is(r.wait, 100, 'no sample yet')
+  // the tree delivers each announced seq 300 ms after its announcement
+  let now = 0
+  for (let seq = 1; seq <= 20; seq++) {
+    r.announced('p1', 'x', seq, seq - 1, now)
+    now += 300
+    r.stored('x', seq, now)
+  }
+  assert.ok(r.wait > 300 && r.wait <= 1000, `a lag of 300 ms waits ${r.wait} ms`)
+  assert.is(r.size, 0, 'every announced seq came')
+  // a later stall is grafted once nothing came for that long
+  r.announced('p1', 'x', 21, 20, now)
+  const wait = r.wait
+  assert.equal(r.tick(now + wait - 1, () => 20), [])
+  assert.equal(r.tick(now + wait, () => 20), [{ peer: 'p1', author: 'x' }])
+  // lags over maxTimeout wait maxTimeout; a quick tree brings it back down to the floor
+  const q = new LazyRepair({ timeout: 100, maxTimeout: 1000 })
+  q.announced('p1', 'y', 1, 0, 0)
+  q.stored('y', 1, 60_000)
+  assert.is(q.wait, 1000)
+  for (let seq = 2; seq < 200; seq++) {
+    q.announced('p1', 'y', seq, seq - 1, seq * 1000)
+    q.stored('y', seq, seq * 1000 + 1)
+  }
+  assert.is(q.wait, 100)
 })
 
 test('LazyRepair: a peer gone is grafted no more; bounds on authors and announcers; the same calls give the same grafts', () => {
   const r = new LazyRepair({ timeout: 10, retry: 10, maxAuthors: 2, maxAnnouncers: 2 })
-  r.announced('p1', 'x', 1, 0)
-  r.announced('p2', 'x', 1, 0)
-  r.announced('p3', 'x', 1, 0)
-  r.announced('p1', 'y', 1, 0)
-  r.announced('p1', 'z', 1, 0)
+  r.announced('p1', 'x', 1, 0, 0)
+  r.announced('p2', 'x', 1, 0, 0)
+  r.announced('p3', 'x', 1, 0, 0)
+  r.announced('p1', 'y', 1, 0, 0)
+  r.announced('p1', 'z', 1, 0, 0)
   assert.is(r.size, 2, 'z is over maxAuthors')
   assert.not.ok(r.has('z'))
   r.peerGone('p1')
@@ -309,7 +342,7 @@ test('LazyRepair: a peer gone is grafted no more; bounds on authors and announce
   const run = (): string[] => {
     const q = new LazyRepair({ timeout: 10, retry: 5 })
     const out: string[] = []
-    for (let i = 0; i < 20; i++) q.announced(`p${i % 3}`, `a${i % 7}`, i, i)
+    for (let i = 0; i < 20; i++) q.announced(`p${i % 3}`, `a${i % 7}`, i, Math.min(i - 1, i % 7), i)
     for (let now = 0; now < 100; now++) {
       if (now === 25) q.peerGone('p1')
       for (const g of q.tick(now, author => Number(author.slice(1)))) out.push(`${now}:${g.peer}:${g.author}`)

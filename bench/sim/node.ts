@@ -31,7 +31,7 @@
 // - Every node names lazy/1, so the blind regrafts toward older peers never run.
 //
 // Changes the code could make can be tried (NodeOptions pruneOnOpen,
-// safePrune, settledPrune, orphanGraft); they are off unless asked for.
+// settledPrune, orphanGraft); they are off unless asked for.
 // orphanGraft takes `parent` (whose copy a node stored last) for
 // PrunePolicy's first deliverer, which it keeps to itself.
 import { HyParView, type HyParViewInit, type OverlayMessage } from '../../src/overlay/hyparview.js'
@@ -123,15 +123,8 @@ export interface NodeOptions {
    */
   pruneOnOpen?: boolean
   /**
-   * Not what the code does (a change it could make, tried here): a
-   * duplicate proves another path only while the session that delivered the
-   * author first still pushes it here (runs, and this side has not pruned
-   * the author on it). The code asks only that it runs. @default false
-   */
-  safePrune?: boolean
-  /**
-   * Not what the code does (a change it could make, tried here): with
-   * safePrune, the session that delivered the author first must also have
+   * Not what the code does (a change it could make, tried here): the
+   * session that delivered the author first must also have
    * been open this long (ms): a link that just opened may carry copies
    * that came over a path it is about to replace. @default 0
    */
@@ -208,7 +201,6 @@ export class SimNode {
   alive = true
   readonly #world: World
   readonly #pruneOnOpen: boolean
-  readonly #safePrune: boolean
   readonly #settledPrune: number
   readonly #orphanGraft: boolean
   /** authors whose first deliverer's session ended, and that nothing delivered since (orphanGraft) */
@@ -232,7 +224,6 @@ export class SimNode {
     this.policy = new PrunePolicy(key)
     this.repair = new LazyRepair(opts.repair)
     this.#pruneOnOpen = opts.pruneOnOpen === true
-    this.#safePrune = opts.safePrune === true
     this.#settledPrune = opts.settledPrune ?? 0
     this.#orphanGraft = opts.orphanGraft === true
   }
@@ -469,10 +460,6 @@ export class SimNode {
     if (this.#orphanGraft) for (const [author, peer] of this.parent) if (peer === s.peer) this.#orphaned.add(author)
   }
 
-  #running (peer: string): boolean {
-    return this.sessions.has(peer)
-  }
-
   #sendEntries (s: Session, frame: EntryBytes[]): void {
     const counters = this.#world.counters
     counters.frames++
@@ -562,7 +549,11 @@ export class SimNode {
     if (stored.length > 0) {
       const authors = new Set<string>()
       for (const e of stored) authors.add(e.author)
-      this.policy.stored(s.peer, authors, this.#world.clock.now)
+      const now = this.#world.clock.now
+      this.policy.stored(s.peer, authors, now)
+      // SyncService.#stored
+      for (const author of authors) if (this.repair.has(author)) this.repair.stored(author, this.seq(author), now)
+      this.#armRepair()
       this.#commit(stored)
     }
     this.#world.net.send(this.index, s.peerIndex, { type: 'ack', stream: s.stream })
@@ -572,9 +563,8 @@ export class SimNode {
   // mayPrune allows it (SessionCore's `duplicates`).
   #prune (s: Session, authors: Iterable<string>): void {
     const now = this.#world.clock.now
-    const running = this.#safePrune
-      ? (author: string) => (p: string) => this.eagerFrom(p, author) && now - (this.sessions.get(p)?.openedAt ?? now) >= this.#settledPrune
-      : () => (p: string) => this.#running(p)
+    // SyncService's mayPrune: the first deliverer still pushes the author here
+    const running = (author: string) => (p: string) => this.eagerFrom(p, author) && now - (this.sessions.get(p)?.openedAt ?? now) >= this.#settledPrune
     const prune = s.prunes.prune(authors, author => this.policy.mayPrune(s.peer, s.remoteKey, author, running(author)))
     if (prune == null) return
     this.#world.counters.prunes++
@@ -620,7 +610,7 @@ export class SimNode {
       s.sender.seen(author, seq)
       if (!s.prunes.has(author) || this.seq(author) >= seq) continue
       if (this.#orphaned.delete(author)) this.#graft(s, new Set([author]))
-      else this.repair.announced(s.peer, author, seq, now)
+      else this.repair.announced(s.peer, author, seq, this.seq(author), now)
     }
     this.#armRepair()
   }

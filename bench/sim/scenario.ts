@@ -33,8 +33,6 @@ export interface SimOptions {
   graftTimeout?: number
   /** a change the code could make, tried (NodeOptions.pruneOnOpen) @default false */
   pruneOnOpen?: boolean
-  /** a change the code could make, tried (NodeOptions.safePrune) @default false */
-  safePrune?: boolean
   /** a change the code could make, tried (NodeOptions.settledPrune) @default 0 */
   settledPrune?: number
   /** a change the code could make, tried (NodeOptions.orphanGraft) @default false */
@@ -122,7 +120,6 @@ export function simulate (opts: SimOptions): SimResult {
     overlay: { activeSize: opts.activeSize, passiveSize: opts.passiveSize },
     repair: { timeout: opts.graftTimeout },
     pruneOnOpen: opts.pruneOnOpen,
-    safePrune: opts.safePrune,
     settledPrune: opts.settledPrune,
     orphanGraft: opts.orphanGraft
   })

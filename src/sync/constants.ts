@@ -47,11 +47,14 @@ export const FEATURES: readonly string[] = [FEATURE_LAZY]
 export const MAX_FEATURES = 32
 export const MAX_FEATURE_LENGTH = 64
 /**
- * How long after an IHave announced entries this node lacks it waits for
- * them to come by an eager path before it grafts the announcing peer: a few
- * round trips and a store pass, so that a healthy tree is not doubled.
+ * How long after an IHave announced entries this node lacks it waits, at
+ * least, for them to come by an eager path before it grafts the announcing
+ * peer: a few round trips and a store pass, so that a healthy tree is not
+ * doubled. The wait grows with how late the tree delivers (LazyRepair).
  */
 export const GRAFT_TIMEOUT = 400
+/** The most that wait grows to: a loaded cluster's tree is late, a broken one is repaired within this. */
+export const MAX_GRAFT_TIMEOUT = 10_000
 /** How long after a graft for entries still missing the next announcer is grafted. */
 export const GRAFT_RETRY = 200
 /** Announcing peers remembered per author for grafts: a few more than the ~6 active peers of an overlay. */

@@ -10,6 +10,7 @@ import { FrameError, FrameReader, decodeFirst, decodeFrame, encodeFrame } from '
 import { Prunes, readGraft, readIHave, readPrune } from './prune.js'
 import { Receiver } from './receiver.js'
 import { Sender } from './sender.js'
+import { SyncCounters } from './counters.js'
 import { FEATURES, FEATURE_LAZY, HANDSHAKE_TIMEOUT, MAX_FEATURE_LENGTH, MAX_HAVE, PROTOCOL_VERSION, REFUSE, RETRY_MS, refuseName } from './constants.js'
 import type { Action, CoreStorage, Outgoing, StoreResult } from './actions.js'
 import type { SyncMessage } from '../pb/sync.js'
@@ -37,6 +38,8 @@ export interface CoreInit {
    * without a probe: a peer never prunes an author on the link from it.
    */
   self?: string
+  /** raised as frames go and come; a node passes one for all its sessions. @default a counter of its own */
+  counters?: SyncCounters
   /** debug logging */
   log?: (format: string, ...args: unknown[]) => void
 }
@@ -77,16 +80,24 @@ export class SessionCore {
   #lazy = false
   readonly #sender: Sender
   readonly #receiver: Receiver
+  readonly #counters: SyncCounters
 
   constructor (init: CoreInit) {
     this.#init = init
     this.#storage = init.storage
     this.#features = init.features ?? FEATURES
+    const counters = this.#counters = init.counters ?? new SyncCounters()
     this.#sender = new Sender({
-      entries: frame => { this.#send({ entries: { entries: frame as Array<Uint8Array<ArrayBuffer>> } }) },
+      entries: frame => {
+        counters.entriesSent += frame.length
+        this.#send({ entries: { entries: frame as Array<Uint8Array<ArrayBuffer>> } })
+      },
       synced: () => { this.#send({ synced: { length: this.#storage.length } }) },
       read: (have, limit) => { this.#act({ type: 'read', have, limit }) },
-      ihave: have => { this.#send({ ihave: { have: have.map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq })) } }) },
+      ihave: have => {
+        counters.ihavesSent += have.length
+        this.#send({ ihave: { have: have.map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq })) } })
+      },
       holds: author => this.#storage.authorSeq(author)
     })
     this.#sender.self = init.self
@@ -95,7 +106,9 @@ export class SessionCore {
       seen: (author, seq) => { this.#sender.seen(author, seq) },
       duplicates: authors => {
         const prune = this.#prunes.prune(authors, this.#init.mayPrune ?? (() => false))
-        if (prune != null) this.#send(prune)
+        if (prune == null) return
+        counters.prunesSent += prune.prune!.authors.length
+        this.#send(prune)
       },
       holds: author => this.#storage.authorSeq(author),
       send: msg => { this.#send(msg) },
@@ -128,6 +141,16 @@ export class SessionCore {
    */
   get lazy (): boolean {
     return this.#lazy
+  }
+
+  /** Entries frames received and not yet stored (and acknowledged). */
+  get backlog (): number {
+    return this.#receiver.unacked
+  }
+
+  /** Whether this side asked the remote not to push `author` (hex). */
+  pruned (author: string): boolean {
+    return this.#prunes.has(author)
   }
 
   /** Entries sent, in Entries frames. */
@@ -253,6 +276,7 @@ export class SessionCore {
 
   /** A `store` action is done. */
   storeDone (res: StoreResult): void {
+    this.#counters.entriesStored += res.stored.length
     if (this.#phase === 'ended') {
       this.#receiver.storedLate(res)
       return
@@ -281,7 +305,9 @@ export class SessionCore {
   graft (which?: (author: string) => boolean): void {
     if (this.#phase !== 'open') return
     const graft = this.#prunes.graft(author => this.#storage.authorSeq(author), which)
-    if (graft != null) this.#send(graft)
+    if (graft == null) return
+    this.#counters.graftsSent += graft.graft!.have.length
+    this.#send(graft)
   }
 
   /** Ends the session from this side. */
@@ -354,10 +380,20 @@ export class SessionCore {
     else if (msg.ack != null) this.#sender.ack(msg.ack.batches)
     else if (msg.synced != null) this.#receiver.synced()
     else if (msg.refuse != null) this.#refused(msg.refuse.code, msg.refuse.reason)
-    else if (msg.prune != null) this.#sender.prune(readPrune(msg.prune))
-    else if (msg.graft != null) this.#sender.graft(readGraft(msg.graft))
+    else if (msg.prune != null) this.#pruned(readPrune(msg.prune))
+    else if (msg.graft != null) this.#grafted(readGraft(msg.graft))
     else if (msg.ihave != null) this.#ihave(readIHave(msg.ihave))
     else throw new RefusedError('unexpected frame after the handshake', { refuseCode: REFUSE.PROTOCOL })
+  }
+
+  #pruned (authors: string[]): void {
+    this.#counters.prunesReceived += authors.length
+    this.#sender.prune(authors)
+  }
+
+  #grafted (have: Array<[string, number]>): void {
+    this.#counters.graftsReceived += have.length
+    this.#sender.graft(have)
   }
 
   // The remote holds these entries: it need not be sent them. Those this
@@ -366,6 +402,7 @@ export class SessionCore {
   // or was just grafted: nothing to repair on this link.)
   #ihave (have: Array<[string, number]>): void {
     if (!this.#lazy) throw new RefusedError('an IHave, but lazy/1 was not agreed in the Hellos', { refuseCode: REFUSE.PROTOCOL })
+    this.#counters.ihavesReceived += have.length
     const lacking: Array<[string, number]> = []
     for (const [author, seq] of have) {
       this.#sender.seen(author, seq)

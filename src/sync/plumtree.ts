@@ -3,11 +3,17 @@
 // Pure and deterministic: the time is passed in, grafts are returned, so that
 // the sync service runs it on a timer and a network simulator under virtual
 // time (src/sync/README.md describes the API).
-import { GRAFT_RETRY, GRAFT_TIMEOUT, MAX_ANNOUNCERS, MAX_HAVE } from './constants.js'
+import { GRAFT_RETRY, GRAFT_TIMEOUT, MAX_ANNOUNCERS, MAX_GRAFT_TIMEOUT, MAX_HAVE } from './constants.js'
 
 export interface LazyRepairInit {
-  /** ms from the first announcement of entries this node lacks to the first graft. @default GRAFT_TIMEOUT */
+  /**
+   * ms without progress, from the first announcement of entries this node
+   * lacks, to the first graft, at least: the wait grows with how late the
+   * tree delivers what is announced, up to `maxTimeout`. @default GRAFT_TIMEOUT
+   */
   timeout?: number
+  /** the most the wait before a first graft grows to. @default MAX_GRAFT_TIMEOUT */
+  maxTimeout?: number
   /** ms from a graft that brought nothing to the graft of the next announcer. @default GRAFT_RETRY */
   retry?: number
   /** authors waited for at once; announcements of further authors are ignored until room is made. @default MAX_HAVE */
@@ -43,33 +49,50 @@ class Wanted {
   tried = 0
   /** when the last graft was made */
   graftedAt = 0
-  /** this node's seq of the author when the last graft was made */
-  haveAtGraft = 0
+  /** this node's seq of the author when last looked at */
+  have: number
+  /** when `have` was last seen to rise (at first, when the author was announced) */
+  movedAt: number
 
-  constructor (peer: string, seq: number, now: number) {
+  constructor (peer: string, seq: number, have: number, now: number) {
     this.marks = [{ seq, at: now }]
     this.peers = [peer]
+    this.have = have
+    this.movedAt = now
   }
 }
 
 /**
  * Plumtree's missing-message timers, one per author. `announced` records an
  * IHave for entries this node lacks; `tick` returns the grafts due: the first
- * announcer `timeout` ms after the first announcement still lacking, then, as
- * long as a graft brings nothing, the next announcer every `retry` ms. Entries
- * stored meanwhile (seen through `mySeq` at `tick`) cancel what they cover.
+ * announcer once nothing of the author came for `wait` ms while announced
+ * entries were lacking, then, as long as nothing comes, the next announcer
+ * every `retry` ms. Entries stored meanwhile (`stored`, or seen through
+ * `mySeq` at `tick`) cancel what they cover; a tree that delivers late is
+ * left alone.
+ *
+ * `wait` follows how late the tree delivers what lazy links announce, as
+ * TCP's retransmission timer follows round trips (RFC 6298): a smoothed lag
+ * plus four times its mean deviation, at least `timeout` and at most
+ * `maxTimeout`. A loaded node's tree is late, not broken, and a graft would
+ * bring everything on its way a second time.
  */
 export class LazyRepair {
   readonly #timeout: number
+  readonly #maxTimeout: number
   readonly #retry: number
   readonly #maxAuthors: number
   readonly #maxAnnouncers: number
   readonly #wanted = new Map<string, Wanted>()
   /** when `tick` is next due, or undefined; NaN when it must be worked out again */
   #next: number | undefined
+  /** the smoothed lag (ms) from an announcement to the store of what it announced, and its mean deviation; undefined before the first sample */
+  #lag: number | undefined
+  #lagDeviation = 0
 
   constructor (init: LazyRepairInit = {}) {
     this.#timeout = init.timeout ?? GRAFT_TIMEOUT
+    this.#maxTimeout = Math.max(this.#timeout, init.maxTimeout ?? MAX_GRAFT_TIMEOUT)
     this.#retry = init.retry ?? GRAFT_RETRY
     this.#maxAuthors = init.maxAuthors ?? MAX_HAVE
     this.#maxAnnouncers = init.maxAnnouncers ?? MAX_ANNOUNCERS
@@ -83,6 +106,12 @@ export class LazyRepair {
   /** Whether entries of `author` are waited for. */
   has (author: string): boolean {
     return this.#wanted.has(author)
+  }
+
+  /** ms without progress before the first graft of an author, as things stand. */
+  get wait (): number {
+    if (this.#lag === undefined) return this.#timeout
+    return Math.min(this.#maxTimeout, Math.max(this.#timeout, Math.ceil(this.#lag + 4 * this.#lagDeviation)))
   }
 
   /** When `tick` is next due (ms, on the clock passed in), or undefined while nothing is waited for. */
@@ -100,17 +129,21 @@ export class LazyRepair {
 
   /**
    * `peer` holds `author`'s entries up to `seq` and does not push them here.
-   * Call it only when this node's own seq of `author` is below `seq`.
+   * Call it only when this node's own seq of `author`, `have`, is below `seq`.
    */
-  announced (peer: string, author: string, seq: number, now: number): void {
+  announced (peer: string, author: string, seq: number, have: number, now: number): void {
     let w = this.#wanted.get(author)
     if (w == null) {
       // past the bound an announcement is lost; a later one is taken once there is room
       if (this.#wanted.size >= this.#maxAuthors) return
-      w = new Wanted(peer, seq, now)
+      w = new Wanted(peer, seq, have, now)
       this.#wanted.set(author, w)
       this.#earlier(this.#due(w))
       return
+    }
+    if (have > w.have) {
+      w.have = have
+      w.movedAt = now
     }
     const last = w.marks[w.marks.length - 1]
     if (seq > last.seq) {
@@ -121,13 +154,37 @@ export class LazyRepair {
   }
 
   /**
-   * The grafts due at `now`, given this node's seq of each author. Each is
-   * made once: the next, to the next announcer, only if the entries are
-   * still lacking `retry` ms later and nothing of them came meanwhile. Once
-   * every announcer was grafted in vain the author is forgotten, until
-   * announced again.
+   * This node stored `author`'s entries up to `seq` at `now` (from any
+   * session). The announced seqs it covers, if no graft was made for them,
+   * tell how late the tree delivers.
    */
-  tick (now: number, mySeq: (author: string) => number): DueGraft[] {
+  stored (author: string, seq: number, now: number): void {
+    const w = this.#wanted.get(author)
+    if (w == null || seq <= w.have) return
+    w.have = seq
+    w.movedAt = now
+    let covered = 0
+    while (covered < w.marks.length && w.marks[covered].seq <= seq) {
+      if (w.tried === 0) this.#sample(now - w.marks[covered].at)
+      covered++
+    }
+    w.marks.splice(0, covered)
+    if (w.marks.length === 0) this.#wanted.delete(author)
+    this.#next = this.#wanted.size > 0 ? NaN : undefined
+  }
+
+  /**
+   * The grafts due at `now`, given this node's seq of each author. An author
+   * of which something came since the last look waits again: its tree
+   * delivers, if late (a graft would bring the same entries a second time).
+   * Each graft is made once: the next, to the next announcer, only if the
+   * entries are still lacking `retry` ms later and nothing of them came
+   * meanwhile. Once every announcer was grafted in vain the author is
+   * forgotten, until announced again. While the node is `busy` (entries
+   * received wait to be stored) no graft is made, until `maxTimeout` after
+   * the first announcement still lacking.
+   */
+  tick (now: number, mySeq: (author: string) => number, busy = false): DueGraft[] {
     const out: DueGraft[] = []
     for (const [author, w] of this.#wanted) {
       const have = mySeq(author)
@@ -138,11 +195,15 @@ export class LazyRepair {
         this.#wanted.delete(author)
         continue
       }
+      if (have > w.have) {
+        w.have = have
+        w.movedAt = now
+        continue
+      }
       if (this.#due(w) > now) continue
-      if (w.tried > 0 && have > w.haveAtGraft) {
-        // the last graft brings entries: give it another while
-        w.haveAtGraft = have
-        w.graftedAt = now
+      if (busy && now - w.marks[0].at < this.#maxTimeout) {
+        // what is lacking may be among what waits here to be stored
+        w.movedAt = now
         continue
       }
       if (w.tried >= w.peers.length) {
@@ -152,7 +213,6 @@ export class LazyRepair {
       out.push({ peer: w.peers[w.tried], author })
       w.tried++
       w.graftedAt = now
-      w.haveAtGraft = have
     }
     this.#next = this.#wanted.size > 0 ? NaN : undefined
     return out
@@ -171,7 +231,18 @@ export class LazyRepair {
   }
 
   #due (w: Wanted): number {
-    return w.tried === 0 ? w.marks[0].at + this.#timeout : w.graftedAt + this.#retry
+    return w.tried === 0 ? Math.max(w.marks[0].at, w.movedAt) + this.wait : Math.max(w.graftedAt, w.movedAt) + this.#retry
+  }
+
+  // RFC 6298's smoothing: gains 1/8 for the lag, 1/4 for its deviation.
+  #sample (lag: number): void {
+    if (this.#lag === undefined) {
+      this.#lag = lag
+      this.#lagDeviation = lag / 2
+      return
+    }
+    this.#lagDeviation += (Math.abs(this.#lag - lag) - this.#lagDeviation) / 4
+    this.#lag += (lag - this.#lag) / 8
   }
 
   #earlier (due: number): void {

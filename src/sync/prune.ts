@@ -80,8 +80,9 @@ export class Prunes {
 /**
  * The node's side of pruning: for each author, which session stored its
  * entries first lately, and when. An entry sent again proves another path
- * only while the session that delivered it first runs (or this node wrote
- * it); a pruned author of which nothing came for REGRAFT_MS is grafted again.
+ * only while the session that delivered it first still pushes the author
+ * (or this node wrote it); a pruned author of which nothing came for
+ * REGRAFT_MS is grafted again.
  */
 export class PrunePolicy {
   readonly #self: string
@@ -100,14 +101,17 @@ export class PrunePolicy {
 
   /**
    * Whether the session with `peer` (whose author key is `remoteKey`) may ask
-   * it to stop pushing `author`: `running` tells which sessions still run.
+   * it to stop pushing `author`: `pushes(first)` tells whether the session
+   * that delivered it first still pushes it here (it runs, and this side has
+   * not pruned the author on it). Copies that were on their way when a link
+   * was pruned can arrive first; the link they came by is no proof of a path.
    */
-  mayPrune (peer: string, remoteKey: string, author: string, running: (peer: string) => boolean): boolean {
+  mayPrune (peer: string, remoteKey: string, author: string, pushes: (peer: string) => boolean): boolean {
     if (author === this.#self) return true
     // the author itself is never pruned: it is the root every path starts at
     if (author === remoteKey) return false
     const first = this.#stored.get(author)?.peer
-    return first != null && first !== peer && running(first)
+    return first != null && first !== peer && pushes(first)
   }
 
   /** Picks the authors of which nothing was stored within `quiet` ms before `now`. */

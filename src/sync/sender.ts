@@ -243,6 +243,11 @@ export class Sender {
     const hexOf = authorHex()
     for (const e of queued) {
       const author = hexOf(e.entry.author)
+      if (this.#pruned.has(author)) {
+        // left out, so remoteHave stays behind: not a gap
+        this.#lacks(author, e.entry.seq)
+        continue
+      }
       const have = next.get(author) ?? this.remoteHave.get(author) ?? 0
       if (e.entry.seq <= have) continue
       if (e.entry.seq !== have + 1) return undefined

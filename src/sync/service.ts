@@ -1,6 +1,7 @@
 import { Session } from './session.js'
 import { blocksPeer } from './core.js'
 import { PrunePolicy } from './prune.js'
+import { SyncCounters, type SyncFigures } from './counters.js'
 import { LazyRepair } from './plumtree.js'
 import {
   PROTOCOL, MAX_STREAMS, OPEN_TIMEOUT, BLOCK_MS, REGRAFT_MS, RECONCILE_MS, MAX_REOPEN_BACKOFF, REPLACE_AFTER_MS, REFUSE, FEATURES, refuseName
@@ -39,6 +40,7 @@ export class SyncService implements Startable {
   readonly #pruning: PrunePolicy
   readonly #repair: LazyRepair
   readonly #features: readonly string[]
+  readonly #counters = new SyncCounters()
   #repairTimer: ReturnType<typeof setTimeout> | undefined
   #repairAt: number | undefined
   #regraft: ReturnType<typeof setInterval> | undefined
@@ -113,6 +115,11 @@ export class SyncService implements Startable {
   /** Peers (string ids) with a running session. */
   get peers (): string[] {
     return [...this.#sessions.keys()]
+  }
+
+  /** What this node's sessions did since it started (a copy). */
+  get counters (): SyncFigures {
+    return this.#counters.snapshot()
   }
 
   /** Peers whose running session agreed on lazy/1: their links follow Plumtree (protocols/README.md §5.8). */
@@ -222,10 +229,14 @@ export class SyncService implements Startable {
       onSynced: () => { emit({ type: 'peer:synced', peer: peerId }) },
       onInvalid: (count, reason) => { emit({ type: 'peer:invalid', peer: peerId, count, reason }) },
       onHandshake: () => { emit({ type: 'peer:session', peer: peerId, connection }) },
-      onStored: (authors) => { this.#pruning.stored(peer, authors, Date.now()) },
-      mayPrune: (author) => this.#pruning.mayPrune(peer, remoteKey, author, first => this.#sessions.get(first)?.session.closed === false),
+      onStored: (authors) => { this.#stored(peer, authors) },
+      mayPrune: (author) => this.#pruning.mayPrune(peer, remoteKey, author, first => {
+        const s = this.#sessions.get(first)?.session
+        return s != null && !s.closed && !s.pruned(author)
+      }),
       features: this.#features,
-      onIHave: (have) => { this.#announced(peer, have) }
+      onIHave: (have) => { this.#announced(peer, have) },
+      counters: this.#counters
     })
     const entry: Entry = { session, initiator, ready: session.ready }
     session.ready.then(() => { entry.readyAt = Date.now() }, () => {})
@@ -260,13 +271,24 @@ export class SyncService implements Startable {
     })
   }
 
+  #stored (peer: string, authors: Set<string>): void {
+    const now = Date.now()
+    this.#pruning.stored(peer, authors, now)
+    if (this.#repair.size === 0) return
+    for (const author of authors) if (this.#repair.has(author)) this.#repair.stored(author, this.#init.log.authorSeq(author), now)
+    this.#armRepair()
+  }
+
   // A lazy/1 peer holds entries this node lacks and does not push them:
   // they are waited for a while on the tree, then grafted. Those of authors
   // this node does not accept would be waited for in vain.
   #announced (peer: string, have: Array<[string, number]>): void {
     const now = Date.now()
     const accepts = this.#init.ingest.accept ?? (() => true)
-    for (const [author, seq] of have) if (this.#init.log.authorSeq(author) < seq && accepts(author)) this.#repair.announced(peer, author, seq, now)
+    for (const [author, seq] of have) {
+      const mine = this.#init.log.authorSeq(author)
+      if (mine < seq && accepts(author)) this.#repair.announced(peer, author, seq, mine, now)
+    }
     this.#armRepair()
   }
 
@@ -286,7 +308,11 @@ export class SyncService implements Startable {
 
   // The grafts that are due, one Graft per session.
   #repairDue (): void {
-    const grafts = this.#repair.tick(Date.now(), author => this.#init.log.authorSeq(author))
+    // a session with frames queued behind the one being stored: this node
+    // is behind on what it was sent, and a graft would add to it
+    let busy = false
+    for (const { session } of this.#sessions.values()) if (session.backlog > 1) busy = true
+    const grafts = this.#repair.tick(Date.now(), author => this.#init.log.authorSeq(author), busy)
     const byPeer = new Map<string, Set<string>>()
     for (const { peer, author } of grafts) {
       const authors = byPeer.get(peer) ?? new Set()
@@ -294,8 +320,11 @@ export class SyncService implements Startable {
       byPeer.set(peer, authors)
     }
     for (const [peer, authors] of byPeer) {
+      const session = this.#sessions.get(peer)?.session
+      if (session == null) continue
       this.#log('grafting %d authors on %s: announced, not delivered in time', authors.size, peer)
-      this.#sessions.get(peer)?.session.graft(author => authors.has(author))
+      this.#counters.repairGrafts += authors.size
+      session.graft(author => authors.has(author))
     }
     this.#armRepair()
   }

@@ -7,6 +7,7 @@ import { SessionCore } from './core.js'
 import { SessionStorage } from './storage.js'
 import { CLOSE_TIMEOUT } from './constants.js'
 import type { Action } from './actions.js'
+import type { SyncCounters } from './counters.js'
 import type { IngestInit } from '../log/ingest.js'
 import type { Log } from '../log/log.js'
 import type { Logger, Stream } from '@libp2p/interface'
@@ -39,6 +40,8 @@ export interface SessionInit {
    * these seqs, which this node lacks, and does not push them
    */
   onIHave?: (have: Array<[string, number]>) => void
+  /** the node's counters, raised by this session too */
+  counters?: SyncCounters
 }
 
 /**
@@ -75,6 +78,7 @@ export class Session {
       mayPrune: init.mayPrune,
       features: init.features,
       self: toHex(init.log.identity.publicKey),
+      counters: init.counters,
       log: init.logger
     })
     this.#synced.promise.catch(() => {})
@@ -98,6 +102,16 @@ export class Session {
   /** Both Hellos named lazy/1 (see SessionCore.lazy); false until the handshake passed. */
   get lazy (): boolean {
     return this.#core.lazy
+  }
+
+  /** Entries frames received and not yet stored (and acknowledged). */
+  get backlog (): number {
+    return this.#core.backlog
+  }
+
+  /** Whether this side asked the remote not to push `author` (hex). */
+  pruned (author: string): boolean {
+    return this.#core.pruned(author)
   }
 
   /** The features the remote named in its Hello. */

@@ -64,9 +64,12 @@ export class MeshNode {
     s.onAction = action => {
       const now = this.#mesh.pair.now
       switch (action.type) {
-        case 'stored': this.policy.stored(peer.key, action.authors, now); break
+        case 'stored':
+          this.policy.stored(peer.key, action.authors, now)
+          for (const author of action.authors) if (this.repair.has(author)) this.repair.stored(author, this.node.log.authorSeq(author), now)
+          break
         case 'ihave':
-          for (const [author, seq] of action.have) if (this.node.log.authorSeq(author) < seq) this.repair.announced(peer.key, author, seq, now)
+          for (const [author, seq] of action.have) if (this.node.log.authorSeq(author) < seq) this.repair.announced(peer.key, author, seq, this.node.log.authorSeq(author), now)
           break
         case 'end':
           if (this.links.get(peer.key) !== s) break
@@ -80,8 +83,10 @@ export class MeshNode {
   }
 
   /** Whether a session with `peer` runs. */
-  running (peer: string): boolean {
-    return this.links.get(peer)?.core.ended === false
+  /** SyncService's test: the session with `peer` runs and this side has not pruned `author` on it. */
+  pushes (peer: string, author: string): boolean {
+    const core = this.links.get(peer)?.core
+    return core != null && !core.ended && !core.pruned(author)
   }
 }
 
@@ -132,8 +137,8 @@ export class Mesh {
   /** A session between `a` and `b`: [a's side, b's side]. */
   link (a: MeshNode, b: MeshNode): [Session, Session] {
     const [sa, sb] = this.pair.connect(a.node, b.node, {
-      a: { features: a.features, mayPrune: author => a.policy.mayPrune(b.key, b.key, author, peer => a.running(peer)) },
-      b: { features: b.features, mayPrune: author => b.policy.mayPrune(a.key, a.key, author, peer => b.running(peer)) }
+      a: { features: a.features, mayPrune: author => a.policy.mayPrune(b.key, b.key, author, peer => a.pushes(peer, author)) },
+      b: { features: b.features, mayPrune: author => b.policy.mayPrune(a.key, a.key, author, peer => b.pushes(peer, author)) }
     })
     a.attach(sa, b)
     b.attach(sb, a)

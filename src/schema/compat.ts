@@ -170,6 +170,19 @@ class Comparer {
       this.#reason(path, 'label', `${path}: field ${n} changed from ${f.label.toLowerCase()} to ${g.label.toLowerCase()} (${why})`)
     }
     this.#value(path, `${isMap ? 'map value of ' : ''}field ${n}`, f, g)
+    if (f.label === Label.REQUIRED && g.label === Label.REQUIRED && f.type === Type.ENUM && g.type === Type.ENUM) this.#requiredEnum(path, f, g)
+  }
+
+  // A reader drops a value its closed (proto2) enum lacks, as an unknown
+  // field: a required field is then missing.
+  #requiredEnum (path: string, f: FieldDescriptor, g: FieldDescriptor): void {
+    const numbers = (e: EnumDescriptor): Set<number> => new Set(e.values.map(v => v.number))
+    const [here, there] = [numbers(this.#local.enums.get(f.typeName)!), numbers(this.#remote.enums.get(g.typeName)!)]
+    const onlyHere = [...here].filter(v => !there.has(v))
+    const onlyThere = [...there].filter(v => !here.has(v))
+    if (onlyHere.length + onlyThere.length === 0) return
+    const which = [onlyHere.length > 0 ? `${onlyHere.join(', ')} here only` : '', onlyThere.length > 0 ? `${onlyThere.join(', ')} there only` : ''].filter(Boolean).join(', ')
+    this.#reason(path, 'required', `${path}: required field ${f.number} has enum values ${which} (a reader drops a value its enum lacks, and then misses the field)`)
   }
 
   #value (path: string, what: string, f: FieldDescriptor, g: FieldDescriptor): void {

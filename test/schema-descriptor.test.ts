@@ -98,6 +98,12 @@ for (const v of VECTORS) {
   })
 }
 
+test('a negative enum value number is the 10-byte varint of int32', () => {
+  const d = of('syntax = "proto2"; enum E { N = -2; Z = 0; }')
+  assert.ok(hex(encodeDescriptor(d)).endsWith('12180a0145120e0a014e10feffffffffffffffff0112030a015a'))
+  assert.equal(decodeDescriptor(encodeDescriptor(d)).enums, [{ fullName: 'E', values: [{ name: 'N', number: -2 }, { name: 'Z', number: 0 }] }])
+})
+
 test('the proto3 vector, field by field', () => {
   const d = of(VECTORS[1].text)
   assert.equal(d.messages.map(m => [m.fullName, m.event]), [['EventPeer', true], ['EventPeer.Address', false], ['shop.Order', true], ['shop.Order.Line', false]])

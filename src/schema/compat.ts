@@ -44,9 +44,10 @@ interface Side {
 interface Pair { kind: 'message' | 'enum', local: string, remote: string }
 
 /**
- * Compares the local schema with a peer's. The result is the same both ways
- * round (`compare(a, b).compatible === compare(b, a).compatible`); the texts
- * call what only `remote` has "added".
+ * Compares the local schema with a peer's, both as `describe` or
+ * `decodeDescriptor` return them. The decision is the same both ways round
+ * (`compare(a, b).compatible === compare(b, a).compatible`); the texts call
+ * what only `remote` has "added".
  */
 export function compare (local: Descriptor, remote: Descriptor): Comparison {
   return new Comparer(side(local), side(remote)).run()
@@ -112,10 +113,11 @@ class Comparer {
       const l = this.#local[key]
       const r = this.#remote[key]
       for (const name of r.keys()) {
-        if (!l.has(name) && !this.#remote.events.has(name)) this.#change(name, `${kind}-added`, `${kind} ${name} added`)
+        // an event that is new is one line already
+        if (!l.has(name) && !(kind === 'message' && this.#remote.events.has(name))) this.#change(name, `${kind}-added`, `${kind} ${name} added`)
       }
       for (const name of l.keys()) {
-        if (!r.has(name) && !this.#local.events.has(name)) this.#change(name, `${kind}-removed`, `${kind} ${name} removed`)
+        if (!r.has(name) && !(kind === 'message' && this.#local.events.has(name))) this.#change(name, `${kind}-removed`, `${kind} ${name} removed`)
       }
     }
   }

@@ -377,6 +377,7 @@ const DEFAULTS: CliOptions = {
   genPsk: undefined,
   writers: [],
   activePeers: undefined,
+  diff: undefined,
   command: 'run'
 }
 

@@ -33,8 +33,10 @@ export interface CliOptions {
   writers: string[]
   /** peers kept in session (the overlay's active view) */
   activePeers: number | undefined
-  /** the subcommand: `verify` checks the log in --db offline */
-  command: 'run' | 'verify'
+  /** `schema diff`: the old and the new .proto */
+  diff: [string, string] | undefined
+  /** the subcommand: `verify` checks the log in --db offline, `schema-diff` compares two schemas */
+  command: 'run' | 'verify' | 'schema-diff'
 }
 
 /** A command line that cannot be run; main prints it and exits 2. */
@@ -47,6 +49,7 @@ export class UsageError extends Error {
 
 export const USAGE = `Usage: hypem [flags] <schema.proto>
        hypem verify --db PATH
+       hypem schema diff OLD.proto NEW.proto
        hypem --gen-psk FILE
 
 A HyperEmitter on the command line: a REPL, or a filter of newline-delimited
@@ -90,9 +93,13 @@ until SIGINT or SIGTERM.
 \`hypem verify --db PATH\` checks every id, signature, parent link and clock of
 the log offline and prints what is wrong.
 
+\`hypem schema diff OLD.proto NEW.proto\` says whether nodes on the two schemas
+can share a log, then prints one line per reason and per change.
+
 Exit status: 0 done, 1 could not run (schema, db, network), 2 bad flags,
 3 some input lines were skipped (each is reported on stderr with its number),
-4 verify found problems.
+4 verify found problems. schema diff: 0 compatible, 1 incompatible, 2 bad
+arguments or a schema that cannot be read.
 `
 
 const FLAGS = {
@@ -128,10 +135,16 @@ export function parseArgs (argv: string[]): CliOptions {
   }
   const { values } = parsed
   let positionals = parsed.positionals
-  const command = positionals[0] === 'verify' ? 'verify' : 'run'
+  const command = positionals[0] === 'verify' ? 'verify' : positionals[0] === 'schema' ? 'schema-diff' : 'run'
   if (command === 'verify') {
     positionals = positionals.slice(1)
     if (values.db == null) throw new UsageError('verify needs --db PATH')
+  }
+  let diff: [string, string] | undefined
+  if (command === 'schema-diff') {
+    if (positionals[1] !== 'diff' || positionals.length !== 4) throw new UsageError('schema takes: diff OLD.proto NEW.proto')
+    diff = [positionals[2], positionals[3]]
+    positionals = []
   }
   if (values.repl === true && values['no-repl'] === true) throw new UsageError('--repl and --no-repl contradict each other')
   if (positionals.length > 1) throw new UsageError(`one schema file, not ${positionals.length}: ${positionals.join(' ')}`)
@@ -157,6 +170,7 @@ export function parseArgs (argv: string[]): CliOptions {
     genPsk: nonEmpty('--gen-psk', values['gen-psk']),
     writers: values.writer ?? [],
     activePeers: count('--active-peers', values['active-peers']),
+    diff,
     command
   }
   if (options.metricsPort === 0) throw new UsageError('--metrics-port needs a fixed port, not 0')

@@ -26,5 +26,7 @@ export const EXIT = {
   /** ran, but skipped some input lines */
   SKIPPED: 3,
   /** verify found problems in the log */
-  DAMAGED: 4
+  DAMAGED: 4,
+  /** schema diff: the two schemas are incompatible */
+  INCOMPATIBLE: 1
 } as const

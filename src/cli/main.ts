@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { parseArgs, USAGE, UsageError, type CliOptions } from './args.js'
 import { runEmitter } from './commands/emitter.js'
 import { genPsk } from './commands/gen-psk.js'
+import { schemaDiff } from './commands/schema.js'
 import { verify } from './commands/verify.js'
 import { describeError } from './format.js'
 import { EXIT, type CliIO } from './io.js'
@@ -30,6 +31,7 @@ export async function run (argv: string[], io: CliIO): Promise<number> {
   try {
     if (options.genPsk != null) return await genPsk(options.genPsk, io)
     if (options.command === 'verify') return await verify(options.db!, io)
+    if (options.command === 'schema-diff') return await schemaDiff(options.diff!, io)
     return await runEmitter(options, io)
   } catch (err) {
     io.stderr.write(`hypem: ${err instanceof FatalError ? err.message : describeError(err)}\n`)

@@ -1,19 +1,11 @@
 import { createHash } from 'node:crypto'
 import protobuf from 'protobufjs'
-import { InvalidMessageError, SchemaError, UnknownEventError } from '../errors.js'
+import { InvalidMessageError, UnknownEventError } from '../errors.js'
+import { describe, type Descriptor } from './descriptor.js'
+import { eventNames } from './names.js'
+import { eventTypes, parseSchema } from './parse.js'
 
-/** The built-in message every node writes when it listens. */
-export const EVENT_PEER_PROTO = `
-syntax = "proto3";
-message EventPeer {
-  message Address {
-    string ip = 1;
-    uint32 port = 2;
-  }
-  string id = 1;
-  repeated Address addresses = 2;
-}
-`
+export { EVENT_PEER_PROTO } from './parse.js'
 
 /** Encoder and decoder of one event type, as `emitter.messages[name]`. */
 export interface MessageCodec {
@@ -35,27 +27,14 @@ export class Schema {
   /** sha2-256 of the parsed schema, compared in the sync handshake. */
   readonly fingerprint: Uint8Array
   readonly #types = new Map<string, protobuf.Type>()
+  readonly #root: protobuf.Root
+  #descriptor: Descriptor | undefined
 
   constructor (source: string | Uint8Array) {
     const text = typeof source === 'string' ? source : Buffer.from(source).toString('utf8')
-    const root = new protobuf.Root()
-    try {
-      protobuf.parse(text, root, { keepCase: true })
-      // a schema may define EventPeer itself (the reference's fixtures do not)
-      if (root.lookup('EventPeer') == null) protobuf.parse(EVENT_PEER_PROTO, root, { keepCase: true })
-      root.resolveAll()
-    } catch (err) {
-      throw new SchemaError(`cannot parse schema: ${(err as Error).message}`, { cause: err })
-    }
-    const all: protobuf.Type[] = []
-    collectTypes(root, all)
-    const shortCount = new Map<string, number>()
-    for (const type of all) shortCount.set(type.name, (shortCount.get(type.name) ?? 0) + 1)
-    for (const type of all) {
-      const full = type.fullName.replace(/^\./, '')
-      this.#types.set(full, type)
-      if (full !== type.name && shortCount.get(type.name) === 1) this.#types.set(type.name, type)
-    }
+    const root = this.#root = parseSchema(text)
+    const events = new Map(eventTypes(root).map(type => [type.fullName.replace(/^\./, ''), type]))
+    for (const [name, full] of eventNames([...events.keys()])) this.#types.set(name, events.get(full)!)
     for (const [name, type] of this.#types) {
       this.messages[name] = {
         encode: (message) => this.#encode(name, type, message),
@@ -63,6 +42,11 @@ export class Schema {
       }
     }
     this.fingerprint = createHash('sha256').update(stableJson(root.toJSON())).digest()
+  }
+
+  /** The schema's canonical descriptor (protocols/README.md §5.1.1), made on first use. */
+  get descriptor (): Descriptor {
+    return (this.#descriptor ??= describe(this.#root))
   }
 
   /** Event names the schema defines. */
@@ -103,15 +87,6 @@ export class Schema {
       throw new InvalidMessageError(`${name}: ${problem}`, field)
     }
     return type.encode(message).finish() as Uint8Array<ArrayBuffer>
-  }
-}
-
-// Events are the messages of the file and its packages; messages nested in a
-// message (EventPeer.Address) are field types, not events.
-function collectTypes (ns: protobuf.NamespaceBase, out: protobuf.Type[]): void {
-  for (const nested of ns.nestedArray) {
-    if (nested instanceof protobuf.Type) out.push(nested)
-    else if (nested instanceof protobuf.Namespace) collectTypes(nested, out)
   }
 }
 

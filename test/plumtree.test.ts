@@ -20,6 +20,7 @@ import { decodeFirst, decodeFrame } from '../src/sync/framing.js'
 import { SyncMessage } from '../src/pb/sync.js'
 import { toHex } from '../src/log/entry.js'
 import { Log } from '../src/log/log.js'
+import { HyperEmitter } from '../src/index.js'
 import { Schema } from '../src/schema/index.js'
 import { createNode, type HyperNode } from '../src/node/index.js'
 import { fixture, until } from './helpers.js'
@@ -541,7 +542,8 @@ interface SyncNode {
 
 const messages = await fixture('messages.proto')
 
-async function syncNode (): Promise<SyncNode> {
+/** `legacy`: a node as written before lazy/1 and the overlay: no features, no overlay protocol, a session with every peer. */
+async function syncNode (opts: { legacy?: boolean } = {}): Promise<SyncNode> {
   const log = await Log.open(new MemoryLevel())
   const schema = new Schema(messages)
   const wants = new Set<string>()
@@ -552,7 +554,8 @@ async function syncNode (): Promise<SyncNode> {
       fingerprint: schema.fingerprint,
       topic: '',
       ingest: { validate: (name, payload) => { schema.check(name, payload) } },
-      wanted: peer => wants.has(peer),
+      wanted: peer => opts.legacy === true || wants.has(peer),
+      lazy: opts.legacy !== true,
       graftTimeout: 100
     },
     overlay: false
@@ -637,6 +640,29 @@ test('service: in a square of lazy/1 nodes, when the node that fed the far corne
   await a.emit()
   await until(() => c.log.length === a.log.length, 5000, 'and the next one')
   assert.ok((c.node.services.sync.session(other.id)?.received ?? 0) > got, 'the grafted link is the tree now')
+})
+
+test('a peer written before lazy/1 and the overlay syncs with new emitters, catch-up and live both ways; they keep it, and the overlay among themselves', async () => {
+  const old = await syncNode({ legacy: true })
+  await old.emit()
+  const nodes = [new HyperEmitter(new MemoryLevel(), messages, { reconnectTimeout: 100 }), new HyperEmitter(new MemoryLevel(), messages, { reconnectTimeout: 100 })]
+  pairs.push({ close: async () => { for (const n of nodes) await n.close() } })
+  const [x, y] = nodes
+  await x.listen(0, '127.0.0.1')
+  await y.listen(0, '127.0.0.1')
+  await x.connect(old.node.getMultiaddrs()[0])
+  await y.connect(x.node!.getMultiaddrs()[0])
+  await y.connect(old.node.getMultiaddrs()[0])
+  await until(() => nodes.every(n => n.log.authorSeq(toHex(old.log.identity.publicKey)) === 1), 5000, 'the old node\'s entry at both (catch-up)')
+  await until(() => old.log.length === 3, 5000, 'both EventPeer entries at the old node (catch-up)')
+  const heard: string[] = []
+  for (const n of nodes) n.on('Hello', (m: { from: string }) => { heard.push(m.from) })
+  await old.emit()
+  await x.emit('Hello', { from: 'x' })
+  await until(() => heard.filter(f => f === old.id).length === 2 && heard.includes('x') && old.log.length === 5, 5000, 'live both ways')
+  for (const n of nodes) assert.ok(n.node!.services.overlay.isLegacy(old.id), 'the old node is known as one that does not speak the overlay')
+  assert.ok(x.node!.services.overlay.active.includes(y.peerId) && y.node!.services.overlay.active.includes(x.peerId), 'x and y are in each other\'s active view')
+  assert.not.ok(old.node.services.sync.lazyPeers.length > 0, 'the old node runs no lazy/1 session')
 })
 
 test.run()

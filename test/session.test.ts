@@ -199,7 +199,7 @@ test('more commits than the live queue holds at once: the sender reads them from
   assert.ok(holdsAll(b, a))
 })
 
-test('prune and graft (a peer that is not lazy/1): a duplicate path is pruned, and grafted again when the path that delivered ends', async () => {
+test('prune and graft: a duplicate path is pruned, and grafted again when the path that delivered ends', async () => {
   const a = await pair.node()
   const b = await pair.node()
   const c = await pair.node()
@@ -207,9 +207,8 @@ test('prune and graft (a peer that is not lazy/1): a duplicate path is pruned, a
   // B's side of pruning, as the service runs it
   const policy = new PrunePolicy(b.key)
   const running = new Set<string>()
-  const atB = (peer: Node): { mayPrune: (author: string) => boolean, features: string[] } => ({
-    mayPrune: author => policy.mayPrune(peer.key, peer.key, author, p => running.has(p)),
-    features: []
+  const atB = (peer: Node): { mayPrune: (author: string) => boolean } => ({
+    mayPrune: author => policy.mayPrune(peer.key, peer.key, author, p => running.has(p))
   })
   const [, ba] = pair.connect(a, b, { b: atB(a) })
   running.add(a.key)

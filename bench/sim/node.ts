@@ -431,8 +431,6 @@ export class SimNode {
     s.openedAt = this.#world.clock.now
     this.#world.counters.sessionsOpened++
     s.sender.start()
-    // SessionCore: a new lazy/1 link starts lazy for the authors another session delivers first
-    this.#prune(s, this.#authors.keys())
   }
 
   // The node's side of a session's end (SyncService.#run's finally): its

@@ -361,10 +361,6 @@ export class SessionCore {
     this.#phase = 'open'
     this.#act({ type: 'ready' })
     this.#sender.start()
-    // a new lazy/1 link starts lazy for the authors another session delivers
-    // first: the tree they follow stays, and their next entries do not cross
-    // this link as probes (§5.8)
-    if (this.#lazy) this.#prune(this.#storage.vector().keys())
   }
 
   // The Prune the policy allows for these authors, unless pruned already.

@@ -18,6 +18,7 @@ import { toMultiaddr } from './node/address.js'
 import type { PeerInfo } from './node/peers.js'
 import { checkPsk, type HyperNode } from './node/index.js'
 import { EventStream, readEvents, type Event, type ReadOptions, type ReaderSource } from './reader.js'
+import { StoredSchema } from './stored-schema.js'
 
 /** What `emit` resolves with. */
 export class Emitted {
@@ -69,6 +70,8 @@ export class HyperEmitter {
   /** the log's length at open: where readers made while opening start from 'now' */
   #openedAt = 0
   #network: Network | undefined
+  /** what the schema is known to read of the log */
+  #stored: StoredSchema | undefined
 
   /**
    * @param db - any abstract-level db (`new Level(path)`, `new MemoryLevel()`), or a folder path for classic-level
@@ -93,6 +96,10 @@ export class HyperEmitter {
     let l: Log | undefined
     try {
       l = await Log.open(level, { fsync: options.fsync, wal: options.wal })
+      // before anything reads the log: a schema that cannot read what the db
+      // holds refuses to open, naming the events
+      const stored = this.#stored = await StoredSchema.check(level, l, this.schema, options.force === true)
+      l.onCommit(() => { stored.committed() })
       this.#log = l
       this.#openedAt = l.length
       this.#delivery.attach(l)
@@ -366,6 +373,7 @@ export class HyperEmitter {
       try {
         await this.#network?.stop()
       } finally {
+        await this.#stored?.save()
         await l.close()
         this.#delivery.wake()
       }

@@ -202,7 +202,10 @@ export class HyperEmitter {
     return this.#life.state === 'open' ? this.#log!.append(name, payload, emitted) : this.#life.opened().then(l => l.append(name, payload, emitted))
   }
 
-  /** Calls `listener` with every event `name` stored from now on. */
+  /**
+   * Calls `listener` with every event `name` stored from now on. Events of
+   * types the schema does not define reach no listener (readers yield them).
+   */
   on<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
     this.#delivery.add(name, listener as Listener, false)
     return this
@@ -245,7 +248,9 @@ export class HyperEmitter {
   }
 
   /**
-   * The events as an async iterable, with the same options as `stream`: it
+   * The events as an async iterable, with the same options as `stream`
+   * (events the schema does not define come with `unknown: true` and their
+   * raw bytes as `payload`): it
    * waits while the emitter opens, throws ClosedError (or the OpenError)
    * when made after `close()` (or a failed open), and ends at `close()`.
    */

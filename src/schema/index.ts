@@ -24,7 +24,7 @@ const TO_OBJECT: protobuf.IConversionOptions = { defaults: true, arrays: true, e
  */
 export class Schema {
   readonly messages = Object.create(null) as Record<string, MessageCodec>
-  /** sha2-256 of the parsed schema, compared in the sync handshake. */
+  /** sha2-256 of the parsed schema (protobufjs JSON): the handshake compares it with peers that send no descriptor. */
   readonly fingerprint: Uint8Array
   readonly #types = new Map<string, protobuf.Type>()
   readonly #root: protobuf.Root

@@ -18,6 +18,7 @@ import { toMultiaddr } from './node/address.js'
 import type { PeerInfo } from './node/peers.js'
 import { checkPsk, type HyperNode } from './node/index.js'
 import { EventStream, readEvents, type Event, type ReadOptions, type ReaderSource } from './reader.js'
+import { StoredSchema } from './stored-schema.js'
 
 /** What `emit` resolves with. */
 export class Emitted {
@@ -69,6 +70,8 @@ export class HyperEmitter {
   /** the log's length at open: where readers made while opening start from 'now' */
   #openedAt = 0
   #network: Network | undefined
+  /** what the schema is known to read of the log */
+  #stored: StoredSchema | undefined
 
   /**
    * @param db - any abstract-level db (`new Level(path)`, `new MemoryLevel()`), or a folder path for classic-level
@@ -93,6 +96,10 @@ export class HyperEmitter {
     let l: Log | undefined
     try {
       l = await Log.open(level, { fsync: options.fsync, wal: options.wal })
+      // before anything reads the log: a schema that cannot read what the db
+      // holds refuses to open, naming the events
+      const stored = this.#stored = await StoredSchema.check(level, l, this.schema, options.force === true)
+      l.onCommit(() => { stored.committed() })
       this.#log = l
       this.#openedAt = l.length
       this.#delivery.attach(l)
@@ -195,7 +202,10 @@ export class HyperEmitter {
     return this.#life.state === 'open' ? this.#log!.append(name, payload, emitted) : this.#life.opened().then(l => l.append(name, payload, emitted))
   }
 
-  /** Calls `listener` with every event `name` stored from now on. */
+  /**
+   * Calls `listener` with every event `name` stored from now on. Events of
+   * types the schema does not define reach no listener (readers yield them).
+   */
   on<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
     this.#delivery.add(name, listener as Listener, false)
     return this
@@ -238,7 +248,9 @@ export class HyperEmitter {
   }
 
   /**
-   * The events as an async iterable, with the same options as `stream`: it
+   * The events as an async iterable, with the same options as `stream`
+   * (events the schema does not define come with `unknown: true` and their
+   * raw bytes as `payload`): it
    * waits while the emitter opens, throws ClosedError (or the OpenError)
    * when made after `close()` (or a failed open), and ends at `close()`.
    */
@@ -366,6 +378,7 @@ export class HyperEmitter {
       try {
         await this.#network?.stop()
       } finally {
+        await this.#stored?.save()
         await l.close()
         this.#delivery.wake()
       }

@@ -24,6 +24,32 @@ function defineError (name: string, code: string) {
 /** The schema text could not be parsed, or defines no usable message. */
 export class SchemaError extends defineError('SchemaError', 'ERR_SCHEMA') {}
 
+/** Events of one name stored in the db that the schema cannot decode. */
+export interface UndecodableEvents {
+  name: string
+  count: number
+  /** feed position of the first one */
+  first: number
+  /** why the first one does not decode */
+  reason: string
+}
+
+/**
+ * The schema cannot decode events already in the db (it changed in a way the
+ * schema that wrote them cannot follow): the emitter does not open, unless
+ * given `force`. `events` names them; it is the `cause` of the OpenError.
+ */
+export class UndecodableEventsError extends SchemaError {
+  static override readonly code = 'ERR_UNDECODABLE_EVENTS'
+  override readonly code: string = UndecodableEventsError.code
+  readonly events: UndecodableEvents[]
+  constructor (message: string, events: UndecodableEvents[], options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'UndecodableEventsError'
+    this.events = events
+  }
+}
+
 /** `emit` or an incoming entry named an event that the schema does not define. */
 export class UnknownEventError extends defineError('UnknownEventError', 'ERR_UNKNOWN_EVENT') {}
 

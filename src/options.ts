@@ -1,5 +1,12 @@
 /** What `new HyperEmitter(db, schema, options)` takes; each is optional. */
 export interface HyperEmitterOptions {
+  /**
+   * Open even when the schema cannot decode events already in the db (an
+   * incompatible change of the schema): listeners skip those events, and
+   * readers yield them as unknown, with their raw payload. Without it the
+   * open fails with UndecodableEventsError. @default false
+   */
+  force?: boolean
   /** fsync every commit: survive power loss, not only crashes. @default false */
   fsync?: boolean
   /**

@@ -3,10 +3,8 @@ import { toHex } from './log/entry.js'
 import type { Log, LogEntry } from './log/log.js'
 import type { Schema } from './schema/index.js'
 
-/** One event as readers see it. */
-export interface Event<T = Record<string, unknown>> {
+interface EventFields {
   name: string
-  payload: T
   /** position in this node's change feed */
   seq: number
   /** entry id, hex sha2-256 multihash */
@@ -16,6 +14,25 @@ export interface Event<T = Record<string, unknown>> {
   /** milliseconds since the epoch, at the author */
   timestamp: number
 }
+
+/** An event of the node's schema, decoded. */
+export interface KnownEvent<T = Record<string, unknown>> extends EventFields {
+  payload: T
+  unknown?: undefined
+}
+
+/**
+ * An event the node's schema does not define (another version of the
+ * schema wrote it), or, after an open with `force`, one whose payload it
+ * cannot decode: the payload is its protobuf bytes, as the author wrote them.
+ */
+export interface UnknownEvent extends EventFields {
+  payload: Uint8Array
+  unknown: true
+}
+
+/** One event as readers see it: check `unknown` before reading `payload`. */
+export type Event<T = Record<string, unknown>> = KnownEvent<T> | UnknownEvent
 
 export interface ReadOptions {
   /**
@@ -39,14 +56,16 @@ export interface ReadOptions {
 const READ_CHUNK = 256
 
 export function toEvent (schema: Schema, e: LogEntry): Event {
-  return {
-    name: e.entry.name,
-    payload: schema.decode(e.entry.name, e.entry.payload),
-    seq: e.seq,
-    id: toHex(e.id),
-    author: toHex(e.entry.author),
-    timestamp: e.entry.timestamp
+  const { name, payload } = e.entry
+  const fields = { name, seq: e.seq, id: toHex(e.id), author: toHex(e.entry.author), timestamp: e.entry.timestamp }
+  if (schema.knows(name)) {
+    try {
+      return { ...fields, payload: schema.decode(name, payload) }
+    } catch {
+      // only a forced open keeps events its schema cannot decode (emitter.ts)
+    }
   }
+  return { ...fields, payload, unknown: true }
 }
 
 /** What a reader needs from the emitter. */
@@ -125,8 +144,10 @@ async function * read (src: ReaderSource, opts: ReadOptions, now: number | undef
 }
 
 /**
- * A Node Duplex in object mode: reads `{ name, payload }` events, and emits
- * every `{ name, payload }` written to it.
+ * A Node Duplex in object mode: reads `{ name, payload }` events (and
+ * `{ name, payload, unknown: true }` for the events the schema does not
+ * define, their payload the raw bytes), and emits every `{ name, payload }`
+ * written to it.
  */
 export class EventStream extends Duplex {
   readonly #iterator: AsyncGenerator<Event>
@@ -152,8 +173,8 @@ export class EventStream extends Duplex {
       while (true) {
         const next = await this.#iterator.next()
         if (next.done === true) { this.push(null); return }
-        const { name, payload } = next.value
-        if (!this.push({ name, payload })) return
+        const { name, payload, unknown } = next.value
+        if (!this.push(unknown === true ? { name, payload, unknown } : { name, payload })) return
       }
     } catch (err) {
       this.destroy(err as Error)

@@ -6,6 +6,7 @@
 //
 // Config (every field optional but db):
 //   db        a classic-level folder, or "memory" for a MemoryLevel
+//   schema    a file of test/fixtures (default messages.proto)
 //   preverify before the emitter opens (and goes online to its saved peers), open
 //             the db as a bare Log, verify() it while nothing else writes,
 //             close it, and report it as a 'verify' line
@@ -16,16 +17,19 @@
 //             that every acknowledged value of the run before is in the log, at
 //             a feed position past `from`, once, under its id
 //   listen    listen on 127.0.0.1, port 0
+//   port      the port to listen on instead of 0
 //   connect   a multiaddr to connect to (explicitly, besides any saved peer)
 //   progress  report the log length each time it passes a multiple of this
 //   report    report every Hello and Integer event delivered to listeners
+//   names     the event names `report` listens to instead
+//   unknown   report every event a reader yields as unknown (its schema lacks it)
 //   options   more HyperEmitter options (JSON), e.g. {"activePeers": 3}
 //   emit      {base, concurrency, pauseMs}: emit Integer {value: base, base+1, ...} with
 //             `concurrency` emits in flight (each waiting pauseMs after its last), until killed
 //             or told to stop; each RESOLVED emit is reported as {t:'a',v,id}
 //
 // Lines (t = type):
-//   {t:'open', length, id, peerId}               the db is open
+//   {t:'open', length, id, peerId, vector}       the db is open
 //   {t:'verify', ok, entries, problems, length}  the verify() report
 //   {t:'check', acked, missing, wrongPlace, duplicates}
 //   {t:'ready', addrs, peerId, length}           listening (listen) / set up
@@ -36,8 +40,11 @@
 //   {t:'a', v, id}                               an emit resolved (acknowledged)
 //   {t:'emit-error', v, name, code, message}     an emit rejected; emitting stops
 //   {t:'event', name, payload, seq}              (report) a delivered event
+//   {t:'unknown', name, id, bytes}              (unknown) an event the schema lacks
+//   {t:'refused', peer, code, reason, remote}    a peer:refused status event
+//   {t:'invalid', peer, count, reason}           a peer:invalid status event
 //   {t:'emitted', tag, id, seq}                  a stdin `emit` command resolved
-//   {t:'state', length, heads, verify, peers, connections}  answer to `state`
+//   {t:'state', length, heads, verify, peers, connections, vector}  answer to `state`
 //   {t:'length', tag, length}                    answer to `length`
 //   {t:'closed'}                                 after close, before exit 0
 //   {t:'error', message}                         a failure; then exit 1
@@ -56,6 +63,10 @@ import { fixture } from './helpers.js'
 
 interface Config {
   db: string
+  schema?: string
+  port?: number
+  names?: string[]
+  unknown?: boolean
   preverify?: boolean
   verify?: boolean
   fsync?: boolean
@@ -168,6 +179,22 @@ async function emitLoop (e: HyperEmitter, base: number, concurrency: number, pau
   await Promise.all(Array.from({ length: concurrency }, worker))
 }
 
+// A session that closes before the peer is synced (a simultaneous open
+// resolved the other way, a peer that restarts) is opened again within
+// about a second: wait for that one, a few times.
+async function syncedWith (e: HyperEmitter, peer: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await e.synced(peer)
+      return
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      if (attempt >= 10 || e.closed || (code !== 'ERR_PROTOCOL' && code !== 'ERR_NO_SESSION')) throw err
+      await new Promise(resolve => setTimeout(resolve, 500))
+    }
+  }
+}
+
 async function command (e: HyperEmitter, line: string): Promise<void> {
   let c: { cmd: string, name?: string, msg?: unknown, tag?: string, count?: number, base?: number }
   try {
@@ -196,7 +223,7 @@ async function command (e: HyperEmitter, line: string): Promise<void> {
       break
     case 'state': {
       const v = await e.verify()
-      out({ t: 'state', tag: c.tag, length: e.log.length, heads: headsOf(e), verify: { ok: v.ok, entries: v.entries, problems: v.problems.slice(0, 5) }, peers: e.peers(), connections: e.node?.getConnections().length ?? 0 })
+      out({ t: 'state', tag: c.tag, length: e.log.length, heads: headsOf(e), verify: { ok: v.ok, entries: v.entries, problems: v.problems.slice(0, 5) }, peers: e.peers(), connections: e.node?.getConnections().length ?? 0, vector: Object.fromEntries(e.log.vector()) })
       break
     }
     case 'close':
@@ -208,7 +235,7 @@ async function command (e: HyperEmitter, line: string): Promise<void> {
 }
 
 try {
-  const schema = await fixture('messages.proto')
+  const schema = await fixture(config.schema ?? 'messages.proto')
   if (config.preverify === true) {
     const t0 = performance.now()
     const l = await Log.open(new ClassicLevel(config.db))
@@ -222,8 +249,10 @@ try {
   }
   const e = new HyperEmitter(config.db === 'memory' ? new MemoryLevel() : config.db, schema, { reconnectTimeout: 100, fsync: config.fsync, ...config.options })
   emitter = e
+  e.status.on('peer:refused', ({ peer, code, reason, remote }: { peer: string, code: string, reason: string, remote: boolean }) => { out({ t: 'refused', peer, code, reason, remote }) })
+  e.status.on('peer:invalid', ({ peer, count, reason }: { peer: string, count: number, reason: string }) => { out({ t: 'invalid', peer, count, reason }) })
   await e.ready()
-  out({ t: 'open', length: e.log.length, id: e.id, peerId: e.peerId, ms: Math.round(performance.now()) })
+  out({ t: 'open', length: e.log.length, id: e.id, peerId: e.peerId, ms: Math.round(performance.now()), vector: Object.fromEntries(e.log.vector()) })
   if (config.progress != null) {
     const every = config.progress
     let mark = Math.floor(e.log.length / every)
@@ -242,19 +271,24 @@ try {
   }
   if (config.check != null && config.preverify !== true) await check(e.log, e.schema, config.check)
   if (config.report === true) {
-    for (const name of ['Hello', 'Integer']) e.on(name, (payload) => { out({ t: 'event', name, payload }) })
+    for (const name of config.names ?? ['Hello', 'Integer']) e.on(name, (payload) => { out({ t: 'event', name, payload }) })
+  }
+  if (config.unknown === true) {
+    void (async () => {
+      for await (const ev of e.events()) if (ev.unknown === true) out({ t: 'unknown', name: ev.name, id: ev.id, bytes: Buffer.from(ev.payload).toString('hex') })
+    })().catch(err => { if (!e.closed) out({ t: 'error', message: `reading: ${(err as Error).message}` }) })
   }
   createInterface({ input: process.stdin }).on('line', line => {
     command(e, line).catch(err => { out({ t: 'error', message: (err as Error).stack ?? String(err) }) })
   })
   let addrs: string[] = []
-  if (config.listen === true) addrs = (await e.listen(0, '127.0.0.1')).map(a => a.toString())
+  if (config.listen === true) addrs = (await e.listen(config.port ?? 0, '127.0.0.1')).map(a => a.toString())
   out({ t: 'ready', addrs, peerId: e.peerId, length: e.log.length })
   const emitting = config.emit != null ? emitLoop(e, config.emit.base, config.emit.concurrency, config.emit.pauseMs) : undefined
   if (config.connect != null) {
     const peer = await e.connect(config.connect)
     out({ t: 'connected', peer, at: Math.round(performance.now()) })
-    await e.synced(peer)
+    await syncedWith(e, peer)
     const received = e.peers().find(p => p.id === peer)?.received
     out({ t: 'synced', length: e.log.length, remote: e.log.length - e.log.authorSeq(e.id), received, at: Math.round(performance.now()) })
   }

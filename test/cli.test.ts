@@ -377,6 +377,7 @@ const DEFAULTS: CliOptions = {
   genPsk: undefined,
   writers: [],
   activePeers: undefined,
+  force: false,
   diff: undefined,
   command: 'run'
 }
@@ -394,6 +395,7 @@ const ARGS: Array<[string, string[], Partial<CliOptions> | RegExp]> = [
   ['--gen-psk needs no schema', ['--gen-psk', 'k'], { genPsk: 'k', schema: undefined }],
   ['--psk and --writer', ['--psk', 'k', '--writer', 'a', '--writer', 'b', 's.proto'], { psk: 'k', writers: ['a', 'b'] }],
   ['--active-peers', ['--active-peers', '8', 's.proto'], { activePeers: 8 }],
+  ['--force', ['--force', '--db', 'db', 's.proto'], { force: true, db: 'db' }],
   ['--active-peers 0', ['--active-peers', '0', 's.proto'], /--active-peers must be a number from 1 to 100/],
   ['repeated --connect', ['--connect', '/ip4/127.0.0.1/tcp/1', '--connect=/ip4/127.0.0.1/tcp/2', 's.proto'], { connect: ['/ip4/127.0.0.1/tcp/1', '/ip4/127.0.0.1/tcp/2'] }],
   ['--mdns listens on every interface', ['--mdns', 's.proto'], { mdns: true, host: '0.0.0.0' }],

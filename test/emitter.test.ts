@@ -233,7 +233,7 @@ test('old events are not delivered again after reopening; the log persists on cl
   await got.promise
   assert.equal(seen, [3])
   const all = []
-  for await (const ev of e2.events({ from: 'beginning', live: false })) all.push(ev.payload.num)
+  for await (const ev of e2.events({ from: 'beginning', live: false })) if (ev.unknown !== true) all.push(ev.payload.num)
   assert.equal(all, [1, 2, 3])
   const report = await e2.verify()
   assert.ok(report.ok, JSON.stringify(report.problems))
@@ -324,7 +324,7 @@ test('a named cursor resumes after what the consumer took, across restarts', asy
   for (let i = 1; i <= 5; i++) await e1.emit('Test1', { num: i })
   const first: number[] = []
   for await (const ev of e1.events({ cursor: 'reader', from: 'beginning' })) {
-    first.push(ev.payload.num as number)
+    if (ev.unknown !== true) first.push(ev.payload.num as number)
     if (first.length === 3) break
   }
   assert.equal(first, [1, 2, 3])
@@ -332,7 +332,7 @@ test('a named cursor resumes after what the consumer took, across restarts', asy
   const e2 = track(new HyperEmitter(path, basic))
   await e2.emit('Test1', { num: 6 })
   const rest: number[] = []
-  for await (const ev of e2.events({ cursor: 'reader', live: false })) rest.push(ev.payload.num as number)
+  for await (const ev of e2.events({ cursor: 'reader', live: false })) if (ev.unknown !== true) rest.push(ev.payload.num as number)
   assert.equal(rest, [4, 5, 6])
   await e2.close()
 })

@@ -35,7 +35,7 @@ test('invalid entries are refused with INVALID_ENTRY and reported by peer:invali
     ['tampered byte', tampered],
     ['forged signature', forged],
     ['author is not the signer', own().next('Hello', HELLO, { sign: newIdentity() }).bytes],
-    ['unknown event name', own().next('NoSuchEvent', HELLO).bytes],
+    ['an event name no schema can define', own().next('no such event', HELLO).bytes],
     ['payload that does not decode', own().next('Hello', Uint8Array.from([0x0f, 0x01])).bytes],
     ['seq 0', own().next('Hello', HELLO, { fields: { seq: 0 } }).bytes],
     ['author of 31 bytes', own().next('Hello', HELLO, { sign: false, fields: { author: new Uint8Array(31) } }).bytes],
@@ -73,7 +73,7 @@ test('a peer that keeps sending invalid entries is dropped after MAX_INVALID and
   let counted = 0
   e.status.on('peer:invalid', (ev: { peer: string, count: number }) => { counted += ev.count })
   for (let i = 0; i <= MAX_INVALID && s.ending == null; i++) {
-    await s.send(entriesMessage([new Author(p.identity).next('NoSuchEvent', HELLO).bytes]))
+    await s.send(entriesMessage([new Author(p.identity).next('no such event', HELLO).bytes]))
     await s.waitFor(() => s.frames.filter(f => f.refuse != null).length > i || s.ending != null, 3000)
   }
   await assertRefusedWith(e, p, s, 'INVALID_ENTRY')

@@ -10,7 +10,7 @@ import { PROTOCOL } from '../src/sync/index.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const messages = await fixture('messages.proto')
-const basic = await fixture('basic.proto')
+const incompatible = await fixture('upgrade-incompatible.proto')
 const cluster = new Cluster()
 const FAST: HyperEmitterOptions = { reconnectTimeout: 100 }
 
@@ -211,11 +211,11 @@ test('EventPeer is written on listen, and not again on a restart at the same add
   assert.is(await count(one), 2, 'a new address is announced')
 })
 
-test('a peer with another schema is refused on both sides; neither log is touched', async () => {
+test('a peer with an incompatible schema is refused on both sides; neither log is touched', async () => {
   const one = emitter()
-  const two = emitter(new MemoryLevel(), FAST, basic)
+  const two = emitter(new MemoryLevel(), FAST, incompatible)
   await one.emit('Hello', { from: 'one' })
-  await two.emit('Test1', { num: 1 })
+  await two.emit('Integer', { value: 1 })
   const refusedOne = new Promise<{ code: string }>(resolve => one.status.once('peer:refused', resolve))
   const refusedTwo = new Promise<{ code: string }>(resolve => two.status.once('peer:refused', resolve))
   const [addr] = await one.listen(0)

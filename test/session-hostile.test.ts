@@ -248,7 +248,7 @@ test('invalid entries: one Refuse{INVALID_ENTRY} notice and one report per frame
     ['tampered byte', tampered],
     ['forged signature', forged],
     ['author is not the signer', own().next('Hello', hi, { sign: Identity.generate() }).bytes],
-    ['unknown event name', own().next('NoSuchEvent', hi).bytes],
+    ['an event name no schema can define', own().next('no such event', hi).bytes],
     ['payload that does not decode', own().next('Hello', Uint8Array.from([0x0f, 0x01])).bytes],
     ['seq 0', own().next('Hello', hi, { fields: { seq: 0 } }).bytes],
     ['author of 31 bytes', own().next('Hello', hi, { sign: false, fields: { author: new Uint8Array(31) } }).bytes],
@@ -276,7 +276,7 @@ test('invalid entries: one Refuse{INVALID_ENTRY} notice and one report per frame
 test('past MAX_INVALID invalid entries, checked or found when storing, a final INVALID_ENTRY ends the session', async () => {
   for (const clock of [false, true]) {
     const { node, s, p, hi } = await opened()
-    const batch = Array.from({ length: MAX_INVALID + 1 }, () => clock ? new Author().next('Hello', hi, { fields: { clock: 5 } }).bytes : new Author().next('NoSuchEvent', hi).bytes)
+    const batch = Array.from({ length: MAX_INVALID + 1 }, () => clock ? new Author().next('Hello', hi, { fields: { clock: 5 } }).bytes : new Author().next('no such event', hi).bytes)
     p.send(entriesMessage(batch))
     await pair.settle()
     assertRefused(s, p, 'INVALID_ENTRY')

@@ -33,6 +33,8 @@ export interface CliOptions {
   writers: string[]
   /** peers kept in session (the overlay's active view) */
   activePeers: number | undefined
+  /** start even when the schema cannot decode events already in --db */
+  force: boolean
   /** `schema diff`: the old and the new .proto */
   diff: [string, string] | undefined
   /** the subcommand: `verify` checks the log in --db offline, `schema-diff` compares two schemas */
@@ -77,6 +79,8 @@ Flags:
                          this node's own are always accepted)
   --active-peers N       peers to keep sync sessions with (default 6); the
                          cluster forms a bounded overlay of them
+  --force                start even when the schema cannot decode events
+                         already in --db (hypem refuses, naming them, without)
   -h, --help             print this help
   -v, --version          print the version
 
@@ -121,6 +125,7 @@ const FLAGS = {
   'gen-psk': { type: 'string' },
   writer: { type: 'string', multiple: true },
   'active-peers': { type: 'string' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' }
 } as const
@@ -170,6 +175,7 @@ export function parseArgs (argv: string[]): CliOptions {
     genPsk: nonEmpty('--gen-psk', values['gen-psk']),
     writers: values.writer ?? [],
     activePeers: count('--active-peers', values['active-peers']),
+    force: values.force === true,
     diff,
     command
   }

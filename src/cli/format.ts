@@ -6,6 +6,9 @@ export interface EventLine {
   payload: Record<string, unknown>
 }
 
+/** An event as hypem prints it: one of the schema, or one it does not define (its payload the raw bytes). */
+export type PrintedEvent = (EventLine & { unknown?: undefined }) | { name: string, payload: Uint8Array, unknown: true }
+
 /** A line of input that is not an event; its message says why. */
 export class LineError extends Error {
   constructor (message: string) {
@@ -23,9 +26,13 @@ function replacer (this: Record<string, unknown>, key: string, value: unknown): 
   return value
 }
 
-/** One ndjson line, with its newline: `{"name":...,"payload":...}`. */
-export function toJsonLine (event: EventLine): string {
-  return JSON.stringify({ name: event.name, payload: event.payload }, replacer) + '\n'
+/**
+ * One ndjson line, with its newline: `{"name":...,"payload":...}`, or for an
+ * event the schema does not define `{"name":...,"payload":"<base64>","unknown":true}`.
+ */
+export function toJsonLine (event: PrintedEvent): string {
+  const line = event.unknown === true ? { name: event.name, payload: event.payload, unknown: true } : { name: event.name, payload: event.payload }
+  return JSON.stringify(line, replacer) + '\n'
 }
 
 /** Parses one ndjson input line; throws LineError when it is not `{ name, payload? }`. */
@@ -43,8 +50,12 @@ export function parseJsonLine (line: string): EventLine {
   return { name, payload: (payload ?? {}) as Record<string, unknown> }
 }
 
-/** An event as the REPL prints it: `Hello { from: 'Matteo', message: '' }`. */
-export function formatEvent (event: EventLine, colors = false): string {
+/**
+ * An event as the REPL prints it: `Hello { from: 'Matteo', message: '' }`;
+ * one the schema does not define: `Farewell (not in this schema, 5 bytes)`.
+ */
+export function formatEvent (event: PrintedEvent, colors = false): string {
+  if (event.unknown === true) return `${event.name} (not in this schema, ${event.payload.byteLength} bytes)`
   return `${event.name} ${inspect(event.payload, { colors, depth: 6, breakLength: 80 })}`
 }
 

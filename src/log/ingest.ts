@@ -10,7 +10,11 @@ export const MAX_PENDING_BYTES = 16 * 1024 * 1024
 export const PENDING_TTL_MS = 60_000
 
 export interface IngestInit {
-  /** Throws unless the event name is known and the payload decodes. */
+  /**
+   * Throws unless the event is acceptable: a node's schema checks that the
+   * payload of an event it defines decodes, and lets events of other names
+   * through unread (protocols/README.md §6).
+   */
   validate: (name: string, payload: Uint8Array) => void
   /** Whether entries by this author (hex public key) are accepted. @default all */
   accept?: (author: string) => boolean

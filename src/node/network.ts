@@ -12,7 +12,7 @@ import { HyperEmitterError } from '../errors.js'
 import type { EventEmitter } from 'node:events'
 import type { Log, AnyLevel } from '../log/log.js'
 import type { Schema } from '../schema/index.js'
-import type { SyncEvent } from '../sync/index.js'
+import { LocalDescriptor, type SyncEvent } from '../sync/index.js'
 
 /** How long connect() waits for the sync handshake. */
 const CONNECT_TIMEOUT = 15_000
@@ -98,10 +98,12 @@ export class Network {
       sync: {
         log: l,
         fingerprint: schema.fingerprint,
+        descriptor: localDescriptor(schema),
         topic: this.#init.topic,
         blockTime: this.#init.blockTime,
         ingest: {
-          validate: (name, payload) => { schema.check(name, payload) },
+          // events of names the schema lacks are stored and relayed unread (§6)
+          validate: (name, payload) => { schema.checkEntry(name, payload) },
           accept: writers == null ? undefined : (author) => writers.has(author)
         },
         onEvent: (event) => { this.#onSyncEvent(event) }
@@ -276,6 +278,16 @@ export class Network {
     this.#keepAlive?.stop()
     const node = this.#starting != null ? await this.#starting.catch(() => undefined) : undefined
     await node?.stop()
+  }
+}
+
+// A schema past the descriptor's bounds (§5.1.1) is compared by its older
+// fingerprint alone: only peers on the same schema sync with it.
+function localDescriptor (schema: Schema): LocalDescriptor | undefined {
+  try {
+    return new LocalDescriptor(schema.descriptor)
+  } catch {
+    return undefined
   }
 }
 

@@ -12,6 +12,7 @@ export interface SyncMessage {
   prune?: Prune
   graft?: Graft
   ihave?: IHave
+  descriptor?: Descriptor
 }
 
 export namespace SyncMessage {
@@ -62,6 +63,11 @@ export namespace SyncMessage {
         if (obj.ihave != null) {
           w.uint32(66)
           IHave.codec().encode(obj.ihave, w)
+        }
+
+        if (obj.descriptor != null) {
+          w.uint32(74)
+          Descriptor.codec().encode(obj.descriptor, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -121,6 +127,12 @@ export namespace SyncMessage {
             case 8: {
               obj.ihave = IHave.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.ihave
+              })
+              break
+            }
+            case 9: {
+              obj.descriptor = Descriptor.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.descriptor
               })
               break
             }
@@ -195,6 +207,13 @@ export namespace SyncMessage {
 
               break
             }
+            case 9: {
+              yield * Descriptor.codec().stream(reader, reader.uint32(), `${prefix}.descriptor`, {
+                limits: opts.limits?.descriptor
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -238,6 +257,11 @@ export namespace SyncMessage {
     field: '$.hello.features[]'
     index: number
     value: string
+  }
+
+  export interface SyncMessageHelloDescriptorFingerprintFieldEvent {
+    field: '$.hello.descriptorFingerprint'
+    value: Uint8Array<ArrayBuffer>
   }
 
   export interface SyncMessageEntriesEntriesFieldEvent {
@@ -296,6 +320,11 @@ export namespace SyncMessage {
     index: number
   }
 
+  export interface SyncMessageDescriptorDescriptorFieldEvent {
+    field: '$.descriptor.descriptor'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<SyncMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SyncMessage.codec())
   }
@@ -304,7 +333,7 @@ export namespace SyncMessage {
     return decodeMessage(buf, SyncMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloVersionFieldEvent | SyncMessageHelloSchemaFieldEvent | SyncMessageHelloTopicFieldEvent | SyncMessageHelloHaveAuthorFieldEvent | SyncMessageHelloHaveSeqFieldEvent | SyncMessageHelloFeaturesFieldEvent | SyncMessageEntriesEntriesFieldEvent | SyncMessageAckBatchesFieldEvent | SyncMessageSyncedLengthFieldEvent | SyncMessageRefuseCodeFieldEvent | SyncMessageRefuseReasonFieldEvent | SyncMessagePruneAuthorsFieldEvent | SyncMessageGraftHaveAuthorFieldEvent | SyncMessageGraftHaveSeqFieldEvent | SyncMessageIhaveHaveAuthorFieldEvent | SyncMessageIhaveHaveSeqFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloVersionFieldEvent | SyncMessageHelloSchemaFieldEvent | SyncMessageHelloTopicFieldEvent | SyncMessageHelloHaveAuthorFieldEvent | SyncMessageHelloHaveSeqFieldEvent | SyncMessageHelloFeaturesFieldEvent | SyncMessageHelloDescriptorFingerprintFieldEvent | SyncMessageEntriesEntriesFieldEvent | SyncMessageAckBatchesFieldEvent | SyncMessageSyncedLengthFieldEvent | SyncMessageRefuseCodeFieldEvent | SyncMessageRefuseReasonFieldEvent | SyncMessagePruneAuthorsFieldEvent | SyncMessageGraftHaveAuthorFieldEvent | SyncMessageGraftHaveSeqFieldEvent | SyncMessageIhaveHaveAuthorFieldEvent | SyncMessageIhaveHaveSeqFieldEvent | SyncMessageDescriptorDescriptorFieldEvent> {
     return streamMessage(buf, SyncMessage.codec(), opts)
   }
 }
@@ -315,6 +344,7 @@ export interface Hello {
   topic: string
   have: Have[]
   features: string[]
+  descriptorFingerprint?: Uint8Array<ArrayBuffer>
 }
 
 export namespace Hello {
@@ -354,6 +384,11 @@ export namespace Hello {
             w.uint32(42)
             w.string(value)
           }
+        }
+
+        if (obj.descriptorFingerprint != null) {
+          w.uint32(50)
+          w.bytes(obj.descriptorFingerprint)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -402,6 +437,10 @@ export namespace Hello {
               }
 
               obj.features.push(reader.string())
+              break
+            }
+            case 6: {
+              obj.descriptorFingerprint = reader.bytes()
               break
             }
             default: {
@@ -478,6 +517,13 @@ export namespace Hello {
 
               break
             }
+            case 6: {
+              yield {
+                field: `${prefix}.descriptorFingerprint`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -523,6 +569,11 @@ export namespace Hello {
     value: string
   }
 
+  export interface HelloDescriptorFingerprintFieldEvent {
+    field: '$.descriptorFingerprint'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Hello>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Hello.codec())
   }
@@ -531,8 +582,97 @@ export namespace Hello {
     return decodeMessage(buf, Hello.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloVersionFieldEvent | HelloSchemaFieldEvent | HelloTopicFieldEvent | HelloHaveAuthorFieldEvent | HelloHaveSeqFieldEvent | HelloFeaturesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloVersionFieldEvent | HelloSchemaFieldEvent | HelloTopicFieldEvent | HelloHaveAuthorFieldEvent | HelloHaveSeqFieldEvent | HelloFeaturesFieldEvent | HelloDescriptorFingerprintFieldEvent> {
     return streamMessage(buf, Hello.codec(), opts)
+  }
+}
+
+export interface Descriptor {
+  descriptor: Uint8Array<ArrayBuffer>
+}
+
+export namespace Descriptor {
+  let _codec: Codec<Descriptor>
+
+  export const codec = (): Codec<Descriptor> => {
+    if (_codec == null) {
+      _codec = message<Descriptor>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.descriptor != null && obj.descriptor.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.descriptor)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          descriptor: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.descriptor = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.descriptor`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface DescriptorDescriptorFieldEvent {
+    field: '$.descriptor'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Descriptor>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Descriptor.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Descriptor>): Descriptor {
+    return decodeMessage(buf, Descriptor.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Descriptor>): Generator<DescriptorDescriptorFieldEvent> {
+    return streamMessage(buf, Descriptor.codec(), opts)
   }
 }
 

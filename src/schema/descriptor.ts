@@ -49,6 +49,14 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
 const FULL_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/
 
 /**
+ * Whether `name` is a name a schema can give a type: protobuf identifiers
+ * joined by dots, at most MAX_NAME_LENGTH characters. Every event name is one.
+ */
+export function isFullName (name: string): boolean {
+  return name.length <= MAX_NAME_LENGTH && FULL_NAME.test(name)
+}
+
+/**
  * The descriptor of a parsed schema (`parseSchema`): every message and enum
  * the root holds, nested ones too. Throws SchemaError when the schema is past
  * the bounds a peer accepts.

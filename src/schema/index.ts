@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import protobuf from 'protobufjs'
 import { InvalidMessageError, UnknownEventError } from '../errors.js'
-import { describe, type Descriptor } from './descriptor.js'
+import { describe, isFullName, type Descriptor } from './descriptor.js'
 import { eventNames } from './names.js'
 import { eventTypes, parseSchema } from './parse.js'
 
@@ -24,7 +24,7 @@ const TO_OBJECT: protobuf.IConversionOptions = { defaults: true, arrays: true, e
  */
 export class Schema {
   readonly messages = Object.create(null) as Record<string, MessageCodec>
-  /** sha2-256 of the parsed schema, compared in the sync handshake. */
+  /** sha2-256 of the parsed schema (protobufjs JSON): the handshake compares it with peers that send no descriptor. */
   readonly fingerprint: Uint8Array
   readonly #types = new Map<string, protobuf.Type>()
   readonly #root: protobuf.Root
@@ -74,6 +74,22 @@ export class Schema {
   /** Throws unless `bytes` decode as event `name` with all required fields. */
   check (name: string, bytes: Uint8Array): void {
     this.#type(name).decode(bytes)
+  }
+
+  /** Whether the schema defines event `name` (a full name, or a short name that is unique). */
+  knows (name: string): boolean {
+    return this.#types.has(name)
+  }
+
+  /**
+   * Checks the event of an entry from a peer (protocols/README.md §6): the
+   * payload of an event this schema defines must decode; any other name must
+   * be a name another version of the schema could define (a protobuf full
+   * name of at most 256 characters), and its payload is left unread. Throws.
+   */
+  checkEntry (name: string, payload: Uint8Array): void {
+    if (this.#types.has(name)) this.check(name, payload)
+    else if (!isFullName(name)) throw new UnknownEventError(`event name ${JSON.stringify(name.slice(0, 64))} is not a protobuf name of at most 256 characters`)
   }
 
   #encode (name: string, type: protobuf.Type, message: unknown): Uint8Array<ArrayBuffer> {

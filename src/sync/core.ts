@@ -4,23 +4,31 @@
 // inside: the libp2p adapter (session.ts) and the in-memory pair of the tests
 // drive the same code, each with its own clock.
 import { MismatchError, ProtocolError, RefusedError } from '../errors.js'
-import { equalBytes, toHex } from '../log/entry.js'
+import { toHex } from '../log/entry.js'
 import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
 import { FrameError, FrameReader, decodeFirst, decodeFrame, encodeFrame } from './framing.js'
+import { matchDescriptor, matchHello, type LocalDescriptor } from './schemas.js'
 import { Prunes, readGraft, readIHave, readPrune } from './prune.js'
 import { Receiver } from './receiver.js'
 import { Sender } from './sender.js'
 import { SyncCounters } from './counters.js'
 import { FEATURES, FEATURE_LAZY, HANDSHAKE_TIMEOUT, MAX_FEATURE_LENGTH, MAX_HAVE, PROTOCOL_VERSION, REFUSE, RETRY_MS, refuseName } from './constants.js'
 import type { Action, CoreStorage, Outgoing, StoreResult } from './actions.js'
-import type { SyncMessage } from '../pb/sync.js'
+import type { Hello, SyncMessage } from '../pb/sync.js'
+import type { Change } from '../schema/compat.js'
 import type { LogEntry } from '../log/log.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 export interface CoreInit {
   storage: CoreStorage
-  /** fingerprint of the events' schema */
+  /** the older fingerprint of the events' schema (Hello.schema, protocols/README.md §5.1) */
   fingerprint: Uint8Array
+  /**
+   * The schema's canonical descriptor: with it, a peer that sends one too
+   * may run another schema, compatible with this one. Without it the core
+   * compares `fingerprint` only, as nodes did before descriptors.
+   */
+  descriptor?: LocalDescriptor
   /** cluster name */
   topic: string
   /**
@@ -67,9 +75,13 @@ export class SessionCore {
   readonly #reader = new FrameReader()
   readonly #actions: Action[] = []
   #head = 0
-  #phase: 'new' | 'hello' | 'open' | 'ended' = 'new'
-  /** when the peer's Hello is due */
+  /** 'schema': both Hellos are in, the peer's descriptor is due */
+  #phase: 'new' | 'hello' | 'schema' | 'open' | 'ended' = 'new'
+  /** when the peer's Hello (and descriptor) are due */
   #helloBy = 0
+  /** the peer's Hello, while its descriptor is due */
+  #remoteHello: Hello | undefined
+  #changes: readonly Change[] = []
   /** when held entries are tried again after a commit */
   #retryAt: number | undefined
   /** when held entries are next expired */
@@ -122,6 +134,15 @@ export class SessionCore {
   /** The handshake passed. */
   get open (): boolean {
     return this.#phase === 'open'
+  }
+
+  /**
+   * How the remote's schema differs from this node's, all compatibly
+   * (protocols/README.md §5.1.1), once the handshake passed; empty when the
+   * two are the same, or were compared by fingerprint.
+   */
+  get schemaChanges (): readonly Change[] {
+    return this.#changes
   }
 
   /** The features the remote named in its Hello (those of at most MAX_FEATURE_LENGTH characters), once the handshake passed. */
@@ -181,7 +202,7 @@ export class SessionCore {
 
   /** When `tick` is due next (ms, on the clock the driver passes), or undefined. */
   get timeout (): number | undefined {
-    if (this.#phase === 'hello') return this.#helloBy
+    if (this.#phase === 'hello' || this.#phase === 'schema') return this.#helloBy
     if (this.#phase !== 'open') return undefined
     if (this.#retryAt == null) return this.#expireAt
     return this.#expireAt == null ? this.#retryAt : Math.min(this.#retryAt, this.#expireAt)
@@ -199,7 +220,16 @@ export class SessionCore {
     this.#helloBy = now + HANDSHAKE_TIMEOUT
     // past MAX_HAVE authors the peer sends some entries twice, which is harmless
     const have = [...this.#storage.vector()].slice(0, MAX_HAVE).map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq }))
-    this.#send({ hello: { version: PROTOCOL_VERSION, schema: this.#init.fingerprint as Uint8Array<ArrayBuffer>, topic: this.#init.topic, have, features: [...this.#features] } })
+    this.#send({
+      hello: {
+        version: PROTOCOL_VERSION,
+        schema: this.#init.fingerprint as Uint8Array<ArrayBuffer>,
+        topic: this.#init.topic,
+        have,
+        features: [...this.#features],
+        descriptorFingerprint: this.#init.descriptor?.fingerprint as Uint8Array<ArrayBuffer> | undefined
+      }
+    })
   }
 
   /** Bytes from the peer. */
@@ -207,7 +237,7 @@ export class SessionCore {
     if (this.#phase === 'ended') return
     this.#guard(() => {
       this.#reader.push(bytes)
-      while (this.#phase === 'hello' || this.#phase === 'open') {
+      while (this.#phase === 'hello' || this.#phase === 'schema' || this.#phase === 'open') {
         let frame: Uint8Array | undefined
         try {
           frame = this.#reader.next()
@@ -216,6 +246,7 @@ export class SessionCore {
         }
         if (frame == null) return
         if (this.#phase === 'hello') this.#hello(frame)
+        else if (this.#phase === 'schema') this.#descriptor(frame)
         else this.#dispatch(frame)
       }
     })
@@ -229,7 +260,8 @@ export class SessionCore {
   transportEnded (reset = false): void {
     if (this.#phase === 'ended') return
     if (this.#phase !== 'open') {
-      this.#fail(new ProtocolError(reset ? 'the stream was reset before the Hello' : 'the stream ended before the Hello'))
+      const what = this.#phase === 'schema' ? 'the schema descriptor' : 'the Hello'
+      this.#fail(new ProtocolError(reset ? `the stream was reset before ${what}` : `the stream ended before ${what}`))
       return
     }
     this.#end(undefined, reset)
@@ -237,8 +269,8 @@ export class SessionCore {
 
   /** The time is `now`: timeouts that are due fire. */
   tick (now: number): void {
-    if (this.#phase === 'hello' && now >= this.#helloBy) {
-      this.#fail(new ProtocolError(`no Hello within ${HANDSHAKE_TIMEOUT} ms`))
+    if ((this.#phase === 'hello' || this.#phase === 'schema') && now >= this.#helloBy) {
+      this.#fail(new ProtocolError(`no ${this.#phase === 'hello' ? 'Hello' : 'schema descriptor'} within ${HANDSHAKE_TIMEOUT} ms`))
       return
     }
     if (this.#phase !== 'open') return
@@ -331,7 +363,7 @@ export class SessionCore {
   #frameError (err: unknown): Error {
     if (!(err instanceof FrameError)) return err as Error
     if (err.kind === 'prefix') return new RefusedError(`bad frame: ${err.message}`, { refuseCode: REFUSE.PROTOCOL })
-    if (this.#phase === 'hello') return new ProtocolError(`bad first frame: ${err.message}`)
+    if (this.#phase === 'hello' || this.#phase === 'schema') return new ProtocolError(`bad ${this.#phase === 'hello' ? 'first' : 'second'} frame: ${err.message}`)
     return new RefusedError(`bad frame: ${err.message}`, { refuseCode: REFUSE.LIMIT })
   }
 
@@ -348,10 +380,40 @@ export class SessionCore {
     if (hello.version !== PROTOCOL_VERSION) {
       throw new MismatchError(`protocol version ${hello.version} is not ${PROTOCOL_VERSION}`, { refuseCode: REFUSE.VERSION })
     }
-    if (!equalBytes(hello.schema, this.#init.fingerprint)) throw new MismatchError('the peer runs another schema', { refuseCode: REFUSE.SCHEMA })
+    const match = matchHello(this.#init.fingerprint, this.#init.descriptor, hello)
     if (hello.topic !== this.#init.topic) {
       throw new MismatchError(`the peer's topic "${hello.topic}" is not "${this.#init.topic}"`, { refuseCode: REFUSE.TOPIC })
     }
+    if (match === 'same') {
+      this.#open(hello)
+      return
+    }
+    // both sides see the same two fingerprints, so both send their descriptor
+    this.#remoteHello = hello
+    this.#phase = 'schema'
+    this.#send({ descriptor: { descriptor: this.#init.descriptor!.bytes as Uint8Array<ArrayBuffer> } })
+  }
+
+  // The second frame when the Hellos' descriptor fingerprints differ: the
+  // peer's descriptor. compare() decides alike on both sides, so either both
+  // open or both refuse, each saying why in its own terms.
+  #descriptor (frame: Uint8Array): void {
+    let msg: SyncMessage
+    try {
+      msg = decodeFrame(frame)
+    } catch (err) {
+      throw new RefusedError(`bad second frame: ${(err as Error).message}`, { refuseCode: REFUSE.PROTOCOL })
+    }
+    if (msg.refuse != null) throw refusedBy(msg.refuse.code, msg.refuse.reason)
+    if (msg.descriptor == null) throw new RefusedError('the second frame must be the schema descriptor', { refuseCode: REFUSE.PROTOCOL })
+    const hello = this.#remoteHello!
+    this.#changes = matchDescriptor(this.#init.descriptor!, hello.descriptorFingerprint!, msg.descriptor.descriptor)
+    this.#remoteHello = undefined
+    this.#init.log?.('the peer runs a compatible schema: %d changes', this.#changes.length)
+    this.#open(hello)
+  }
+
+  #open (hello: Hello): void {
     for (const h of hello.have) {
       if (h.author.byteLength === PUBLIC_KEY_LENGTH && Number.isSafeInteger(h.seq)) this.#sender.remoteHave.set(toHex(h.author), h.seq)
     }
@@ -431,6 +493,7 @@ export class SessionCore {
 
   #end (error: Error | undefined, reset: boolean): void {
     this.#phase = 'ended'
+    this.#remoteHello = undefined
     this.#retryAt = undefined
     this.#expireAt = undefined
     this.#storage.clear()

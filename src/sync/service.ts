@@ -223,6 +223,7 @@ export class SyncService implements Startable {
     const session = new Session(stream, {
       log: this.#init.log,
       fingerprint: this.#init.fingerprint,
+      descriptor: this.#init.descriptor,
       topic: this.#init.topic,
       ingest: this.#init.ingest,
       logger: this.#log,

@@ -8,6 +8,7 @@ import { SessionStorage } from './storage.js'
 import { CLOSE_TIMEOUT } from './constants.js'
 import type { Action } from './actions.js'
 import type { SyncCounters } from './counters.js'
+import type { LocalDescriptor } from './schemas.js'
 import type { IngestInit } from '../log/ingest.js'
 import type { Log } from '../log/log.js'
 import type { Logger, Stream } from '@libp2p/interface'
@@ -16,6 +17,8 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 export interface SessionInit {
   log: Log
   fingerprint: Uint8Array
+  /** the schema's descriptor, compared with the peer's (see CoreInit) */
+  descriptor?: LocalDescriptor
   topic: string
   ingest: IngestInit
   logger: Logger
@@ -74,6 +77,7 @@ export class Session {
     this.#core = new SessionCore({
       storage: this.#storage,
       fingerprint: init.fingerprint,
+      descriptor: init.descriptor,
       topic: init.topic,
       mayPrune: init.mayPrune,
       features: init.features,

@@ -1,6 +1,7 @@
 import type { IngestInit } from '../log/ingest.js'
 import type { Log } from '../log/log.js'
 import type { RefuseName } from './constants.js'
+import type { LocalDescriptor } from './schemas.js'
 import type { ComponentLogger, Connection, PeerId } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
@@ -23,8 +24,14 @@ export type SyncEvent = { [K in keyof SyncEvents]: { type: K } & SyncEvents[K] }
 export interface SyncInit {
   /** the log to sync */
   log: Log
-  /** fingerprint of the events' schema; peers with another one are refused */
+  /** the older fingerprint of the events' schema (protocols/README.md §5.1): peers that send no descriptor are refused unless it is theirs */
   fingerprint: Uint8Array
+  /**
+   * The schema's canonical descriptor: peers that send one too are refused
+   * only when their schema is incompatible with this one. @default none:
+   * the fingerprint decides, as before descriptors
+   */
+  descriptor?: LocalDescriptor
   /** cluster name; peers with another one are refused. @default '' */
   topic: string
   /** ms a peer that broke the protocol or sent invalid entries is kept away. @default BLOCK_MS */

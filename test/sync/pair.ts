@@ -11,6 +11,7 @@ import { SyncMessage } from '../../src/pb/sync.js'
 import { SessionCore } from '../../src/sync/core.js'
 import { SessionStorage } from '../../src/sync/storage.js'
 import { FrameReader } from '../../src/sync/framing.js'
+import { LocalDescriptor } from '../../src/sync/schemas.js'
 import { fixture } from '../helpers.js'
 import type { IngestInit } from '../../src/log/ingest.js'
 import type { Action } from '../../src/sync/actions.js'
@@ -136,6 +137,8 @@ export interface SessionOptions {
   ingest?: Partial<IngestInit>
   mayPrune?: (author: string) => boolean
   fingerprint?: Uint8Array
+  /** its schema descriptor (the node's by default); false: a core of a version before descriptors, that compares `fingerprint` only */
+  descriptor?: LocalDescriptor | false
   /** the features of its Hello (FEATURES by default; [] for a peer written before features existed) */
   features?: readonly string[]
 }
@@ -171,8 +174,9 @@ export class Session implements End {
     this.node = node
     this.tap = new Tap(pair)
     this.inbox = new Tap(pair)
-    this.storage = new SessionStorage(node.log, { validate: (name, payload) => { node.schema.check(name, payload) }, ...init.ingest })
-    this.core = new SessionCore({ storage: this.storage, fingerprint: init.fingerprint ?? node.schema.fingerprint, topic: node.topic, mayPrune: init.mayPrune, features: init.features, self: node.key })
+    this.storage = new SessionStorage(node.log, { validate: (name, payload) => { node.schema.checkEntry(name, payload) }, ...init.ingest })
+    const descriptor = init.descriptor === false ? undefined : init.descriptor ?? new LocalDescriptor(node.schema.descriptor)
+    this.core = new SessionCore({ storage: this.storage, fingerprint: init.fingerprint ?? node.schema.fingerprint, descriptor, topic: node.topic, mayPrune: init.mayPrune, features: init.features, self: node.key })
   }
 
   deliver (bytes: Uint8Array): void {

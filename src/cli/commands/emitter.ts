@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import type { HyperEmitter } from '../../index.js'
+import { UndecodableEventsError } from '../../errors.js'
 import type { CliOptions } from '../args.js'
 import { describeError } from '../format.js'
 import type { CliIO } from '../io.js'
@@ -32,7 +33,8 @@ export async function runEmitter (options: CliOptions, io: CliIO): Promise<numbe
       topic: options.topic,
       psk,
       writers: options.writers.length > 0 ? options.writers : undefined,
-      activePeers: options.activePeers
+      activePeers: options.activePeers,
+      force: options.force
     })
   } catch (err) {
     const psk = (err as { code?: string }).code === 'ERR_INVALID_PSK'
@@ -45,6 +47,8 @@ export async function runEmitter (options: CliOptions, io: CliIO): Promise<numbe
     try {
       await emitter.ready()
     } catch (err) {
+      const cause = (err as { cause?: unknown }).cause
+      if (cause instanceof UndecodableEventsError) throw new FatalError(undecodableProblem(schemaFile, options.db!, cause))
       throw new FatalError(`cannot open the db ${options.db}: ${dbProblem(err)}`)
     }
     cleanup.push(reportStatus(emitter, notice))
@@ -81,6 +85,13 @@ async function closeWithin (emitter: HyperEmitter, ms: number, io: CliIO): Promi
   } finally {
     clearTimeout(timer)
   }
+}
+
+// one line: what the schema cannot read, and the way out
+function undecodableProblem (schemaFile: string, db: string, err: UndecodableEventsError): string {
+  const total = err.events.reduce((n, e) => n + e.count, 0)
+  const each = err.events.map(e => `${e.count} ${e.name} (the first at feed position ${e.first}: ${e.reason})`)
+  return `${schemaFile} cannot decode ${total} event${total === 1 ? '' : 's'} already in the db ${db}: ${each.join(', ')}; --force starts anyway`
 }
 
 async function readKey (file: string): Promise<Uint8Array> {

@@ -168,7 +168,8 @@ export class WebView implements UIServer {
     return this.#hub.pages
   }
 
-  close (): Promise<void> {
+  /** Stops the server and ends the pages' streams (bound: it can be passed around). */
+  readonly close = (): Promise<void> => {
     this.#closed ??= (async () => {
       clearInterval(this.#watch)
       this.#closing.abort(new HyperEmitterError('the web view closed', 'ERR_CLOSED'))

@@ -1,6 +1,6 @@
 // The web view's page: opens the live stream and hands each part of the
 // state to its panel. No build step: plain modules, and uPlot as a global.
-import { el, fill, short, shortId, num, compact, bytes, ago, clock, hue, debounce, api } from './util.js'
+import { el, fill, short, shortId, num, compact, bytes, ago, clock, hue, peerColor, debounce, api } from './util.js'
 import { ThroughputChart } from './chart.js'
 import { PeerGraph } from './graph.js'
 import { DagView } from './dag.js'
@@ -29,6 +29,8 @@ let dag
 async function main () {
   config = await api('/api/config')
   $('node-id').textContent = config.peerId
+  // this node's colour is the first
+  peerColor(config.peerId)
   ids.set(config.id, config.peerId)
   const select = $('f-name')
   for (const name of config.names) select.append(el('option', { value: name, text: name }))
@@ -161,7 +163,7 @@ function kpis (st) {
 const PLACE = { active: 'active', connected: 'connected', passive: 'passive', known: 'known' }
 
 function peersTable (view) {
-  $('peers-hint').textContent = `${num(view.total)} known · ${num(view.connections)} connections${view.total > view.peers.length ? ` · showing ${view.peers.length}` : ''}`
+  $('peers-hint').textContent = `${num(view.total)} known · ${num(view.connections)} connection${view.connections === 1 ? '' : 's'}${view.total > view.peers.length ? ` · showing ${view.peers.length}` : ''}`
   $('graph-hint').textContent = `${view.peers.filter(p => p.session).length} in session · ${view.passive} passive · ${view.peers.filter(p => p.place === 'known').length} known only`
   const body = $('peers-body')
   if (view.peers.length === 0) {
@@ -170,7 +172,7 @@ function peersTable (view) {
   }
   fill(body, view.peers.map(p => el('tr', { class: p.id === selectedPeer ? 'selected' : '', 'data-peer': p.id, onclick: () => selectPeer(p.id) },
     el('td', { class: 'peer' },
-      el('i', { class: 'swatch', style: `background:${hue(p.id)}` }),
+      el('i', { class: 'swatch', style: `background:${peerColor(p.id)}` }),
       el('code', { title: p.id, text: short(p.id, 8) }),
       el('span', { class: `badge ${p.place}`, text: PLACE[p.place] }),
       p.lazy ? el('span', { class: 'badge lazy', title: 'lazy push (Plumtree) agreed', text: 'lazy' }) : null,
@@ -197,7 +199,7 @@ function peerState (p) {
 function lagCell (p) {
   if (!p.session) return '—'
   const parts = []
-  const chips = (lag, dir) => lag.authors.map(a => el('span', { class: 'chip', title: `${dir}: ${a.n} of ${a.peerId || a.author}`, style: `--tag:${hue(a.peerId || a.author)}` }, `${short(a.peerId || a.author, 4)} ${num(a.n)}`))
+  const chips = (lag, dir) => lag.authors.map(a => el('span', { class: 'chip', title: `${dir}: ${a.n} of ${a.peerId || a.author}`, style: `--tag:${peerColor(a.peerId || a.author)}` }, `${short(a.peerId || a.author, 4)} ${num(a.n)}`))
   if (p.lacks?.total > 0) parts.push(el('div', {}, el('span', { class: 'dir', text: `this node lacks ${num(p.lacks.total)}` }), chips(p.lacks, 'this node lacks')))
   if (p.peerLacks?.total > 0) parts.push(el('div', {}, el('span', { class: 'dir', text: `peer lacks ${num(p.peerLacks.total)}` }), chips(p.peerLacks, 'the peer lacks')))
   if (parts.length === 0) parts.push(el('span', { class: 'muted', text: 'none' }))
@@ -220,7 +222,7 @@ function notices (list) {
   if (list.length === 0) return
   fill($('notices'), list.slice().reverse().map(n => el('li', { class: `notice ${n.kind}` },
     el('span', { class: 'time', text: clock(n.at).slice(0, 8) }),
-    el('code', { style: `color:${hue(n.peer)}`, title: n.peer, text: short(n.peer) }),
+    el('code', { style: `color:${peerColor(n.peer)}`, title: n.peer, text: short(n.peer) }),
     el('span', { text: n.text })
   )))
 }
@@ -239,7 +241,7 @@ function logPanel (log) {
   )
   $('authors-hint').textContent = log.authorCount > log.authors.length ? `the ${log.authors.length} longest of ${num(log.authorCount)}` : ''
   fill($('authors-body'), log.authors.map(a => el('tr', {},
-    el('td', {}, el('i', { class: 'swatch', style: `background:${hue(a.peerId || a.author)}` }), el('code', { title: `${a.peerId}\n${a.author}`, text: short(a.peerId || a.author, 10) }), a.self ? el('span', { class: 'badge active', text: 'this node' }) : null),
+    el('td', {}, el('i', { class: 'swatch', style: `background:${peerColor(a.peerId || a.author)}` }), el('code', { title: `${a.peerId}\n${a.author}`, text: short(a.peerId || a.author, 10) }), a.self ? el('span', { class: 'badge active', text: 'this node' }) : null),
     el('td', { class: 'n' }, num(a.seq)),
     el('td', {}, el('a', { href: '#', class: 'id', title: a.head, onclick: (e) => { e.preventDefault(); showEntry(a.head) } }, shortId(a.head))),
     el('td', { class: 'n' }, num(a.clock))
@@ -293,7 +295,7 @@ async function showEntry (id, seq) {
     el('dl', {},
       el('dt', { text: 'id' }), el('dd', {}, el('code', { class: 'wrap', text: e.id })),
       seq != null ? [el('dt', { text: 'feed position' }), el('dd', { text: '#' + seq })] : null,
-      el('dt', { text: 'author' }), el('dd', {}, el('code', { style: `color:${hue(peer)}`, title: e.author, text: peer })),
+      el('dt', { text: 'author' }), el('dd', {}, el('code', { style: `color:${peerColor(peer)}`, title: e.author, text: peer })),
       el('dt', { text: 'author seq' }), el('dd', { text: num(e.authorSeq) }),
       el('dt', { text: 'clock' }), el('dd', { text: num(e.clock) }),
       el('dt', { text: 'time' }), el('dd', { text: new Date(e.timestamp).toISOString() }),

@@ -21,7 +21,8 @@ export class ThroughputChart {
       height: 220,
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(10, max * 1.15)] } },
+      // always the last five minutes, the newest second on the right
+      scales: { x: { time: true, range: (u, min, max) => { const end = max ?? Date.now() / 1000; return [end - KEEP, end] } }, y: { range: (u, min, max) => [0, Math.max(10, max * 1.15)] } },
       axes: [{ ...axis }, { ...axis, size: 56, values: (u, vals) => vals.map(v => v >= 1000 ? (v / 1000).toFixed(v >= 10000 ? 0 : 1) + 'k' : String(v)) }],
       series: [
         { label: 'time', value: (u, v, si, i) => { const t = i == null ? u.data[0].at(-1) : v; return t == null ? '—' : new Date(t * 1000).toLocaleTimeString() } },

@@ -3,7 +3,7 @@
 // before it) runs along its lane; its links to other authors' heads cross
 // lanes. A filled dot is signed; a ring is covered by a later signature of
 // its author.
-import { svg, fill, short, shortId, hue } from './util.js'
+import { svg, fill, short, shortId, peerColor } from './util.js'
 
 const STEP = 16
 const LANE = 28
@@ -46,7 +46,7 @@ export class DagView {
     for (const a of authors) {
       const y = 18 + lanes.get(a) * LANE
       parts.push(svg('line', { class: 'lane', x1: 0, y1: y, x2: width, y2: y }))
-      labels.push(svg('text', { class: 'lane-label', x: 10, y: y + 4, style: `fill:${hue(ids.get(a) || a)}` }, svg('title', { text: ids.get(a) || a }), a === self ? 'this node' : short(ids.get(a) || a, 10)))
+      labels.push(svg('text', { class: 'lane-label', x: 10, y: y + 4, style: `fill:${peerColor(ids.get(a) || a)}` }, svg('title', { text: ids.get(a) || a }), a === self ? 'this node' : short(ids.get(a) || a, 10)))
     }
     fill(this.labels, labels)
     for (const e of entries) {
@@ -67,7 +67,7 @@ export class DagView {
         cx: p.x,
         cy: p.y,
         r: 5,
-        style: `--peer:${hue(ids.get(e.author) || e.author)}`,
+        style: `--peer:${peerColor(ids.get(e.author) || e.author)}`,
         'data-id': e.id,
         onclick: () => this.onSelect?.(e.id, e.seq)
       }, svg('title', { text: `${e.name} #${e.seq}\n${shortId(e.id, 16)}\nauthor seq ${e.authorSeq} · clock ${e.clock}${e.signed ? ' · signed' : ' · covered'}` })))

@@ -6,7 +6,7 @@
 // are not drawn. A small force layout (springs on edges, repulsion between
 // nodes) runs a few hundred steps when the set of peers changes, not
 // continuously, so a page with hundreds of peers stays idle between changes.
-import { svg, fill, short, hue } from './util.js'
+import { svg, fill, short, peerColor } from './util.js'
 
 const R = { self: 15, active: 11, connected: 9, passive: 7, known: 5 }
 const LENGTH = { active: 110, connected: 150, passive: 200, known: 250 }
@@ -132,7 +132,7 @@ export class PeerGraph {
         : `${n.id}\n${p.place}${p.address ? ' · ' + p.address : ''}${p.session ? `\nsent ${p.sent} · received ${p.received}` : ''}`
       const g = svg('g', { class: cls.join(' '), transform: `translate(${n.x.toFixed(1)} ${n.y.toFixed(1)})`, 'data-peer': n.id, onclick: () => this.onSelect?.(n.id) },
         svg('title', { text: title }),
-        svg('circle', { r, style: n.place === 'self' ? undefined : `--peer:${hue(n.id)}` }),
+        svg('circle', { r, style: n.place === 'self' ? undefined : `--peer:${peerColor(n.id)}` }),
         n.place === 'known' ? null : svg('text', { y: r + 12, text: n.place === 'self' ? 'this node' : short(n.id) })
       )
       dots.push(g)

@@ -1,7 +1,7 @@
 // The live tail: the events the server sampled for this page, newest on top,
 // at most MAX_ROWS in the page. Events that come in one frame are drawn
 // together; while paused they are kept (the newest MAX_ROWS) and counted.
-import { el, clock, short, hue, compact } from './util.js'
+import { el, clock, short, hue, peerColor, compact } from './util.js'
 
 const MAX_ROWS = 250
 
@@ -71,7 +71,7 @@ export class EventTail {
     return el('li', { class: e.id === this.selected ? 'event selected' : 'event', 'data-id': e.id, 'data-name': e.name, tabindex: 0, onclick: () => this.onSelect?.(e.id, e.seq), onkeydown: (ev) => { if (ev.key === 'Enter') this.onSelect?.(e.id, e.seq) } },
       el('span', { class: 'time', text: clock(e.timestamp) }),
       el('span', { class: 'name', style: `--tag:${hue(e.name)}`, text: e.name }),
-      el('span', { class: 'author', style: `color:${hue(peer)}`, title: peer, text: short(peer) }),
+      el('span', { class: 'author', style: `color:${peerColor(peer)}`, title: peer, text: short(peer) }),
       el('span', { class: 'seq', title: 'position in this node\'s feed', text: '#' + e.seq }),
       el('code', { class: 'payload', text: e.payload + (e.cut ? ' …' : '') })
     )

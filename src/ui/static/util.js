@@ -100,9 +100,25 @@ function hash (text) {
 // distinct at a glance on the dark background
 const PALETTE = ['#7aa2ff', '#5ed39a', '#f2b45a', '#ff7eb6', '#c59cff', '#4fd1e8', '#ff9f6b', '#b5e06b', '#e8d36b', '#9db0d0']
 
-/** A stable colour for a peer, an author or an event name. */
+/** A stable colour for an event name. */
 export function hue (text) {
   return PALETTE[hash(text) % PALETTE.length]
+}
+
+const PEERS = new Map()
+
+/**
+ * A colour for a peer (by peer id), the same everywhere on the page: the
+ * first peers met get the palette's colours in turn, so a small cluster has
+ * no two alike; past the palette, a hue from the id.
+ */
+export function peerColor (id) {
+  let c = PEERS.get(id)
+  if (c == null) {
+    c = PEERS.size < PALETTE.length ? PALETTE[PEERS.size] : `hsl(${hash(id) % 360} 60% 64%)`
+    PEERS.set(id, c)
+  }
+  return c
 }
 
 /** A function that runs `fn` once calls have stopped for `ms`. */

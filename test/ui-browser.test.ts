@@ -31,7 +31,8 @@ const present = existsSync(CHROMIUM)
 if (!present && process.env.CI !== 'true') {
   console.log(`ui-browser: skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, as .ci/run does; or set CHROMIUM_PATH)`)
 }
-const browserTest = present || process.env.CI === 'true' ? test : test.skip
+const runs = present || process.env.CI === 'true'
+const browserTest = (name: string, fn: () => Promise<void>): void => { if (runs) test(name, fn); else test.skip(name, fn) }
 
 test.after.each(async () => { await cluster.closeAll() })
 
@@ -128,10 +129,10 @@ browserTest('the page of one node shows both peers, a fresh event from the other
     assert.is(await page.locator('#tail li.event[data-name="Hello"]').count(), 0)
 
     // the browser's own account of the load (a string: this file is compiled without the DOM's types)
-    const timing = await page.evaluate(`(() => {
+    const timing = await page.evaluate<{ domContentLoaded: number, load: number }>(`(() => {
       const nav = performance.getEntriesByType('navigation')[0]
       return { domContentLoaded: Math.round(nav.domContentLoadedEventEnd), load: Math.round(nav.loadEventEnd) }
-    })()`) as { domContentLoaded: number, load: number }
+    })()`)
     const figures = { loadMs: loaded, navigation: timing, peersShownMs: ready, emitToPageMs: delay }
     await writeFile(join(OUT, 'timings.json'), JSON.stringify(figures, null, 2) + '\n')
     console.log(`ui-browser: ${JSON.stringify(figures)}; screenshots in ${OUT}`)

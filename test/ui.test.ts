@@ -132,13 +132,13 @@ test('a token is required on every request when the view is widened', async () =
     assert.is((await http(`${base(v)}${path}`)).status, 401, path)
     assert.is((await http(`${base(v)}${path}?token=wrong`)).status, 401, path)
   }
-  const page = await http(`${base(v)}/?token=${v.token!}`)
+  const page = await http(`${base(v)}/?token=${v.token}`)
   assert.is(page.status, 200)
   const cookie = String(page.headers['set-cookie']).split(';')[0]
   assert.match(String(page.headers['set-cookie']), /HttpOnly; SameSite=Strict/)
   assert.is((await http(`${base(v)}/api/config`, { headers: { cookie } })).status, 200, 'the cookie the page got')
-  assert.is((await http(`${base(v)}/api/config`, { headers: { authorization: `Bearer ${v.token!}` } })).status, 200, 'a bearer token')
-  assert.is((await http(`${base(v)}/static/app.js?token=${v.token!}`)).status, 200)
+  assert.is((await http(`${base(v)}/api/config`, { headers: { authorization: `Bearer ${v.token}` } })).status, 200, 'a bearer token')
+  assert.is((await http(`${base(v)}/static/app.js?token=${v.token}`)).status, 200)
   // widened, any Host name may be used: the token guards
   assert.is((await http(`${base(v)}/api/config`, { headers: { host: `node.lan:${v.port}`, cookie } })).status, 200)
 })
@@ -156,7 +156,7 @@ test('read-only by default: emitting from the page is refused', async () => {
   const before = e.log.length
   const res = await http(`${base(v)}/api/emit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Hello', payload: { from: 'page' } }) })
   assert.is(res.status, 403)
-  assert.is(JSON.parse(res.body).error, 'ReadOnly')
+  assert.is((JSON.parse(res.body) as { error: string }).error, 'ReadOnly')
   assert.is((await http(`${base(v)}/api/verify`, { method: 'POST' })).status, 405)
   assert.is((await http(`${base(v)}/api/config`, { method: 'DELETE' })).status, 405)
   assert.is(e.log.length, before)
@@ -178,9 +178,9 @@ test('with allowEmit, the page emits, from its own origin and as JSON only', asy
   assert.is((await post('{"name":"Hello","payload":{}}', { 'content-type': 'application/json', origin: 'http://attacker.example' })).status, 403, 'another origin')
   const unknown = await post(JSON.stringify({ name: 'Nope', payload: {} }))
   assert.is(unknown.status, 400)
-  assert.is(JSON.parse(unknown.body).error, 'UnknownEventError')
+  assert.is((JSON.parse(unknown.body) as { error: string }).error, 'UnknownEventError')
   const bad = await post(JSON.stringify({ name: 'Hello', payload: { nope: 1 } }))
-  assert.is(JSON.parse(bad.body).error, 'InvalidMessageError')
+  assert.is((JSON.parse(bad.body) as { error: string }).error, 'InvalidMessageError')
   assert.is((await post('{not json')).status, 400)
   assert.is((await post('x'.repeat(300 * 1024))).status, 400, 'a body over the limit')
 })
@@ -205,7 +205,7 @@ test('the live stream sends the state, then a fresh event within moments', async
   assert.is(got.events[0].name, 'Hello')
   assert.equal(JSON.parse(got.events[0].payload), { from: 'fresh', message: '' })
   assert.is(got.events[0].author, e.id)
-  assert.ok(delay < 500, `within ${delay} ms`)
+  assert.ok(delay < 1500, `within ${delay} ms`)
   const state = await live.next('state', 2500) as { second: { emitted: number }, totals: { emitted: number } }
   assert.ok(state.totals.emitted >= 1)
   await live.next('tail', 1000)
@@ -245,7 +245,7 @@ test('the tail filters by event name and by text on the server', async () => {
   const names = await byName.next('events') as { events: Array<{ name: string }> }
   assert.equal(names.events.map(x => x.name), ['Integer'])
   const texts = await byText.next('events') as { events: Array<{ payload: string }> }
-  assert.equal(texts.events.map(x => JSON.parse(x.payload).from), ['b'])
+  assert.equal(texts.events.map(x => (JSON.parse(x.payload) as { from: string }).from), ['b'])
 })
 
 test('TailSampler: a token bucket, a burst of a quarter second', () => {

@@ -19,6 +19,7 @@ let selectedPeer
 let lastDagLength = -1
 let dagBusy = false
 let lastDagAt = 0
+let lastPeersKey = ''
 
 const tail = new EventTail($('tail'), { onSelect: (id, seq) => showEntry(id, seq), status: $('tail-rate') })
 tail.ids = ids
@@ -117,8 +118,13 @@ function onState (st) {
   for (const p of st.peers.peers) for (const lag of [p.lacks, p.peerLacks]) for (const a of lag?.authors ?? []) if (a.peerId) ids.set(a.author, a.peerId)
   header(st)
   kpis(st)
-  graph.update(config.peerId, st.peers.peers)
-  peersTable(st.peers)
+  // the peers change less often than every second: redraw them only then
+  const peersKey = JSON.stringify(st.peers)
+  if (peersKey !== lastPeersKey) {
+    lastPeersKey = peersKey
+    graph.update(config.peerId, st.peers.peers)
+    peersTable(st.peers)
+  }
   notices(st.notices)
   logPanel(st.log)
   $('pages').textContent = `${st.pages} ${st.pages === 1 ? 'page' : 'pages'} open`

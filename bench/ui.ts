@@ -2,12 +2,14 @@
 // child process runs one emitter emitting RATE events a second (in groups
 // every 10 ms) and reports its own CPU time per phase; this process drives
 // Chromium (Debian's, headless) as the page, so the browser's work and
-// playwright's are not counted in the node's. Phases: no view; the view
-// with no page; one page; one page whose tail filters by text (every
-// payload decoded to be searched). Also: the page's frame rate and its
-// longest task while the events pour in.
+// playwright's are not counted in the node's. Each round measures no view,
+// then the view with one page open, then that page's tail filtering by
+// text (every payload then goes to JSON to be searched); the cost is each
+// round's difference, their median over ROUNDS, so that a machine whose
+// load drifts weighs on both sides alike. Also: the page's load time,
+// frame rate and long tasks while the events pour in.
 //
-//   npm run build && node dist/bench/ui.js [--rate 10000] [--seconds 8]
+//   npm run build && node dist/bench/ui.js [--rate 10000] [--seconds 5] [--rounds 5]
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -47,6 +49,10 @@ async function node (): Promise<void> {
       if (msg.type === 'view') {
         ui = await serveUI(e)
         process.send!({ type: 'url', url: ui.url })
+      } else if (msg.type === 'unview') {
+        await ui?.close()
+        ui = undefined
+        process.send!({ type: 'unviewed' })
       } else if (msg.type === 'measure') {
         const cpu = process.cpuUsage()
         const at = performance.now()
@@ -78,10 +84,26 @@ function next (child: ChildProcess, type: string): Promise<Record<string, unknow
   })
 }
 
+interface PageFigures { frames: number, longest: number, long: number }
+
+const WATCH = `(() => {
+  window.__bench = { frames: 0, longest: 0, long: 0 }
+  const frame = () => { window.__bench.frames++; requestAnimationFrame(frame) }
+  requestAnimationFrame(frame)
+  new PerformanceObserver(list => { for (const e of list.getEntries()) { window.__bench.long++; window.__bench.longest = Math.max(window.__bench.longest, e.duration) } }).observe({ type: 'longtask' })
+})()`
+const READ = '(() => { const b = window.__bench; const out = { ...b }; b.frames = 0; b.longest = 0; b.long = 0; return out })()'
+
+function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
 async function main (): Promise<void> {
-  const { values } = parseArgs({ options: { rate: { type: 'string', default: '10000' }, seconds: { type: 'string', default: '8' } } })
+  const { values } = parseArgs({ options: { rate: { type: 'string', default: '10000' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '5' } } })
   const rate = Number(values.rate)
   const ms = Number(values.seconds) * 1000
+  const rounds = Number(values.rounds)
   const { chromium } = await import('playwright-core')
   const child = fork(fileURLToPath(import.meta.url), ['node', String(rate)], { stdio: 'inherit' })
   await next(child, 'ready')
@@ -89,45 +111,52 @@ async function main (): Promise<void> {
     child.send({ type: 'measure', ms })
     return (await next(child, 'report')).report as Report
   }
-  const line = (phase: string, r: Report, extra: Record<string, unknown> = {}): void => {
-    console.log(JSON.stringify({ phase, cpuPercentOfCore: +(r.cpuMs / r.wallMs * 100).toFixed(1), eventsPerSecond: Math.round(r.emitted / r.wallMs * 1000), ...extra }))
-  }
+  const percent = (r: Report): number => r.cpuMs / r.wallMs * 100
+  const perSecond = (r: Report): number => r.emitted / r.wallMs * 1000
+  const figures = (r: Report): { cpuPercentOfCore: number, eventsPerSecond: number } => ({ cpuPercentOfCore: +percent(r).toFixed(1), eventsPerSecond: Math.round(perSecond(r)) })
   // a first phase to warm up, not reported
   await measure()
-  line('no view', await measure())
-  child.send({ type: 'view' })
-  const { url } = await next(child, 'url') as { url: string }
-  line('view, no page', await measure())
   const profile = await mkdtemp(join(tmpdir(), 'hyperemitter-bench-chromium-'))
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1440, height: 1000 } })
+  const runs: Array<{ none: Report, page: Report, filtered: Report, load: number, fps: number, long: number, longest: number }> = []
   try {
     await context.route('**/*', async route => { if (new URL(route.request().url()).hostname === '127.0.0.1') await route.continue(); else await route.abort() })
     const page = context.pages()[0] ?? await context.newPage()
-    const opened = Date.now()
-    await page.goto(url, { waitUntil: 'load' })
-    const loadMs = Date.now() - opened
-    await page.locator('#tail li.event').first().waitFor()
-    // frames and long tasks in the page while it runs
-    const watch = `(() => {
-      window.__bench = { frames: 0, longest: 0, long: 0 }
-      const frame = () => { window.__bench.frames++; requestAnimationFrame(frame) }
-      requestAnimationFrame(frame)
-      new PerformanceObserver(list => { for (const e of list.getEntries()) { window.__bench.long++; window.__bench.longest = Math.max(window.__bench.longest, e.duration) } }).observe({ type: 'longtask' })
-    })()`
-    const read = '(() => { const b = window.__bench; const out = { ...b }; b.frames = 0; b.longest = 0; b.long = 0; return out })()'
-    await page.evaluate(watch)
-    await page.waitForTimeout(1000)
-    await page.evaluate(read)
-    const onePage = await measure()
-    const seen = await page.evaluate<{ frames: number, longest: number, long: number }>(read)
-    const rows = await page.locator('#tail li.event').count()
-    line('view, one page', onePage, { pageLoadMs: loadMs, pageFps: +(seen.frames / (onePage.wallMs / 1000)).toFixed(1), longTasks: seen.long, longestTaskMs: Math.round(seen.longest), tailRows: rows })
-    await page.fill('#f-text', 'node 3')
-    await page.waitForTimeout(1500)
-    await page.evaluate(read)
-    const filtered = await measure()
-    const seenF = await page.evaluate<{ frames: number, longest: number, long: number }>(read)
-    line('view, one page, text filter', filtered, { pageFps: +(seenF.frames / (filtered.wallMs / 1000)).toFixed(1), longTasks: seenF.long, longestTaskMs: Math.round(seenF.longest) })
+    for (let round = 0; round < rounds; round++) {
+      const none = await measure()
+      child.send({ type: 'view' })
+      const { url } = await next(child, 'url') as { url: string }
+      const opened = Date.now()
+      await page.goto(url, { waitUntil: 'load' })
+      const load = Date.now() - opened
+      await page.locator('#tail li.event').first().waitFor()
+      await page.evaluate(WATCH)
+      await page.waitForTimeout(1000)
+      await page.evaluate(READ)
+      const withPage = await measure()
+      const seen = await page.evaluate<PageFigures>(READ)
+      await page.fill('#f-text', 'node 3')
+      await page.waitForTimeout(1000)
+      const filtered = await measure()
+      const run = { none, page: withPage, filtered, load, fps: seen.frames / (withPage.wallMs / 1000), long: seen.long, longest: seen.longest }
+      runs.push(run)
+      console.log(JSON.stringify({ round, noView: figures(none), onePage: { ...figures(withPage), pageLoadMs: load, pageFps: +run.fps.toFixed(1), longTasks: seen.long, longestTaskMs: Math.round(seen.longest) }, onePageTextFilter: figures(filtered) }))
+      await page.goto('about:blank')
+      child.send({ type: 'unview' })
+      await next(child, 'unviewed')
+    }
+    // each round's page against the phase just before it, the same few seconds of machine
+    const cost = (pick: (r: typeof runs[number]) => Report): number => +median(runs.map(r => percent(pick(r)) - percent(r.none))).toFixed(1)
+    console.log(JSON.stringify({
+      rate,
+      noView: { cpuPercentOfCore: +median(runs.map(r => percent(r.none))).toFixed(1), eventsPerSecond: Math.round(median(runs.map(r => perSecond(r.none)))) },
+      onePage: { cpuPercentOfCore: +median(runs.map(r => percent(r.page))).toFixed(1), eventsPerSecond: Math.round(median(runs.map(r => perSecond(r.page)))) },
+      servingCostPercentOfCore: { onePage: cost(r => r.page), onePageTextFilter: cost(r => r.filtered), perRound: runs.map(r => +(percent(r.page) - percent(r.none)).toFixed(1)) },
+      pageLoadMs: { median: median(runs.map(r => r.load)), all: runs.map(r => r.load) },
+      pageFps: +median(runs.map(r => r.fps)).toFixed(1),
+      longTasks: runs.reduce((n, r) => n + r.long, 0),
+      longestTaskMs: Math.round(Math.max(...runs.map(r => r.longest)))
+    }))
   } finally {
     await context.close()
     await rm(profile, { recursive: true, force: true })

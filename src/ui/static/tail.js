@@ -1,9 +1,12 @@
 // The live tail: the events the server sampled for this page, newest on top,
-// at most MAX_ROWS in the page. Events that come in one frame are drawn
-// together; while paused they are kept (the newest MAX_ROWS) and counted.
+// at most MAX_ROWS in the page. Events are drawn together, at most every
+// DRAW_MS; while paused they are kept (the newest MAX_ROWS) and counted.
 import { el, clock, short, hue, peerColor, compact } from './util.js'
 
 const MAX_ROWS = 250
+// Each draw shifts the rows and repaints the list: at most this often. A
+// lone event is drawn at once; a stream of them four times a second.
+const DRAW_MS = 250
 
 export class EventTail {
   constructor (list, { onSelect, status } = {}) {
@@ -15,6 +18,8 @@ export class EventTail {
     this.heldCount = 0
     this.queue = []
     this.frame = 0
+    this.timer = undefined
+    this.drawn = 0
     this.selected = undefined
     this.ids = new Map()
   }
@@ -29,7 +34,14 @@ export class EventTail {
     }
     this.queue.push(...events)
     if (this.queue.length > MAX_ROWS) this.queue.splice(0, this.queue.length - MAX_ROWS)
-    if (this.frame === 0) this.frame = requestAnimationFrame(() => this.draw())
+    this.schedule()
+  }
+
+  schedule () {
+    if (this.frame !== 0 || this.timer != null) return
+    const wait = this.drawn + DRAW_MS - performance.now()
+    if (wait <= 0) this.frame = requestAnimationFrame(() => this.draw())
+    else this.timer = setTimeout(() => { this.timer = undefined; this.frame = requestAnimationFrame(() => this.draw()) }, wait)
   }
 
   clear () {
@@ -58,6 +70,7 @@ export class EventTail {
 
   draw () {
     this.frame = 0
+    this.drawn = performance.now()
     const events = this.queue
     this.queue = []
     const rows = document.createDocumentFragment()

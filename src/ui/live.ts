@@ -33,6 +33,8 @@ export interface LiveInit {
   sampleRate: number
   /** the db's folder, for the disk used; none for a db without one */
   dbPath?: string
+  /** what the page needs to know first (ids, event names, whether it may emit), sent with the first state */
+  config: () => Record<string, unknown>
 }
 
 interface Page {
@@ -125,9 +127,9 @@ export class LiveHub {
     res.socket?.setNoDelay(true)
     res.on('close', () => { this.#drop(page) })
     this.#pages.add(page)
-    if (Date.now() - this.#knownAt >= PEER_STORE_MS) await this.#refreshKnown(Date.now())
-    if (!this.#pages.has(page)) return
-    write(res, 'hello', JSON.stringify({ history: this.#throughput.history, state: this.state() }))
+    // the peer store comes with the next state: the page's first one goes at once
+    if (Date.now() - this.#knownAt >= PEER_STORE_MS) void this.#refreshKnown(Date.now())
+    write(res, 'hello', JSON.stringify({ config: this.#init.config(), history: this.#throughput.history, state: this.state() }))
     const initial = await this.#recent(page.sampler)
     if (this.#pages.has(page) && initial.length > 0) write(res, 'events', `{"initial":true,"events":[${initial.join(',')}]}`)
   }

@@ -135,9 +135,9 @@ export class WebView implements UIServer {
     const token = options.token ?? (isLoopback(host) ? undefined : randomBytes(18).toString('base64url'))
     const files = loadFiles()
     await emitter.ready()
-    const hub = new LiveHub(emitter, { sampleRate, dbPath: options.dbPath })
-    // requests reach the view once it is made, after the port is bound
     const made: { view?: WebView } = {}
+    const hub = new LiveHub(emitter, { sampleRate, dbPath: options.dbPath, config: () => made.view?.config() ?? {} })
+    // requests reach the view once it is made, after the port is bound
     const server = createServer((req, res) => {
       const view = made.view
       if (view == null) {
@@ -226,7 +226,7 @@ export class WebView implements UIServer {
     }
     switch (path) {
       case '/api/config':
-        json(res, 200, this.#config())
+        json(res, 200, this.config())
         return
       case '/api/state':
         json(res, 200, { ...this.#hub.state(), history: this.#hub.history })
@@ -254,7 +254,8 @@ export class WebView implements UIServer {
     json(res, 404, { error: 'NotFound', message: `no ${path}` })
   }
 
-  #config (): Record<string, unknown> {
+  /** What the page needs first: the node's ids, the event names, whether it may emit. */
+  config (): Record<string, unknown> {
     return {
       id: this.#emitter.id,
       peerId: this.#emitter.peerId,

@@ -27,8 +27,23 @@ let chart
 let graph
 let dag
 
-async function main () {
-  config = await api('/api/config')
+function main () {
+  // uPlot is a deferred classic script: it has run before this module
+  chart = new ThroughputChart($('chart'))
+  graph = new PeerGraph($('graph'), { onSelect: selectPeer })
+  dag = new DagView($('dag'), { onSelect: (id, seq) => showEntry(id, seq) })
+  $('pause').addEventListener('click', togglePause)
+  $('f-name').addEventListener('change', () => { reconnect() })
+  $('f-text').addEventListener('input', debounce(() => { reconnect() }, 300))
+  $('verify').addEventListener('click', runVerify)
+  connect()
+  setInterval(refreshDag, 1000)
+}
+
+// What the first hello says of the node: set once.
+function configure (c) {
+  if (config != null) return
+  config = c
   $('node-id').textContent = config.peerId
   // this node's colour is the first
   peerColor(config.peerId)
@@ -36,16 +51,6 @@ async function main () {
   const select = $('f-name')
   for (const name of config.names) select.append(el('option', { value: name, text: name }))
   if (config.allowEmit) setUpEmit()
-  // uPlot is a deferred classic script: it has run before this module
-  chart = new ThroughputChart($('chart'))
-  graph = new PeerGraph($('graph'), { onSelect: selectPeer })
-  dag = new DagView($('dag'), { onSelect: (id, seq) => showEntry(id, seq) })
-  $('pause').addEventListener('click', togglePause)
-  select.addEventListener('change', () => { reconnect() })
-  $('f-text').addEventListener('input', debounce(() => { reconnect() }, 300))
-  $('verify').addEventListener('click', runVerify)
-  connect()
-  setInterval(refreshDag, 1000)
 }
 
 // ---- the live stream ----
@@ -75,6 +80,7 @@ function connect () {
   })
   s.addEventListener('hello', (e) => {
     const hello = JSON.parse(e.data)
+    configure(hello.config)
     chart.reset(hello.history)
     onState(hello.state)
   })
@@ -360,6 +366,4 @@ function setUpEmit () {
   })
 }
 
-main().catch((err) => {
-  document.body.prepend(el('div', { class: 'fatal', text: `The view could not start: ${err.message}` }))
-})
+main()

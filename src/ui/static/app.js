@@ -185,7 +185,7 @@ function peersTable (view) {
   fill(body, view.peers.map(p => el('tr', { class: p.id === selectedPeer ? 'selected' : '', 'data-peer': p.id, onclick: () => selectPeer(p.id) },
     el('td', { class: 'peer' },
       el('i', { class: 'swatch', style: `background:${peerColor(p.id)}` }),
-      el('code', { title: p.id, text: short(p.id, 8) }),
+      el('code', { title: p.id, text: short(p.id) }),
       el('span', { class: `badge ${p.place}`, text: PLACE[p.place] }),
       p.lazy ? el('span', { class: 'badge lazy', title: 'lazy push (Plumtree) agreed', text: 'lazy' }) : null,
       p.legacy ? el('span', { class: 'badge', text: 'no overlay' }) : null
@@ -211,7 +211,7 @@ function peerState (p) {
 function lagCell (p) {
   if (!p.session) return '—'
   const parts = []
-  const chips = (lag, dir) => lag.authors.map(a => el('span', { class: 'chip', title: `${dir}: ${a.n} of ${a.peerId || a.author}`, style: `--tag:${peerColor(a.peerId || a.author)}` }, `${short(a.peerId || a.author, 4)} ${num(a.n)}`))
+  const chips = (lag, dir) => lag.authors.map(a => el('span', { class: 'chip', title: `${dir}: ${a.n} of ${a.peerId || a.author}`, style: `--tag:${peerColor(a.peerId || a.author)}` }, `${short(a.peerId || a.author, 5)} ${num(a.n)}`))
   if (p.lacks?.total > 0) parts.push(el('div', {}, el('span', { class: 'dir', text: `this node lacks ${num(p.lacks.total)}` }), chips(p.lacks, 'this node lacks')))
   if (p.peerLacks?.total > 0) parts.push(el('div', {}, el('span', { class: 'dir', text: `peer lacks ${num(p.peerLacks.total)}` }), chips(p.peerLacks, 'the peer lacks')))
   if (parts.length === 0) parts.push(el('span', { class: 'muted', text: 'none' }))
@@ -253,7 +253,7 @@ function logPanel (log) {
   )
   $('authors-hint').textContent = log.authorCount > log.authors.length ? `the ${log.authors.length} longest of ${num(log.authorCount)}` : ''
   fill($('authors-body'), log.authors.map(a => el('tr', {},
-    el('td', {}, el('i', { class: 'swatch', style: `background:${peerColor(a.peerId || a.author)}` }), el('code', { title: `${a.peerId}\n${a.author}`, text: short(a.peerId || a.author, 10) }), a.self ? el('span', { class: 'badge active', text: 'this node' }) : null),
+    el('td', {}, el('i', { class: 'swatch', style: `background:${peerColor(a.peerId || a.author)}` }), el('code', { title: `${a.peerId}\n${a.author}`, text: short(a.peerId || a.author) }), a.self ? el('span', { class: 'badge active', text: 'this node' }) : null),
     el('td', { class: 'n' }, num(a.seq)),
     el('td', {}, el('a', { href: '#', class: 'id', title: a.head, onclick: (e) => { e.preventDefault(); showEntry(a.head) } }, shortId(a.head))),
     el('td', { class: 'n' }, num(a.clock))

@@ -46,7 +46,7 @@ export class DagView {
     for (const a of authors) {
       const y = 18 + lanes.get(a) * LANE
       parts.push(svg('line', { class: 'lane', x1: 0, y1: y, x2: width, y2: y }))
-      labels.push(svg('text', { class: 'lane-label', x: 10, y: y + 4, style: `fill:${peerColor(ids.get(a) || a)}` }, svg('title', { text: ids.get(a) || a }), a === self ? 'this node' : short(ids.get(a) || a, 10)))
+      labels.push(svg('text', { class: 'lane-label', x: 10, y: y + 4, style: `fill:${peerColor(ids.get(a) || a)}` }, svg('title', { text: ids.get(a) || a }), a === self ? 'this node' : short(ids.get(a) || a)))
     }
     fill(this.labels, labels)
     for (const e of entries) {

@@ -44,7 +44,7 @@ export function fill (node, ...children) {
 }
 
 /** The end of a peer id or hex key, enough to tell peers apart. */
-export function short (id, n = 6) {
+export function short (id, n = 8) {
   if (id == null || id === '') return '—'
   return id.length <= n + 1 ? id : '…' + id.slice(-n)
 }

@@ -312,6 +312,28 @@ test('snapshots: state with both peers, the DAG, an entry, verify', async () => 
   assert.equal([verify.ok, verify.entries, verify.authors], [true, 3, 2])
 })
 
+test('a refused peer is counted, and told in the activity', async () => {
+  const a = cluster.add(new HyperEmitter(new MemoryLevel(), messages, { reconnectTimeout: 100, topic: 'blue' }))
+  const c = cluster.add(new HyperEmitter(new MemoryLevel(), messages, { reconnectTimeout: 100, topic: 'green' }))
+  const v = await view(a)
+  const [addr] = await a.listen(0)
+  await c.connect(addr, { signal: AbortSignal.timeout(5000) }).catch(() => {})
+  type State = { totals: { refused: number }, notices: Array<{ peer: string, kind: string, text: string }>, peers: { peers: Array<{ id: string, refused: number, last?: { what: string } }> } }
+  let state: State | undefined
+  await until(async () => {
+    state = JSON.parse((await http(`${base(v)}/api/state`)).body) as State
+    return state.totals.refused >= 1
+  }, 5000, 'the refusal counted')
+  const notice = state!.notices.find(n => n.kind === 'refused')!
+  assert.is(notice.peer, c.peerId)
+  assert.match(notice.text, /TOPIC/)
+  const peer = state!.peers.peers.find(p => p.id === c.peerId)
+  if (peer != null) {
+    assert.ok(peer.refused >= 1)
+    assert.match(peer.last!.what, /TOPIC/)
+  }
+})
+
 test('the view closes with its emitter, and ends its pages\' streams', async () => {
   const e = emitter()
   const v = await serveUI(e)

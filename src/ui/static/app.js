@@ -20,6 +20,7 @@ let lastDagLength = -1
 let dagBusy = false
 let lastDagAt = 0
 let lastPeersKey = ''
+let dagVisible = false
 
 const tail = new EventTail($('tail'), { onSelect: (id, seq) => showEntry(id, seq), status: $('tail-rate') })
 tail.ids = ids
@@ -37,6 +38,11 @@ function main () {
   $('f-text').addEventListener('input', debounce(() => { reconnect() }, 300))
   $('verify').addEventListener('click', runVerify)
   connect()
+  // the DAG is read and drawn only while it is on screen
+  new IntersectionObserver(([entry]) => {
+    dagVisible = entry.isIntersecting
+    if (dagVisible) void refreshDag()
+  }).observe($('dag'))
   setInterval(refreshDag, 1000)
 }
 
@@ -269,7 +275,7 @@ function stat (label, value) {
 // ---- the DAG, the entry, verify, emit ----
 
 async function refreshDag () {
-  if (state == null || dagBusy || document.hidden) return
+  if (state == null || dagBusy || document.hidden || !dagVisible) return
   const length = state.log.length
   if (length === lastDagLength || Date.now() - lastDagAt < 1500) return
   dagBusy = true

@@ -115,7 +115,7 @@ test('the page and its files are served on loopback, and nothing else', async ()
   for (const file of ['app.js', 'style.css', 'vendor/uPlot.iife.min.js', 'vendor/uPlot.min.css', 'favicon.svg']) {
     assert.is((await http(`${base(v)}/static/${file}`)).status, 200, file)
   }
-  for (const path of ['/static/../server.js', '/static/%2e%2e/server.js', '/static/nope.js', '/nope', '/api/nope']) {
+  for (const path of ['/static/../server.js', '/static/%2e%2e/server.js', '/static/%E0%A4%A', '/static/nope.js', '/nope', '/api/nope']) {
     assert.is((await http(`${base(v)}${path}`)).status, 404, path)
   }
   // a name that a page elsewhere rebound to 127.0.0.1 is refused

@@ -209,7 +209,13 @@ export class WebView implements UIServer {
       return
     }
     if (path.startsWith('/static/')) {
-      this.#file(res, decodeURIComponent(path.slice('/static/'.length)))
+      let name: string
+      try {
+        name = decodeURIComponent(path.slice('/static/'.length))
+      } catch {
+        name = ''
+      }
+      this.#file(res, name)
       return
     }
     if (path === '/favicon.ico') {

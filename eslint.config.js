@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-*/', 'node_modules/', 'src/pb/', 'scratch/'] },
+  { ignores: ['dist/', 'dist-*/', 'node_modules/', 'src/pb/', 'scratch/', 'src/ui/static/vendor/', 'test-output/'] },
   js.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -25,5 +25,10 @@ export default tseslint.config(
     files: ['**/*.js'],
     extends: [...tseslint.configs.recommended],
     languageOptions: { globals: globals.node }
+  },
+  {
+    // the web view's page: browser modules, no build step
+    files: ['src/ui/static/**/*.js'],
+    languageOptions: { globals: globals.browser, sourceType: 'module' }
   }
 )

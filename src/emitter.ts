@@ -176,6 +176,11 @@ export class HyperEmitter {
     return this.#life.current(this.#log)
   }
 
+  /** Feed position of the last event handed to listeners (0 until the emitter is open). */
+  get delivered (): number {
+    return this.#life.state === 'open' ? this.#delivery.delivered : 0
+  }
+
   /** Whether `close()` was called (`state` is `'closing'` or `'closed'`). */
   get closed (): boolean {
     return this.#life.closing

@@ -373,6 +373,9 @@ const DEFAULTS: CliOptions = {
   help: false,
   version: false,
   metricsPort: undefined,
+  uiPort: undefined,
+  uiHost: '127.0.0.1',
+  uiEmit: false,
   psk: undefined,
   genPsk: undefined,
   writers: [],
@@ -416,7 +419,11 @@ const ARGS: Array<[string, string[], Partial<CliOptions> | RegExp]> = [
   ['--repl with --no-repl', ['--repl', '--no-repl', 's.proto'], /contradict/],
   ['--target-host alone', ['--target-host', 'h', 's.proto'], /needs --target-port/],
   ['metrics on port 0', ['--metrics-port', '0', 's.proto'], /fixed port/],
-  ['an empty --db', ['--db=', 's.proto'], /--db must not be empty/]
+  ['an empty --db', ['--db=', 's.proto'], /--db must not be empty/],
+  ['--ui', ['--ui', '8080', 's.proto'], { uiPort: 8080 }],
+  ['--ui 0, --ui-host, --ui-emit', ['--ui', '0', '--ui-host', '0.0.0.0', '--ui-emit', 's.proto'], { uiPort: 0, uiHost: '0.0.0.0', uiEmit: true }],
+  ['--ui-host alone', ['--ui-host', '0.0.0.0', 's.proto'], /--ui-host needs --ui PORT/],
+  ['--ui-emit alone', ['--ui-emit', 's.proto'], /--ui-emit needs --ui PORT/]
 ]
 
 test('parseArgs: a table of command lines', () => {

@@ -25,6 +25,12 @@ export interface CliOptions {
   version: boolean
   /** serve Prometheus metrics on 127.0.0.1 at this port */
   metricsPort: number | undefined
+  /** serve the web view at this port (0: any free one) */
+  uiPort: number | undefined
+  /** host of the web view; beyond loopback it needs a token */
+  uiHost: string
+  /** let the web view's page emit events */
+  uiEmit: boolean
   /** a private network key file: only nodes holding the key connect */
   psk: string | undefined
   /** write a new private network key to this file and exit */
@@ -73,6 +79,11 @@ Flags:
   --from-scratch         print every event from the beginning of the log
   --quiet                no notices, peer messages or progress on stderr
   --metrics-port N       serve Prometheus metrics at http://127.0.0.1:N/metrics
+  --ui PORT              serve a live web view of the node at http://127.0.0.1:PORT/
+                         (0: any free port); read-only
+  --ui-host HOST         host of the web view (default 127.0.0.1); any other
+                         host requires the access token printed in its URL
+  --ui-emit              let the web view's page emit events
   --psk FILE             private network key: only nodes holding it connect
   --gen-psk FILE         write a new private network key to FILE and exit
   --writer PEERID        accept entries only from these peers (repeatable;
@@ -121,6 +132,9 @@ const FLAGS = {
   'from-scratch': { type: 'boolean' },
   quiet: { type: 'boolean' },
   'metrics-port': { type: 'string' },
+  ui: { type: 'string' },
+  'ui-host': { type: 'string' },
+  'ui-emit': { type: 'boolean' },
   psk: { type: 'string' },
   'gen-psk': { type: 'string' },
   writer: { type: 'string', multiple: true },
@@ -171,6 +185,9 @@ export function parseArgs (argv: string[]): CliOptions {
     help: values.help === true,
     version: values.version === true,
     metricsPort: port('--metrics-port', values['metrics-port']),
+    uiPort: port('--ui', values.ui),
+    uiHost: nonEmpty('--ui-host', values['ui-host']) ?? '127.0.0.1',
+    uiEmit: values['ui-emit'] === true,
     psk: nonEmpty('--psk', values.psk),
     genPsk: nonEmpty('--gen-psk', values['gen-psk']),
     writers: values.writer ?? [],
@@ -181,6 +198,7 @@ export function parseArgs (argv: string[]): CliOptions {
   }
   if (options.metricsPort === 0) throw new UsageError('--metrics-port needs a fixed port, not 0')
   if (values['target-host'] != null && options.targetPort == null) throw new UsageError('--target-host needs --target-port')
+  if (options.uiPort == null && (values['ui-host'] != null || options.uiEmit)) throw new UsageError(`${values['ui-host'] != null ? '--ui-host' : '--ui-emit'} needs --ui PORT`)
   if (options.schema == null && !options.help && !options.version && options.genPsk == null && command === 'run') throw new UsageError('no schema: give a .proto file')
   return options
 }

@@ -92,6 +92,11 @@ export class Sender {
     return this.#outstanding
   }
 
+  /** Whether the remote asked not to be pushed `author` (it gets it from another peer). */
+  prunedByRemote (author: string): boolean {
+    return this.#pruned.has(author)
+  }
+
   /** Whether a read of the log is under way. */
   get reading (): boolean {
     return this.#reading

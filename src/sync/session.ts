@@ -123,6 +123,17 @@ export class Session {
     return this.#core.remoteFeatures
   }
 
+  /**
+   * What the remote is known to hold, author (hex) to highest seq: its
+   * Hello's vector, raised by what crossed since (read-only). `pruned` are
+   * the authors the remote asked this side not to push, as it gets them
+   * from another peer: for those `have` lags.
+   */
+  remoteVector (): { have: ReadonlyMap<string, number>, pruned: (author: string) => boolean } {
+    const sender = this.#core.sender
+    return { have: sender.remoteHave, pruned: author => sender.prunedByRemote(author) }
+  }
+
   /** Entries sent, in Entries frames. */
   get sent (): number {
     return this.#core.sent

@@ -10,6 +10,7 @@ import { dbProblem, FatalError, systemProblem } from '../problems.js'
 import { Progress } from '../progress.js'
 import { runRepl } from '../repl.js'
 import { reportStatus, showCatchUp } from '../status.js'
+import { startUI } from '../ui.js'
 
 /** Longest wait for the emitter to close (the db, the network) at exit. */
 const CLOSE_TIMEOUT_MS = 10_000
@@ -63,6 +64,7 @@ export async function runEmitter (options: CliOptions, io: CliIO): Promise<numbe
         throw new FatalError(`cannot serve metrics on 127.0.0.1:${options.metricsPort}: ${systemProblem(err)}`)
       }
     }
+    if (options.uiPort != null) cleanup.push(await startUI(emitter, options, io))
     return (options.repl ?? io.stdinIsTTY)
       ? await runRepl(emitter, options, io)
       : await runFilter(emitter, options, io, progress, notice)

@@ -14,11 +14,13 @@ import { Pair } from './sync/pair.js'
 import { Mesh, type MeshNode } from './sync/mesh.js'
 import { hello } from './sync/author.js'
 import { lenField, numField } from './fuzz/corpus.js'
+import { PrunePolicy } from '../src/sync/prune.js'
 import { LazyRepair } from '../src/sync/plumtree.js'
 import { decodeFirst, decodeFrame } from '../src/sync/framing.js'
 import { SyncMessage } from '../src/pb/sync.js'
 import { toHex } from '../src/log/entry.js'
 import { Log } from '../src/log/log.js'
+import { HyperEmitter } from '../src/index.js'
 import { Schema } from '../src/schema/index.js'
 import { createNode, type HyperNode } from '../src/node/index.js'
 import { fixture, until } from './helpers.js'
@@ -172,7 +174,7 @@ test('an IHave is handed to the driver for the authors pruned on its link of whi
   await c.emit(1)
   pair.connect(c, a)
   await pair.settle()
-  const [s, p] = pair.script(a, { mayPrune: () => true })
+  const [s, p] = pair.script(a, { mayPrune: author => author === c.key })
   p.send(hello(a, [], [FEATURE_LAZY]))
   // C's entry again: A prunes C on this link
   const [cEntry] = await c.log.read(1, 1)
@@ -411,6 +413,21 @@ test('mesh: the tree forms after the first duplicates; then every entry reaches 
   assert.ok([b, c, d].every(n => n.grafts.length === 0))
 })
 
+test('PrunePolicy: a copy that came first over a link pruned here proves no path: the link that still pushes is not pruned for it', () => {
+  const policy = new PrunePolicy('self')
+  const pushing = new Set(['u'])
+  const pushes = (peer: string): boolean => pushing.has(peer)
+  // u delivered x first; then a copy that was on its way over p (pruned) arrived first
+  policy.stored('u', ['x'], 0)
+  assert.ok(policy.mayPrune('p', 'pkey', 'x', pushes), 'a copy from p while u pushes: p may be pruned')
+  policy.stored('p', ['x'], 10)
+  assert.not.ok(policy.mayPrune('u', 'ukey', 'x', pushes), 'u is the only link that pushes x here: never pruned for it')
+  pushing.add('p')
+  assert.ok(policy.mayPrune('u', 'ukey', 'x', pushes), 'once p pushes again (a graft), u may be')
+  assert.not.ok(policy.mayPrune('u', 'x', 'x', pushes), 'never the author on the link from it')
+  assert.ok(policy.mayPrune('u', 'ukey', 'self', () => false), 'this node\'s own entries: always')
+})
+
 test('mesh: a first burst crosses only the links from the author, but for one probe entry on each other link (the others have it from the author)', async () => {
   const m = newMesh()
   const nodes = await Promise.all(['a', 'b', 'c', 'd'].map(async name => m.node(name)))
@@ -507,7 +524,8 @@ interface SyncNode {
 
 const messages = await fixture('messages.proto')
 
-async function syncNode (): Promise<SyncNode> {
+/** `legacy`: a node as written before lazy/1 and the overlay: no features, no overlay protocol, a session with every peer. */
+async function syncNode (opts: { legacy?: boolean } = {}): Promise<SyncNode> {
   const log = await Log.open(new MemoryLevel())
   const schema = new Schema(messages)
   const wants = new Set<string>()
@@ -518,7 +536,8 @@ async function syncNode (): Promise<SyncNode> {
       fingerprint: schema.fingerprint,
       topic: '',
       ingest: { validate: (name, payload) => { schema.check(name, payload) } },
-      wanted: peer => wants.has(peer),
+      wanted: peer => opts.legacy === true || wants.has(peer),
+      lazy: opts.legacy !== true,
       graftTimeout: 100
     },
     overlay: false
@@ -603,6 +622,29 @@ test('service: in a square of lazy/1 nodes, when the node that fed the far corne
   await a.emit()
   await until(() => c.log.length === a.log.length, 5000, 'and the next one')
   assert.ok((c.node.services.sync.session(other.id)?.received ?? 0) > got, 'the grafted link is the tree now')
+})
+
+test('a peer written before lazy/1 and the overlay syncs with new emitters, catch-up and live both ways; they keep it, and the overlay among themselves', async () => {
+  const old = await syncNode({ legacy: true })
+  await old.emit()
+  const nodes = [new HyperEmitter(new MemoryLevel(), messages, { reconnectTimeout: 100 }), new HyperEmitter(new MemoryLevel(), messages, { reconnectTimeout: 100 })]
+  pairs.push({ close: async () => { for (const n of nodes) await n.close() } })
+  const [x, y] = nodes
+  await x.listen(0, '127.0.0.1')
+  await y.listen(0, '127.0.0.1')
+  await x.connect(old.node.getMultiaddrs()[0])
+  await y.connect(x.node!.getMultiaddrs()[0])
+  await y.connect(old.node.getMultiaddrs()[0])
+  await until(() => nodes.every(n => n.log.authorSeq(toHex(old.log.identity.publicKey)) === 1), 5000, 'the old node\'s entry at both (catch-up)')
+  await until(() => old.log.length === 3, 5000, 'both EventPeer entries at the old node (catch-up)')
+  const heard: string[] = []
+  for (const n of nodes) n.on('Hello', (m: { from: string }) => { heard.push(m.from) })
+  await old.emit()
+  await x.emit('Hello', { from: 'x' })
+  await until(() => heard.filter(f => f === old.id).length === 2 && heard.includes('x') && old.log.length === 5, 5000, 'live both ways')
+  for (const n of nodes) assert.ok(n.node!.services.overlay.isLegacy(old.id), 'the old node is known as one that does not speak the overlay')
+  assert.ok(x.node!.services.overlay.active.includes(y.peerId) && y.node!.services.overlay.active.includes(x.peerId), 'x and y are in each other\'s active view')
+  assert.not.ok(old.node.services.sync.lazyPeers.length > 0, 'the old node runs no lazy/1 session')
 })
 
 test.run()

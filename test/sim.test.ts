@@ -83,8 +83,8 @@ test('churn heals: after 10% of the nodes die and as many join, the active graph
   assert.is(after.deliveryRatio, 1)
 })
 
-test('the changes the simulator can try (settledPrune, pruneOnOpen, orphanGraft) still deliver everything, through churn', () => {
-  const { reports } = simulate({ nodes: 60, seed: 5, writers: 3, events: 30, joinGap: 20, settle: 10_000, settledPrune: 2000, pruneOnOpen: true, orphanGraft: true })
+test('the changes the simulator can try (settledPrune, orphanGraft) still deliver everything, through churn', () => {
+  const { reports } = simulate({ nodes: 60, seed: 5, writers: 3, events: 30, joinGap: 20, settle: 10_000, settledPrune: 2000, orphanGraft: true })
   const phases = reports.filter((r): r is PhaseReport => r.kind === 'phase')
   assert.is(phases.length, 4)
   for (const p of phases) assert.is(p.deliveryRatio, 1, p.name)

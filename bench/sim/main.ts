@@ -36,7 +36,6 @@ const USAGE = `usage: npm run sim -- [flags]
   --active K           HyParView active view size (default 6)
   --passive K          HyParView passive view size (default 30)
   --graft-timeout MS   LazyRepair's wait before a graft (default GRAFT_TIMEOUT)
-  --prune-on-open      try a change: a new session prunes at once what PrunePolicy allows
   --settled-prune MS   try a change: the first deliverer's session must be this old before a duplicate prunes
   --orphan-graft       try a change: when the first deliverer's session ends, graft on the next IHave at once`
 
@@ -58,7 +57,6 @@ function main (): void {
       passive: { type: 'string' },
       'graft-timeout': { type: 'string' },
       'per-link': { type: 'boolean' },
-      'prune-on-open': { type: 'boolean' },
       'orphan-graft': { type: 'boolean' },
       'settled-prune': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
@@ -78,7 +76,7 @@ function main (): void {
   for (const size of values.nodes.split(',')) {
     const nodes = num('nodes', size) as number
     const wall = performance.now()
-    console.log(`\n=== ${nodes} nodes, seed ${values.seed}, ${values.writers} writers, ${values.events} events, latency ${latency.min}-${latency.max} ms ${latency.perLink === true ? 'per link' : 'per message'}, churn ${values.churn}${values['prune-on-open'] === true ? ', prune on open' : ''}${values['orphan-graft'] === true ? ', orphan graft' : ''}${values['settled-prune'] !== undefined ? `, settled prune ${values['settled-prune']} ms` : ''}`)
+    console.log(`\n=== ${nodes} nodes, seed ${values.seed}, ${values.writers} writers, ${values.events} events, latency ${latency.min}-${latency.max} ms ${latency.perLink === true ? 'per link' : 'per message'}, churn ${values.churn}${values['orphan-graft'] === true ? ', orphan graft' : ''}${values['settled-prune'] !== undefined ? `, settled prune ${values['settled-prune']} ms` : ''}`)
     const { cluster } = simulate({
       nodes,
       seed: num('seed', values.seed),
@@ -92,7 +90,6 @@ function main (): void {
       activeSize: num('active', values.active),
       passiveSize: num('passive', values.passive),
       graftTimeout: num('graft-timeout', values['graft-timeout']),
-      pruneOnOpen: values['prune-on-open'],
       orphanGraft: values['orphan-graft'],
       settledPrune: num('settled-prune', values['settled-prune']),
       onReport: r => { console.log(format(r)) }

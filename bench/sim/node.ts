@@ -30,8 +30,8 @@
 //   overlay's reaper), which the peer sees as a disconnect.
 // - Every node names lazy/1, so the blind regrafts toward older peers never run.
 //
-// Changes the code could make can be tried (NodeOptions pruneOnOpen,
-// settledPrune, orphanGraft); they are off unless asked for.
+// Changes the code could make can be tried (NodeOptions settledPrune,
+// orphanGraft); they are off unless asked for.
 // orphanGraft takes `parent` (whose copy a node stored last) for
 // PrunePolicy's first deliverer, which it keeps to itself.
 import { HyParView, type HyParViewInit, type OverlayMessage } from '../../src/overlay/hyparview.js'
@@ -115,14 +115,6 @@ export interface NodeOptions {
   overlay?: Omit<HyParViewInit, 'self' | 'random'>
   repair?: LazyRepairInit
   /**
-   * Not what the code does (a change it could make, tried here): once a
-   * session opens, its receiver prunes at once every author that PrunePolicy
-   * lets it prune there (another running session delivers it first), so
-   * that a new link starts lazy instead of carrying each author's next
-   * entry once more. @default false
-   */
-  pruneOnOpen?: boolean
-  /**
    * Not what the code does (a change it could make, tried here): the
    * session that delivered the author first must also have
    * been open this long (ms): a link that just opened may carry copies
@@ -200,7 +192,6 @@ export class SimNode {
   readonly parent = new Map<string, string>()
   alive = true
   readonly #world: World
-  readonly #pruneOnOpen: boolean
   readonly #settledPrune: number
   readonly #orphanGraft: boolean
   /** authors whose first deliverer's session ended, and that nothing delivered since (orphanGraft) */
@@ -223,7 +214,6 @@ export class SimNode {
     this.view = new HyParView({ ...opts.overlay, self: this.id, random })
     this.policy = new PrunePolicy(key)
     this.repair = new LazyRepair(opts.repair)
-    this.#pruneOnOpen = opts.pruneOnOpen === true
     this.#settledPrune = opts.settledPrune ?? 0
     this.#orphanGraft = opts.orphanGraft === true
   }
@@ -441,7 +431,6 @@ export class SimNode {
     s.openedAt = this.#world.clock.now
     this.#world.counters.sessionsOpened++
     s.sender.start()
-    if (this.#pruneOnOpen) this.#prune(s, this.#authors.keys())
   }
 
   // The node's side of a session's end (SyncService.#run's finally): its

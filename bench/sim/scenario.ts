@@ -31,8 +31,6 @@ export interface SimOptions {
   passiveSize?: number
   /** LazyRepair's wait from an IHave to its graft (ms) @default GRAFT_TIMEOUT */
   graftTimeout?: number
-  /** a change the code could make, tried (NodeOptions.pruneOnOpen) @default false */
-  pruneOnOpen?: boolean
   /** a change the code could make, tried (NodeOptions.settledPrune) @default 0 */
   settledPrune?: number
   /** a change the code could make, tried (NodeOptions.orphanGraft) @default false */
@@ -119,7 +117,6 @@ export function simulate (opts: SimOptions): SimResult {
     latency: opts.latency,
     overlay: { activeSize: opts.activeSize, passiveSize: opts.passiveSize },
     repair: { timeout: opts.graftTimeout },
-    pruneOnOpen: opts.pruneOnOpen,
     settledPrune: opts.settledPrune,
     orphanGraft: opts.orphanGraft
   })

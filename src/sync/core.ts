@@ -104,12 +104,7 @@ export class SessionCore {
     this.#receiver = new Receiver({
       accept: (entries, now) => this.#storage.accept(entries, now),
       seen: (author, seq) => { this.#sender.seen(author, seq) },
-      duplicates: authors => {
-        const prune = this.#prunes.prune(authors, this.#init.mayPrune ?? (() => false))
-        if (prune == null) return
-        counters.prunesSent += prune.prune!.authors.length
-        this.#send(prune)
-      },
+      duplicates: authors => { this.#prune(authors) },
       holds: author => this.#storage.authorSeq(author),
       send: msg => { this.#send(msg) },
       store: (upTo, detach) => { this.#act({ type: 'store', upTo, detach }) },
@@ -366,6 +361,14 @@ export class SessionCore {
     this.#phase = 'open'
     this.#act({ type: 'ready' })
     this.#sender.start()
+  }
+
+  // The Prune the policy allows for these authors, unless pruned already.
+  #prune (authors: Iterable<string>): void {
+    const prune = this.#prunes.prune(authors, this.#init.mayPrune ?? (() => false))
+    if (prune == null) return
+    this.#counters.prunesSent += prune.prune!.authors.length
+    this.#send(prune)
   }
 
   // Each kind of frame to its handler, in the order of protocols/README.md §2.

@@ -42,8 +42,8 @@ function run (file) {
   })
 }
 
-/** Files that run alone: each keeps both cores busy, or measures time under faults. */
-const SOLO = ['chaos.test.js', 'cluster.test.js', 'crash.test.js', 'fuzz.test.js']
+/** Files that run alone: each keeps both cores busy, or measures time under faults (or, with a browser, a page's timing). */
+const SOLO = ['chaos.test.js', 'cluster.test.js', 'crash.test.js', 'fuzz.test.js', 'ui-browser.test.js']
 const jobs = Math.max(1, Number(process.env.HYPEREMITTER_TEST_JOBS ?? 2))
 
 async function pool (list, width) {

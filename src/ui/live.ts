@@ -83,6 +83,7 @@ export class LiveHub {
     this.#own = emitter.log.identity.publicKey
     this.#throughput = new Throughput(emitter.delivered)
     this.reports = new PeerReports(emitter.status)
+    this.reports.present(emitter.peers())
     this.#unsubscribe = emitter.log.onCommit(entries => { this.#committed(entries) })
     this.#ticker = setInterval(() => { this.#tick() }, 1000)
     this.#ticker.unref()

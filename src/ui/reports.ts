@@ -66,6 +66,11 @@ export class PeerReports {
     for (const [name, fn] of Object.entries(this.#handlers)) status.on(name, fn)
   }
 
+  /** Notes the peers in session when the view started: the feed starts with them. */
+  present (peers: Array<{ id: string, synced: boolean }>): void {
+    for (const p of peers) this.#notice(p.id, p.synced ? 'synced' : 'connect', `in session when the view started${p.synced ? ', caught up' : ''}`)
+  }
+
   get (peer: string): PeerReport | undefined {
     return this.#peers.get(peer)
   }

@@ -275,7 +275,8 @@ function stat (label, value) {
 // ---- the DAG, the entry, verify, emit ----
 
 async function refreshDag () {
-  if (state == null || dagBusy || document.hidden || !dagVisible) return
+  // drawn once at the start, then only while on screen
+  if (state == null || dagBusy || document.hidden || (!dagVisible && lastDagLength >= 0)) return
   const length = state.log.length
   if (length === lastDagLength || Date.now() - lastDagAt < 1500) return
   dagBusy = true

@@ -8,7 +8,7 @@ import { KeepAlive } from './keepalive.js'
 import { PeerTable, type PeerInfo } from './peers.js'
 import { NetworkRecords } from './records.js'
 import { toHex } from '../log/entry.js'
-import { HyperEmitterError } from '../errors.js'
+import { HyperEmitterError, RefusedError } from '../errors.js'
 import type { EventEmitter } from 'node:events'
 import type { Log, AnyLevel } from '../log/log.js'
 import type { Schema } from '../schema/index.js'
@@ -188,14 +188,27 @@ export class Network {
 
   // Resolves once a session with `peer` runs; or, when `peer` answered the
   // join and then passed this node on (its active view was full, and a later
-  // joiner took the place), once a session with any other peer runs.
+  // joiner took the place), once a session with any other peer runs. A
+  // session that ends before its handshake without a refusal (the loser of
+  // a simultaneous open, a reset) is followed by the next one; a refusal
+  // rejects.
   async #joined (node: HyperNode, peer: string, signal: AbortSignal): Promise<void> {
-    const ready = node.services.sync.ready(peer, signal)
+    const session = (): Promise<'ready' | 'ended'> => node.services.sync.ready(peer, signal).then(() => 'ready' as const, (err: unknown) => {
+      if (signal.aborted || err instanceof RefusedError) throw err
+      return 'ended' as const
+    })
+    let ready = session()
     ready.catch(() => {})
     const overlay = node.services.overlay
     while (true) {
-      const tick = new Promise<boolean>(resolve => { setTimeout(resolve, JOIN_POLL_MS, false) })
-      if (await Promise.race([ready.then(() => true), tick])) return
+      const tick = new Promise<'tick'>(resolve => { setTimeout(resolve, JOIN_POLL_MS, 'tick') })
+      const state = await Promise.race([ready, tick])
+      if (state === 'ready') return
+      if (state === 'ended') {
+        await tick
+        ready = session()
+        ready.catch(() => {})
+      }
       const passedOn = !overlay.isLegacy(peer) && !overlay.awaits(peer) && !overlay.active.includes(peer)
       if (passedOn && node.services.sync.peers.length > 0) return
     }

@@ -24,7 +24,7 @@ import { HyperEmitter } from '../src/index.js'
 import { Schema } from '../src/schema/index.js'
 import { createNode, type HyperNode } from '../src/node/index.js'
 import { fixture, until } from './helpers.js'
-import { FEATURE_LAZY, GRAFT_RETRY, GRAFT_TIMEOUT, MAX_FEATURES, MAX_HAVE, RECONCILE_MS, REGRAFT_MS } from '../src/sync/constants.js'
+import { FEATURE_LAZY, GRAFT_RETRY, GRAFT_TIMEOUT, LAG_MEMORY, MAX_FEATURES, MAX_HAVE, RECONCILE_MS, REGRAFT_MS } from '../src/sync/constants.js'
 import type { Session } from './sync/pair.js'
 
 const pairs: Array<{ close: () => Promise<void> }> = []
@@ -324,6 +324,13 @@ test('LazyRepair: the wait before a first graft follows how late the tree delive
     q.stored('y', seq, seq * 1000 + 1)
   }
   assert.is(q.wait, 100)
+  // a lag not sampled for LAG_MEMORY is forgotten
+  const t = new LazyRepair({ timeout: 100, maxTimeout: 1000 })
+  t.announced('p1', 'z', 1, 0, 0)
+  t.stored('z', 1, 800)
+  assert.ok(t.wait > 100)
+  t.announced('p1', 'z', 2, 1, 800 + LAG_MEMORY + 1)
+  assert.is(t.wait, 100)
 })
 
 test('LazyRepair: a peer gone is grafted no more; bounds on authors and announcers; the same calls give the same grafts', () => {

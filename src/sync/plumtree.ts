@@ -3,7 +3,7 @@
 // Pure and deterministic: the time is passed in, grafts are returned, so that
 // the sync service runs it on a timer and a network simulator under virtual
 // time (src/sync/README.md describes the API).
-import { GRAFT_RETRY, GRAFT_TIMEOUT, MAX_ANNOUNCERS, MAX_GRAFT_TIMEOUT, MAX_HAVE } from './constants.js'
+import { GRAFT_RETRY, GRAFT_TIMEOUT, LAG_MEMORY, MAX_ANNOUNCERS, MAX_GRAFT_TIMEOUT, MAX_HAVE } from './constants.js'
 
 export interface LazyRepairInit {
   /**
@@ -74,7 +74,7 @@ class Wanted {
  * `wait` follows how late the tree delivers what lazy links announce, as
  * TCP's retransmission timer follows round trips (RFC 6298): a smoothed lag
  * plus four times its mean deviation, at least `timeout` and at most
- * `maxTimeout`. A loaded node's tree is late, not broken, and a graft would
+ * `maxTimeout`; a lag not sampled for LAG_MEMORY is forgotten. A loaded node's tree is late, not broken, and a graft would
  * bring everything on its way a second time.
  */
 export class LazyRepair {
@@ -89,6 +89,8 @@ export class LazyRepair {
   /** the smoothed lag (ms) from an announcement to the store of what it announced, and its mean deviation; undefined before the first sample */
   #lag: number | undefined
   #lagDeviation = 0
+  /** when the last sample came */
+  #lagAt = 0
 
   constructor (init: LazyRepairInit = {}) {
     this.#timeout = init.timeout ?? GRAFT_TIMEOUT
@@ -132,6 +134,7 @@ export class LazyRepair {
    * Call it only when this node's own seq of `author`, `have`, is below `seq`.
    */
   announced (peer: string, author: string, seq: number, have: number, now: number): void {
+    this.#age(now)
     let w = this.#wanted.get(author)
     if (w == null) {
       // past the bound an announcement is lost; a later one is taken once there is room
@@ -159,13 +162,14 @@ export class LazyRepair {
    * tell how late the tree delivers.
    */
   stored (author: string, seq: number, now: number): void {
+    this.#age(now)
     const w = this.#wanted.get(author)
     if (w == null || seq <= w.have) return
     w.have = seq
     w.movedAt = now
     let covered = 0
     while (covered < w.marks.length && w.marks[covered].seq <= seq) {
-      if (w.tried === 0) this.#sample(now - w.marks[covered].at)
+      if (w.tried === 0) this.#sample(now - w.marks[covered].at, now)
       covered++
     }
     w.marks.splice(0, covered)
@@ -185,6 +189,7 @@ export class LazyRepair {
    * the first announcement still lacking.
    */
   tick (now: number, mySeq: (author: string) => number, busy = false): DueGraft[] {
+    this.#age(now)
     const out: DueGraft[] = []
     for (const [author, w] of this.#wanted) {
       const have = mySeq(author)
@@ -235,7 +240,8 @@ export class LazyRepair {
   }
 
   // RFC 6298's smoothing: gains 1/8 for the lag, 1/4 for its deviation.
-  #sample (lag: number): void {
+  #sample (lag: number, now: number): void {
+    this.#lagAt = now
     if (this.#lag === undefined) {
       this.#lag = lag
       this.#lagDeviation = lag / 2
@@ -243,6 +249,16 @@ export class LazyRepair {
     }
     this.#lagDeviation += (Math.abs(this.#lag - lag) - this.#lagDeviation) / 4
     this.#lag += (lag - this.#lag) / 8
+  }
+
+  // A lag not sampled for LAG_MEMORY is forgotten: the load that made the
+  // tree late is over, and a broken tree is repaired at the floor again.
+  #age (now: number): void {
+    if (this.#lag !== undefined && now - this.#lagAt > LAG_MEMORY) {
+      this.#lag = undefined
+      this.#lagDeviation = 0
+      this.#next = this.#wanted.size > 0 ? NaN : undefined
+    }
   }
 
   #earlier (due: number): void {

@@ -3,16 +3,17 @@
 // what happened go out as Actions (`poll`). No stream, timer or promise
 // inside: the libp2p adapter (session.ts) and the in-memory pair of the tests
 // drive the same code, each with its own clock.
-import { MismatchError, ProtocolError, RefusedError } from '../errors.js'
+import { ProtocolError, RefusedError } from '../errors.js'
 import { toHex } from '../log/entry.js'
 import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
-import { FrameError, FrameReader, decodeFirst, decodeFrame, encodeFrame } from './framing.js'
-import { matchDescriptor, matchHello, type LocalDescriptor } from './schemas.js'
+import { FrameError, FrameReader, decodeFrame, encodeFrame } from './framing.js'
+import { MISMATCH, readDescriptor, readHello, refusedBy } from './handshake.js'
+import type { LocalDescriptor } from './schemas.js'
 import { Prunes, readGraft, readIHave, readPrune } from './prune.js'
 import { Receiver } from './receiver.js'
 import { Sender } from './sender.js'
 import { SyncCounters } from './counters.js'
-import { FEATURES, FEATURE_LAZY, HANDSHAKE_TIMEOUT, MAX_FEATURE_LENGTH, MAX_HAVE, PROTOCOL_VERSION, REFUSE, RETRY_MS, refuseName } from './constants.js'
+import { FEATURES, FEATURE_LAZY, HANDSHAKE_TIMEOUT, MAX_FEATURE_LENGTH, MAX_HAVE, PROTOCOL_VERSION, REFUSE, RETRY_MS } from './constants.js'
 import type { Action, CoreStorage, Outgoing, StoreResult } from './actions.js'
 import type { Hello, SyncMessage } from '../pb/sync.js'
 import type { Change } from '../schema/compat.js'
@@ -57,16 +58,6 @@ export function blocksPeer (error: unknown): boolean {
   if (!(error instanceof RefusedError) || error.remote) return false
   const code = error.refuseCode
   return code === REFUSE.INVALID_ENTRY || code === REFUSE.LIMIT || code === REFUSE.PROTOCOL
-}
-
-const MISMATCH: readonly number[] = [REFUSE.VERSION, REFUSE.SCHEMA, REFUSE.TOPIC]
-
-/** The error of a Refuse the peer sent. */
-function refusedBy (code: number, reason: string): RefusedError {
-  const message = `the peer refused: ${reason}`
-  if (MISMATCH.includes(code)) return new MismatchError(message, { refuseCode: code, remote: true })
-  // codes this version does not know are kept as UNKNOWN
-  return new RefusedError(message, { refuseCode: refuseName(code) !== 'UNKNOWN' ? code : REFUSE.UNKNOWN, remote: true })
 }
 
 export class SessionCore {
@@ -368,22 +359,7 @@ export class SessionCore {
   }
 
   #hello (frame: Uint8Array): void {
-    let msg: SyncMessage
-    try {
-      msg = decodeFirst(frame)
-    } catch (err) {
-      throw new RefusedError(`bad first frame: ${(err as Error).message}`, { refuseCode: REFUSE.PROTOCOL })
-    }
-    if (msg.refuse != null) throw refusedBy(msg.refuse.code, msg.refuse.reason)
-    const hello = msg.hello
-    if (hello == null) throw new RefusedError('the first frame must be Hello', { refuseCode: REFUSE.PROTOCOL })
-    if (hello.version !== PROTOCOL_VERSION) {
-      throw new MismatchError(`protocol version ${hello.version} is not ${PROTOCOL_VERSION}`, { refuseCode: REFUSE.VERSION })
-    }
-    const match = matchHello(this.#init.fingerprint, this.#init.descriptor, hello)
-    if (hello.topic !== this.#init.topic) {
-      throw new MismatchError(`the peer's topic "${hello.topic}" is not "${this.#init.topic}"`, { refuseCode: REFUSE.TOPIC })
-    }
+    const { hello, match } = readHello(frame, this.#init)
     if (match === 'same') {
       this.#open(hello)
       return
@@ -394,20 +370,11 @@ export class SessionCore {
     this.#send({ descriptor: { descriptor: this.#init.descriptor!.bytes as Uint8Array<ArrayBuffer> } })
   }
 
-  // The second frame when the Hellos' descriptor fingerprints differ: the
-  // peer's descriptor. compare() decides alike on both sides, so either both
-  // open or both refuse, each saying why in its own terms.
+  // The peer's descriptor: either both sides open or both refuse, each
+  // saying why in its own terms.
   #descriptor (frame: Uint8Array): void {
-    let msg: SyncMessage
-    try {
-      msg = decodeFrame(frame)
-    } catch (err) {
-      throw new RefusedError(`bad second frame: ${(err as Error).message}`, { refuseCode: REFUSE.PROTOCOL })
-    }
-    if (msg.refuse != null) throw refusedBy(msg.refuse.code, msg.refuse.reason)
-    if (msg.descriptor == null) throw new RefusedError('the second frame must be the schema descriptor', { refuseCode: REFUSE.PROTOCOL })
     const hello = this.#remoteHello!
-    this.#changes = matchDescriptor(this.#init.descriptor!, hello.descriptorFingerprint!, msg.descriptor.descriptor)
+    this.#changes = readDescriptor(frame, this.#init.descriptor!, hello)
     this.#remoteHello = undefined
     this.#init.log?.('the peer runs a compatible schema: %d changes', this.#changes.length)
     this.#open(hello)

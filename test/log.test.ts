@@ -120,6 +120,27 @@ for (const [kind, make] of Object.entries(LEVELS)) {
       await a.log.close(); await b.log.close(); await a.cleanup(); await b.cleanup()
     })
 
+    t('missing() answers for the log as it was when called, while commits end runs', async () => {
+      const a = await open()
+      const b = await open()
+      const me = toHex(a.log.identity.publicKey)
+      await a.log.store([await b.log.append('Test1', payload(0))])
+      for (let round = 0; round < 20; round++) {
+        // a run of this node's entries, then, while missing() reads, a remote
+        // entry that ends the run and a local one that starts the next
+        await a.log.append('Test1', payload(1))
+        const seq = a.log.authorSeq(me)
+        const length = a.log.length
+        const asked = a.log.missing(new Map([[me, seq - 1], [toHex(b.log.identity.publicKey), Infinity]]), 1000)
+        const remote = await b.log.append('Test1', payload(round))
+        const later = Promise.all([a.log.store([remote]), a.log.append('Test1', payload(2))])
+        const got = await asked
+        await later
+        assert.equal(got.map(m => [m.seq, m.authorSeq]), [[length, seq]], `round ${round}: the entry the peer lacks, at its feed position`)
+      }
+      await a.log.close(); await b.log.close(); await a.cleanup(); await b.cleanup()
+    })
+
     t('forged and invalid entries are refused, never stored', async () => {
       const a = await open()
       const b = await open()

@@ -171,9 +171,14 @@ export class Log {
    * the number of missing entries and authors, not with the log's length.
    */
   async missing (have: Map<string, number>, limit: number): Promise<Missing[]> {
+    // The log as it is now: commits that land while level is read must not
+    // count, for a run they end has its record in ops level does not hold
+    // yet, and the entries of that run would be left out. (A sender queues
+    // the commits after this call, so nothing falls between the two.)
+    const authors = new Map(this.#state.authors)
     // ended runs are read from level
     await this.#commits.flushedTo(this.#state.length)
-    return missing(this.#levels.runs, this.#state.authors, have, limit)
+    return missing(this.#levels.runs, authors, have, limit)
   }
 
   /** The stored bytes of the entries at the given feed positions. */

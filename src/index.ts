@@ -10,6 +10,8 @@ export type { AnyHyperEmitter, EventMap, EventMessages, EventName, EmitMessage, 
 export { EventStream } from './reader.js'
 export { Schema, EVENT_PEER_PROTO } from './schema/index.js'
 export type { MessageCodec } from './schema/index.js'
+export { generateTypes } from './schema/typegen.js'
+export type { TypesOptions } from './schema/typegen.js'
 export { Log } from './log/log.js'
 export type { LogEntry, VerifyReport, VerifyProblem, AnyLevel } from './log/log.js'
 export * from './errors.js'

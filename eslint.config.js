@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-*/', 'node_modules/', 'src/pb/', 'scratch/', 'src/ui/static/vendor/', 'test-output/'] },
+  { ignores: ['dist/', 'dist-*/', 'node_modules/', 'src/pb/', 'scratch/', 'src/ui/static/vendor/', 'test-output/', 'test/types/'] },
   js.configs.recommended,
   {
     files: ['**/*.ts'],

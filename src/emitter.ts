@@ -17,7 +17,8 @@ import { Network } from './node/network.js'
 import { toMultiaddr } from './node/address.js'
 import type { PeerInfo } from './node/peers.js'
 import { checkPsk, type HyperNode } from './node/index.js'
-import { EventStream, readEvents, type Event, type ReadOptions, type ReaderSource } from './reader.js'
+import { EventStream, readEvents, type ReadOptions, type ReaderSource } from './reader.js'
+import type { EmitMessage, EventMap, EventName, ListenerMessage, TypedEvent, UntypedEvents } from './event-map.js'
 import { StoredSchema } from './stored-schema.js'
 
 /** What `emit` resolves with. */
@@ -48,8 +49,13 @@ export class Emitted {
  * A persistent EventEmitter: every event is validated against the schema,
  * appended to a hash-linked log in `db`, and delivered to listeners in log
  * order, once.
+ *
+ * `E` types the events by name (`hypem types schema.proto` writes it, as
+ * `Events`): `new HyperEmitter<Events>(db, schema)` checks the names and
+ * messages given to `emit`, and types what listeners and `events()` get.
+ * Without it, any name and message compile, and are checked at run time.
  */
-export class HyperEmitter {
+export class HyperEmitter<E extends EventMap<E> = UntypedEvents> {
   /** The event encoders and decoders, by message name. */
   readonly messages: Record<string, MessageCodec>
   /** The parsed schema. */
@@ -118,7 +124,8 @@ export class HyperEmitter {
         maxConnections: options.maxConnections,
         inboundConnectionThreshold: options.inboundConnectionThreshold,
         psk,
-        announce: async (payload) => this.emit('EventPeer', payload)
+        // E may leave EventPeer out; the schema always has it
+        announce: async (payload) => (this as unknown as HyperEmitter).emit('EventPeer', payload)
       })
       // a node that has peers to go back to, or looks for them, goes online
       // now, unless it is being closed already
@@ -137,8 +144,8 @@ export class HyperEmitter {
    * Opens an emitter and waits until its db is ready; rejects with OpenError
    * (its `cause` says why) when it cannot open.
    */
-  static async open (db: AnyLevel | string, schema: string | Uint8Array, options?: HyperEmitterOptions): Promise<HyperEmitter> {
-    const emitter = new HyperEmitter(db, schema, options)
+  static async open<E extends EventMap<E> = UntypedEvents> (db: AnyLevel | string, schema: string | Uint8Array, options?: HyperEmitterOptions): Promise<HyperEmitter<E>> {
+    const emitter = new HyperEmitter<E>(db, schema, options)
     await emitter.ready()
     return emitter
   }
@@ -190,7 +197,7 @@ export class HyperEmitter {
    * Validates `message` against event `name`, appends it to the log, and
    * resolves once it is durable in the db.
    */
-  emit (name: string, message: unknown, callback?: Callback<Emitted>): Promise<Emitted> {
+  emit<N extends EventName<E>> (name: N, message: EmitMessage<E, N>, callback?: Callback<Emitted>): Promise<Emitted> {
     return withCallback(this.#emit(name, message), callback)
   }
 
@@ -211,33 +218,33 @@ export class HyperEmitter {
    * Calls `listener` with every event `name` stored from now on. Events of
    * types the schema does not define reach no listener (readers yield them).
    */
-  on<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
+  on<T = Record<string, unknown>, N extends EventName<E> = EventName<E>> (name: N, listener: Listener<ListenerMessage<E, N, T>>): this {
     this.#delivery.add(name, listener as Listener, false)
     return this
   }
 
-  addListener<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
+  addListener<T = Record<string, unknown>, N extends EventName<E> = EventName<E>> (name: N, listener: Listener<ListenerMessage<E, N, T>>): this {
     return this.on(name, listener)
   }
 
   /** Like `on`, for the next event `name` only. */
-  once<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
+  once<T = Record<string, unknown>, N extends EventName<E> = EventName<E>> (name: N, listener: Listener<ListenerMessage<E, N, T>>): this {
     this.#delivery.add(name, listener as Listener, true)
     return this
   }
 
   /** Removes a listener added with `on` or `once`; an unknown one is ignored. */
-  removeListener<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
+  removeListener<T = Record<string, unknown>, N extends EventName<E> = EventName<E>> (name: N, listener: Listener<ListenerMessage<E, N, T>>): this {
     this.#delivery.remove(name, listener as Listener)
     return this
   }
 
-  off<T = Record<string, unknown>> (name: string, listener: Listener<T>): this {
+  off<T = Record<string, unknown>, N extends EventName<E> = EventName<E>> (name: N, listener: Listener<ListenerMessage<E, N, T>>): this {
     return this.removeListener(name, listener)
   }
 
   /** Number of listeners for `name`. */
-  listenerCount (name: string): number {
+  listenerCount (name: EventName<E>): number {
     return this.#delivery.count(name)
   }
 
@@ -249,7 +256,8 @@ export class HyperEmitter {
    * the OpenError); one made before `close()` ends at `close()`.
    */
   stream (options: ReadOptions = {}): EventStream {
-    return new EventStream(this.#readerSource(), (name, payload) => this.emit(name, payload), options)
+    // what is written to the stream is checked at run time only
+    return new EventStream(this.#readerSource(), (name, payload) => (this as unknown as HyperEmitter).emit(name, payload), options)
   }
 
   /**
@@ -259,8 +267,9 @@ export class HyperEmitter {
    * waits while the emitter opens, throws ClosedError (or the OpenError)
    * when made after `close()` (or a failed open), and ends at `close()`.
    */
-  events (options: ReadOptions = {}): AsyncGenerator<Event> {
-    return readEvents(this.#readerSource(), options)
+  events (options: ReadOptions = {}): AsyncGenerator<TypedEvent<E>> {
+    // the schema decides what is known at run time: E only names it
+    return readEvents(this.#readerSource(), options) as AsyncGenerator<TypedEvent<E>>
   }
 
   /**
@@ -416,6 +425,6 @@ function emitted (e: LogEntry): Emitted {
 }
 
 /** Creates a HyperEmitter: the factory form of `new HyperEmitter(...)`. */
-export function hyperEmitter (db: AnyLevel | string, schema: string | Uint8Array, options?: HyperEmitterOptions): HyperEmitter {
-  return new HyperEmitter(db, schema, options)
+export function hyperEmitter<E extends EventMap<E> = UntypedEvents> (db: AnyLevel | string, schema: string | Uint8Array, options?: HyperEmitterOptions): HyperEmitter<E> {
+  return new HyperEmitter<E>(db, schema, options)
 }

@@ -43,8 +43,8 @@ export interface CliOptions {
   force: boolean
   /** `schema diff`: the old and the new .proto */
   diff: [string, string] | undefined
-  /** the subcommand: `verify` checks the log in --db offline, `schema-diff` compares two schemas */
-  command: 'run' | 'verify' | 'schema-diff'
+  /** the subcommand: `verify` checks the log in --db offline, `schema-diff` compares two schemas, `types` prints the schema's TypeScript types */
+  command: 'run' | 'verify' | 'schema-diff' | 'types'
 }
 
 /** A command line that cannot be run; main prints it and exits 2. */
@@ -58,6 +58,7 @@ export class UsageError extends Error {
 export const USAGE = `Usage: hypem [flags] <schema.proto>
        hypem verify --db PATH
        hypem schema diff OLD.proto NEW.proto
+       hypem types SCHEMA.proto > events.ts
        hypem --gen-psk FILE
 
 A HyperEmitter on the command line: a REPL, or a filter of newline-delimited
@@ -111,10 +112,14 @@ the log offline and prints what is wrong.
 \`hypem schema diff OLD.proto NEW.proto\` says whether nodes on the two schemas
 can share a log, then prints one line per reason and per change.
 
+\`hypem types SCHEMA.proto\` prints the TypeScript types of the schema's
+events, a module whose \`Events\` types an emitter: new HyperEmitter<Events>(...).
+
 Exit status: 0 done, 1 could not run (schema, db, network), 2 bad flags,
 3 some input lines were skipped (each is reported on stderr with its number),
 4 verify found problems. schema diff: 0 compatible, 1 incompatible, 2 bad
-arguments or a schema that cannot be read.
+arguments or a schema that cannot be read. types: 0 printed, 2 bad arguments
+or a schema that cannot be read.
 `
 
 const FLAGS = {
@@ -154,7 +159,7 @@ export function parseArgs (argv: string[]): CliOptions {
   }
   const { values } = parsed
   let positionals = parsed.positionals
-  const command = positionals[0] === 'verify' ? 'verify' : positionals[0] === 'schema' ? 'schema-diff' : 'run'
+  const command = positionals[0] === 'verify' ? 'verify' : positionals[0] === 'schema' ? 'schema-diff' : positionals[0] === 'types' ? 'types' : 'run'
   if (command === 'verify') {
     positionals = positionals.slice(1)
     if (values.db == null) throw new UsageError('verify needs --db PATH')
@@ -164,6 +169,10 @@ export function parseArgs (argv: string[]): CliOptions {
     if (positionals[1] !== 'diff' || positionals.length !== 4) throw new UsageError('schema takes: diff OLD.proto NEW.proto')
     diff = [positionals[2], positionals[3]]
     positionals = []
+  }
+  if (command === 'types') {
+    positionals = positionals.slice(1)
+    if (positionals.length === 0 && values.schema == null) throw new UsageError('types takes a .proto file: types SCHEMA.proto')
   }
   if (values.repl === true && values['no-repl'] === true) throw new UsageError('--repl and --no-repl contradict each other')
   if (positionals.length > 1) throw new UsageError(`one schema file, not ${positionals.length}: ${positionals.join(' ')}`)

@@ -3,6 +3,7 @@ import { parseArgs, USAGE, UsageError, type CliOptions } from './args.js'
 import { runEmitter } from './commands/emitter.js'
 import { genPsk } from './commands/gen-psk.js'
 import { schemaDiff } from './commands/schema.js'
+import { types } from './commands/types.js'
 import { verify } from './commands/verify.js'
 import { describeError } from './format.js'
 import { EXIT, type CliIO } from './io.js'
@@ -32,6 +33,7 @@ export async function run (argv: string[], io: CliIO): Promise<number> {
     if (options.genPsk != null) return await genPsk(options.genPsk, io)
     if (options.command === 'verify') return await verify(options.db!, io)
     if (options.command === 'schema-diff') return await schemaDiff(options.diff!, io)
+    if (options.command === 'types') return await types(options.schema!, io)
     return await runEmitter(options, io)
   } catch (err) {
     io.stderr.write(`hypem: ${err instanceof FatalError ? err.message : describeError(err)}\n`)

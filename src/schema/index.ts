@@ -118,12 +118,15 @@ function checkKeys (type: protobuf.Type, message: Record<string, unknown>, path:
     }
     const value = message[key]
     if (field.resolvedType instanceof protobuf.Type && value != null && typeof value === 'object') {
-      const items = field.repeated && Array.isArray(value) ? value : [value]
-      items.forEach((item, i) => {
+      // a map's values are the messages, not the map
+      const items: Array<[string, unknown]> = field.map
+        ? Object.entries(value).map(([k, item]) => [`${where}.${k}.`, item])
+        : field.repeated && Array.isArray(value) ? value.map((item, i) => [`${where}[${i}].`, item]) : [[`${where}.`, value]]
+      for (const [at, item] of items) {
         if (item != null && typeof item === 'object' && !ArrayBuffer.isView(item)) {
-          checkKeys(field.resolvedType as protobuf.Type, item as Record<string, unknown>, field.repeated ? `${where}[${i}].` : `${where}.`)
+          checkKeys(field.resolvedType, item as Record<string, unknown>, at)
         }
-      })
+      }
     }
   }
 }

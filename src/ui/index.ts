@@ -3,6 +3,7 @@
 import '../polyfill.js'
 import { WebView } from './server.js'
 import type { HyperEmitter } from '../emitter.js'
+import type { AnyHyperEmitter } from '../event-map.js'
 
 export interface UIOptions {
   /** the port to listen on; 0 picks a free one. @default 0 */
@@ -52,8 +53,9 @@ export interface UIServer {
  * emitter to open; rejects when the port cannot be bound. It never writes
  * to the terminal: the caller prints `url`.
  */
-export async function serveUI (emitter: HyperEmitter, options: UIOptions = {}): Promise<UIServer> {
-  return await WebView.start(emitter, options)
+export async function serveUI (emitter: AnyHyperEmitter, options: UIOptions = {}): Promise<UIServer> {
+  // the page takes any name and payload, checked at run time: untyped
+  return await WebView.start(emitter as HyperEmitter, options)
 }
 
 export { isLoopback } from './server.js'

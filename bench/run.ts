@@ -12,11 +12,15 @@ const cases: Array<[string, string]> = [
   ['sync.js', 'sync.latency'],
   ['sync.js', 'sync.chain20'],
   // N = 10, 20 and 40 node processes (minutes; `npm run bench:cluster` takes its options)
-  ['cluster.js', 'cluster']
+  ['cluster.js', 'cluster'],
+  // side by side with Hypercore, a devDependency: only when named
+  // (`npm run bench -- peers`, or `npm run bench:peers`)
+  ['peers.js', 'peers']
 ]
+const byName = new Set(['peers'])
 const only = process.argv.slice(2)
 for (const [file, name] of cases) {
-  if (only.length > 0 && !only.some(o => name.startsWith(o))) continue
-  const res = spawnSync(process.execPath, [join(here, file), ...(file === 'cluster.js' ? [] : [name])], { stdio: 'inherit' })
+  if (only.length > 0 ? !only.some(o => name.startsWith(o)) : byName.has(name)) continue
+  const res = spawnSync(process.execPath, [join(here, file), ...(file === 'cluster.js' || file === 'peers.js' ? [] : [name])], { stdio: 'inherit' })
   if (res.status !== 0) process.exitCode = 1
 }

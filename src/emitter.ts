@@ -11,6 +11,7 @@ import { Delivery, type Listener } from './delivery.js'
 import type { HyperEmitterOptions } from './options.js'
 import { Lifecycle, type AbortOptions, type EmitterState } from './lifecycle.js'
 import { Log, type AnyLevel, type LogEntry, type VerifyReport } from './log/log.js'
+import { checkPolicy } from './log/retention.js'
 import { toHex } from './log/entry.js'
 import { Schema, type MessageCodec } from './schema/index.js'
 import { Network } from './node/network.js'
@@ -90,6 +91,7 @@ export class HyperEmitter<E extends EventMap<E> = UntypedEvents> {
       const n = options[key]
       if (n != null && !(Number.isSafeInteger(n) && n >= 1)) throw new HyperEmitterError(`options.${key} must be a whole number of at least 1, not ${String(n)}`, 'ERR_INVALID_OPTION')
     }
+    if (options.retention != null) checkPolicy(options.retention)
     this.messages = this.schema.messages
     this.options = options
     const level: AnyLevel = typeof db === 'string' ? new ClassicLevel(db) : db
@@ -101,7 +103,7 @@ export class HyperEmitter<E extends EventMap<E> = UntypedEvents> {
     const options = this.options
     let l: Log | undefined
     try {
-      l = await Log.open(level, { fsync: options.fsync, wal: options.wal })
+      l = await Log.open(level, { fsync: options.fsync, wal: options.wal, retention: options.retention })
       // before anything reads the log: a schema that cannot read what the db
       // holds refuses to open, naming the events
       const stored = this.#stored = await StoredSchema.check(level, l, this.schema, options.force === true)
@@ -415,6 +417,7 @@ export class HyperEmitter<E extends EventMap<E> = UntypedEvents> {
       now: () => this.#life.state === 'open' ? this.#delivery.delivered : undefined,
       openedAt: () => this.#openedAt,
       changed: async (signal) => this.#delivery.changed(signal),
+      floor: notice => { this.status.emit('read:floor', notice) },
       closed: () => this.#life.closing
     }
   }

@@ -1,3 +1,6 @@
+import type { RetentionPolicy } from './log/retention.js'
+import type { FloorNotice } from './reader.js'
+
 /** What `new HyperEmitter(db, schema, options)` takes; each is optional. */
 export interface HyperEmitterOptions {
   /**
@@ -15,6 +18,14 @@ export interface HyperEmitterOptions {
    * in the db's folder; none for dbs without a folder
    */
   wal?: string | false
+  /**
+   * Drop the oldest events so that the disk stays bounded: at most
+   * `maxEvents` of them, none older than `maxAge` ms (by their author's
+   * timestamp, in feed order). The log stays verifiable; peers that catch
+   * up from this node start at its floor. See the README, "Retention".
+   * @default keep everything
+   */
+  retention?: RetentionPolicy
   /** ms between libp2p's first redials of a lost older peer (one that does not speak the overlay); then the emitter redials every second (every 60 s once a peer has not been met for 10 minutes). @default 1000 */
   reconnectTimeout?: number
   /** ms a peer that broke the protocol or sent invalid entries is kept away. @default 60000 */
@@ -52,4 +63,6 @@ export interface StatusEvents {
   'peer:refused': { peer: string, code: string, reason: string, remote: boolean }
   'peer:invalid': { peer: string, count: number, reason: string }
   'listener-error': unknown
+  /** a reader or cursor resumed at the log's floor: what it was to read next was dropped (retention) */
+  'read:floor': FloorNotice
 }

@@ -50,6 +50,26 @@ export interface ReadOptions {
   live?: boolean
   /** AbortSignal that ends the iteration (also while it waits for the emitter to open). */
   signal?: AbortSignal
+  /**
+   * Called when the reader resumes at the log's floor: the events it was to
+   * read next were dropped by retention before it read them (see
+   * `FloorNotice`). The emitter's `status` also emits `read:floor`.
+   */
+  onFloor?: (notice: FloorNotice) => void
+}
+
+/**
+ * A reader (or cursor) was behind the log's floor: the events at feed
+ * positions `from` to `to` were dropped (retention) before it read them,
+ * and it resumes at `to + 1`.
+ */
+export interface FloorNotice {
+  /** the cursor's name, for a reader with one */
+  cursor?: string
+  /** the first position the reader was to read */
+  from: number
+  /** the last dropped position: reading resumes after it */
+  to: number
 }
 
 /** Events read at once from the db. */
@@ -80,6 +100,8 @@ export interface ReaderSource {
   now: () => number | undefined
   /** the log's length when the emitter opened */
   openedAt: () => number
+  /** a reader resumed at the floor (the emitter's `read:floor`) */
+  floor?: (notice: FloorNotice) => void
   /** resolves at the next commit or when the emitter closes */
   changed: (signal?: AbortSignal) => Promise<void>
   closed: () => boolean
@@ -129,6 +151,12 @@ async function * read (src: ReaderSource, opts: ReadOptions, now: number | undef
         await src.changed(opts.signal)
         continue
       }
+      if (chunk[0].seq > pos + 1) {
+        // retention dropped what this reader was to read next: it says so
+        const notice: FloorNotice = { ...(opts.cursor != null ? { cursor: opts.cursor } : {}), from: pos + 1, to: chunk[0].seq - 1 }
+        opts.onFloor?.(notice)
+        src.floor?.(notice)
+      }
       for (const e of chunk) {
         inHand = e.seq
         yield toEvent(schema, e)
@@ -157,7 +185,12 @@ export class EventStream extends Duplex {
 
   constructor (src: ReaderSource, emit: (name: string, payload: unknown) => Promise<unknown>, opts: ReadOptions = {}) {
     super({ objectMode: true, highWaterMark: 64 })
-    this.#iterator = readEvents(src, { ...opts, signal: this.#abort.signal })
+    this.#iterator = readEvents(src, {
+      ...opts,
+      signal: this.#abort.signal,
+      // the stream says so too: stream.on('floor', notice => ...)
+      onFloor: notice => { opts.onFloor?.(notice); this.emit('floor', notice) }
+    })
     this.#emit = emit
   }
 

@@ -96,7 +96,8 @@ export class StoredSchema {
     this.#saved = length
     this.#saving = this.#saving.then(async () => {
       if (this.#log.closed) return
-      const id = length === 0 ? '' : toHex((await this.#log.read(length, 1))[0].id)
+      // every entry dropped (retention): the record names none
+      const id = length <= this.#log.floor ? '' : toHex((await this.#log.read(length, 1))[0].id)
       await this.#db.put(KEY, { schema: this.#schema, length, id })
     }).catch((err: unknown) => { log.error('could not record the schema check: %e', err) })
     return this.#saving
@@ -117,14 +118,15 @@ function schemaLabel (schema: Schema): string {
 // lost in a crash and written over, is checked in full).
 async function holds (l: Log, record: Checked): Promise<boolean> {
   if (!Number.isSafeInteger(record.length) || record.length < 0 || record.length > l.length) return false
-  if (record.length === 0) return true
+  // what it names was dropped (retention): the rest is checked from the floor
+  if (record.length <= l.floor) return true
   const [e] = await l.read(record.length, 1)
   return e != null && toHex(e.id) === record.id
 }
 
 async function undecodable (l: Log, schema: Schema, from: number): Promise<UndecodableEvents[]> {
   const bad = new Map<string, UndecodableEvents>()
-  for (let seq = from + 1; seq <= l.length; seq += READ_CHUNK) {
+  for (let seq = Math.max(from, l.floor) + 1; seq <= l.length; seq += READ_CHUNK) {
     for (const e of await l.read(seq, READ_CHUNK)) {
       const name = e.entry.name
       if (!schema.knows(name)) continue

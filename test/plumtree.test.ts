@@ -178,7 +178,7 @@ test('an IHave is handed to the driver for the authors pruned on its link of whi
   p.send(hello(a, [], [FEATURE_LAZY]))
   // C's entry again: A prunes C on this link
   const [cEntry] = await c.log.read(1, 1)
-  p.send({ entries: { entries: [cEntry.bytes as Uint8Array<ArrayBuffer>] } })
+  p.send({ entries: { entries: [cEntry.bytes as Uint8Array<ArrayBuffer>], context: [] } })
   await pair.settle()
   assert.equal(s.sent.flatMap(m => m?.prune?.authors.map(toHex) ?? []), [c.key])
   const other = Buffer.alloc(32, 7)

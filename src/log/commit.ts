@@ -11,7 +11,8 @@ import { authorHex, encodeEntry, entryId, follows, readEntry, toHex, EMPTY, MAX_
 import type { Identity } from './identity.js'
 import { describe, type BatchOp } from './level.js'
 import type { LogState } from './state.js'
-import type { CommitListener, Db, LogEntry, Sub } from './types.js'
+import { Boundary, type CutEntry } from './floors.js'
+import type { CommitListener, Db, LogEntry, Sub, Sublevels } from './types.js'
 import type { Wal, WalRecord } from './wal.js'
 
 const log = logger('hyperemitter:log')
@@ -48,6 +49,12 @@ interface PendingAppend {
 
 interface FlushWaiter { upTo: number, resolve: () => void, reject: (err: Error) => void }
 
+/** What a store takes from a peer besides entries: floors (by author, the dropped entry before each) and cut entries. */
+export interface Adoption {
+  floors: Map<string, CutEntry>
+  cut: CutEntry[]
+}
+
 export interface PipelineInit {
   fsync: boolean
   maxGroup: number
@@ -55,6 +62,8 @@ export interface PipelineInit {
 
 export class CommitPipeline {
   readonly #db: Db
+  readonly #levels: Sublevels
+  readonly #boundary: Boundary
   readonly #state: LogState<Sub>
   readonly #identity: Identity
   readonly #fsync: boolean
@@ -78,8 +87,10 @@ export class CommitPipeline {
   #flushing = false
   #flushWaiters: FlushWaiter[] = []
 
-  constructor (db: Db, state: LogState<Sub>, identity: Identity, init: PipelineInit) {
+  constructor (db: Db, levels: Sublevels, state: LogState<Sub>, boundary: Boundary, identity: Identity, init: PipelineInit) {
     this.#db = db
+    this.#levels = levels
+    this.#boundary = boundary
     this.#state = state
     this.#identity = identity
     this.#fsync = init.fsync
@@ -160,11 +171,18 @@ export class CommitPipeline {
   }
 
   /** Stores checked remote entries; see Log.store. */
-  store (entries: DecodedEntry[]): Promise<LogEntry[]> {
+  store (entries: DecodedEntry[], adopt?: Adoption): Promise<LogEntry[]> {
     return this.serialize(async () => {
       const fresh: DecodedEntry[] = []
       const heads = new Map<string, Head>()
       const hexOf = authorHex()
+      // floors taken from the peer: only for authors of whom nothing is kept here
+      const floors = new Map<string, CutEntry>()
+      for (const [author, prev] of adopt?.floors ?? []) {
+        if (!this.#state.mayAdopt(author, prev.entry.seq)) continue
+        floors.set(author, prev)
+        heads.set(author, prev.head)
+      }
       for (const d of entries) {
         const author = hexOf(d.entry.author)
         // stored already, or a fork of what is stored: the first one stays
@@ -172,8 +190,45 @@ export class CommitPipeline {
         heads.set(author, { seq: d.entry.seq, id: d.id, clock: d.entry.clock })
         fresh.push(d)
       }
-      return fresh.length === 0 ? [] : this.#commit(fresh)
+      if (floors.size === 0 && (adopt == null || adopt.cut.length === 0)) return fresh.length === 0 ? [] : this.#commit(fresh)
+      return this.#commitAdopting(fresh, floors, adopt?.cut ?? [])
     })
+  }
+
+  // A commit that takes floors and cut entries from a peer goes straight to
+  // level, in one batch with them: the write-ahead file holds entries only.
+  // Rare: once per author whose older entries this node never holds.
+  async #commitAdopting (entries: DecodedEntry[], floors: Map<string, CutEntry>, cut: CutEntry[]): Promise<LogEntry[]> {
+    this.checkWritable()
+    await this.flushedTo(this.#state.length)
+    const c = this.#state.prepare(entries)
+    const { floors: floorLevel, cut: cutLevel } = this.#levels
+    const ops = c.ops
+    const boundary = this.#boundary
+    for (const [author, prev] of floors) {
+      ops.push(Boundary.floorOps(floorLevel, author, { seq: prev.entry.seq + 1, prev: prev.id }))
+      ops.push(Boundary.cutOp(cutLevel, prev))
+    }
+    for (const e of cut) ops.push(Boundary.cutOp(cutLevel, e))
+    await this.#write(ops)
+    for (const [author, prev] of floors) {
+      boundary.floors.set(author, { seq: prev.entry.seq + 1, prev: prev.id })
+      boundary.cut.set(toHex(prev.id), prev)
+      // an author none of whose entries came yet: its chain here starts after the floor
+      if (!c.authors.has(author)) this.#state.setFloor(author, prev.head)
+    }
+    for (const e of cut) boundary.cut.set(toHex(e.id), e)
+    this.#state.apply(c)
+    this.#flushedUpTo(c.length)
+    if (c.stored.length > 0) this.#notify(c.stored)
+    return c.stored
+  }
+
+  /** Writes ops straight to level, once it holds every commit (a compaction step, run serialized). */
+  async writeNow (ops: BatchOp[]): Promise<void> {
+    this.checkWritable()
+    await this.flushedTo(this.#state.length)
+    await this.#write(ops)
   }
 
   /** Runs `fn` after every write queued before it, and before any queued after. */

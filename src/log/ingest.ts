@@ -1,6 +1,6 @@
 import { InvalidEntryError, ProtocolError } from '../errors.js'
-import { authorHex, decodeEntry, readEntry, verifyEntry, follows, toHex, Decoded, type DecodedEntry, type Head } from './entry.js'
-import type { Log, LogEntry } from './log.js'
+import { authorHex, decodeEntry, equalBytes, readEntry, verifyEntry, follows, toHex, Decoded, type DecodedEntry, type Head } from './entry.js'
+import { CutEntry, type Adoption, type Log, type LogEntry } from './log.js'
 
 /** Entries held while they wait for a signature or their parents. */
 export const MAX_PENDING_ENTRIES = 32_768
@@ -69,6 +69,21 @@ class Pending {
   ) {}
 }
 
+/**
+ * An entry a peer sent as context (protocols/README.md §5.9): a dropped
+ * entry that an entry it sends refers to. Never stored in the feed; it may
+ * become a floor's prev or a cut entry.
+ */
+class Context {
+  constructor (
+    readonly c: CutEntry,
+    readonly author: string,
+    /** its own valid signature covers it: it may start a floor by itself */
+    readonly signed: boolean,
+    readonly at: number
+  ) {}
+}
+
 /** A verified entry's word for its prev: this author's entry at this seq. */
 class Vouch {
   constructor (readonly author: string, readonly seq: number) {}
@@ -86,6 +101,8 @@ export class Ingester {
   readonly #pending = new Map<string, Pending>()
   // ids vouched for by a verified entry's prev: id -> [author, seq]
   readonly #vouched = new Map<string, Vouch>()
+  // context entries from the peer, by hex id
+  readonly #context = new Map<string, Context>()
   #bytes = 0
   #verified = 0
   #accepted = 0
@@ -123,8 +140,9 @@ export class Ingester {
    * `now` (ms) stamps the held entries and expires older ones. Throws
    * ProtocolError when the pending set is over its bounds.
    */
-  accept (batch: Uint8Array[], now = Date.now()): Omit<IngestResult, 'stored' | 'pending'> {
+  accept (batch: Uint8Array[], now = Date.now(), context?: DecodedEntry[]): Omit<IngestResult, 'stored' | 'pending'> {
     const invalid: InvalidEntryError[] = []
+    if (context != null) this.#takeContext(context, now)
     const seen = new Map<string, number>()
     const duplicateAuthors = new Set<string>()
     let duplicates = 0
@@ -212,6 +230,36 @@ export class Ingester {
     }
   }
 
+  // Context entries are held like pending ones, and bounded alike; one whose
+  // signature is there but does not verify is left out.
+  #takeContext (context: DecodedEntry[], now: number): void {
+    for (const d of context) {
+      const hex = toHex(d.id)
+      if (this.#context.has(hex)) continue
+      if (this.#context.size >= (this.#init.maxPendingEntries ?? MAX_PENDING_ENTRIES)) this.#context.clear()
+      let signed = d.entry.signature.byteLength > 0
+      if (signed) {
+        try {
+          verifyEntry(d)
+        } catch {
+          signed = false
+        }
+      }
+      const bytes = d.bytes.slice()
+      this.#context.set(hex, new Context(new CutEntry(d.id, bytes, readEntry(bytes)), toHex(d.entry.author), signed, now))
+    }
+  }
+
+  // The floor `p` may start its author's chain on here: the peer sent the
+  // entry before it as context, and nothing of that author is kept here.
+  // (The prev is covered by the signature that covers `p`.)
+  #floorFor (p: Pending, real: boolean, above: number): CutEntry | undefined {
+    if (real) return undefined
+    const ctx = this.#context.get(toHex(p.d.entry.prev))
+    if (ctx == null || ctx.author !== p.author || ctx.c.entry.seq !== p.d.entry.seq - 1 || ctx.c.entry.seq <= above) return undefined
+    return this.#log.mayAdopt(p.author, ctx.c.entry.seq) ? ctx.c : undefined
+  }
+
   #check (d: DecodedEntry): void {
     try {
       this.#init.validate(d.entry.name, d.entry.payload)
@@ -252,12 +300,22 @@ export class Ingester {
     // each author's newest entry so far: stored, or ready in this batch
     const heads = new Map<string, Head>()
     const outside: Uint8Array[] = []
+    // floors taken from the peer in this round: author -> the entry before it
+    const floors = new Map<string, CutEntry>()
+    // cut entries the peer sent that links of this round resolve to
+    const cut = new Map<string, CutEntry>()
     for (const p of inSeqOrder(this.#pending.values(), upTo)) {
       const { entry } = p.d
-      const head = heads.get(p.author) ?? this.#log.authorHead(p.author)
+      let head = heads.get(p.author) ?? this.#log.authorHead(p.author)
       if (!follows(entry, head)) {
-        again = true
-        continue
+        // only for an author's first entry in the round
+        const floor = this.#floorFor(p, heads.has(p.author), 0)
+        if (floor == null) {
+          again = true
+          continue
+        }
+        floors.set(p.author, floor)
+        head = floor.head
       }
       p.prevClock = head.clock
       for (const l of entry.links) if (!inBatch.has(toHex(l))) outside.push(l)
@@ -268,7 +326,18 @@ export class Ingester {
     if (ready.length === 0) return { stored: [], invalid: [], again: false }
     const clocks = new Map<string, number | undefined>()
     const found = await this.#log.clocks(outside)
-    outside.forEach((l, i) => clocks.set(toHex(l), found[i]))
+    outside.forEach((l, i) => {
+      const hex = toHex(l)
+      if (found[i] != null) {
+        clocks.set(hex, found[i])
+        return
+      }
+      const c = this.#cutLink(hex, floors, heads)
+      if (c != null) {
+        cut.set(hex, c)
+        clocks.set(hex, c.entry.clock)
+      }
+    })
     const invalid: InvalidEntryError[] = []
     const blocked = new Set<string>()
     const keep: Pending[] = []
@@ -303,9 +372,26 @@ export class Ingester {
     }
     ready = trimUnsigned(keep)
     if (ready.length === 0) return { stored: [], invalid, again: false }
-    const stored = await this.#log.store(ready.map(p => p.d))
+    const stored = await this.#log.store(ready.map(p => p.d), adoption(ready, floors, cut))
     for (const p of ready) this.#forget(p)
     return { stored, invalid, again: again || blocked.size > 0 }
+  }
+
+  // A link to an entry this node does not hold, that the peer sent as
+  // context: it stands for the dropped entry when it is below its author's
+  // floor here (one this node has, or takes in this round), or when its own
+  // signature lets it start its author's floor here.
+  #cutLink (hex: string, floors: Map<string, CutEntry>, heads: Map<string, Head>): CutEntry | undefined {
+    const ctx = this.#context.get(hex)
+    if (ctx == null) return undefined
+    const adopted = floors.get(ctx.author)
+    const floor = adopted != null ? adopted.entry.seq + 1 : this.#log.authorFloor(ctx.author)?.seq ?? 1
+    if (ctx.c.entry.seq < floor) return ctx.c
+    if (ctx.signed && !heads.has(ctx.author) && this.#log.mayAdopt(ctx.author, ctx.c.entry.seq)) {
+      floors.set(ctx.author, ctx.c)
+      return ctx.c
+    }
+    return undefined
   }
 
   // Held entries that the log has by now (another session stored them) are
@@ -330,6 +416,7 @@ export class Ingester {
     for (const p of this.#pending.values()) {
       if (p.at < oldest) this.#forget(p)
     }
+    for (const [hex, c] of this.#context) if (c.at < oldest) this.#context.delete(hex)
     if (this.#pending.size === 0) this.#vouched.clear()
   }
 
@@ -351,9 +438,35 @@ export class Ingester {
     this.#timer = undefined
     this.#pending.clear()
     this.#vouched.clear()
+    this.#context.clear()
     this.#bytes = 0
     this.#verified = 0
   }
+}
+
+// What a store takes besides the entries: the floors that the first stored
+// entry of an author chains on, and the cut entries the stored ones link to
+// (with the floors those rely on).
+function adoption (ready: Pending[], floors: Map<string, CutEntry>, cut: Map<string, CutEntry>): Adoption | undefined {
+  if (floors.size === 0 && cut.size === 0) return undefined
+  const out: Adoption = { floors: new Map(), cut: [] }
+  const first = new Set<string>()
+  for (const p of ready) {
+    if (!first.has(p.author)) {
+      first.add(p.author)
+      const floor = floors.get(p.author)
+      if (floor != null && equalBytes(floor.id, p.d.entry.prev)) out.floors.set(p.author, floor)
+    }
+    for (const l of p.d.entry.links) {
+      const c = cut.get(toHex(l))
+      if (c == null || out.cut.includes(c)) continue
+      out.cut.push(c)
+      const author = toHex(c.entry.author)
+      const floor = floors.get(author)
+      if (floor != null) out.floors.set(author, floor)
+    }
+  }
+  return out
 }
 
 // An unsigned entry is stored only with the signed one that covers it: each

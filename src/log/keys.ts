@@ -70,6 +70,21 @@ export class AuthorState {
     return new AuthorState(seq, feedSeq, seq, feedSeq, id, clock)
   }
 
+  /**
+   * An author all of whose entries here were dropped, or whose floor was
+   * adopted and nothing is stored yet: seq, id and clock are those of the
+   * entry before its floor, and its run holds nothing (and has no record).
+   */
+  static floor (seq: number, id: Uint8Array<ArrayBuffer>, clock: number): AuthorState {
+    // feedSeq -1: the next entry never extends this run
+    return new AuthorState(seq, -1, seq + 1, 0, id, clock)
+  }
+
+  /** Whether the run holds no entry (see `floor`). */
+  get empty (): boolean {
+    return this.seq < this.runFirst
+  }
+
   /** the value of this state's run record */
   encodeRun (): Buffer {
     const out = Buffer.allocUnsafe(RUN_VALUE_LENGTH)

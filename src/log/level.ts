@@ -15,7 +15,9 @@ export function sublevels (db: AnyLevel): Sublevels {
     heads: db.sublevel('heads', opts) as Sub,
     runs: db.sublevel('runs', opts) as Sub,
     cursors: db.sublevel('cursors', opts) as Sub,
-    meta: db.sublevel('meta', opts) as Sub
+    meta: db.sublevel('meta', opts) as Sub,
+    floors: db.sublevel('floors', opts) as Sub,
+    cut: db.sublevel('cut', opts) as Sub
   }
 }
 

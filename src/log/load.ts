@@ -7,6 +7,7 @@ import { StorageError } from '../errors.js'
 import { ID_LENGTH, readEntry, toHex } from './entry.js'
 import { Identity } from './identity.js'
 import { AuthorState, decodeRun, readSeq, runKey, seqKey, type Run } from './keys.js'
+import type { Boundary } from './floors.js'
 import { CHECKPOINT_KEY, HEADS_KEY } from './level.js'
 import { readFeed } from './reads.js'
 import { LogState, type HeadRef } from './state.js'
@@ -25,9 +26,10 @@ export async function loadIdentity (db: AnyLevel): Promise<Identity> {
   return new Identity(new Uint8Array(seed))
 }
 
-export async function loadState (levels: Sublevels): Promise<LogState<Sub>> {
-  let length = 0
-  for await (const key of levels.feed.keys({ reverse: true, limit: 1 })) length = readSeq(key)
+export async function loadState (levels: Sublevels, boundary: Boundary): Promise<LogState<Sub>> {
+  // a log whose every entry was dropped still has its length
+  let length = boundary.position
+  for await (const key of levels.feed.keys({ reverse: true, limit: 1 })) length = Math.max(length, readSeq(key))
   const authors = new Map<string, AuthorState>()
   // each author's newest run, by a skip scan from the last author down
   let below: Buffer | undefined
@@ -44,19 +46,25 @@ export async function loadState (levels: Sublevels): Promise<LogState<Sub>> {
     authors.set(toHex(run.author), new AuthorState(run.last, feedSeq, run.first, run.feedStart, new Uint8Array(id), clock))
     below = runKey(run.author, 0)
   }
+  // authors of whom nothing is kept: their chain goes on after their floor
+  for (const [author, floor] of boundary.floors) {
+    const head = boundary.floorHead(author)
+    if (head != null && (authors.get(author)?.seq ?? 0) < floor.seq) authors.set(author, AuthorState.floor(head.seq, head.id as Uint8Array<ArrayBuffer>, head.clock))
+  }
   const stored = await levels.heads.get(HEADS_KEY)
   const headIds: Buffer[] = []
   for (let i = 0; stored != null && i < stored.byteLength; i += ID_LENGTH) headIds.push(stored.subarray(i, i + ID_LENGTH))
   const headBytes = await levels.entries.getMany(headIds)
   const heads = new Map<string, HeadRef>()
   headIds.forEach((id, i) => {
-    const bytes = headBytes[i]
+    // a head may be a dropped entry: the cut holds it
+    const bytes = headBytes[i] ?? boundary.cut.get(toHex(id))?.bytes
     if (bytes == null) throw new StorageError(`head ${toHex(id)} has no entry: the db is damaged`)
     heads.set(toHex(id), { id: new Uint8Array(id), clock: readEntry(bytes).clock })
   })
   const checkpoint = await levels.meta.get(CHECKPOINT_KEY)
   const state = new LogState(levels, { length, checkpoint: checkpoint == null ? 0 : readSeq(checkpoint), authors, heads })
-  for (let pos = state.checkpoint + 1; pos <= length; pos += 1024) state.replay(await readFeed(levels, pos, 1024))
+  for (let pos = Math.max(state.checkpoint, boundary.position) + 1; pos <= length; pos += 1024) state.replay(await readFeed(levels, pos, 1024))
   log('opened log of %d entries, %d heads, %d authors', state.length, state.heads.size, state.authors.size)
   return state
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { ClosedError, InvalidMessageError, StorageError } from '../errors.js'
-import { CommitPipeline, MAX_GROUP } from './commit.js'
-import { MAX_ENTRY_BYTES, readEntry, type DecodedEntry, type Head } from './entry.js'
+import { CommitPipeline, MAX_GROUP, type Adoption } from './commit.js'
+import { MAX_ENTRY_BYTES, readEntry, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
 import type { Identity } from './identity.js'
 import { readSeq, seqKey } from './keys.js'
 import { describe, sublevels } from './level.js'
@@ -11,9 +11,14 @@ import { readBytes, readFeed } from './reads.js'
 import type { LogState } from './state.js'
 import type { AnyLevel, CommitListener, Db, LogEntry, LogInit, Missing, Sub, Sublevels, VerifyReport } from './types.js'
 import { expected, verify } from './verify.js'
+import { Boundary, type CutEntry } from './floors.js'
+import { Compactor, type CompactResult, type RetentionPolicy } from './retention.js'
 import { Wal } from './wal.js'
 
 export { MAX_GROUP }
+export type { Adoption } from './commit.js'
+export { CutEntry } from './floors.js'
+export type { CompactResult, RetentionPolicy } from './retention.js'
 export type { AnyLevel, CommitListener, LogEntry, LogInit, Missing, VerifyProblem, VerifyReport } from './types.js'
 
 /** Largest payload plus event name: the rest of MAX_ENTRY_BYTES is for the other fields and MAX_LINKS links. */
@@ -35,14 +40,18 @@ export class Log {
   readonly #levels: Sublevels
   readonly #state: LogState<Sub>
   readonly #commits: CommitPipeline
+  readonly #boundary: Boundary
+  readonly #compactor: Compactor
   #closed = false
 
-  private constructor (db: Db, levels: Sublevels, identity: Identity, state: LogState<Sub>, init: LogInit) {
+  private constructor (db: Db, levels: Sublevels, identity: Identity, state: LogState<Sub>, boundary: Boundary, init: LogInit) {
     this.#db = db
     this.#levels = levels
     this.identity = identity
     this.#state = state
-    this.#commits = new CommitPipeline(db, state, identity, { fsync: init.fsync ?? false, maxGroup: init.maxGroup ?? MAX_GROUP })
+    this.#boundary = boundary
+    this.#commits = new CommitPipeline(db, levels, state, boundary, identity, { fsync: init.fsync ?? false, maxGroup: init.maxGroup ?? MAX_GROUP })
+    this.#compactor = new Compactor(levels, state, boundary, this.#commits)
   }
 
   /** Opens (or creates) the log in `db`, which it opens if needed. */
@@ -54,13 +63,15 @@ export class Log {
     }
     const identity = await loadIdentity(db)
     const levels = sublevels(db)
-    const self = new Log(db as unknown as Db, levels, identity, await loadState(levels), init)
+    const boundary = await Boundary.load(levels)
+    const self = new Log(db as unknown as Db, levels, identity, await loadState(levels, boundary), boundary, init)
     const location = (db as { location?: unknown }).location
     const walPath = init.wal ?? (typeof location === 'string' ? join(location, WAL_NAME) : false)
     if (walPath !== false) {
       const { wal, records } = Wal.open(walPath)
       await self.#commits.useWal(wal, records)
     }
+    if (init.retention != null) self.#compactor.start(init.retention)
     return self
   }
 
@@ -75,6 +86,47 @@ export class Log {
 
   get closed (): boolean {
     return this.#closed
+  }
+
+  /**
+   * The feed position up to which entries were dropped (retention): the
+   * feed holds positions after it only. 0 when nothing was dropped.
+   */
+  get floor (): number {
+    return this.#boundary.position
+  }
+
+  /** Whether this log holds dropped entries that kept ones refer to (its own or a peer's): sends may need context. */
+  get hasCut (): boolean {
+    return this.#boundary.cut.size > 0
+  }
+
+  /** The first seq of `author` (hex) this log keeps or will keep, and the id of the dropped entry before it; undefined when it starts at 1. */
+  authorFloor (author: string): { seq: number, prev: Uint8Array } | undefined {
+    return this.#boundary.floors.get(author)
+  }
+
+  /**
+   * The dropped entries a peer may need to store `entry` from this node
+   * (protocols/README.md §5.9): the one before it when it is its author's
+   * first kept entry, and those it links to. Undefined when none.
+   */
+  context (author: string, entry: Entry): CutEntry[] | undefined {
+    return this.#boundary.context(author, entry)
+  }
+
+  /** Whether a floor after `author`'s entry at `seq` may be taken from a peer: nothing of that author is kept here, and it is beyond what is. */
+  mayAdopt (author: string, seq: number): boolean {
+    return this.#state.mayAdopt(author, seq)
+  }
+
+  /**
+   * Drops the oldest entries as `policy` says, now (src/log/README.md,
+   * "Retention"); the log's own policy (LogInit.retention) runs by itself.
+   */
+  async compact (policy: RetentionPolicy): Promise<CompactResult> {
+    this.#checkOpen()
+    return this.#compactor.compact(policy)
   }
 
   /** Ids of the entries no other entry links to. */
@@ -126,16 +178,33 @@ export class Log {
    * already stored are skipped (another peer delivered them first). Runs one
    * at a time with every other write.
    */
-  async store (entries: DecodedEntry[]): Promise<LogEntry[]> {
+  async store (entries: DecodedEntry[], adopt?: Adoption): Promise<LogEntry[]> {
     this.#checkOpen()
-    return this.#commits.store(entries)
+    return this.#commits.store(entries, adopt)
   }
 
-  /** Reads up to `limit` entries of the change feed from position `from` (inclusive). */
+  /**
+   * Reads up to `limit` entries of the change feed from position `from`
+   * (inclusive). Entries before the floor were dropped: a read from behind
+   * it starts at the floor (the first entry's `seq` says where).
+   */
   async read (from: number, limit: number): Promise<LogEntry[]> {
     this.#checkOpen()
     await this.#commits.flushedTo(Math.min(this.#state.length, from + limit - 1))
-    return readFeed(this.#levels, from, limit)
+    return this.#stable(async () => readFeed(this.#levels, from, limit))
+  }
+
+  // A read that a compaction step overtook (it found a feed position whose
+  // entry was just dropped) is made again, from the new floor.
+  async #stable<T> (read: () => Promise<T>): Promise<T> {
+    while (true) {
+      const floor = this.#boundary.position
+      try {
+        return await read()
+      } catch (err) {
+        if (this.#boundary.position === floor) throw err
+      }
+    }
   }
 
   /** The stored bytes of an entry, if present. */
@@ -162,7 +231,8 @@ export class Log {
       await this.#commits.flushedTo(this.#state.length)
       found = await this.#levels.entries.getMany(keys)
     }
-    return found.map(b => b == null ? undefined : readEntry(b).clock)
+    // a dropped entry that kept ones link to is in the cut
+    return found.map((b, i) => b == null ? this.#boundary.clock(toHex(ids[i])) : readEntry(b).clock)
   }
 
   /**
@@ -179,6 +249,19 @@ export class Log {
     // ended runs are read from level
     await this.#commits.flushedTo(this.#state.length)
     return missing(this.#levels.runs, authors, have, limit)
+  }
+
+  /**
+   * The entries that a peer with version vector `have` lacks, as `missing`
+   * finds them, with their bytes; found again if a compaction step dropped
+   * some of them meanwhile.
+   */
+  async missingBytes (have: Map<string, number>, limit: number): Promise<Array<Missing & { bytes: Uint8Array }>> {
+    return this.#stable(async () => {
+      const missing = await this.missing(have, limit)
+      const bytes = await this.readBytes(missing.map(m => m.seq))
+      return missing.map((m, i) => ({ ...m, bytes: bytes[i] }))
+    })
   }
 
   /** The stored bytes of the entries at the given feed positions. */
@@ -215,15 +298,22 @@ export class Log {
   async verify (options: { signal?: AbortSignal } = {}): Promise<VerifyReport> {
     // the state to check against, taken between two commits; the walk reads
     // the feed up to it while commits go on
-    const view = await this.#commits.serialize(() => Promise.resolve(expected(this.#state)))
-    await this.#commits.flushedTo(view.length)
-    return verify(this.#levels, view, options.signal)
+    // no compaction step while the feed is walked
+    const release = this.#compactor.hold()
+    try {
+      const view = await this.#commits.serialize(() => Promise.resolve(expected(this.#state)))
+      await this.#commits.flushedTo(view.length)
+      return await verify(this.#levels, view, options.signal, this.#boundary)
+    } finally {
+      release()
+    }
   }
 
   /** Waits for pending writes, then closes the db. */
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    await this.#compactor.stop()
     await this.#commits.close()
     await this.#db.close()
   }

@@ -40,7 +40,8 @@ export async function missing (runs: Sub, authors: ReadonlyMap<string, AuthorSta
         fromDb(key, value)
       }
     }
-    if (wanted > 0) take(current)
+    // an author all of whose entries were dropped has an empty current run
+    if (wanted > 0 && !state.empty) take(current)
   }
   // runs are disjoint: in order of their first position, the first `limit`
   // positions of the union are those of the first runs

@@ -161,7 +161,7 @@ export class LogState<S> {
       }
       const after = AuthorState.next(state, d.entry.seq, seq, d.id, d.entry.clock)
       // a run record is written when it ends and at checkpoints
-      if (state != null && after.runFirst !== state.runFirst) {
+      if (state != null && after.runFirst !== state.runFirst && !state.empty) {
         ops.push(op('put', levels.runs, runKey(d.entry.author, state.runFirst), state.encodeRun()))
       }
       state = after
@@ -192,6 +192,31 @@ export class LogState<S> {
   }
 
   /**
+   * Compaction dropped the feed up to `position`: the current runs of these
+   * authors lose what they held there (their records are clipped alike).
+   */
+  clip (position: number, authors: Iterable<string>): void {
+    for (const author of authors) {
+      const s = this.#authors.get(author)
+      if (s == null || s.empty || s.runFeedStart > position) continue
+      this.#authors.set(author, s.feedSeq <= position
+        ? AuthorState.floor(s.seq, s.id, s.clock)
+        : new AuthorState(s.seq, s.feedSeq, s.runFirst + position + 1 - s.runFeedStart, position + 1, s.id, s.clock))
+    }
+  }
+
+  /** The author's chain here starts after `head`, an entry this node does not hold (an adopted floor). */
+  setFloor (author: string, head: Head): void {
+    this.#authors.set(author, AuthorState.floor(head.seq, head.id as Uint8Array<ArrayBuffer>, head.clock))
+  }
+
+  /** Whether a floor after an entry of `author` at `seq` may be adopted: nothing of it is kept here, and it is beyond what is. */
+  mayAdopt (author: string, seq: number): boolean {
+    const s = this.#authors.get(author)
+    return s == null || (s.empty && seq > s.seq)
+  }
+
+  /**
    * The ops of a checkpoint at the current state, if the records lag the
    * feed: written at close, so that the next open replays nothing.
    */
@@ -202,6 +227,13 @@ export class LogState<S> {
     return ops
   }
 
+  /** The ops of `closingCheckpoint` were written. */
+  checkpointed (): void {
+    this.#checkpoint = this.#length
+    this.#commitsSinceCheckpoint = 0
+    this.#dirty.clear()
+  }
+
   // The records a checkpoint writes: every changed author's current run, the
   // heads, and the feed position they reflect.
   #checkpointOps (ops: Array<BatchOp<S>>, authors: Map<string, AuthorState>, heads: Map<string, { id: Uint8Array }>, length: number): void {
@@ -209,7 +241,7 @@ export class LogState<S> {
     const changed = new Set([...this.#dirty, ...authors.keys()])
     for (const author of changed) {
       const state = authors.get(author) ?? this.#authors.get(author)
-      if (state != null) ops.push(op('put', levels.runs, runKey(Buffer.from(author, 'hex'), state.runFirst), state.encodeRun()))
+      if (state != null && !state.empty) ops.push(op('put', levels.runs, runKey(Buffer.from(author, 'hex'), state.runFirst), state.encodeRun()))
     }
     ops.push(op('put', levels.heads, HEADS_KEY, Buffer.concat([...heads.values()].map(h => h.id))))
     ops.push(op('put', levels.meta, CHECKPOINT_KEY, seqKey(length)))

@@ -2,6 +2,7 @@
 // of them can import it without an import circle.
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
 import type { Entry } from './entry.js'
+import type { RetentionPolicy } from './retention.js'
 
 /**
  * Any abstract-level db (classic-level, memory-level, a sublevel, ...), of
@@ -34,6 +35,10 @@ export interface Sublevels {
   cursors: Sub
   /** the checkpoint position, and other layers' records */
   meta: Sub
+  /** author -> first seq kept and the id of the dropped entry before it (floors.ts) */
+  floors: Sub
+  /** id -> bytes of a dropped entry that something kept refers to (floors.ts) */
+  cut: Sub
 }
 
 /** An entry as stored, with its place in the local change feed. */
@@ -56,6 +61,8 @@ export interface LogInit {
    * commit is durable once level has it.
    */
   wal?: string | false
+  /** drop the oldest entries as this says (src/log/README.md, "Retention") @default keep everything */
+  retention?: RetentionPolicy
 }
 
 /** What a commit added, in feed order; given to `onCommit` subscribers. */

@@ -1,6 +1,7 @@
 // A check of the whole stored log against itself and against the in-memory
 // state, for tools and tests: it reads everything.
 import { decodeEntry, entryId, equalBytes, toHex, type DecodedEntry } from './entry.js'
+import { Boundary } from './floors.js'
 import { readSeq, seqKey } from './keys.js'
 import type { LogState } from './state.js'
 import type { Sublevels, VerifyProblem, VerifyReport } from './types.js'
@@ -27,13 +28,27 @@ export function expected (state: LogState<unknown>): Expected {
  * id, parent link, author chain and signature, and that every unsigned entry
  * is covered by a signed one. Commits may go on meanwhile.
  */
-export async function verify (levels: Pick<Sublevels, 'entries' | 'feed'>, view: Expected, signal?: AbortSignal): Promise<VerifyReport> {
+export async function verify (levels: Pick<Sublevels, 'entries' | 'feed'>, view: Expected, signal?: AbortSignal, boundary = new Boundary()): Promise<VerifyReport> {
   const problems: VerifyProblem[] = []
-  // clock of each entry seen, by hex id
+  // clock of each entry seen, by hex id; dropped entries that kept ones refer to are in the cut
   const clocks = new Map<string, number>()
+  for (const [hex, c] of boundary.cut) {
+    if (!equalBytes(entryId(c.bytes), c.id)) problems.push({ id: hex, problem: 'cut entry: id does not match the entry bytes' })
+    clocks.set(hex, c.entry.clock)
+  }
   const heads = new Set<string>()
   const chains = new Map<string, { seq: number, id: Uint8Array, clock: number, unsigned: number }>()
-  let count = 0
+  // each author's chain starts at its floor, on the dropped entry before it
+  for (const [author, floor] of boundary.floors) {
+    const prev = boundary.cut.get(toHex(floor.prev))
+    if (prev == null || prev.entry.seq !== floor.seq - 1 || toHex(prev.entry.author) !== author) {
+      problems.push({ problem: `the floor of author ${author} does not name the dropped entry before it` })
+      continue
+    }
+    chains.set(author, { seq: floor.seq - 1, id: floor.prev, clock: prev.entry.clock, unsigned: 0 })
+  }
+  // the feed starts after the dropped positions
+  let count = boundary.position
   const check = (seq: number, id: Buffer, bytes: Buffer | undefined): void => {
     count++
     if (seq !== count) problems.push({ seq, problem: `feed position ${seq} follows ${count - 1}` })
@@ -76,18 +91,20 @@ export async function verify (levels: Pick<Sublevels, 'entries' | 'feed'>, view:
     seqs.length = 0
     ids.length = 0
   }
-  for await (const [key, id] of levels.feed.iterator({ lte: seqKey(view.length) })) {
+  for await (const [key, id] of levels.feed.iterator({ gt: seqKey(boundary.position), lte: seqKey(view.length) })) {
     seqs.push(readSeq(key))
     ids.push(id)
     if (ids.length === 1024) await checkBatch()
   }
   await checkBatch()
-  if (count !== view.length) problems.push({ problem: `the feed holds ${count} entries, the log says ${view.length}` })
+  if (count !== view.length) problems.push({ problem: `the feed holds ${count - boundary.position} entries after position ${boundary.position}, the log says ${view.length - boundary.position}` })
   for (const [author, chain] of chains) {
     if (chain.unsigned > 0) problems.push({ problem: `the last ${chain.unsigned} entries of author ${author} are not covered by a signature` })
     const seq = view.seqs.get(author)
     if (seq !== chain.seq) problems.push({ problem: `author ${author} index says seq ${seq}, the feed ${chain.seq}` })
   }
+  // a head may be a dropped entry, held in the cut
+  for (const hex of view.heads) if (boundary.cut.has(hex) && !heads.has(hex)) heads.add(hex)
   if ([...heads].sort().join() !== view.heads.join()) problems.push({ problem: `the heads are ${view.heads.join(', ')}; the feed says ${[...heads].sort().join(', ')}` })
-  return { ok: problems.length === 0, entries: count, authors: chains.size, problems }
+  return { ok: problems.length === 0, entries: count - boundary.position, authors: chains.size, problems }
 }

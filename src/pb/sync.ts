@@ -270,6 +270,12 @@ export namespace SyncMessage {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface SyncMessageEntriesContextFieldEvent {
+    field: '$.entries.context[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface SyncMessageAckBatchesFieldEvent {
     field: '$.ack.batches'
     value: number
@@ -333,7 +339,7 @@ export namespace SyncMessage {
     return decodeMessage(buf, SyncMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloVersionFieldEvent | SyncMessageHelloSchemaFieldEvent | SyncMessageHelloTopicFieldEvent | SyncMessageHelloHaveAuthorFieldEvent | SyncMessageHelloHaveSeqFieldEvent | SyncMessageHelloFeaturesFieldEvent | SyncMessageHelloDescriptorFingerprintFieldEvent | SyncMessageEntriesEntriesFieldEvent | SyncMessageAckBatchesFieldEvent | SyncMessageSyncedLengthFieldEvent | SyncMessageRefuseCodeFieldEvent | SyncMessageRefuseReasonFieldEvent | SyncMessagePruneAuthorsFieldEvent | SyncMessageGraftHaveAuthorFieldEvent | SyncMessageGraftHaveSeqFieldEvent | SyncMessageIhaveHaveAuthorFieldEvent | SyncMessageIhaveHaveSeqFieldEvent | SyncMessageDescriptorDescriptorFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloVersionFieldEvent | SyncMessageHelloSchemaFieldEvent | SyncMessageHelloTopicFieldEvent | SyncMessageHelloHaveAuthorFieldEvent | SyncMessageHelloHaveSeqFieldEvent | SyncMessageHelloFeaturesFieldEvent | SyncMessageHelloDescriptorFingerprintFieldEvent | SyncMessageEntriesEntriesFieldEvent | SyncMessageEntriesContextFieldEvent | SyncMessageAckBatchesFieldEvent | SyncMessageSyncedLengthFieldEvent | SyncMessageRefuseCodeFieldEvent | SyncMessageRefuseReasonFieldEvent | SyncMessagePruneAuthorsFieldEvent | SyncMessageGraftHaveAuthorFieldEvent | SyncMessageGraftHaveSeqFieldEvent | SyncMessageIhaveHaveAuthorFieldEvent | SyncMessageIhaveHaveSeqFieldEvent | SyncMessageDescriptorDescriptorFieldEvent> {
     return streamMessage(buf, SyncMessage.codec(), opts)
   }
 }
@@ -790,6 +796,7 @@ export namespace Have {
 
 export interface Entries {
   entries: Uint8Array<ArrayBuffer>[]
+  context: Uint8Array<ArrayBuffer>[]
 }
 
 export namespace Entries {
@@ -809,12 +816,20 @@ export namespace Entries {
           }
         }
 
+        if (obj.context != null && obj.context.length > 0) {
+          for (const value of obj.context) {
+            w.uint32(18)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          entries: []
+          entries: [],
+          context: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -831,6 +846,14 @@ export namespace Entries {
               obj.entries.push(reader.bytes())
               break
             }
+            case 2: {
+              if (opts.limits?.context != null && obj.context.length === opts.limits.context) {
+                throw new MaxLengthError('Decode error - repeated field "context" had too many elements')
+              }
+
+              obj.context.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -841,7 +864,8 @@ export namespace Entries {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          entries: 0
+          entries: 0,
+          context: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -865,6 +889,21 @@ export namespace Entries {
 
               break
             }
+            case 2: {
+              if (opts.limits?.context != null && obj.context === opts.limits.context) {
+                throw new MaxLengthError('Streaming decode error - repeated field "context" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.context[]`,
+                index: obj.context,
+                value: reader.bytes()
+              }
+
+              obj.context++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -883,6 +922,12 @@ export namespace Entries {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface EntriesContextFieldEvent {
+    field: '$.context[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Entries>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Entries.codec())
   }
@@ -891,7 +936,7 @@ export namespace Entries {
     return decodeMessage(buf, Entries.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Entries>): Generator<EntriesEntriesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Entries>): Generator<EntriesEntriesFieldEvent | EntriesContextFieldEvent> {
     return streamMessage(buf, Entries.codec(), opts)
   }
 }

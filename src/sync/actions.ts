@@ -3,6 +3,7 @@
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { InvalidEntryError } from '../errors.js'
 import type { Ingester } from '../log/ingest.js'
+import type { DecodedEntry } from '../log/entry.js'
 import type { LogEntry } from '../log/log.js'
 
 /** An entry to send: its bytes, author (hex) and author seq. */
@@ -10,6 +11,8 @@ export interface Outgoing {
   bytes: Uint8Array
   author: string
   authorSeq: number
+  /** dropped entries a peer may need to store it: sent along as context (protocols/README.md §5.9) */
+  context?: Uint8Array[]
 }
 
 /** What a store pass stored, and the entries it found invalid. */
@@ -67,7 +70,7 @@ export interface CoreStorage {
   readonly length: number
   authorSeq: (author: string) => number
   /** checks a part of a frame and holds its valid entries; throws ProtocolError past the pending bounds */
-  accept: (entries: Uint8Array[], now: number) => Accepted
+  accept: (entries: Uint8Array[], now: number, context?: DecodedEntry[]) => Accepted
   /** held entries whose signature is in place: they wait for parents only */
   readonly verified: number
   /** held entries */
@@ -78,4 +81,6 @@ export interface CoreStorage {
   expire: (now: number) => void
   /** drops every held entry (the session ended) */
   clear: () => void
+  /** the dropped entries a peer may need to store `e` (retention), sent along with it */
+  context?: (author: string, e: LogEntry) => Uint8Array[] | undefined
 }

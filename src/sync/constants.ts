@@ -1,4 +1,5 @@
 import { MAX_GROUP } from '../log/log.js'
+import { MAX_LINKS } from '../log/entry.js'
 
 export const PROTOCOL_NAME = 'hyperemitter/sync'
 export const PROTOCOL_VERSION = 1
@@ -11,6 +12,14 @@ export const MAX_FRAME_BYTES = 1024 * 1024
 export const MAX_BATCH_BYTES = 512 * 1024
 /** Most entries in one frame, also a decode limit. */
 export const MAX_BATCH_ENTRIES = 4096
+/**
+ * Most context entries in one Entries frame, a decode limit; and at most
+ * CONTEXT_PER_ENTRY per entry of the frame (the one before a floor, each
+ * link, and the one before each linked author's floor), or it is a PROTOCOL
+ * error (protocols/README.md §5.9).
+ */
+export const MAX_CONTEXT = MAX_BATCH_ENTRIES
+export const CONTEXT_PER_ENTRY = 2 * MAX_LINKS + 1
 /** Entries frames a sender may have unacknowledged: bounds the receiver's buffer. */
 export const WINDOW = 4
 /** Entries a sender reads from its log at once in catch-up: a few frames' worth, framed while the last ones wait for credits. */

@@ -4,7 +4,7 @@
 // inside: the libp2p adapter (session.ts) and the in-memory pair of the tests
 // drive the same code, each with its own clock.
 import { ProtocolError, RefusedError } from '../errors.js'
-import { toHex } from '../log/entry.js'
+import { decodeEntry, toHex, type DecodedEntry } from '../log/entry.js'
 import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
 import { FrameError, FrameReader, decodeFrame, encodeFrame } from './framing.js'
 import { MISMATCH, readDescriptor, readHello, refusedBy } from './handshake.js'
@@ -13,7 +13,7 @@ import { Prunes, readGraft, readIHave, readPrune } from './prune.js'
 import { Receiver } from './receiver.js'
 import { Sender } from './sender.js'
 import { SyncCounters } from './counters.js'
-import { FEATURES, FEATURE_LAZY, HANDSHAKE_TIMEOUT, MAX_FEATURE_LENGTH, MAX_HAVE, PROTOCOL_VERSION, REFUSE, RETRY_MS } from './constants.js'
+import { CONTEXT_PER_ENTRY, FEATURES, FEATURE_LAZY, HANDSHAKE_TIMEOUT, MAX_FEATURE_LENGTH, MAX_HAVE, PROTOCOL_VERSION, REFUSE, RETRY_MS } from './constants.js'
 import type { Action, CoreStorage, Outgoing, StoreResult } from './actions.js'
 import type { Hello, SyncMessage } from '../pb/sync.js'
 import type { Change } from '../schema/compat.js'
@@ -51,6 +51,23 @@ export interface CoreInit {
   counters?: SyncCounters
   /** debug logging */
   log?: (format: string, ...args: unknown[]) => void
+}
+
+/**
+ * The context entries of an Entries frame (protocols/README.md §5.9),
+ * decoded: more than CONTEXT_PER_ENTRY per entry, or one that does not
+ * decode as an entry, is a PROTOCOL error.
+ */
+function readContext (entries: number, context: Uint8Array[]): DecodedEntry[] | undefined {
+  if (context.length === 0) return undefined
+  if (context.length > entries * CONTEXT_PER_ENTRY) throw new RefusedError(`${context.length} context entries for ${entries} entries`, { refuseCode: REFUSE.PROTOCOL })
+  return context.map(bytes => {
+    try {
+      return decodeEntry(bytes, { verify: false })
+    } catch (err) {
+      throw new RefusedError(`a context entry: ${(err as Error).message}`, { refuseCode: REFUSE.PROTOCOL })
+    }
+  })
 }
 
 /** Whether a session that ended with `error` gets its peer blocked: this side refused it for misbehaving. */
@@ -91,10 +108,11 @@ export class SessionCore {
     this.#features = init.features ?? FEATURES
     const counters = this.#counters = init.counters ?? new SyncCounters()
     this.#sender = new Sender({
-      entries: frame => {
+      entries: (frame, context) => {
         counters.entriesSent += frame.length
-        this.#send({ entries: { entries: frame as Array<Uint8Array<ArrayBuffer>> } })
+        this.#send({ entries: { entries: frame as Array<Uint8Array<ArrayBuffer>>, context: context as Array<Uint8Array<ArrayBuffer>> } })
       },
+      context: (author, e) => this.#storage.context?.(author, e),
       synced: () => { this.#send({ synced: { length: this.#storage.length } }) },
       read: (have, limit) => { this.#act({ type: 'read', have, limit }) },
       ihave: have => {
@@ -408,7 +426,7 @@ export class SessionCore {
     } catch (err) {
       throw new RefusedError(`bad frame: ${(err as Error).message}`, { refuseCode: REFUSE.PROTOCOL })
     }
-    if (msg.entries != null) this.#receiver.entries(msg.entries.entries)
+    if (msg.entries != null) this.#receiver.entries(msg.entries.entries, readContext(msg.entries.entries.length, msg.entries.context))
     else if (msg.ack != null) this.#sender.ack(msg.ack.batches)
     else if (msg.synced != null) this.#receiver.synced()
     else if (msg.refuse != null) this.#refused(msg.refuse.code, msg.refuse.reason)

@@ -4,7 +4,7 @@
 // in-memory pair.
 import { Uint8ArrayList } from 'uint8arraylist'
 import { SyncMessage } from '../pb/sync.js'
-import { MAX_FRAME_BYTES, MAX_BATCH_ENTRIES, MAX_FEATURES, MAX_HAVE } from './constants.js'
+import { MAX_FRAME_BYTES, MAX_BATCH_ENTRIES, MAX_CONTEXT, MAX_FEATURES, MAX_HAVE } from './constants.js'
 
 /** Bytes of the longest frame length prefix: the varint of MAX_FRAME_BYTES. */
 export const MAX_PREFIX_BYTES = 3
@@ -17,7 +17,7 @@ export const MAX_PREFIX_BYTES = 3
 export const HANDSHAKE_LIMITS = {
   limits: {
     hello: { have: MAX_HAVE, features: MAX_FEATURES },
-    entries: { entries: MAX_BATCH_ENTRIES },
+    entries: { entries: MAX_BATCH_ENTRIES, context: MAX_CONTEXT },
     prune: { authors: MAX_HAVE },
     graft: { have: MAX_HAVE },
     ihave: { have: MAX_HAVE }
@@ -32,7 +32,7 @@ export const HANDSHAKE_LIMITS = {
  */
 export const SESSION_LIMITS = {
   limits: {
-    entries: { entries: MAX_BATCH_ENTRIES },
+    entries: { entries: MAX_BATCH_ENTRIES, context: MAX_CONTEXT },
     hello: { have: 0, features: 0 },
     prune: { authors: MAX_HAVE },
     graft: { have: MAX_HAVE },

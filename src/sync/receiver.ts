@@ -5,7 +5,7 @@
 // Store passes run one at a time, in order; checking is the core's `work`,
 // storing is the driver's.
 import { ProtocolError, RefusedError, type InvalidEntryError } from '../errors.js'
-import { authorHex } from '../log/entry.js'
+import { authorHex, type DecodedEntry } from '../log/entry.js'
 import { MAX_INVALID, RECEIVE_PART, REFUSE, WINDOW } from './constants.js'
 import type { Accepted, StoreResult } from './actions.js'
 import type { SyncMessage } from '../pb/sync.js'
@@ -13,7 +13,7 @@ import type { SyncMessage } from '../pb/sync.js'
 /** What the receiver does outside itself; the core turns these into frames and actions. */
 export interface ReceiverOutput {
   /** checks a part of a frame against the log and holds its valid entries */
-  accept: (entries: Uint8Array[], now: number) => Accepted
+  accept: (entries: Uint8Array[], now: number, context?: DecodedEntry[]) => Accepted
   /** the remote holds entries of `author` up to `seq` */
   seen: (author: string, seq: number) => void
   /** the remote sent entries of these authors (hex) that this node had, or that another session stored first */
@@ -47,6 +47,8 @@ export class Receiver {
   #invalid = 0
   /** Entries frames waiting to be checked, in order; the first from `#from` on */
   readonly #frames: Uint8Array[][] = []
+  /** the context entries of each frame waiting (protocols/README.md §5.9) */
+  readonly #contexts: Array<DecodedEntry[] | undefined> = []
   #from = 0
   /** store passes queued; the first runs while `#storing` */
   readonly #passes: Pass[] = []
@@ -75,9 +77,10 @@ export class Receiver {
   }
 
   /** An Entries frame came: counted at once, checked later (it waits encoded, several times smaller than decoded). */
-  entries (entries: Uint8Array[]): void {
+  entries (entries: Uint8Array[], context?: DecodedEntry[]): void {
     if (++this.#unacked > WINDOW) throw new RefusedError('more Entries frames than the window allows', { refuseCode: REFUSE.LIMIT })
     this.#frames.push(entries)
+    this.#contexts.push(context)
     this.#framesIn++
   }
 
@@ -101,13 +104,15 @@ export class Receiver {
     const last = from + RECEIVE_PART >= entries.length
     let res: Accepted
     try {
-      res = this.#out.accept(from === 0 && last ? entries : entries.slice(from, from + RECEIVE_PART), now)
+      // the frame's context comes with its first part
+      res = this.#out.accept(from === 0 && last ? entries : entries.slice(from, from + RECEIVE_PART), now, from === 0 ? this.#contexts[0] : undefined)
     } catch (err) {
       if (err instanceof ProtocolError) throw new RefusedError(err.message, { refuseCode: REFUSE.LIMIT })
       throw err
     }
     if (last) {
       this.#frames.shift()
+      this.#contexts.shift()
       this.#from = 0
     } else {
       this.#from = from + RECEIVE_PART

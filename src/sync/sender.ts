@@ -10,14 +10,14 @@ import { RefusedError } from '../errors.js'
 import { authorHex } from '../log/entry.js'
 import { SIGNATURE_LENGTH } from '../log/identity.js'
 import { MAX_GROUP } from '../log/log.js'
-import { LIVE_QUEUE, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_HAVE, PROBE_ENTRIES, READ_BATCH, REFUSE, WINDOW } from './constants.js'
+import { LIVE_QUEUE, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_CONTEXT, MAX_HAVE, PROBE_ENTRIES, READ_BATCH, REFUSE, WINDOW } from './constants.js'
 import type { Outgoing } from './actions.js'
 import type { LogEntry } from '../log/log.js'
 
 /** What the sender does outside itself; the core turns these into frames and actions. */
 export interface SenderOutput {
-  /** send an Entries frame */
-  entries: (frame: Uint8Array[]) => void
+  /** send an Entries frame, with the context entries its entries need */
+  entries: (frame: Uint8Array[], context: Uint8Array[]) => void
   /** send Synced: everything the remote lacked is sent */
   synced: () => void
   /** read from the log the entries a peer with vector `have` lacks, at most `limit` */
@@ -26,6 +26,15 @@ export interface SenderOutput {
   ihave: (have: Array<[string, number]>) => void
   /** this node's highest stored seq of `author` */
   holds: (author: string) => number
+  /** the dropped entries a peer may need to store this one (protocols/README.md §5.9) */
+  context?: (author: string, e: LogEntry) => Uint8Array[] | undefined
+}
+
+/** An Entries frame being built, or waiting for a credit. */
+class Frame {
+  readonly entries: Uint8Array[] = []
+  readonly context: Uint8Array[] = []
+  bytes = 0
 }
 
 export class Sender {
@@ -45,7 +54,7 @@ export class Sender {
   /** the queue overflowed, or a Graft came: the next batch is read from the log */
   #reread = false
   /** frames built, waiting for credits */
-  #frames: Uint8Array[][] = []
+  #frames: Frame[] = []
   #reading = false
   /** a read's result, not yet framed */
   #read: Outgoing[] | undefined
@@ -188,9 +197,9 @@ export class Sender {
         const frame = this.#frames.shift()!
         this.#credits--
         this.#outstanding++
-        this.sent += frame.length
+        this.sent += frame.entries.length
         this.#framesSent++
-        this.#out.entries(frame)
+        this.#out.entries(frame.entries, frame.context)
       }
       if (this.#frames.length > 0 || this.#reading) return
       // everything waits for the probe's answer, which may be a Prune
@@ -257,7 +266,7 @@ export class Sender {
       if (e.entry.seq <= have) continue
       if (e.entry.seq !== have + 1) return undefined
       next.set(author, e.entry.seq)
-      out.push({ bytes: e.bytes, author, authorSeq: e.entry.seq })
+      out.push({ bytes: e.bytes, author, authorSeq: e.entry.seq, context: this.#out.context?.(author, e) })
     }
     return out
   }
@@ -291,10 +300,9 @@ export class Sender {
   // acknowledges, and only the probe was sent twice. A remote holds an
   // unsigned entry until its signed cover comes, and cannot tell yet: after
   // a probe that ended unsigned, the next runs to the first signed entry.
-  #frame (entries: Outgoing[]): Uint8Array[][] {
-    const frames: Uint8Array[][] = []
-    let frame: Uint8Array[] = []
-    let bytes = 0
+  #frame (entries: Outgoing[]): Frame[] {
+    const frames: Frame[] = []
+    let frame = new Frame()
     const probing = this.lazy && this.#caughtUp
     let probe: Map<string, { n: number, signed: boolean }> | undefined
     let probeFrame = 0
@@ -315,13 +323,18 @@ export class Sender {
         this.#heldBack = true
         continue
       }
-      if (frame.length >= MAX_BATCH_ENTRIES || (frame.length > 0 && bytes + e.bytes.byteLength > MAX_BATCH_BYTES)) {
+      const context = e.context?.filter(c => !frame.context.includes(c))
+      let size = e.bytes.byteLength
+      for (const c of context ?? []) size += c.byteLength
+      if (frame.entries.length >= MAX_BATCH_ENTRIES || frame.context.length + (context?.length ?? 0) > MAX_CONTEXT ||
+          (frame.entries.length > 0 && frame.bytes + size > MAX_BATCH_BYTES)) {
         frames.push(frame)
-        frame = []
-        bytes = 0
+        frame = new Frame()
       }
-      frame.push(e.bytes)
-      bytes += e.bytes.byteLength
+      frame.entries.push(e.bytes)
+      // in a new frame too: the entries it was sent with are in another
+      for (const c of e.context ?? []) if (!frame.context.includes(c)) frame.context.push(c)
+      frame.bytes += size
       this.remoteHave.set(e.author, e.authorSeq)
       if (probes) {
         probe ??= new Map()
@@ -329,7 +342,7 @@ export class Sender {
         probeFrame = frames.length
       }
     }
-    if (frame.length > 0) frames.push(frame)
+    if (frame.entries.length > 0) frames.push(frame)
     if (probe != null) this.#probe = { frame: this.#framesSent + probeFrame + 1, authors: new Map([...probe].map(([author, p]) => [author, p.signed])) }
     return frames
   }

@@ -4,7 +4,13 @@
 import { Ingester, type IngestInit } from '../log/ingest.js'
 import { SESSION_MAX_PENDING } from './constants.js'
 import type { Accepted, CoreStorage, Outgoing, StoreResult } from './actions.js'
-import type { Log } from '../log/log.js'
+import { readEntry, type DecodedEntry } from '../log/entry.js'
+import type { Log, LogEntry } from '../log/log.js'
+
+/** The bytes of the dropped entries a peer may need to store an entry (Log.context). */
+export function context (log: Log, author: string, bytes: Uint8Array): Uint8Array[] | undefined {
+  return log.context(author, readEntry(bytes))?.map(c => c.bytes)
+}
 
 export class SessionStorage implements CoreStorage {
   readonly log: Log
@@ -32,8 +38,8 @@ export class SessionStorage implements CoreStorage {
     return this.log.authorSeq(author)
   }
 
-  accept (entries: Uint8Array[], now: number): Accepted {
-    return this.#ingester.accept(entries, now)
+  accept (entries: Uint8Array[], now: number, context?: DecodedEntry[]): Accepted {
+    return this.#ingester.accept(entries, now, context)
   }
 
   get verified (): number {
@@ -58,9 +64,15 @@ export class SessionStorage implements CoreStorage {
 
   /** What a peer with vector `have` lacks, at most `limit` entries, in feed order (a `read` action). */
   async read (have: Map<string, number>, limit: number): Promise<Outgoing[]> {
-    const missing = await this.log.missing(have, limit)
-    const bytes = await this.log.readBytes(missing.map(m => m.seq))
-    return missing.map((m, i) => ({ bytes: bytes[i], author: m.author, authorSeq: m.authorSeq }))
+    const missing = await this.log.missingBytes(have, limit)
+    const log = this.log
+    // only a log that dropped entries or took floors sends context
+    const bounded = log.hasCut
+    return missing.map(m => ({ bytes: m.bytes, author: m.author, authorSeq: m.authorSeq, context: bounded ? context(log, m.author, m.bytes) : undefined }))
+  }
+
+  context (author: string, e: LogEntry): Uint8Array[] | undefined {
+    return this.log.context(author, e.entry)?.map(c => c.bytes)
   }
 
   /** A store pass (a `store` action). */

@@ -123,7 +123,7 @@ export class SessionCore {
     })
     this.#sender.self = init.self
     this.#receiver = new Receiver({
-      accept: (entries, now) => this.#storage.accept(entries, now),
+      accept: (entries, now, context) => this.#storage.accept(entries, now, context),
       seen: (author, seq) => { this.#sender.seen(author, seq) },
       duplicates: authors => { this.#prune(authors) },
       holds: author => this.#storage.authorSeq(author),

@@ -103,6 +103,8 @@ export class Ingester {
   readonly #vouched = new Map<string, Vouch>()
   // context entries from the peer, by hex id
   readonly #context = new Map<string, Context>()
+  // the newest signed context entry of each author (hex): the floor a link below it may rely on
+  readonly #signedTop = new Map<string, Context>()
   #bytes = 0
   #verified = 0
   #accepted = 0
@@ -236,7 +238,10 @@ export class Ingester {
     for (const d of context) {
       const hex = toHex(d.id)
       if (this.#context.has(hex)) continue
-      if (this.#context.size >= (this.#init.maxPendingEntries ?? MAX_PENDING_ENTRIES)) this.#context.clear()
+      if (this.#context.size >= (this.#init.maxPendingEntries ?? MAX_PENDING_ENTRIES)) {
+        this.#context.clear()
+        this.#signedTop.clear()
+      }
       let signed = d.entry.signature.byteLength > 0
       if (signed) {
         try {
@@ -246,7 +251,10 @@ export class Ingester {
         }
       }
       const bytes = d.bytes.slice()
-      this.#context.set(hex, new Context(new CutEntry(d.id, bytes, readEntry(bytes)), toHex(d.entry.author), signed, now))
+      const ctx = new Context(new CutEntry(d.id, bytes, readEntry(bytes)), toHex(d.entry.author), signed, now)
+      this.#context.set(hex, ctx)
+      const top = this.#signedTop.get(ctx.author)
+      if (signed && (top == null || top.c.entry.seq < ctx.c.entry.seq)) this.#signedTop.set(ctx.author, ctx)
     }
   }
 
@@ -387,11 +395,13 @@ export class Ingester {
     const adopted = floors.get(ctx.author)
     const floor = adopted != null ? adopted.entry.seq + 1 : this.#log.authorFloor(ctx.author)?.seq ?? 1
     if (ctx.c.entry.seq < floor) return ctx.c
-    if (ctx.signed && !heads.has(ctx.author) && this.#log.mayAdopt(ctx.author, ctx.c.entry.seq)) {
-      floors.set(ctx.author, ctx.c)
-      return ctx.c
-    }
-    return undefined
+    // the author's newest signed entry the peer sent, this one or a later one
+    // (the one before the author's floor there), starts its floor here
+    const top = ctx.signed ? ctx : this.#signedTop.get(ctx.author)
+    if (top == null || top.c.entry.seq < ctx.c.entry.seq || heads.has(ctx.author) || !this.#log.mayAdopt(ctx.author, top.c.entry.seq)) return undefined
+    if (top !== ctx && !this.#context.has(toHex(top.c.id))) return undefined
+    floors.set(ctx.author, top.c)
+    return ctx.c
   }
 
   // Held entries that the log has by now (another session stored them) are
@@ -417,6 +427,7 @@ export class Ingester {
       if (p.at < oldest) this.#forget(p)
     }
     for (const [hex, c] of this.#context) if (c.at < oldest) this.#context.delete(hex)
+    for (const [author, c] of this.#signedTop) if (c.at < oldest) this.#signedTop.delete(author)
     if (this.#pending.size === 0) this.#vouched.clear()
   }
 
@@ -439,6 +450,7 @@ export class Ingester {
     this.#pending.clear()
     this.#vouched.clear()
     this.#context.clear()
+    this.#signedTop.clear()
     this.#bytes = 0
     this.#verified = 0
   }

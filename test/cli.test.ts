@@ -286,6 +286,23 @@ test('failures to start: one hypem: line on stderr, no stack trace, a failing st
   assert.is(await holder.exit(), 0)
 })
 
+test('hypem compact applies a retention policy offline; verify passes after it', async () => {
+  const dir = await temp()
+  const db = join(dir, 'db')
+  const stored = await hypem(['--no-repl', '--db', db, SCHEMA], ndjson(Array.from({ length: 10 }, (_, i) => hello(`n${i}`))))
+  assert.is(stored.code, 0, stored.stderr)
+  const res = await hypem(['compact', '--db', db, '--retain-events', '4'])
+  assert.is(res.code, 0, res.stderr)
+  assert.match(res.stderr, /^dropped 6 entries: the log keeps positions 7 to 10 \(4 entries\)/)
+  const ok = await hypem(['verify', '--db', db])
+  assert.is(ok.code, 0, ok.stderr)
+  assert.match(ok.stderr, /^ok: 4 entries by 1 authors, 0 problems/)
+  // a run from scratch prints what is kept
+  const out = await hypem(['--no-repl', '--from-scratch', '--db', db, SCHEMA], '')
+  assert.is(out.code, 0, out.stderr)
+  assert.is(out.stdout.trim().split('\n').length, 4)
+})
+
 test('hypem verify checks a log offline and prints what is wrong', async () => {
   const dir = await temp()
   const db = join(dir, 'db')
@@ -381,6 +398,7 @@ const DEFAULTS: CliOptions = {
   writers: [],
   activePeers: undefined,
   force: false,
+  retention: undefined,
   diff: undefined,
   command: 'run'
 }
@@ -395,6 +413,12 @@ const ARGS: Array<[string, string[], Partial<CliOptions> | RegExp]> = [
   ['--repl', ['--repl', 's.proto'], { repl: true }],
   ['verify', ['verify', '--db', 'db'], { command: 'verify', db: 'db', schema: undefined }],
   ['verify needs --db', ['verify'], /verify needs --db/],
+  ['compact', ['compact', '--db', 'db', '--retain-events', '100'], { command: 'compact', db: 'db', schema: undefined, retention: { maxEvents: 100 } }],
+  ['compact needs a bound', ['compact', '--db', 'db'], /compact needs --retain-events N or --retain-age AGE/],
+  ['--retain-age with a unit, --retain-events', ['--retain-age', '10m', '--retain-events', '5', 's.proto'], { retention: { maxEvents: 5, maxAge: 600_000 } }],
+  ['--retain-age in ms', ['--retain-age', '1500', 's.proto'], { retention: { maxAge: 1500 } }],
+  ['--retain-age that is not a duration', ['--retain-age', '10 minutes', 's.proto'], /--retain-age must be a duration/],
+  ['--retain-events 0', ['--retain-events', '0', 's.proto'], /--retain-events must be a whole number of at least 1/],
   ['--gen-psk needs no schema', ['--gen-psk', 'k'], { genPsk: 'k', schema: undefined }],
   ['--psk and --writer', ['--psk', 'k', '--writer', 'a', '--writer', 'b', 's.proto'], { psk: 'k', writers: ['a', 'b'] }],
   ['--active-peers', ['--active-peers', '8', 's.proto'], { activePeers: 8 }],

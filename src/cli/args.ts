@@ -41,10 +41,12 @@ export interface CliOptions {
   activePeers: number | undefined
   /** start even when the schema cannot decode events already in --db */
   force: boolean
+  /** drop the oldest events beyond these bounds (--retain-events, --retain-age) */
+  retention: { maxEvents?: number, maxAge?: number } | undefined
   /** `schema diff`: the old and the new .proto */
   diff: [string, string] | undefined
   /** the subcommand: `verify` checks the log in --db offline, `schema-diff` compares two schemas, `types` prints the schema's TypeScript types */
-  command: 'run' | 'verify' | 'schema-diff' | 'types'
+  command: 'run' | 'verify' | 'compact' | 'schema-diff' | 'types'
 }
 
 /** A command line that cannot be run; main prints it and exits 2. */
@@ -57,6 +59,7 @@ export class UsageError extends Error {
 
 export const USAGE = `Usage: hypem [flags] <schema.proto>
        hypem verify --db PATH
+       hypem compact --db PATH --retain-events N | --retain-age AGE
        hypem schema diff OLD.proto NEW.proto
        hypem types SCHEMA.proto > events.ts
        hypem --gen-psk FILE
@@ -91,6 +94,10 @@ Flags:
                          this node's own are always accepted)
   --active-peers N       peers to keep sync sessions with (default 6); the
                          cluster forms a bounded overlay of them
+  --retain-events N      keep at most N events: older ones are dropped
+                         (the log stays verifiable; see Retention in the README)
+  --retain-age AGE       drop events older than AGE (ms, or with a unit:
+                         500ms, 30s, 10m, 12h, 7d)
   --force                start even when the schema cannot decode events
                          already in --db (hypem refuses, naming them, without)
   -h, --help             print this help
@@ -108,6 +115,9 @@ until SIGINT or SIGTERM.
 
 \`hypem verify --db PATH\` checks every id, signature, parent link and clock of
 the log offline and prints what is wrong.
+
+\`hypem compact --db PATH\` drops, offline, the events that --retain-events
+and --retain-age say to drop, and prints what it dropped.
 
 \`hypem schema diff OLD.proto NEW.proto\` says whether nodes on the two schemas
 can share a log, then prints one line per reason and per change.
@@ -145,6 +155,8 @@ const FLAGS = {
   writer: { type: 'string', multiple: true },
   'active-peers': { type: 'string' },
   force: { type: 'boolean' },
+  'retain-events': { type: 'string' },
+  'retain-age': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' }
 } as const
@@ -159,11 +171,15 @@ export function parseArgs (argv: string[]): CliOptions {
   }
   const { values } = parsed
   let positionals = parsed.positionals
-  const command = positionals[0] === 'verify' ? 'verify' : positionals[0] === 'schema' ? 'schema-diff' : positionals[0] === 'types' ? 'types' : 'run'
-  if (command === 'verify') {
+  const command = positionals[0] === 'verify' ? 'verify' : positionals[0] === 'compact' ? 'compact' : positionals[0] === 'schema' ? 'schema-diff' : positionals[0] === 'types' ? 'types' : 'run'
+  if (command === 'verify' || command === 'compact') {
     positionals = positionals.slice(1)
-    if (values.db == null) throw new UsageError('verify needs --db PATH')
+    if (values.db == null) throw new UsageError(`${command} needs --db PATH`)
   }
+  const maxEvents = values['retain-events'] == null ? undefined : retainEvents(values['retain-events'])
+  const maxAge = values['retain-age'] == null ? undefined : duration('--retain-age', values['retain-age'])
+  const retention = maxEvents == null && maxAge == null ? undefined : { ...(maxEvents != null ? { maxEvents } : {}), ...(maxAge != null ? { maxAge } : {}) }
+  if (command === 'compact' && retention == null) throw new UsageError('compact needs --retain-events N or --retain-age AGE')
   let diff: [string, string] | undefined
   if (command === 'schema-diff') {
     if (positionals[1] !== 'diff' || positionals.length !== 4) throw new UsageError('schema takes: diff OLD.proto NEW.proto')
@@ -202,6 +218,7 @@ export function parseArgs (argv: string[]): CliOptions {
     writers: values.writer ?? [],
     activePeers: count('--active-peers', values['active-peers']),
     force: values.force === true,
+    retention,
     diff,
     command
   }
@@ -223,6 +240,22 @@ function count (flag: string, value: string | undefined): number | undefined {
   if (value == null) return undefined
   const n = /^\d{1,3}$/.test(value) ? Number(value) : NaN
   if (!(n >= 1 && n <= 100)) throw new UsageError(`${flag} must be a number from 1 to 100, not "${value}"`)
+  return n
+}
+
+function retainEvents (value: string): number {
+  const n = /^\d{1,15}$/.test(value) ? Number(value) : NaN
+  if (!(n >= 1)) throw new UsageError(`--retain-events must be a whole number of at least 1, not "${value}"`)
+  return n
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** A duration in ms: a number of ms, or a number with a unit (ms, s, m, h, d). */
+export function duration (flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value)
+  const n = m == null ? NaN : Math.round(Number(m[1]) * UNITS[m[2] ?? 'ms'])
+  if (!(Number.isSafeInteger(n) && n >= 1)) throw new UsageError(`${flag} must be a duration (ms, or with a unit: 30s, 10m, 12h, 7d), not "${value}"`)
   return n
 }
 

@@ -5,6 +5,7 @@ import { genPsk } from './commands/gen-psk.js'
 import { schemaDiff } from './commands/schema.js'
 import { types } from './commands/types.js'
 import { verify } from './commands/verify.js'
+import { compact } from './commands/compact.js'
 import { describeError } from './format.js'
 import { EXIT, type CliIO } from './io.js'
 import { FatalError } from './problems.js'
@@ -32,6 +33,7 @@ export async function run (argv: string[], io: CliIO): Promise<number> {
   try {
     if (options.genPsk != null) return await genPsk(options.genPsk, io)
     if (options.command === 'verify') return await verify(options.db!, io)
+    if (options.command === 'compact') return await compact(options.db!, options.retention!, io)
     if (options.command === 'schema-diff') return await schemaDiff(options.diff!, io)
     if (options.command === 'types') return await types(options.schema!, io)
     return await runEmitter(options, io)

@@ -35,7 +35,8 @@ export async function runEmitter (options: CliOptions, io: CliIO): Promise<numbe
       psk,
       writers: options.writers.length > 0 ? options.writers : undefined,
       activePeers: options.activePeers,
-      force: options.force
+      force: options.force,
+      retention: options.retention
     })
   } catch (err) {
     const psk = (err as { code?: string }).code === 'ERR_INVALID_PSK'

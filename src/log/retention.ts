@@ -67,6 +67,13 @@ export class Compactor {
   /** walks of the whole feed (verify) under way: compaction waits for them */
   #holds = 0
   #released: Array<() => void> = []
+  /**
+   * The link targets of the kept entries, each with the feed position of
+   * the latest entry that links it (a dropped entry that a kept one links
+   * is cut), as of feed position `#scanned`.
+   */
+  readonly #linked = new Map<string, number>()
+  #scanned = 0
 
   constructor (levels: Sublevels, state: LogState<Sub>, boundary: Boundary, commits: CommitPipeline) {
     this.#levels = levels
@@ -127,30 +134,29 @@ export class Compactor {
     await this.#running?.catch(() => {})
   }
 
-  async #run (policy: RetentionPolicy, now: number): Promise<CompactResult> {
-    // the link targets of kept entries, with the feed position of the latest
-    // entry that links each: a dropped entry that a kept one links is cut
-    const linked = new Map<string, number>()
-    let scanned = this.#boundary.position
-    const scan = async (upTo: number): Promise<void> => {
-      await this.#commits.flushedTo(upTo)
-      for (let pos = Math.max(scanned, this.#boundary.position) + 1; pos <= upTo; pos += SCAN_CHUNK) {
-        for (const e of await readFeed(this.#levels, pos, Math.min(SCAN_CHUNK, upTo - pos + 1))) {
-          for (const link of e.entry.links) linked.set(toHex(link), e.seq)
-        }
+  // Reads the links of the entries stored since the last scan, up to `upTo`:
+  // each run of the policy reads only what is new, not the whole kept log.
+  async #scan (upTo: number): Promise<void> {
+    await this.#commits.flushedTo(upTo)
+    for (let pos = Math.max(this.#scanned, this.#boundary.position) + 1; pos <= upTo; pos += SCAN_CHUNK) {
+      for (const e of await readFeed(this.#levels, pos, Math.min(SCAN_CHUNK, upTo - pos + 1))) {
+        for (const link of e.entry.links) this.#linked.set(toHex(link), e.seq)
       }
-      scanned = Math.max(scanned, upTo)
     }
+    this.#scanned = Math.max(this.#scanned, upTo)
+  }
+
+  async #run (policy: RetentionPolicy, now: number): Promise<CompactResult> {
     let dropped = 0
     while (true) {
       if (this.#holds > 0) await new Promise<void>(resolve => { this.#released.push(resolve) })
       // most of the scan runs while commits go on; what they add is scanned under the lock
-      await scan(this.#state.length)
+      await this.#scan(this.#state.length)
       const step = await this.#commits.serialize(async () => {
         if (this.#holds > 0) return -1
         await this.#commits.flushedTo(this.#state.length)
-        await scan(this.#state.length)
-        return this.#step(policy, now, linked)
+        await this.#scan(this.#state.length)
+        return this.#step(policy, now, this.#linked)
       })
       if (step === 0 || this.#stopped) break
       if (step > 0) dropped += step

@@ -5,11 +5,11 @@
 // it); level gets the write-ahead file's commits in a later batch, the
 // flush, and reads wait for the flush to reach what they read.
 import { logger } from '@libp2p/logger'
-import type { AbstractBatchOperation, AbstractBatchOptions } from 'abstract-level'
+import type { AbstractBatchOptions } from 'abstract-level'
 import { ClosedError, StorageError } from '../errors.js'
 import { authorHex, encodeEntry, entryId, follows, readEntry, toHex, EMPTY, MAX_LINKS, type DecodedEntry, type Entry, type Head } from './entry.js'
 import type { Identity } from './identity.js'
-import { describe, type BatchOp } from './level.js'
+import { describe, type BatchOp, type LevelOps } from './level.js'
 import type { LogState } from './state.js'
 import type { CommitListener, Db, LogEntry, Sub } from './types.js'
 import type { Wal, WalRecord } from './wal.js'
@@ -29,11 +29,6 @@ const WAL_RESET_BYTES = 64 * 1024
  */
 const WAL_MAX_BYTES = 1024 * 1024
 
-/**
- * The ops as level's batch() types them: a BatchOp is one class for put and
- * del (see level.ts), not abstract-level's union of two object types.
- */
-type LevelOps = Array<AbstractBatchOperation<Db, Buffer, Buffer>>
 /** classic-level's fsync option, which abstract-level's batch options lack. */
 const SYNC = { sync: true } as AbstractBatchOptions<Buffer, Buffer>
 

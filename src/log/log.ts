@@ -3,18 +3,20 @@ import { ClosedError, InvalidMessageError, StorageError } from '../errors.js'
 import { CommitPipeline, MAX_GROUP } from './commit.js'
 import { MAX_ENTRY_BYTES, readEntry, type DecodedEntry, type Head } from './entry.js'
 import type { Identity } from './identity.js'
-import { readSeq, seqKey } from './keys.js'
+import { readSeq, seqKey, type AuthorState } from './keys.js'
 import { describe, sublevels } from './level.js'
-import { loadIdentity, loadState } from './load.js'
+import { readFiltered, type Filtered } from './filter.js'
+import { indexNames, loadIdentity, loadState } from './load.js'
 import { missing } from './missing.js'
 import { readBytes, readFeed } from './reads.js'
 import type { LogState } from './state.js'
-import type { AnyLevel, CommitListener, Db, LogEntry, LogInit, Missing, Sub, Sublevels, VerifyReport } from './types.js'
+import type { AnyLevel, CommitListener, Db, LogEntry, LogInit, Missing, ReadFilter, Sub, Sublevels, VerifyReport } from './types.js'
 import { expected, verify } from './verify.js'
 import { Wal } from './wal.js'
 
 export { MAX_GROUP }
-export type { AnyLevel, CommitListener, LogEntry, LogInit, Missing, VerifyProblem, VerifyReport } from './types.js'
+export type { Filtered }
+export type { AnyLevel, CommitListener, LogEntry, LogInit, Missing, ReadFilter, VerifyProblem, VerifyReport } from './types.js'
 
 /** Largest payload plus event name: the rest of MAX_ENTRY_BYTES is for the other fields and MAX_LINKS links. */
 export const MAX_PAYLOAD_BYTES = MAX_ENTRY_BYTES - 4096
@@ -54,7 +56,10 @@ export class Log {
     }
     const identity = await loadIdentity(db)
     const levels = sublevels(db)
-    const self = new Log(db as unknown as Db, levels, identity, await loadState(levels), init)
+    const state = await loadState(levels)
+    // before any commit: a commit's checkpoint says the index reaches it
+    await indexNames(db as unknown as Db, levels, state.length)
+    const self = new Log(db as unknown as Db, levels, identity, state, init)
     const location = (db as { location?: unknown }).location
     const walPath = init.wal ?? (typeof location === 'string' ? join(location, WAL_NAME) : false)
     if (walPath !== false) {
@@ -136,6 +141,29 @@ export class Log {
     this.#checkOpen()
     await this.#commits.flushedTo(Math.min(this.#state.length, from + limit - 1))
     return readFeed(this.#levels, from, limit)
+  }
+
+  /**
+   * Up to `limit` entries after feed position `after` that `filter` matches
+   * (a name among `names` and an author among `authors`, when given), in
+   * feed order, and how far the read looked: `scanned`, at most the log's
+   * length, is past every matching entry not returned. Costs grow with the
+   * entries of the names (or, with authors only, of the authors), not with
+   * the log.
+   */
+  async readWhere (filter: ReadFilter, after: number, limit: number): Promise<Filtered> {
+    this.#checkOpen()
+    const upTo = this.#state.length
+    // the current run of each author now: level may lack it, or have an older one
+    const authors = new Map<string, AuthorState>()
+    if (filter.names == null) {
+      for (const author of filter.authors ?? []) {
+        const state = this.#state.authors.get(author)
+        if (state != null) authors.set(author, state)
+      }
+    }
+    await this.#commits.flushedTo(upTo)
+    return readFiltered(this.#levels, filter, authors, after, upTo, limit)
   }
 
   /** The stored bytes of an entry, if present. */

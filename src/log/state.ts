@@ -1,10 +1,11 @@
 // The log's in-memory state (length, clock, heads, each author's newest
-// entry and run) and the level ops that a commit makes of it. Synchronous
-// and without a db: the commit pipeline prepares a commit here, writes its
-// ops, and applies it here only once the write has succeeded.
+// entry and run) and the level ops that a commit makes of it (with the
+// name index's records). Synchronous and
+// without a db: the commit pipeline prepares a commit here, writes its ops,
+// and applies it here only once the write has succeeded.
 import { equalBytes, NO_HEAD, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
-import { AuthorState, runKey, seqKey } from './keys.js'
-import { CHECKPOINT_KEY, HEADS_KEY, op, view, type BatchOp } from './level.js'
+import { AuthorState, nameKey, namePrefix, runKey, seqKey } from './keys.js'
+import { CHECKPOINT_KEY, HEADS_KEY, INDEX_KEY, indexMark, op, view, type BatchOp } from './level.js'
 import type { LogEntry } from './types.js'
 
 /**
@@ -16,11 +17,16 @@ export const CHECKPOINT_ENTRIES = 4096
 /** ...or this many commits. */
 export const CHECKPOINT_COMMITS = 256
 
+/** Name index key prefixes kept made: event names are few. */
+const NAME_PREFIXES = 1024
+/** The value of a name index record: the key says it all. */
+const NOTHING = Buffer.alloc(0)
+
 /** A head: an entry no other entry links to. */
 export interface HeadRef { id: Uint8Array<ArrayBuffer>, clock: number }
 
 /** The sublevels a commit writes to, as whatever stands for them. */
-export interface StateLevels<S> { entries: S, feed: S, heads: S, runs: S, meta: S }
+export interface StateLevels<S> { entries: S, feed: S, heads: S, runs: S, meta: S, names: S }
 
 /** What the records in level say, read when the log opens. */
 export interface LoadedState {
@@ -58,6 +64,7 @@ export class LogState<S> {
   readonly #dirty = new Set<string>()
   readonly #heads: Map<string, HeadRef>
   readonly #authors: Map<string, AuthorState>
+  readonly #namePrefixes = new Map<string, Buffer>()
 
   constructor (levels: StateLevels<S>, loaded: LoadedState = { length: 0, checkpoint: 0, authors: new Map(), heads: new Map() }) {
     this.#levels = levels
@@ -142,6 +149,7 @@ export class LogState<S> {
       const id = view(d.id)
       ops.push(op('put', levels.entries, id, view(d.bytes)))
       ops.push(op('put', levels.feed, seqKey(seq), id))
+      ops.push(op('put', levels.names, nameKey(this.#namePrefix(d.entry.name), seq), NOTHING))
       bytes += d.bytes.byteLength
       const { prev, links } = d.entry
       if (tip != null && !(prev.byteLength > 0 && equalBytes(prev, tip.id))) {
@@ -174,6 +182,18 @@ export class LogState<S> {
     return { ops, stored, heads, authors, length, clock, checkpoint, bytes }
   }
 
+  #namePrefix (name: string): Buffer {
+    let prefix = this.#namePrefixes.get(name)
+    if (prefix == null) {
+      // a peer may send entries of ever new names: the cache stays bounded
+      if (this.#namePrefixes.size >= NAME_PREFIXES) this.#namePrefixes.clear()
+      prefix = namePrefix(name)
+      this.#namePrefixes.set(name, prefix)
+    }
+    return prefix
+  }
+
+
   /** Makes a prepared commit the state, once its ops are durable. */
   apply (c: Prepared<S>): void {
     this.#length = c.length
@@ -203,7 +223,8 @@ export class LogState<S> {
   }
 
   // The records a checkpoint writes: every changed author's current run, the
-  // heads, and the feed position they reflect.
+  // heads, and the feed position they reflect, which the name index reaches
+  // too (every commit writes its entries' index records).
   #checkpointOps (ops: Array<BatchOp<S>>, authors: Map<string, AuthorState>, heads: Map<string, { id: Uint8Array }>, length: number): void {
     const levels = this.#levels
     const changed = new Set([...this.#dirty, ...authors.keys()])
@@ -213,5 +234,6 @@ export class LogState<S> {
     }
     ops.push(op('put', levels.heads, HEADS_KEY, Buffer.concat([...heads.values()].map(h => h.id))))
     ops.push(op('put', levels.meta, CHECKPOINT_KEY, seqKey(length)))
+    ops.push(op('put', levels.meta, INDEX_KEY, indexMark(length)))
   }
 }

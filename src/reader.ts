@@ -193,15 +193,15 @@ async function * read (src: ReaderSource, opts: ReadOptions, filter: ReadFilter 
  * A Node Duplex in object mode: reads `{ name, payload }` events (and
  * `{ name, payload, unknown: true }` for the events the schema does not
  * define, their payload the raw bytes), and emits every `{ name, payload }`
- * written to it.
+ * written to it (`{ name, payload, key }` with an emit key).
  */
 export class EventStream extends Duplex {
   readonly #iterator: AsyncGenerator<Event>
-  readonly #emit: (name: string, payload: unknown) => Promise<unknown>
+  readonly #emit: (name: string, payload: unknown, key: string | undefined) => Promise<unknown>
   readonly #abort = new AbortController()
   #reading = false
 
-  constructor (src: ReaderSource, emit: (name: string, payload: unknown) => Promise<unknown>, opts: ReadOptions = {}) {
+  constructor (src: ReaderSource, emit: (name: string, payload: unknown, key: string | undefined) => Promise<unknown>, opts: ReadOptions = {}) {
     super({ objectMode: true, highWaterMark: 64 })
     this.#iterator = readEvents(src, { ...opts, signal: this.#abort.signal })
     this.#emit = emit
@@ -229,12 +229,12 @@ export class EventStream extends Duplex {
     }
   }
 
-  override _write (chunk: { name?: unknown, payload?: unknown }, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+  override _write (chunk: { name?: unknown, payload?: unknown, key?: unknown }, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (chunk == null || typeof chunk.name !== 'string') {
       cb(new TypeError('write { name, payload } objects'))
       return
     }
-    this.#emit(chunk.name, chunk.payload ?? {}).then(() => { cb() }, cb)
+    this.#emit(chunk.name, chunk.payload ?? {}, chunk.key as string | undefined).then(() => { cb() }, cb)
   }
 
   override _destroy (err: Error | null, cb: (err?: Error | null) => void): void {

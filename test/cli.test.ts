@@ -281,6 +281,22 @@ test('--name and --author print only those events, each filter resuming on a cur
   for (const r of [all, hellos, more, integers, both, stranger, rest]) assert.is(r.code, 0, r.stderr)
 })
 
+test('an input line\'s "key" is its emit\'s idempotency key: a line imported twice is stored once', async () => {
+  const db = join(await temp(), 'K')
+  const keyed = (from: string, key: string): string => JSON.stringify({ ...hello(from), key }) + '\n'
+  const input = keyed('1', 'a') + keyed('2', 'b') + keyed('1 again', 'a') + JSON.stringify(hello('no key')) + '\n'
+  const first = await hypem(['--no-repl', '--db', db, SCHEMA], input)
+  assert.is(first.code, 0, first.stderr)
+  assert.equal(parsed(first.stdout), [hello('1'), hello('2'), hello('no key')])
+  // the same file again, as a producer retrying after a crash would
+  const again = await hypem(['--no-repl', '--db', db, SCHEMA], input)
+  assert.is(again.code, 0, again.stderr)
+  assert.equal(parsed(again.stdout), [hello('no key')])
+  const bad = await hypem(['--no-repl', '--db', db, SCHEMA], JSON.stringify({ ...hello('x'), key: 5 }) + '\n')
+  assert.is(bad.code, 3)
+  assert.match(bad.stderr, /^hypem: line 1: "key" must be a string/m)
+})
+
 test('bytes fields travel as base64, and come back in', async () => {
   const dir = await temp()
   const schema = join(dir, 'blob.proto')
@@ -479,7 +495,8 @@ test('ndjson lines, REPL lines and progress text', () => {
   ]
   for (const [got, expected] of cases) assert.is(got, expected)
   assert.equal(parseJsonLine('{"name":"Hello"}'), { name: 'Hello', payload: {} })
-  for (const bad of ['nope', '[]', '{"payload":{}}', '{"name":"A","payload":[1]}', 'null']) {
+  assert.equal(parseJsonLine('{"name":"Hello","key":"k"}'), { name: 'Hello', payload: {}, key: 'k' })
+  for (const bad of ['nope', '[]', '{"payload":{}}', '{"name":"A","payload":[1]}', 'null', '{"name":"A","key":""}', '{"name":"A","key":[]}']) {
     assert.throws(() => parseJsonLine(bad), (err: Error) => err instanceof LineError, bad)
   }
   const text = formatMetrics({ emitted: 1, received: 2, refused: 3, peers: 4, entries: 5, syncLag: 0 })

@@ -9,8 +9,8 @@ import type { BatchOp } from '../src/log/level.js'
 import { CHECKPOINT_COMMITS, CHECKPOINT_ENTRIES, LogState, type Prepared } from '../src/log/state.js'
 import type { LogEntry } from '../src/log/types.js'
 
-type Name = 'entries' | 'feed' | 'heads' | 'runs' | 'meta' | 'names'
-const LEVELS = { entries: 'entries', feed: 'feed', heads: 'heads', runs: 'runs', meta: 'meta', names: 'names' } as const
+type Name = 'entries' | 'feed' | 'heads' | 'runs' | 'meta' | 'names' | 'keys'
+const LEVELS = { entries: 'entries', feed: 'feed', heads: 'heads', runs: 'runs', meta: 'meta', names: 'names', keys: 'keys' } as const
 
 const AUTHORS = new Map(['a', 'b', 'c'].map((who, i) => [who, new Identity(new Uint8Array(32).fill(i + 1))]))
 
@@ -48,7 +48,7 @@ class Entries {
   /** Readable ops: `sublevel key -> value`, by entry and author names. */
   ops (ops: Array<BatchOp<Name>>): string[] {
     return ops.map(o => {
-      assert.is(o.type, 'put')
+      if (o.type === 'del') return `del ${o.sublevel} ${o.key.toString()}`
       const value = o.value!
       switch (o.sublevel) {
         case 'entries':
@@ -63,6 +63,7 @@ class Entries {
           assert.is(value.byteLength, 0)
           return `names ${o.key.toString('utf8', 2, 2 + length)}@${readSeq(o.key.subarray(2 + length))}`
         }
+        case 'keys': return `keys ${o.key.toString()} -> ${readSeq(value)}`
       }
       throw new Error(`op on ${String(o.sublevel)}`)
     })
@@ -263,6 +264,25 @@ test('records older than the feed: the first commit after opening is a checkpoin
   const c = opened.prepare([names.get('b1')])
   assert.is(c.checkpoint, true)
   assert.equal(names.ops(c.ops), ['entries b1', 'feed 3 -> b1', 'names Test@3', 'runs a@1 -> last 2 at 1', 'runs b@1 -> last 1 at 3', 'heads a2 b1', 'meta checkpoint -> 3', 'meta name-index -> 3'])
+})
+
+test('emit keys: a record per key in the commit, and the oldest removed once past the window', () => {
+  const names = new Entries()
+  const state = new LogState<Name>(LEVELS, undefined, 2)
+  let c = state.prepare([names.get('a1'), names.get('a2')], ['x', undefined])
+  assert.equal(names.ops(c.ops).slice(6), ['keys x -> 1'])
+  assert.is(state.keyed('x'), undefined, 'not before it is applied')
+  state.apply(c)
+  assert.is(state.keyed('x'), 1)
+  c = state.prepare([names.get('a3'), names.get('a4')], ['y', 'z'])
+  assert.equal(names.ops(c.ops).slice(6), ['del keys x', 'keys y -> 3', 'keys z -> 4'])
+  state.apply(c)
+  assert.equal([state.keyed('x'), state.keyed('y'), state.keyed('z'), state.keyCount], [undefined, 3, 4, 2])
+  // more keys in one commit than the window: the newest
+  c = state.prepare([names.get('a5'), names.get('a6'), names.get('a7')], ['p', 'q', 'r'])
+  assert.equal(names.ops(c.ops).slice(9), ['del keys y', 'del keys z', 'keys q -> 6', 'keys r -> 7'])
+  state.apply(c)
+  assert.equal([state.keyed('p'), state.keyed('q'), state.keyed('r')], [undefined, 6, 7])
 })
 
 test('a fresh state has nothing to checkpoint at close', () => {

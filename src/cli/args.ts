@@ -117,10 +117,12 @@ The REPL (the default when stdin is a terminal) has the emitter as \`hyper\`:
 and prints every event as it is stored, its own and its peers'.
 
 Without the REPL, every event is written to stdout as one JSON line (bytes as
-base64), and every JSON line on stdin is emitted. With --db, output resumes
-where the last run (with the same --name and --author) stopped (--from-scratch
-starts over). hypem exits when stdin ends and every event is written, unless
-it listens or connects: then it runs until SIGINT or SIGTERM.
+base64), and every JSON line on stdin is emitted; a line's "key" field, when
+present, is the emit's idempotency key (a key this node stored lately is not
+stored again). With --db, output resumes where the last run (with the same
+--name and --author) stopped (--from-scratch starts over). hypem exits when
+stdin ends and every event is written, unless it listens or connects: then it
+runs until SIGINT or SIGTERM.
 
 \`hypem verify --db PATH\` checks every id, signature, parent link and clock of
 the log offline and prints what is wrong.

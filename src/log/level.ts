@@ -27,7 +27,8 @@ export function sublevels (db: AnyLevel): Sublevels {
     runs: db.sublevel('runs', opts) as Sub,
     cursors: db.sublevel('cursors', opts) as Sub,
     meta: db.sublevel('meta', opts) as Sub,
-    names: db.sublevel('names', opts) as Sub
+    names: db.sublevel('names', opts) as Sub,
+    keys: db.sublevel('keys', opts) as Sub
   }
 }
 

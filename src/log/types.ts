@@ -36,6 +36,8 @@ export interface Sublevels {
   meta: Sub
   /** event name (length-prefixed) and feed position -> nothing: the name index */
   names: Sub
+  /** emit key -> feed position of the entry stored with it (the idempotency window) */
+  keys: Sub
 }
 
 /** An entry as stored, with its place in the local change feed. */
@@ -58,6 +60,8 @@ export interface LogInit {
    * commit is durable once level has it.
    */
   wal?: string | false
+  /** emit keys remembered (see Log.append), the newest first @default KEY_WINDOW */
+  keyWindow?: number
 }
 
 /** Which entries a filtered read yields: both lists must match when both are given. */

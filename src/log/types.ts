@@ -32,8 +32,12 @@ export interface Sublevels {
   runs: Sub
   /** cursor name -> feed position */
   cursors: Sub
-  /** the checkpoint position, and other layers' records */
+  /** the checkpoint position, the name index's version, and other layers' records */
   meta: Sub
+  /** event name (length-prefixed) and feed position -> nothing: the name index */
+  names: Sub
+  /** emit key -> feed position of the entry stored with it (the idempotency window) */
+  keys: Sub
 }
 
 /** An entry as stored, with its place in the local change feed. */
@@ -56,6 +60,16 @@ export interface LogInit {
    * commit is durable once level has it.
    */
   wal?: string | false
+  /** emit keys remembered (see Log.append), the newest first @default KEY_WINDOW */
+  keyWindow?: number
+}
+
+/** Which entries a filtered read yields: both lists must match when both are given. */
+export interface ReadFilter {
+  /** event names, exactly as stored */
+  names?: readonly string[]
+  /** hex public keys of authors */
+  authors?: readonly string[]
 }
 
 /** What a commit added, in feed order; given to `onCommit` subscribers. */

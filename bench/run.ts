@@ -8,6 +8,7 @@ const cases: Array<[string, string]> = [
   ['emit.js', 'emit.concurrent'],
   ['emit.js', 'deliver'],
   ['emit.js', 'emit.sequential'],
+  ['read.js', 'read'],
   ['sync.js', 'sync.catchup'],
   ['sync.js', 'sync.latency'],
   ['sync.js', 'sync.chain20'],

@@ -8,7 +8,7 @@ import { abortable } from './abort.js'
 import { HyperEmitterError } from './errors.js'
 import { trailing, withCallback, type Callback } from './callback.js'
 import { Delivery, type Listener } from './delivery.js'
-import type { HyperEmitterOptions } from './options.js'
+import type { EmitOptions, HyperEmitterOptions } from './options.js'
 import { Lifecycle, type AbortOptions, type EmitterState } from './lifecycle.js'
 import { Log, type AnyLevel, type LogEntry, type VerifyReport } from './log/log.js'
 import { checkPolicy } from './log/retention.js'
@@ -87,7 +87,7 @@ export class HyperEmitter<E extends EventMap<E> = UntypedEvents> {
   constructor (db: AnyLevel | string, schema: string | Uint8Array, options: HyperEmitterOptions = {}) {
     this.schema = new Schema(schema)
     const psk = options.psk != null ? checkPsk(options.psk) : undefined
-    for (const key of ['activePeers', 'passivePeers'] as const) {
+    for (const key of ['activePeers', 'passivePeers', 'idempotencyWindow'] as const) {
       const n = options[key]
       if (n != null && !(Number.isSafeInteger(n) && n >= 1)) throw new HyperEmitterError(`options.${key} must be a whole number of at least 1, not ${String(n)}`, 'ERR_INVALID_OPTION')
     }
@@ -103,7 +103,7 @@ export class HyperEmitter<E extends EventMap<E> = UntypedEvents> {
     const options = this.options
     let l: Log | undefined
     try {
-      l = await Log.open(level, { fsync: options.fsync, wal: options.wal, retention: options.retention })
+      l = await Log.open(level, { fsync: options.fsync, wal: options.wal, keyWindow: options.idempotencyWindow, retention: options.retention })
       // before anything reads the log: a schema that cannot read what the db
       // holds refuses to open, naming the events
       const stored = this.#stored = await StoredSchema.check(level, l, this.schema, options.force === true)
@@ -197,13 +197,16 @@ export class HyperEmitter<E extends EventMap<E> = UntypedEvents> {
 
   /**
    * Validates `message` against event `name`, appends it to the log, and
-   * resolves once it is durable in the db.
+   * resolves once it is durable in the db. With `options.key`, an emit of a
+   * key this node stored within its `idempotencyWindow` stores nothing and
+   * resolves with the first one's entry (see EmitOptions).
    */
-  emit<N extends EventName<E>> (name: N, message: EmitMessage<E, N>, callback?: Callback<Emitted>): Promise<Emitted> {
-    return withCallback(this.#emit(name, message), callback)
+  emit<N extends EventName<E>> (name: N, message: EmitMessage<E, N>, options?: EmitOptions | Callback<Emitted>, callback?: Callback<Emitted>): Promise<Emitted> {
+    if (typeof options === 'function') return withCallback(this.#emit(name, message, undefined), options)
+    return withCallback(this.#emit(name, message, options?.key), callback)
   }
 
-  #emit (name: string, message: unknown): Promise<Emitted> {
+  #emit (name: string, message: unknown, key: string | undefined): Promise<Emitted> {
     let payload: Uint8Array
     try {
       const unusable = this.#life.unusable()
@@ -213,7 +216,7 @@ export class HyperEmitter<E extends EventMap<E> = UntypedEvents> {
       return Promise.reject(err)
     }
     // the log's commit hands the event on to listeners and readers (see Delivery)
-    return this.#life.state === 'open' ? this.#log!.append(name, payload, emitted) : this.#life.opened().then(l => l.append(name, payload, emitted))
+    return this.#life.state === 'open' ? this.#log!.append(name, payload, emitted, key) : this.#life.opened().then(l => l.append(name, payload, emitted, key))
   }
 
   /**
@@ -259,7 +262,7 @@ export class HyperEmitter<E extends EventMap<E> = UntypedEvents> {
    */
   stream (options: ReadOptions = {}): EventStream {
     // what is written to the stream is checked at run time only
-    return new EventStream(this.#readerSource(), (name, payload) => (this as unknown as HyperEmitter).emit(name, payload), options)
+    return new EventStream(this.#readerSource(), (name, payload, key) => this.#emit(name, payload, key), options)
   }
 
   /**

@@ -1,7 +1,7 @@
 import './polyfill.js'
 
 export { HyperEmitter, hyperEmitter, Emitted } from './emitter.js'
-export type { HyperEmitterOptions, StatusEvents } from './options.js'
+export type { EmitOptions, HyperEmitterOptions, StatusEvents } from './options.js'
 export type { Listener } from './delivery.js'
 export type { Callback } from './callback.js'
 export type { EmitterState, AbortOptions } from './lifecycle.js'

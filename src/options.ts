@@ -42,6 +42,13 @@ export interface HyperEmitterOptions {
    * entries travel along a broadcast tree. @default 6
    */
   activePeers?: number
+  /**
+   * How many emit keys this node remembers: an emit with `{ key }` of one of
+   * the newest this many keys it stored stores nothing and resolves with the
+   * first entry. Each costs about 100 bytes of memory (a 36-character key)
+   * and a record in the db. @default 100000
+   */
+  idempotencyWindow?: number
   /** Known peers kept in reserve to replace active ones that fail (the passive view). @default 30 */
   passivePeers?: number
   /** most open connections. @default 100 */
@@ -65,4 +72,18 @@ export interface StatusEvents {
   'listener-error': unknown
   /** a reader or cursor resumed at the log's floor: what it was to read next was dropped (retention) */
   'read:floor': FloorNotice
+}
+
+/** What `emit(name, message, options)` takes. */
+export interface EmitOptions {
+  /**
+   * An idempotency key (a string of 1 to 256 UTF-8 bytes): when this node
+   * stored an event with the same key among its newest `idempotencyWindow`
+   * keys, or one with it is being stored, the emit stores nothing and
+   * resolves with that event's `{ id, seq }`, whatever its name and message.
+   * Kept in this node's db with the entry, atomically: it holds across
+   * restarts and crashes. Per node: another node does not know it, and the
+   * key travels to no peer.
+   */
+  key?: string
 }

@@ -1,6 +1,8 @@
 import { Duplex } from 'node:stream'
+import { HyperEmitterError } from './errors.js'
 import { toHex } from './log/entry.js'
-import type { Log, LogEntry } from './log/log.js'
+import type { Log, LogEntry, ReadFilter } from './log/log.js'
+import { writerKey } from './node/network.js'
 import type { Schema } from './schema/index.js'
 
 interface EventFields {
@@ -48,6 +50,17 @@ export interface ReadOptions {
   cursor?: string
   /** Keep waiting for new events at the end of the log. @default true */
   live?: boolean
+  /**
+   * Only events of these names, exactly as emitted (events of names the
+   * schema does not define too: they come as unknown). Read from an index:
+   * the cost follows the events read, not the log. @default every name
+   */
+  names?: readonly string[]
+  /**
+   * Only events by these authors: peer ids or hex public keys (an event's
+   * `author`). With `names`, an event must match both. @default every author
+   */
+  authors?: readonly string[]
   /** AbortSignal that ends the iteration (also while it waits for the emitter to open). */
   signal?: AbortSignal
   /**
@@ -113,11 +126,32 @@ export interface ReaderSource {
  * (written at most once per chunk and when the reader ends).
  */
 export function readEvents (src: ReaderSource, opts: ReadOptions = {}): AsyncGenerator<Event> {
+  const filter = readFilter(opts)
   // 'now' is when the reader is made, not when it is first read
-  return read(src, opts, src.now(), src.closed())
+  return read(src, opts, filter, src.now(), src.closed())
 }
 
-async function * read (src: ReaderSource, opts: ReadOptions, now: number | undefined, closedAtStart: boolean): AsyncGenerator<Event> {
+/** The names and authors a reader asks for, checked; undefined for every event. */
+function readFilter (opts: ReadOptions): ReadFilter | undefined {
+  const { names, authors } = opts
+  if (names == null && authors == null) return undefined
+  if (names != null && !(Array.isArray(names) && names.every(n => typeof n === 'string'))) {
+    throw new HyperEmitterError('options.names must be an array of event names', 'ERR_INVALID_OPTION')
+  }
+  if (authors != null && !(Array.isArray(authors) && authors.every(a => typeof a === 'string'))) {
+    throw new HyperEmitterError('options.authors must be an array of peer ids or hex public keys', 'ERR_INVALID_OPTION')
+  }
+  const keys = authors?.map(author => {
+    try {
+      return writerKey(author)
+    } catch (err) {
+      throw new HyperEmitterError(`options.authors: ${JSON.stringify(author)} is not a peer id or a hex public key`, 'ERR_INVALID_OPTION', { cause: err })
+    }
+  })
+  return { names, authors: keys }
+}
+
+async function * read (src: ReaderSource, opts: ReadOptions, filter: ReadFilter | undefined, now: number | undefined, closedAtStart: boolean): AsyncGenerator<Event> {
   let log: Log
   try {
     log = await src.log(opts.signal)
@@ -136,27 +170,46 @@ async function * read (src: ReaderSource, opts: ReadOptions, now: number | undef
   let savedPos = saved
   // the event last yielded: a consumer that ends the iteration (break) took it
   let inHand = pos
+  // with a filter: the feed position up to which the reader looked (events
+  // it skipped are past `pos`, the last one taken)
+  let scanned = pos
   const save = async (): Promise<void> => {
     if (opts.cursor != null && pos !== savedPos && !log.closed) {
       savedPos = pos
       await log.setCursor(opts.cursor, pos)
     }
   }
+  // Retention dropped what this reader was to read next, up to `floor`: it
+  // says so, and goes on from there (a cursor is saved there).
+  const behind = (floor: number): void => {
+    const notice: FloorNotice = { ...(opts.cursor != null ? { cursor: opts.cursor } : {}), from: Math.max(pos, scanned) + 1, to: floor }
+    pos = Math.max(pos, floor)
+    scanned = Math.max(scanned, floor)
+    inHand = Math.max(inHand, floor)
+    opts.onFloor?.(notice)
+    src.floor?.(notice)
+  }
   try {
     while (!src.closed() && opts.signal?.aborted !== true) {
-      const chunk = pos < log.length ? await log.read(pos + 1, READ_CHUNK) : []
+      if (Math.max(pos, scanned) < log.floor) behind(log.floor)
+      let chunk: LogEntry[] = []
+      if (filter == null) {
+        if (pos < log.length) chunk = await log.read(pos + 1, READ_CHUNK)
+      } else if (scanned < log.length) {
+        const found = await log.readWhere(filter, scanned, READ_CHUNK)
+        scanned = found.scanned
+        chunk = found.entries
+        // nothing of the filter's in that stretch: look further
+        if (chunk.length === 0 && scanned < log.length) continue
+      }
       if (chunk.length === 0) {
         await save()
         if (opts.live === false) return
         await src.changed(opts.signal)
         continue
       }
-      if (chunk[0].seq > pos + 1) {
-        // retention dropped what this reader was to read next: it says so
-        const notice: FloorNotice = { ...(opts.cursor != null ? { cursor: opts.cursor } : {}), from: pos + 1, to: chunk[0].seq - 1 }
-        opts.onFloor?.(notice)
-        src.floor?.(notice)
-      }
+      // a read that a compaction overtook starts past where it was asked to
+      if (filter == null && chunk[0].seq > pos + 1) behind(chunk[0].seq - 1)
       for (const e of chunk) {
         inHand = e.seq
         yield toEvent(schema, e)
@@ -175,15 +228,15 @@ async function * read (src: ReaderSource, opts: ReadOptions, now: number | undef
  * A Node Duplex in object mode: reads `{ name, payload }` events (and
  * `{ name, payload, unknown: true }` for the events the schema does not
  * define, their payload the raw bytes), and emits every `{ name, payload }`
- * written to it.
+ * written to it (`{ name, payload, key }` with an emit key).
  */
 export class EventStream extends Duplex {
   readonly #iterator: AsyncGenerator<Event>
-  readonly #emit: (name: string, payload: unknown) => Promise<unknown>
+  readonly #emit: (name: string, payload: unknown, key: string | undefined) => Promise<unknown>
   readonly #abort = new AbortController()
   #reading = false
 
-  constructor (src: ReaderSource, emit: (name: string, payload: unknown) => Promise<unknown>, opts: ReadOptions = {}) {
+  constructor (src: ReaderSource, emit: (name: string, payload: unknown, key: string | undefined) => Promise<unknown>, opts: ReadOptions = {}) {
     super({ objectMode: true, highWaterMark: 64 })
     this.#iterator = readEvents(src, {
       ...opts,
@@ -216,12 +269,12 @@ export class EventStream extends Duplex {
     }
   }
 
-  override _write (chunk: { name?: unknown, payload?: unknown }, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+  override _write (chunk: { name?: unknown, payload?: unknown, key?: unknown }, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (chunk == null || typeof chunk.name !== 'string') {
       cb(new TypeError('write { name, payload } objects'))
       return
     }
-    this.#emit(chunk.name, chunk.payload ?? {}).then(() => { cb() }, cb)
+    this.#emit(chunk.name, chunk.payload ?? {}, chunk.key as string | undefined).then(() => { cb() }, cb)
   }
 
   override _destroy (err: Error | null, cb: (err?: Error | null) => void): void {

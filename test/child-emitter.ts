@@ -24,9 +24,12 @@
 //   names     the event names `report` listens to instead
 //   unknown   report every event a reader yields as unknown (its schema lacks it)
 //   options   more HyperEmitter options (JSON), e.g. {"activePeers": 3}
-//   emit      {base, concurrency, pauseMs}: emit Integer {value: base, base+1, ...} with
+//   emit      {base, concurrency, pauseMs, keyed}: emit Integer {value: base, base+1, ...} with
 //             `concurrency` emits in flight (each waiting pauseMs after its last), until killed
-//             or told to stop; each RESOLVED emit is reported as {t:'a',v,id}
+//             or told to stop; each RESOLVED emit is reported as {t:'a',v,id}; with keyed,
+//             each with the idempotency key `v${value}`
+//   stallWrites  once open, level's batch() never ends: commits stay in the write-ahead
+//             file only (what a crash before level's write leaves)
 //
 // Lines (t = type):
 //   {t:'open', length, id, peerId, vector}       the db is open
@@ -49,7 +52,7 @@
 //   {t:'closed'}                                 after close, before exit 0
 //   {t:'error', message}                         a failure; then exit 1
 //
-// stdin commands: {cmd:'emit', name, msg, tag}, {cmd:'burst', name, count, base, tag}
+// stdin commands: {cmd:'emit', name, msg, tag, key}, {cmd:'burst', name, count, base, tag}
 // (count Integer emits at once), {cmd:'stop'} (stop the emit workers),
 // {cmd:'length', tag}, {cmd:'state', tag} (with verify), {cmd:'close'}.
 // It closes and exits when stdin ends (the parent died), and never lives
@@ -75,7 +78,8 @@ interface Config {
   connect?: string
   progress?: number
   report?: boolean
-  emit?: { base: number, concurrency: number, pauseMs?: number }
+  emit?: { base: number, concurrency: number, pauseMs?: number, keyed?: boolean }
+  stallWrites?: boolean
   options?: HyperEmitterOptions
 }
 
@@ -155,7 +159,7 @@ async function check (log: Log, schema: Schema, file: string): Promise<void> {
   out({ t: 'check', acked: acked.length, missing: missing.slice(0, 20), missingCount: missing.length, wrongPlace: wrongPlace.slice(0, 20), wrongPlaceCount: wrongPlace.length, duplicates })
 }
 
-async function emitLoop (e: HyperEmitter, base: number, concurrency: number, pauseMs = 0): Promise<void> {
+async function emitLoop (e: HyperEmitter, base: number, concurrency: number, pauseMs = 0, keyed = false): Promise<void> {
   let next = base
   emitting = true
   out({ t: 'emitting' })
@@ -164,7 +168,7 @@ async function emitLoop (e: HyperEmitter, base: number, concurrency: number, pau
       const v = next++
       let r: Emitted
       try {
-        r = await e.emit('Integer', { value: v })
+        r = await e.emit('Integer', { value: v }, keyed ? { key: `v${v}` } : {})
       } catch (err) {
         if (!emitting) return
         emitting = false
@@ -196,7 +200,7 @@ async function syncedWith (e: HyperEmitter, peer: string): Promise<void> {
 }
 
 async function command (e: HyperEmitter, line: string): Promise<void> {
-  let c: { cmd: string, name?: string, msg?: unknown, tag?: string, count?: number, base?: number }
+  let c: { cmd: string, name?: string, msg?: unknown, tag?: string, count?: number, base?: number, key?: string }
   try {
     c = JSON.parse(line) as typeof c
   } catch {
@@ -205,8 +209,8 @@ async function command (e: HyperEmitter, line: string): Promise<void> {
   }
   switch (c.cmd) {
     case 'emit': {
-      const r = await e.emit(c.name!, c.msg)
-      out({ t: 'emitted', tag: c.tag, id: r.id, seq: r.seq })
+      const r = await e.emit(c.name!, c.msg, { key: c.key })
+      out({ t: 'emitted', tag: c.tag, id: r.id, seq: r.seq, length: e.log.length })
       break
     }
     case 'burst': {
@@ -247,11 +251,13 @@ try {
       await l.close()
     }
   }
-  const e = new HyperEmitter(config.db === 'memory' ? new MemoryLevel() : config.db, schema, { reconnectTimeout: 100, fsync: config.fsync, ...config.options })
+  const level = config.db === 'memory' ? new MemoryLevel() : new ClassicLevel(config.db)
+  const e = new HyperEmitter(level, schema, { reconnectTimeout: 100, fsync: config.fsync, ...config.options })
   emitter = e
   e.status.on('peer:refused', ({ peer, code, reason, remote }: { peer: string, code: string, reason: string, remote: boolean }) => { out({ t: 'refused', peer, code, reason, remote }) })
   e.status.on('peer:invalid', ({ peer, count, reason }: { peer: string, count: number, reason: string }) => { out({ t: 'invalid', peer, count, reason }) })
   await e.ready()
+  if (config.stallWrites === true) (level as { batch: unknown }).batch = () => new Promise(() => {})
   out({ t: 'open', length: e.log.length, id: e.id, peerId: e.peerId, ms: Math.round(performance.now()), vector: Object.fromEntries(e.log.vector()) })
   if (config.progress != null) {
     const every = config.progress
@@ -284,7 +290,7 @@ try {
   let addrs: string[] = []
   if (config.listen === true) addrs = (await e.listen(config.port ?? 0, '127.0.0.1')).map(a => a.toString())
   out({ t: 'ready', addrs, peerId: e.peerId, length: e.log.length })
-  const emitting = config.emit != null ? emitLoop(e, config.emit.base, config.emit.concurrency, config.emit.pauseMs) : undefined
+  const emitting = config.emit != null ? emitLoop(e, config.emit.base, config.emit.concurrency, config.emit.pauseMs, config.emit.keyed) : undefined
   if (config.connect != null) {
     const peer = await e.connect(config.connect)
     out({ t: 'connected', peer, at: Math.round(performance.now()) })

@@ -257,6 +257,46 @@ test('bad lines are reported by number and skipped; the good ones go in', async 
   assert.equal(parsed(stored.stdout), [hello('before'), hello('after')])
 })
 
+test('--name and --author print only those events, each filter resuming on a cursor of its own', async () => {
+  const db = join(await temp(), 'N')
+  const integer = (value: number): { name: string, payload: Record<string, unknown> } => ({ name: 'Integer', payload: { value } })
+  const input = [hello('1'), integer(1), integer(2), hello('2'), integer(3)]
+  const all = await hypem(['--no-repl', '--db', db, SCHEMA], ndjson(input))
+  assert.equal(parsed(all.stdout), input)
+  const hellos = await hypem(['--no-repl', '--db', db, '--name', 'Hello', SCHEMA])
+  assert.equal(parsed(hellos.stdout), [hello('1'), hello('2')])
+  // its cursor: nothing new for Hello, the events stored meanwhile for Integer
+  const more = await hypem(['--no-repl', '--db', db, '--name', 'Hello', SCHEMA], ndjson([integer(4), hello('3'), integer(5)]))
+  assert.equal(parsed(more.stdout), [hello('3')])
+  const integers = await hypem(['--no-repl', '--db', db, '--name', 'Integer', '--name', 'Nope', SCHEMA])
+  assert.equal(parsed(integers.stdout), [1, 2, 3, 4, 5].map(integer))
+  const both = await hypem(['--no-repl', '--db', db, '--from-scratch', '--name', 'Hello', '--name', 'Integer', SCHEMA])
+  assert.equal(parsed(both.stdout), [...input, integer(4), hello('3'), integer(5)])
+  // nobody wrote these
+  const stranger = await hypem(['--no-repl', '--db', db, '--from-scratch', '--author', 'ab'.repeat(32), SCHEMA])
+  assert.equal(parsed(stranger.stdout), [])
+  // the unfiltered cursor did not move with the filtered runs: the lines of the run that had --name come now
+  const rest = await hypem(['--no-repl', '--db', db, SCHEMA])
+  assert.equal(parsed(rest.stdout), [integer(4), hello('3'), integer(5)])
+  for (const r of [all, hellos, more, integers, both, stranger, rest]) assert.is(r.code, 0, r.stderr)
+})
+
+test('an input line\'s "key" is its emit\'s idempotency key: a line imported twice is stored once', async () => {
+  const db = join(await temp(), 'K')
+  const keyed = (from: string, key: string): string => JSON.stringify({ ...hello(from), key }) + '\n'
+  const input = keyed('1', 'a') + keyed('2', 'b') + keyed('1 again', 'a') + JSON.stringify(hello('no key')) + '\n'
+  const first = await hypem(['--no-repl', '--db', db, SCHEMA], input)
+  assert.is(first.code, 0, first.stderr)
+  assert.equal(parsed(first.stdout), [hello('1'), hello('2'), hello('no key')])
+  // the same file again, as a producer retrying after a crash would
+  const again = await hypem(['--no-repl', '--db', db, SCHEMA], input)
+  assert.is(again.code, 0, again.stderr)
+  assert.equal(parsed(again.stdout), [hello('no key')])
+  const bad = await hypem(['--no-repl', '--db', db, SCHEMA], JSON.stringify({ ...hello('x'), key: 5 }) + '\n')
+  assert.is(bad.code, 3)
+  assert.match(bad.stderr, /^hypem: line 1: "key" must be a string/m)
+})
+
 test('bytes fields travel as base64, and come back in', async () => {
   const dir = await temp()
   const schema = join(dir, 'blob.proto')
@@ -386,6 +426,8 @@ const DEFAULTS: CliOptions = {
   topic: undefined,
   repl: undefined,
   fromScratch: false,
+  names: [],
+  authors: [],
   quiet: false,
   help: false,
   version: false,
@@ -411,6 +453,9 @@ const ARGS: Array<[string, string[], Partial<CliOptions> | RegExp]> = [
   ['hosts', ['--host', '0.0.0.0', '--target-port', '1', '--target-host', '10.0.0.1', 's.proto'], { host: '0.0.0.0', targetPort: 1, targetHost: '10.0.0.1' }],
   ['--no-repl and --from-scratch', ['--no-repl', '--from-scratch', 's.proto'], { repl: false, fromScratch: true }],
   ['--repl', ['--repl', 's.proto'], { repl: true }],
+  ['repeated --name and --author', ['--name', 'Hello', '--name=pkg.Integer', '--author', 'ab'.repeat(32), '--author', '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN', 's.proto'], { names: ['Hello', 'pkg.Integer'], authors: ['ab'.repeat(32), '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'] }],
+  ['an --author that is no peer id', ['--author', 'bob', 's.proto'], /--author must be a peer id/],
+  ['an empty --name', ['--name=', 's.proto'], /--name must not be empty/],
   ['verify', ['verify', '--db', 'db'], { command: 'verify', db: 'db', schema: undefined }],
   ['verify needs --db', ['verify'], /verify needs --db/],
   ['compact', ['compact', '--db', 'db', '--retain-events', '100'], { command: 'compact', db: 'db', schema: undefined, retention: { maxEvents: 100 } }],
@@ -474,7 +519,8 @@ test('ndjson lines, REPL lines and progress text', () => {
   ]
   for (const [got, expected] of cases) assert.is(got, expected)
   assert.equal(parseJsonLine('{"name":"Hello"}'), { name: 'Hello', payload: {} })
-  for (const bad of ['nope', '[]', '{"payload":{}}', '{"name":"A","payload":[1]}', 'null']) {
+  assert.equal(parseJsonLine('{"name":"Hello","key":"k"}'), { name: 'Hello', payload: {}, key: 'k' })
+  for (const bad of ['nope', '[]', '{"payload":{}}', '{"name":"A","payload":[1]}', 'null', '{"name":"A","key":""}', '{"name":"A","key":[]}']) {
     assert.throws(() => parseJsonLine(bad), (err: Error) => err instanceof LineError, bad)
   }
   const text = formatMetrics({ emitted: 1, received: 2, refused: 3, peers: 4, entries: 5, syncLag: 0 })

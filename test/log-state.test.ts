@@ -9,8 +9,8 @@ import type { BatchOp } from '../src/log/level.js'
 import { CHECKPOINT_COMMITS, CHECKPOINT_ENTRIES, LogState, type Prepared } from '../src/log/state.js'
 import type { LogEntry } from '../src/log/types.js'
 
-type Name = 'entries' | 'feed' | 'heads' | 'runs' | 'meta'
-const LEVELS = { entries: 'entries', feed: 'feed', heads: 'heads', runs: 'runs', meta: 'meta' } as const
+type Name = 'entries' | 'feed' | 'heads' | 'runs' | 'meta' | 'names' | 'keys'
+const LEVELS = { entries: 'entries', feed: 'feed', heads: 'heads', runs: 'runs', meta: 'meta', names: 'names', keys: 'keys' } as const
 
 const AUTHORS = new Map(['a', 'b', 'c'].map((who, i) => [who, new Identity(new Uint8Array(32).fill(i + 1))]))
 
@@ -48,7 +48,7 @@ class Entries {
   /** Readable ops: `sublevel key -> value`, by entry and author names. */
   ops (ops: Array<BatchOp<Name>>): string[] {
     return ops.map(o => {
-      assert.is(o.type, 'put')
+      if (o.type === 'del') return `del ${o.sublevel} ${o.key.toString()}`
       const value = o.value!
       switch (o.sublevel) {
         case 'entries':
@@ -58,6 +58,12 @@ class Entries {
         case 'runs': return `runs ${authorName(o.key.subarray(0, 32))}@${readSeq(o.key.subarray(32))} -> last ${readSeq(value)} at ${readSeq(value.subarray(8))}`
         case 'heads': return `heads ${ids(value).map(id => this.name(id)).sort().join(' ')}`
         case 'meta': return `meta ${o.key.toString()} -> ${readSeq(value)}`
+        case 'names': {
+          const length = o.key.readUInt16BE(0)
+          assert.is(value.byteLength, 0)
+          return `names ${o.key.toString('utf8', 2, 2 + length)}@${readSeq(o.key.subarray(2 + length))}`
+        }
+        case 'keys': return `keys ${o.key.toString()} -> ${readSeq(value)}`
       }
       throw new Error(`op on ${String(o.sublevel)}`)
     })
@@ -100,7 +106,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'one author\'s chain: each entry and its feed position, no run record yet',
     commits: [['a1', 'a2', 'a3']],
-    ops: ['entries a1', 'feed 1 -> a1', 'entries a2', 'feed 2 -> a2', 'entries a3', 'feed 3 -> a3'],
+    ops: ['entries a1', 'feed 1 -> a1', 'names Test@1', 'entries a2', 'feed 2 -> a2', 'names Test@2', 'entries a3', 'feed 3 -> a3', 'names Test@3'],
     heads: ['a3'],
     authors: { a: 'seq 3, run from seq 1 at feed 1' },
     clock: 3
@@ -108,7 +114,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'a chain over several commits stays one run',
     commits: [['a1'], ['a2'], ['a3', 'a4']],
-    ops: ['entries a3', 'feed 3 -> a3', 'entries a4', 'feed 4 -> a4'],
+    ops: ['entries a3', 'feed 3 -> a3', 'names Test@3', 'entries a4', 'feed 4 -> a4', 'names Test@4'],
     heads: ['a4'],
     authors: { a: 'seq 4, run from seq 1 at feed 1' },
     clock: 4
@@ -116,7 +122,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'two authors with no links: two heads',
     commits: [['a1'], ['b1', 'b2']],
-    ops: ['entries b1', 'feed 2 -> b1', 'entries b2', 'feed 3 -> b2'],
+    ops: ['entries b1', 'feed 2 -> b1', 'names Test@2', 'entries b2', 'feed 3 -> b2', 'names Test@3'],
     heads: ['a1', 'b2'],
     authors: { a: 'seq 1, run from seq 1 at feed 1', b: 'seq 2, run from seq 1 at feed 2' },
     clock: 2
@@ -124,7 +130,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'a link merges heads, and the clock passes the linked one',
     commits: [['a1'], ['b1', 'b2', 'b3'], ['a2>b3']],
-    ops: ['entries a2', 'feed 5 -> a2', 'runs a@1 -> last 1 at 1'],
+    ops: ['entries a2', 'feed 5 -> a2', 'names Test@5', 'runs a@1 -> last 1 at 1'],
     heads: ['a2'],
     authors: { a: 'seq 2, run from seq 2 at feed 5', b: 'seq 3, run from seq 1 at feed 2' },
     clock: 4
@@ -132,7 +138,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'an author\'s run ended by another\'s entry is written when the next one starts',
     commits: [['a1', 'b1', 'a2']],
-    ops: ['entries a1', 'feed 1 -> a1', 'entries b1', 'feed 2 -> b1', 'entries a2', 'feed 3 -> a2', 'runs a@1 -> last 1 at 1'],
+    ops: ['entries a1', 'feed 1 -> a1', 'names Test@1', 'entries b1', 'feed 2 -> b1', 'names Test@2', 'entries a2', 'feed 3 -> a2', 'names Test@3', 'runs a@1 -> last 1 at 1'],
     heads: ['a2', 'b1'],
     authors: { a: 'seq 2, run from seq 2 at feed 3', b: 'seq 1, run from seq 1 at feed 2' },
     clock: 2
@@ -140,7 +146,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'a run ended in an earlier commit is written by the commit that starts the next',
     commits: [['a1', 'a2'], ['b1'], ['a3>b1']],
-    ops: ['entries a3', 'feed 4 -> a3', 'runs a@1 -> last 2 at 1'],
+    ops: ['entries a3', 'feed 4 -> a3', 'names Test@4', 'runs a@1 -> last 2 at 1'],
     heads: ['a3'],
     authors: { a: 'seq 3, run from seq 3 at feed 4', b: 'seq 1, run from seq 1 at feed 3' },
     clock: 3
@@ -148,7 +154,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'entries linking the tip of the same commit leave one head',
     commits: [['a1', 'b1>a1', 'c1>b1']],
-    ops: ['entries a1', 'feed 1 -> a1', 'entries b1', 'feed 2 -> b1', 'entries c1', 'feed 3 -> c1'],
+    ops: ['entries a1', 'feed 1 -> a1', 'names Test@1', 'entries b1', 'feed 2 -> b1', 'names Test@2', 'entries c1', 'feed 3 -> c1', 'names Test@3'],
     heads: ['c1'],
     authors: { a: 'seq 1, run from seq 1 at feed 1', b: 'seq 1, run from seq 1 at feed 2', c: 'seq 1, run from seq 1 at feed 3' },
     clock: 3
@@ -212,11 +218,12 @@ test(`a checkpoint every ${CHECKPOINT_COMMITS} commits: changed runs, heads, pos
   assert.is(state.checkpoint, 0)
   const c = state.prepare([names.get(`a${CHECKPOINT_COMMITS - 1}`)])
   assert.is(c.checkpoint, true)
-  assert.equal(names.ops(c.ops).slice(2), [
+  assert.equal(names.ops(c.ops).slice(3), [
     `runs b@1 -> last 1 at 1`,
     `runs a@1 -> last ${CHECKPOINT_COMMITS - 1} at 2`,
     `heads a${CHECKPOINT_COMMITS - 1} b1`,
-    `meta checkpoint -> ${CHECKPOINT_COMMITS}`
+    `meta checkpoint -> ${CHECKPOINT_COMMITS}`,
+    `meta name-index -> ${CHECKPOINT_COMMITS}`
   ])
   state.apply(c)
   assert.is(state.checkpoint, CHECKPOINT_COMMITS)
@@ -226,7 +233,8 @@ test(`a checkpoint every ${CHECKPOINT_COMMITS} commits: changed runs, heads, pos
   assert.equal(names.ops(state.closingCheckpoint()!), [
     `runs a@1 -> last ${CHECKPOINT_COMMITS} at 2`,
     `heads a${CHECKPOINT_COMMITS} b1`,
-    `meta checkpoint -> ${CHECKPOINT_COMMITS + 1}`
+    `meta checkpoint -> ${CHECKPOINT_COMMITS + 1}`,
+    `meta name-index -> ${CHECKPOINT_COMMITS + 1}`
   ])
 })
 
@@ -237,7 +245,7 @@ test(`a checkpoint once ${CHECKPOINT_ENTRIES} entries are past the last`, () => 
   assert.is(commit(state, names, [chain])!.checkpoint, false)
   const c = state.prepare([names.get(`a${CHECKPOINT_ENTRIES}`)])
   assert.is(c.checkpoint, true)
-  assert.equal(names.ops(c.ops).slice(2), [`runs a@1 -> last ${CHECKPOINT_ENTRIES} at 1`, `heads a${CHECKPOINT_ENTRIES}`, `meta checkpoint -> ${CHECKPOINT_ENTRIES}`])
+  assert.equal(names.ops(c.ops).slice(3), [`runs a@1 -> last ${CHECKPOINT_ENTRIES} at 1`, `heads a${CHECKPOINT_ENTRIES}`, `meta checkpoint -> ${CHECKPOINT_ENTRIES}`, `meta name-index -> ${CHECKPOINT_ENTRIES}`])
 })
 
 test('records older than the feed: the first commit after opening is a checkpoint', () => {
@@ -255,7 +263,26 @@ test('records older than the feed: the first commit after opening is a checkpoin
   assert.equal(heads(opened, names), ['a2'])
   const c = opened.prepare([names.get('b1')])
   assert.is(c.checkpoint, true)
-  assert.equal(names.ops(c.ops), ['entries b1', 'feed 3 -> b1', 'runs a@1 -> last 2 at 1', 'runs b@1 -> last 1 at 3', 'heads a2 b1', 'meta checkpoint -> 3'])
+  assert.equal(names.ops(c.ops), ['entries b1', 'feed 3 -> b1', 'names Test@3', 'runs a@1 -> last 2 at 1', 'runs b@1 -> last 1 at 3', 'heads a2 b1', 'meta checkpoint -> 3', 'meta name-index -> 3'])
+})
+
+test('emit keys: a record per key in the commit, and the oldest removed once past the window', () => {
+  const names = new Entries()
+  const state = new LogState<Name>(LEVELS, undefined, 2)
+  let c = state.prepare([names.get('a1'), names.get('a2')], ['x', undefined])
+  assert.equal(names.ops(c.ops).slice(6), ['keys x -> 1'])
+  assert.is(state.keyed('x'), undefined, 'not before it is applied')
+  state.apply(c)
+  assert.is(state.keyed('x'), 1)
+  c = state.prepare([names.get('a3'), names.get('a4')], ['y', 'z'])
+  assert.equal(names.ops(c.ops).slice(6), ['del keys x', 'keys y -> 3', 'keys z -> 4'])
+  state.apply(c)
+  assert.equal([state.keyed('x'), state.keyed('y'), state.keyed('z'), state.keyCount], [undefined, 3, 4, 2])
+  // more keys in one commit than the window: the newest
+  c = state.prepare([names.get('a5'), names.get('a6'), names.get('a7')], ['p', 'q', 'r'])
+  assert.equal(names.ops(c.ops).slice(9), ['del keys y', 'del keys z', 'keys q -> 6', 'keys r -> 7'])
+  state.apply(c)
+  assert.equal([state.keyed('p'), state.keyed('q'), state.keyed('r')], [undefined, 6, 7])
 })
 
 test('a fresh state has nothing to checkpoint at close', () => {

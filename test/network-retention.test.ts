@@ -89,6 +89,12 @@ test('retention across restarts of an emitter: the floor stays; a reader from th
   assert.is(seen.length, 100)
   assert.is(seen[0], floor + 1)
   assert.equal(notices, [{ cursor: 'c1', from: 1, to: floor }])
+  // a reader by name too
+  const named: FloorNotice[] = []
+  let count = 0
+  for await (const ev of e.events({ names: ['Integer'], from: 'beginning', live: false, onFloor: n => named.push(n) })) if (ev.seq > floor) count++
+  assert.is(count, 100)
+  assert.equal(named, [{ from: 1, to: floor }])
   // a cursor that fell behind the floor resumes at it too
   await burst(e, 1200, 5000)
   await until(() => e.log.length - e.log.floor === 100, 20_000, 'compaction')

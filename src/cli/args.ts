@@ -20,6 +20,10 @@ export interface CliOptions {
   /** true: REPL, false: ndjson, undefined: REPL when stdin is a terminal */
   repl: boolean | undefined
   fromScratch: boolean
+  /** print only the events of these names (none: every name) */
+  names: string[]
+  /** print only the events by these authors, peer ids or hex public keys (none: every author) */
+  authors: string[]
   quiet: boolean
   help: boolean
   version: boolean
@@ -47,6 +51,15 @@ export interface CliOptions {
   diff: [string, string] | undefined
   /** the subcommand: `verify` checks the log in --db offline, `schema-diff` compares two schemas, `types` prints the schema's TypeScript types */
   command: 'run' | 'verify' | 'compact' | 'schema-diff' | 'types'
+}
+
+/** The events --name and --author ask for, as `events()` takes them; undefined for all. */
+export function readFilter (options: Pick<CliOptions, 'names' | 'authors'>): { names?: string[], authors?: string[] } | undefined {
+  if (options.names.length === 0 && options.authors.length === 0) return undefined
+  return {
+    ...(options.names.length > 0 ? { names: options.names } : {}),
+    ...(options.authors.length > 0 ? { authors: options.authors } : {})
+  }
 }
 
 /** A command line that cannot be run; main prints it and exits 2. */
@@ -81,6 +94,10 @@ Flags:
   --repl                 start the REPL even when stdin is not a terminal
   --no-repl              read and write newline-delimited JSON instead of the REPL
   --from-scratch         print every event from the beginning of the log
+  --name NAME            print only the events NAME (repeatable: any of them),
+                         read from the log's index of names
+  --author ID            print only the events by this peer id or hex public
+                         key (repeatable); with --name, both must match
   --quiet                no notices, peer messages or progress on stderr
   --metrics-port N       serve Prometheus metrics at http://127.0.0.1:N/metrics
   --ui PORT              serve a live web view of the node at http://127.0.0.1:PORT/
@@ -108,10 +125,12 @@ The REPL (the default when stdin is a terminal) has the emitter as \`hyper\`:
 and prints every event as it is stored, its own and its peers'.
 
 Without the REPL, every event is written to stdout as one JSON line (bytes as
-base64), and every JSON line on stdin is emitted. With --db, output resumes
-where the last run stopped (--from-scratch starts over). hypem exits when stdin
-ends and every event is written, unless it listens or connects: then it runs
-until SIGINT or SIGTERM.
+base64), and every JSON line on stdin is emitted; a line's "key" field, when
+present, is the emit's idempotency key (a key this node stored lately is not
+stored again). With --db, output resumes where the last run (with the same
+--name and --author) stopped (--from-scratch starts over). hypem exits when
+stdin ends and every event is written, unless it listens or connects: then it
+runs until SIGINT or SIGTERM.
 
 \`hypem verify --db PATH\` checks every id, signature, parent link and clock of
 the log offline and prints what is wrong.
@@ -145,6 +164,8 @@ const FLAGS = {
   repl: { type: 'boolean' },
   'no-repl': { type: 'boolean' },
   'from-scratch': { type: 'boolean' },
+  name: { type: 'string', multiple: true },
+  author: { type: 'string', multiple: true },
   quiet: { type: 'boolean' },
   'metrics-port': { type: 'string' },
   ui: { type: 'string' },
@@ -206,6 +227,8 @@ export function parseArgs (argv: string[]): CliOptions {
     topic: values.topic,
     repl: values.repl === true ? true : values['no-repl'] === true ? false : undefined,
     fromScratch: values['from-scratch'] === true,
+    names: (values.name ?? []).map(name => nonEmpty('--name', name)!),
+    authors: (values.author ?? []).map(author),
     quiet: values.quiet === true,
     help: values.help === true,
     version: values.version === true,
@@ -257,6 +280,12 @@ export function duration (flag: string, value: string): number {
   const n = m == null ? NaN : Math.round(Number(m[1]) * UNITS[m[2] ?? 'ms'])
   if (!(Number.isSafeInteger(n) && n >= 1)) throw new UsageError(`${flag} must be a duration (ms, or with a unit: 30s, 10m, 12h, 7d), not "${value}"`)
   return n
+}
+
+// the shapes the library takes; it checks an Ed25519 peer id further
+function author (value: string): string {
+  if (!/^([0-9a-fA-F]{64}|12D3KooW[1-9A-HJ-NP-Za-km-z]{44})$/.test(value)) throw new UsageError(`--author must be a peer id (12D3KooW...) or a hex public key, not "${value}"`)
+  return value
 }
 
 function nonEmpty (flag: string, value: string | undefined): string | undefined {

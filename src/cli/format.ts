@@ -35,8 +35,16 @@ export function toJsonLine (event: PrintedEvent): string {
   return JSON.stringify(line, replacer) + '\n'
 }
 
-/** Parses one ndjson input line; throws LineError when it is not `{ name, payload? }`. */
-export function parseJsonLine (line: string): EventLine {
+/** An input line: an event, and the idempotency key to emit it with, if any. */
+export interface InputLine extends EventLine {
+  key?: string
+}
+
+/** Longest idempotency key (the library's limit, kept here to report the line). */
+const MAX_KEY_BYTES = 256
+
+/** Parses one ndjson input line; throws LineError when it is not `{ name, payload?, key? }`. */
+export function parseJsonLine (line: string): InputLine {
   let value: unknown
   try {
     value = JSON.parse(line)
@@ -44,10 +52,13 @@ export function parseJsonLine (line: string): EventLine {
     throw new LineError(`not JSON: ${(err as Error).message}`)
   }
   if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new LineError('not a {"name":...,"payload":...} object')
-  const { name, payload } = value as { name?: unknown, payload?: unknown }
+  const { name, payload, key } = value as { name?: unknown, payload?: unknown, key?: unknown }
   if (typeof name !== 'string' || name === '') throw new LineError('"name" must be the event name, a string')
   if (payload != null && (typeof payload !== 'object' || Array.isArray(payload))) throw new LineError('"payload" must be an object')
-  return { name, payload: (payload ?? {}) as Record<string, unknown> }
+  if (key != null && (typeof key !== 'string' || key === '' || Buffer.byteLength(key) > MAX_KEY_BYTES)) throw new LineError(`"key" must be a string of 1 to ${MAX_KEY_BYTES} bytes`)
+  const event: InputLine = { name, payload: (payload ?? {}) as Record<string, unknown> }
+  if (key != null) event.key = key
+  return event
 }
 
 /**

@@ -68,7 +68,7 @@ export class LineImport {
           if (this.#eventPeers++ === 0) init.notice(`hypem: line ${n}: EventPeer lines are not imported (a node only announces itself)`)
           continue
         }
-        const emitted: Promise<void> = emitter.emit(event.name, event.payload).then(() => {}, err => {
+        const emitted: Promise<void> = emitter.emit(event.name, event.payload, { key: event.key }).then(() => {}, err => {
           if (BAD_EVENT_CODES.has((err as { code?: string }).code ?? '')) skip(n, err)
           else fatal ??= err
         }).finally(() => { pending.delete(emitted) })

@@ -1,5 +1,5 @@
 import type { HyperEmitter } from '../index.js'
-import type { CliOptions } from './args.js'
+import { readFilter, type CliOptions } from './args.js'
 import { describeError } from './format.js'
 import { EXIT, type CliIO } from './io.js'
 import { EventWriter } from './ndjson-out.js'
@@ -8,7 +8,11 @@ import { goOnline, isLive, warnInMemory } from './online.js'
 import { FatalError } from './problems.js'
 import type { Progress } from './progress.js'
 
-/** The durable cursor of ndjson output with --db: the next run resumes after it. */
+/**
+ * The durable cursor of ndjson output with --db: the next run resumes after
+ * it. Output filtered by --name or --author has a cursor of its own, one per
+ * filter: a filtered run does not move the others.
+ */
 const CURSOR = 'hypem'
 
 /** The ndjson filter: events out on stdout, events in from stdin; resolves with the exit status. */
@@ -27,12 +31,13 @@ export async function runFilter (emitter: HyperEmitter, options: CliOptions, io:
   try {
     let cursor: string | undefined
     let start = 0
+    const filter = readFilter(options)
     if (options.db != null) {
-      cursor = CURSOR
-      if (options.fromScratch) await emitter.log.setCursor(CURSOR, 0)
-      start = await emitter.log.getCursor(CURSOR)
+      cursor = filter == null ? CURSOR : `${CURSOR} ${JSON.stringify(filter)}`
+      if (options.fromScratch) await emitter.log.setCursor(cursor, 0)
+      start = await emitter.log.getCursor(cursor)
     }
-    writer = new EventWriter(emitter, io.stdout, cursor, start, stopping.signal)
+    writer = new EventWriter(emitter, io.stdout, cursor, start, stopping.signal, filter)
     writer.done.catch(onOutputError)
 
     await goOnline(emitter, options, notice)

@@ -1,7 +1,7 @@
 import { start as startRepl } from 'node:repl'
 import { inspect } from 'node:util'
 import type { HyperEmitter } from '../index.js'
-import type { CliOptions } from './args.js'
+import { readFilter, type CliOptions } from './args.js'
 import { describeError, formatEvent } from './format.js'
 import { EXIT, type CliIO } from './io.js'
 import { goOnline, warnInMemory } from './online.js'
@@ -12,7 +12,7 @@ export async function runRepl (emitter: HyperEmitter, options: CliOptions, io: C
   const terminal = io.stdinIsTTY && io.stdoutIsTTY
   const reading = new AbortController()
   // made before going online: 'now' is fixed here, so our EventPeer and early replicas are printed
-  const events = emitter.events({ from: options.fromScratch ? 'beginning' : 'now', signal: reading.signal })
+  const events = emitter.events({ from: options.fromScratch ? 'beginning' : 'now', signal: reading.signal, ...readFilter(options) })
   await goOnline(emitter, options, line => { io.stdout.write(line + '\n') })
   warnInMemory(options, io)
   if (io.signal?.aborted === true) return EXIT.OK

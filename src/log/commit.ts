@@ -5,11 +5,11 @@
 // it); level gets the write-ahead file's commits in a later batch, the
 // flush, and reads wait for the flush to reach what they read.
 import { logger } from '@libp2p/logger'
-import type { AbstractBatchOperation, AbstractBatchOptions } from 'abstract-level'
+import type { AbstractBatchOptions } from 'abstract-level'
 import { ClosedError, StorageError } from '../errors.js'
 import { authorHex, encodeEntry, entryId, follows, readEntry, toHex, EMPTY, MAX_LINKS, type DecodedEntry, type Entry, type Head } from './entry.js'
 import type { Identity } from './identity.js'
-import { describe, type BatchOp } from './level.js'
+import { describe, type BatchOp, type LevelOps } from './level.js'
 import type { LogState } from './state.js'
 import { Boundary, type CutEntry } from './floors.js'
 import type { CommitListener, Db, LogEntry, Sub, Sublevels } from './types.js'
@@ -30,21 +30,27 @@ const WAL_RESET_BYTES = 64 * 1024
  */
 const WAL_MAX_BYTES = 1024 * 1024
 
-/**
- * The ops as level's batch() types them: a BatchOp is one class for put and
- * del (see level.ts), not abstract-level's union of two object types.
- */
-type LevelOps = Array<AbstractBatchOperation<Db, Buffer, Buffer>>
 /** classic-level's fsync option, which abstract-level's batch options lack. */
 const SYNC = { sync: true } as AbstractBatchOptions<Buffer, Buffer>
 
-interface PendingAppend {
-  name: string
-  payload: Uint8Array<ArrayBuffer>
+/** Who waits for an append: its caller, or a caller of another append with the same key. */
+interface Waiter {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   resolve: (value: any) => void
   reject: (err: Error) => void
   result: ((entry: LogEntry) => unknown) | undefined
+}
+
+interface PendingAppend extends Waiter {
+  name: string
+  payload: Uint8Array<ArrayBuffer>
+  key: string | undefined
+  /** appends with the same key made while this one was on its way: they get its entry */
+  same: Waiter[] | undefined
+}
+
+function settle (w: Waiter, entry: LogEntry): void {
+  w.resolve(w.result == null ? entry : w.result(entry))
 }
 
 interface FlushWaiter { upTo: number, resolve: () => void, reject: (err: Error) => void }
@@ -86,6 +92,8 @@ export class CommitPipeline {
   #flushingBytes = 0
   #flushing = false
   #flushWaiters: FlushWaiter[] = []
+  /** appends with an emit key, queued or being committed, by key */
+  readonly #keyed = new Map<string, PendingAppend>()
 
   constructor (db: Db, levels: Sublevels, state: LogState<Sub>, boundary: Boundary, identity: Identity, init: PipelineInit) {
     this.#db = db
@@ -98,10 +106,23 @@ export class CommitPipeline {
     this.#flushed = state.length
   }
 
-  /** Queues a local entry; see Log.append. */
-  append (name: string, payload: Uint8Array<ArrayBuffer>, result: ((entry: LogEntry) => unknown) | undefined): Promise<unknown> {
+  /**
+   * Queues a local entry; see Log.append. An append with the key of one on
+   * its way waits for that one's entry instead (the caller checked the
+   * stored keys first).
+   */
+  append (name: string, payload: Uint8Array<ArrayBuffer>, result: ((entry: LogEntry) => unknown) | undefined, key?: string): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ name, payload, resolve, reject, result })
+      if (key != null) {
+        const first = this.#keyed.get(key)
+        if (first != null) {
+          (first.same ??= []).push({ resolve, reject, result })
+          return
+        }
+      }
+      const item: PendingAppend = { name, payload, key, resolve, reject, result, same: undefined }
+      if (key != null) this.#keyed.set(key, item)
+      this.#queue.push(item)
       if (!this.#commitScheduled) {
         this.#commitScheduled = true
         // not awaited: #commitQueued never rejects, it rejects the queued appends instead
@@ -131,15 +152,33 @@ export class CommitPipeline {
     try {
       entries = this.#buildGroup(group)
     } catch (err) {
-      for (const item of group) item.reject(err as Error)
+      this.#refuse(group, err as Error)
       return
     }
+    const keys = group.some(item => item.key != null) ? group.map(item => item.key) : undefined
     try {
-      const stored = await this.#commit(entries)
-      group.forEach((item, i) => item.resolve(item.result == null ? stored[i] : item.result(stored[i])))
+      const stored = await this.#commit(entries, keys)
+      group.forEach((item, i) => {
+        settle(item, stored[i])
+        if (item.same != null) for (const w of item.same) settle(w, stored[i])
+      })
     } catch (err) {
-      for (const item of group) item.reject(err as Error)
+      this.#refuse(group, err as Error)
     }
+  }
+
+  // Rejects appends that will not be stored, and those waiting on their keys.
+  #refuse (group: PendingAppend[], err: Error): void {
+    for (const item of group) {
+      if (item.key != null && this.#keyed.get(item.key) === item) this.#keyed.delete(item.key)
+      item.reject(err)
+      if (item.same != null) for (const w of item.same) w.reject(err)
+    }
+  }
+
+  // Once the state holds a commit's keys, they are found there, not here.
+  #keysStored (keys: ReadonlyArray<string | undefined> | undefined): void {
+    if (keys != null) for (const key of keys) if (key != null) this.#keyed.delete(key)
   }
 
   // Only the last entry of a group is signed: its hash chain covers the rest.
@@ -241,19 +280,20 @@ export class CommitPipeline {
   // Writes one commit and only then applies it to the state, so a failed
   // write leaves the log exactly as it was. With a write-ahead file the commit
   // is durable once appended to it, and level gets it in a later flush.
-  async #commit (entries: DecodedEntry[]): Promise<LogEntry[]> {
+  async #commit (entries: DecodedEntry[], keys?: ReadonlyArray<string | undefined>): Promise<LogEntry[]> {
     this.checkWritable()
     const wal = this.#wal
     if (wal == null) {
-      const stored = await this.#commitToLevel(entries)
+      const stored = await this.#commitToLevel(entries, keys)
       this.#notify(stored)
       return stored
     }
     await this.#room(wal)
     this.checkWritable()
-    const c = this.#state.prepare(entries)
-    wal.append(c.stored[0].seq, entries.map(d => d.bytes), this.#fsync)
+    const c = this.#state.prepare(entries, keys)
+    wal.append(c.stored[0].seq, entries.map(d => d.bytes), this.#fsync, keys)
     this.#state.apply(c)
+    this.#keysStored(keys)
     for (const o of c.ops) this.#unflushed.push(o)
     this.#unflushedBytes += c.bytes
     this.#flush()
@@ -261,10 +301,11 @@ export class CommitPipeline {
     return c.stored
   }
 
-  async #commitToLevel (entries: DecodedEntry[]): Promise<LogEntry[]> {
-    const c = this.#state.prepare(entries)
+  async #commitToLevel (entries: DecodedEntry[], keys?: ReadonlyArray<string | undefined>): Promise<LogEntry[]> {
+    const c = this.#state.prepare(entries, keys)
     await this.#write(c.ops)
     this.#state.apply(c)
+    this.#keysStored(keys)
     this.#flushedUpTo(c.length)
     return c.stored
   }
@@ -382,6 +423,8 @@ export class CommitPipeline {
 
   async #recover (records: WalRecord[]): Promise<void> {
     const entries: DecodedEntry[] = []
+    // the emit key of each entry, with it: a retry after the crash finds it
+    const keys: Array<string | undefined> = []
     let next = this.#state.length + 1
     for (const record of records) {
       record.entries.forEach((bytes, i) => {
@@ -395,10 +438,12 @@ export class CommitPipeline {
           throw new StorageError(`entry ${seq} of the write-ahead file does not decode: it is damaged`, { cause: err })
         }
         entries.push({ id: entryId(bytes), bytes, entry })
+        keys.push(record.keys?.[i])
         next++
       })
     }
-    for (let i = 0; i < entries.length; i += MAX_GROUP) await this.#commitToLevel(entries.slice(i, i + MAX_GROUP))
+    const keyed = keys.some(key => key != null)
+    for (let i = 0; i < entries.length; i += MAX_GROUP) await this.#commitToLevel(entries.slice(i, i + MAX_GROUP), keyed ? keys.slice(i, i + MAX_GROUP) : undefined)
     if (entries.length > 0) log('recovered %d entries from the write-ahead file', entries.length)
   }
 
@@ -419,7 +464,7 @@ export class CommitPipeline {
     const queued = this.#queue.slice(this.#queueHead)
     this.#queue = []
     this.#queueHead = 0
-    for (const item of queued) item.reject(new ClosedError('the log was closed before this emit was stored'))
+    this.#refuse(queued, new ClosedError('the log was closed before this emit was stored'))
     await this.#tail
     this.#listeners.clear()
     await this.flushedTo(this.#state.length).catch(() => {})

@@ -93,3 +93,24 @@ export class AuthorState {
     return out
   }
 }
+
+/**
+ * The start of a name index key: the name's UTF-8 length (u16) and bytes.
+ * The length makes no name's keys a range inside another's, whatever
+ * characters the names hold (an entry's name is at most MAX_ENTRY_BYTES).
+ */
+export function namePrefix (name: string): Buffer {
+  const length = Buffer.byteLength(name)
+  const prefix = Buffer.allocUnsafe(2 + length)
+  prefix.writeUInt16BE(length, 0)
+  prefix.write(name, 2, 'utf8')
+  return prefix
+}
+
+/** name prefix || feed position: one name's keys sort in feed order */
+export function nameKey (prefix: Buffer, seq: number): Buffer {
+  const key = Buffer.allocUnsafe(prefix.byteLength + 8)
+  prefix.copy(key, 0)
+  writeSeq(key, seq, prefix.byteLength)
+  return key
+}

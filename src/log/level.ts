@@ -1,11 +1,22 @@
 // How the log lies in level: its sublevels, the keys of its single records,
 // and the shape of the ops a commit writes.
-import type { AnyLevel, Sub, Sublevels } from './types.js'
+import type { AbstractBatchOperation } from 'abstract-level'
+import { writeSeq } from './keys.js'
+import type { AnyLevel, Db, Sub, Sublevels } from './types.js'
 
 /** The one record of the heads sublevel: the ids of the heads, concatenated. */
 export const HEADS_KEY = Buffer.from('heads')
 /** The meta record of the feed position the run and heads records reflect. */
 export const CHECKPOINT_KEY = Buffer.from('checkpoint')
+/**
+ * The meta record of the name index: the feed position up to which the
+ * index is known complete (8 bytes), then its format version (u32). Written
+ * with each checkpoint; opening indexes what lies past it (a db of an older
+ * version has none: all of it).
+ */
+export const INDEX_KEY = Buffer.from('name-index')
+/** The name index's format: another version in a db is rebuilt. */
+export const INDEX_VERSION = 1
 
 export function sublevels (db: AnyLevel): Sublevels {
   const opts = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
@@ -16,6 +27,8 @@ export function sublevels (db: AnyLevel): Sublevels {
     runs: db.sublevel('runs', opts) as Sub,
     cursors: db.sublevel('cursors', opts) as Sub,
     meta: db.sublevel('meta', opts) as Sub,
+    names: db.sublevel('names', opts) as Sub,
+    keys: db.sublevel('keys', opts) as Sub,
     floors: db.sublevel('floors', opts) as Sub,
     cut: db.sublevel('cut', opts) as Sub
   }
@@ -28,8 +41,22 @@ export class BatchOp<S = Sub> {
   constructor (readonly type: 'put' | 'del', readonly sublevel: S, readonly key: Buffer, readonly value: Buffer | undefined) {}
 }
 
+/**
+ * The ops as level's batch() types them: a BatchOp is one class for put and
+ * del, not abstract-level's union of two object types.
+ */
+export type LevelOps = Array<AbstractBatchOperation<Db, Buffer, Buffer>>
+
 export function op<S> (type: 'put' | 'del', sublevel: S, key: Buffer, value: Buffer | undefined): BatchOp<S> {
   return new BatchOp(type, sublevel, key, value)
+}
+
+/** The value of the name index record: where the index is complete, and its version. */
+export function indexMark (upTo: number): Buffer {
+  const value = Buffer.allocUnsafe(12)
+  writeSeq(value, upTo, 0)
+  value.writeUInt32BE(INDEX_VERSION, 8)
+  return value
 }
 
 /** A Buffer over the same memory: level copies on write, so no copy here. */

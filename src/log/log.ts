@@ -1,28 +1,33 @@
 import { join } from 'node:path'
-import { ClosedError, InvalidMessageError, StorageError } from '../errors.js'
+import { ClosedError, HyperEmitterError, InvalidMessageError, StorageError } from '../errors.js'
 import { CommitPipeline, MAX_GROUP, type Adoption } from './commit.js'
 import { MAX_ENTRY_BYTES, readEntry, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
 import type { Identity } from './identity.js'
-import { readSeq, seqKey } from './keys.js'
+import { readSeq, seqKey, type AuthorState } from './keys.js'
 import { describe, sublevels } from './level.js'
-import { loadIdentity, loadState } from './load.js'
+import { readFiltered, type Filtered } from './filter.js'
+import { indexNames, loadIdentity, loadState } from './load.js'
 import { missing } from './missing.js'
 import { readBytes, readFeed } from './reads.js'
-import type { LogState } from './state.js'
-import type { AnyLevel, CommitListener, Db, LogEntry, LogInit, Missing, Sub, Sublevels, VerifyReport } from './types.js'
+import { KEY_WINDOW, type LogState } from './state.js'
+import type { AnyLevel, CommitListener, Db, LogEntry, LogInit, Missing, ReadFilter, Sub, Sublevels, VerifyReport } from './types.js'
 import { expected, verify } from './verify.js'
 import { Boundary, type CutEntry } from './floors.js'
 import { Compactor, type CompactResult, type RetentionPolicy } from './retention.js'
 import { Wal } from './wal.js'
 
-export { MAX_GROUP }
+export { MAX_GROUP, KEY_WINDOW }
+export type { Filtered }
 export type { Adoption } from './commit.js'
 export { CutEntry } from './floors.js'
 export type { CompactResult, RetentionPolicy } from './retention.js'
-export type { AnyLevel, CommitListener, LogEntry, LogInit, Missing, VerifyProblem, VerifyReport } from './types.js'
+export type { AnyLevel, CommitListener, LogEntry, LogInit, Missing, ReadFilter, VerifyProblem, VerifyReport } from './types.js'
 
 /** Largest payload plus event name: the rest of MAX_ENTRY_BYTES is for the other fields and MAX_LINKS links. */
 export const MAX_PAYLOAD_BYTES = MAX_ENTRY_BYTES - 4096
+
+/** Longest emit key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 256
 
 /** The write-ahead file of a db with a folder, inside that folder (level leaves files it does not know alone). */
 export const WAL_NAME = 'hyperemitter.wal'
@@ -64,7 +69,10 @@ export class Log {
     const identity = await loadIdentity(db)
     const levels = sublevels(db)
     const boundary = await Boundary.load(levels)
-    const self = new Log(db as unknown as Db, levels, identity, await loadState(levels, boundary), boundary, init)
+    const state = await loadState(levels, boundary, init.keyWindow ?? KEY_WINDOW)
+    // before any commit: a commit's checkpoint says the index reaches it
+    await indexNames(db as unknown as Db, levels, state.length, boundary.position)
+    const self = new Log(db as unknown as Db, levels, identity, state, boundary, init)
     const location = (db as { location?: unknown }).location
     const walPath = init.wal ?? (typeof location === 'string' ? join(location, WAL_NAME) : false)
     if (walPath !== false) {
@@ -160,16 +168,33 @@ export class Log {
    * Appends a local entry. Concurrent appends are committed together; the
    * promise resolves once the entry is durable, with the stored entry or
    * what `result` makes of it (one promise per append, not two).
+   *
+   * With an emit `key`: when an entry was stored with the same key and the
+   * key is among the last `keyWindow` keys stored, or an append with it is
+   * on its way, nothing is stored and the promise resolves with that entry.
+   * The key is kept with the entry in the same commit (and write-ahead
+   * record): it holds across restarts and crashes. It is this node's only.
    */
-  append (name: string, payload: Uint8Array): Promise<LogEntry>
-  append<T> (name: string, payload: Uint8Array, result: (entry: LogEntry) => T): Promise<T>
-  append (name: string, payload: Uint8Array, result?: (entry: LogEntry) => unknown): Promise<unknown> {
+  append (name: string, payload: Uint8Array, result?: undefined, key?: string): Promise<LogEntry>
+  append<T> (name: string, payload: Uint8Array, result: (entry: LogEntry) => T, key?: string): Promise<T>
+  append (name: string, payload: Uint8Array, result?: (entry: LogEntry) => unknown, key?: string): Promise<unknown> {
     if (this.#closed) return Promise.reject(new ClosedError('the log is closed'))
     // peers refuse entries over MAX_ENTRY_BYTES: room is kept for the other fields
     if (payload.byteLength + name.length > MAX_PAYLOAD_BYTES) {
       return Promise.reject(new InvalidMessageError(`a ${name} of ${payload.byteLength} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`))
     }
-    return this.#commits.append(name, payload as Uint8Array<ArrayBuffer>, result)
+    if (key != null) {
+      const bad = checkKey(key)
+      if (bad != null) return Promise.reject(bad)
+      const seq = this.#state.keyed(key)
+      // unless retention dropped that entry meanwhile: then it is stored anew
+      if (seq != null) {
+        return this.read(seq, 1).then(([e]) => e?.seq !== seq
+          ? this.#commits.append(name, payload as Uint8Array<ArrayBuffer>, result, key)
+          : result == null ? e : result(e))
+      }
+    }
+    return this.#commits.append(name, payload as Uint8Array<ArrayBuffer>, result, key)
   }
 
   /**
@@ -205,6 +230,34 @@ export class Log {
         if (this.#boundary.position === floor) throw err
       }
     }
+  }
+
+  /**
+   * Up to `limit` entries after feed position `after` that `filter` matches
+   * (a name among `names` and an author among `authors`, when given), in
+   * feed order, and how far the read looked: `scanned`, at most the log's
+   * length, is past every matching entry not returned. Costs grow with the
+   * entries of the names (or, with authors only, of the authors), not with
+   * the log.
+   */
+  async readWhere (filter: ReadFilter, after: number, limit: number): Promise<Filtered> {
+    this.#checkOpen()
+    const upTo = this.#state.length
+    // the current run of each author now: level may lack it, or have an older one
+    const authors = new Map<string, AuthorState>()
+    if (filter.names == null) {
+      for (const author of filter.authors ?? []) {
+        const state = this.#state.authors.get(author)
+        if (state != null) authors.set(author, state)
+      }
+    }
+    const floors = new Map<string, number>()
+    for (const author of authors.keys()) {
+      const floor = this.#boundary.floors.get(author)
+      if (floor != null) floors.set(author, floor.seq)
+    }
+    await this.#commits.flushedTo(upTo)
+    return this.#stable(async () => readFiltered(this.#levels, filter, authors, after, upTo, limit, floors))
   }
 
   /** The stored bytes of an entry, if present. */
@@ -316,5 +369,11 @@ export class Log {
     await this.#compactor.stop()
     await this.#commits.close()
     await this.#db.close()
+  }
+}
+
+function checkKey (key: unknown): HyperEmitterError | undefined {
+  if (typeof key !== 'string' || key === '' || Buffer.byteLength(key) > MAX_KEY_BYTES) {
+    return new HyperEmitterError(`an emit key must be a string of 1 to ${MAX_KEY_BYTES} bytes, not ${typeof key === 'string' ? `one of ${Buffer.byteLength(key)}` : typeof key}`, 'ERR_INVALID_OPTION')
   }
 }

@@ -8,7 +8,7 @@ import { logger } from '@libp2p/logger'
 import { HyperEmitterError } from '../errors.js'
 import { toHex } from './entry.js'
 import { Boundary, CutEntry, type Floor } from './floors.js'
-import { decodeRun, runKey, seqKey, writeSeq, RUN_VALUE_LENGTH } from './keys.js'
+import { decodeRun, nameKey, namePrefix, runKey, seqKey, writeSeq, RUN_VALUE_LENGTH } from './keys.js'
 import { op, type BatchOp } from './level.js'
 import { readFeed } from './reads.js'
 import type { CommitPipeline } from './commit.js'
@@ -195,8 +195,13 @@ export class Compactor {
     for (const e of drop) {
       ops.push(op('del', levels.feed, seqKey(e.seq), undefined))
       ops.push(op('del', levels.entries, Buffer.from(e.id), undefined))
+      // its record in the name index
+      ops.push(op('del', levels.names, nameKey(namePrefix(e.entry.name), e.seq), undefined))
       last.set(toHex(e.entry.author), e)
     }
+    // the emit keys of dropped entries: an emit with one of them stores anew
+    const keys = state.keysUpTo(floor)
+    for (const key of keys) ops.push(op('del', levels.keys, Buffer.from(key), undefined))
     const floors = new Map<string, Floor>()
     for (const [author, e] of last) {
       const f = { seq: e.entry.seq + 1, prev: e.id }
@@ -229,6 +234,7 @@ export class Compactor {
     for (const o of state.closingCheckpoint() ?? []) ops.push(o)
     await this.#commits.writeNow(ops)
     state.checkpointed()
+    state.forgetKeys(keys)
     boundary.position = floor
     for (const [author, f] of floors) boundary.floors.set(author, f)
     for (const hex of cutDel) boundary.cut.delete(hex)

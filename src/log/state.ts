@@ -1,10 +1,11 @@
 // The log's in-memory state (length, clock, heads, each author's newest
-// entry and run) and the level ops that a commit makes of it. Synchronous
-// and without a db: the commit pipeline prepares a commit here, writes its
-// ops, and applies it here only once the write has succeeded.
+// entry and run, the emit keys of the window) and the level ops that a
+// commit makes of it (with the name index's records). Synchronous and
+// without a db: the commit pipeline prepares a commit here, writes its ops,
+// and applies it here only once the write has succeeded.
 import { equalBytes, NO_HEAD, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
-import { AuthorState, runKey, seqKey } from './keys.js'
-import { CHECKPOINT_KEY, HEADS_KEY, op, view, type BatchOp } from './level.js'
+import { AuthorState, nameKey, namePrefix, runKey, seqKey } from './keys.js'
+import { CHECKPOINT_KEY, HEADS_KEY, INDEX_KEY, indexMark, op, view, type BatchOp } from './level.js'
 import type { LogEntry } from './types.js'
 
 /**
@@ -16,11 +17,19 @@ export const CHECKPOINT_ENTRIES = 4096
 /** ...or this many commits. */
 export const CHECKPOINT_COMMITS = 256
 
+/** Emit keys remembered by default: the newest this many (about 100 bytes of memory each for a 36-character key). */
+export const KEY_WINDOW = 100_000
+
+/** Name index key prefixes kept made: event names are few. */
+const NAME_PREFIXES = 1024
+/** The value of a name index record: the key says it all. */
+const NOTHING = Buffer.alloc(0)
+
 /** A head: an entry no other entry links to. */
 export interface HeadRef { id: Uint8Array<ArrayBuffer>, clock: number }
 
 /** The sublevels a commit writes to, as whatever stands for them. */
-export interface StateLevels<S> { entries: S, feed: S, heads: S, runs: S, meta: S }
+export interface StateLevels<S> { entries: S, feed: S, heads: S, runs: S, meta: S, names: S, keys: S }
 
 /** What the records in level say, read when the log opens. */
 export interface LoadedState {
@@ -29,6 +38,8 @@ export interface LoadedState {
   checkpoint: number
   authors: Map<string, AuthorState>
   heads: Map<string, HeadRef>
+  /** emit key -> feed position, oldest first */
+  keys?: Map<string, number>
 }
 
 /** A commit ready to write: its level ops and the in-memory state after it. */
@@ -42,6 +53,10 @@ export interface Prepared<S> {
   checkpoint: boolean
   /** entry bytes */
   bytes: number
+  /** emit keys stored by the commit, with their entries' feed positions */
+  keys: Array<[string, number]>
+  /** the oldest emit keys, out of the window after it */
+  evicted: string[]
 }
 
 class StoredEntry implements LogEntry {
@@ -58,13 +73,19 @@ export class LogState<S> {
   readonly #dirty = new Set<string>()
   readonly #heads: Map<string, HeadRef>
   readonly #authors: Map<string, AuthorState>
+  /** emit key -> feed position, in the order stored (a Map keeps it) */
+  readonly #keys: Map<string, number>
+  readonly #keyWindow: number
+  readonly #namePrefixes = new Map<string, Buffer>()
 
-  constructor (levels: StateLevels<S>, loaded: LoadedState = { length: 0, checkpoint: 0, authors: new Map(), heads: new Map() }) {
+  constructor (levels: StateLevels<S>, loaded: LoadedState = { length: 0, checkpoint: 0, authors: new Map(), heads: new Map() }, keyWindow = KEY_WINDOW) {
     this.#levels = levels
     this.#length = loaded.length
     this.#checkpoint = loaded.checkpoint
     this.#authors = loaded.authors
     this.#heads = loaded.heads
+    this.#keys = loaded.keys ?? new Map<string, number>()
+    this.#keyWindow = keyWindow
     for (const head of this.#heads.values()) this.#clock = Math.max(this.#clock, head.clock)
     // records older than the feed: the next commit brings them up to date
     this.#commitsSinceCheckpoint = this.#length > this.#checkpoint ? CHECKPOINT_COMMITS : 0
@@ -99,6 +120,32 @@ export class LogState<S> {
     return this.#authors.get(author) ?? NO_HEAD
   }
 
+  /** The feed position of the entry stored with emit key `key`, if it is in the window. */
+  keyed (key: string): number | undefined {
+    return this.#keys.get(key)
+  }
+
+  /** The emit keys of the entries at feed positions up to `position` (dropped by retention), oldest first. */
+  keysUpTo (position: number): string[] {
+    const out: string[] = []
+    for (const [key, seq] of this.#keys) {
+      // in the order stored, so in feed order
+      if (seq > position) break
+      out.push(key)
+    }
+    return out
+  }
+
+  /** Forgets emit keys whose entries were dropped. */
+  forgetKeys (keys: string[]): void {
+    for (const key of keys) this.#keys.delete(key)
+  }
+
+  /** Emit keys in the window. */
+  get keyCount (): number {
+    return this.#keys.size
+  }
+
   // Applies feed entries after the checkpoint to the state loaded from it:
   // the feed is the truth, the records a cache of it.
   replay (entries: LogEntry[]): void {
@@ -119,9 +166,10 @@ export class LogState<S> {
   /**
    * The level ops of a commit of `entries` (checked, in causal order, each
    * new) and the state after it; changes nothing, so that a commit whose
-   * write fails leaves the state as it was.
+   * write fails leaves the state as it was. `keys[i]`, when given, is the
+   * emit key of `entries[i]`: each is new (the commit pipeline makes sure).
    */
-  prepare (entries: DecodedEntry[]): Prepared<S> {
+  prepare (entries: DecodedEntry[], keys?: ReadonlyArray<string | undefined>): Prepared<S> {
     const levels = this.#levels
     const ops: Array<BatchOp<S>> = []
     const heads = new Map(this.#heads)
@@ -142,6 +190,7 @@ export class LogState<S> {
       const id = view(d.id)
       ops.push(op('put', levels.entries, id, view(d.bytes)))
       ops.push(op('put', levels.feed, seqKey(seq), id))
+      ops.push(op('put', levels.names, nameKey(this.#namePrefix(d.entry.name), seq), NOTHING))
       bytes += d.bytes.byteLength
       const { prev, links } = d.entry
       if (tip != null && !(prev.byteLength > 0 && equalBytes(prev, tip.id))) {
@@ -169,9 +218,40 @@ export class LogState<S> {
     }
     if (state != null) authors.set(hex, state)
     if (tip != null) heads.set(toHex(tip.id), { id: tip.id, clock: tip.entry.clock })
+    const { added, evicted } = this.#keyOps(ops, stored, keys)
     const checkpoint = length - this.#checkpoint >= CHECKPOINT_ENTRIES || this.#commitsSinceCheckpoint + 1 >= CHECKPOINT_COMMITS
     if (checkpoint) this.#checkpointOps(ops, authors, heads, length)
-    return { ops, stored, heads, authors, length, clock, checkpoint, bytes }
+    return { ops, stored, heads, authors, length, clock, checkpoint, bytes, keys: added, evicted }
+  }
+
+  #namePrefix (name: string): Buffer {
+    let prefix = this.#namePrefixes.get(name)
+    if (prefix == null) {
+      // a peer may send entries of ever new names: the cache stays bounded
+      if (this.#namePrefixes.size >= NAME_PREFIXES) this.#namePrefixes.clear()
+      prefix = namePrefix(name)
+      this.#namePrefixes.set(name, prefix)
+    }
+    return prefix
+  }
+
+  // The emit key records of a commit: one per key stored, and the removal of
+  // the oldest ones that fall out of the window.
+  #keyOps (ops: Array<BatchOp<S>>, stored: LogEntry[], keys: ReadonlyArray<string | undefined> | undefined): { added: Array<[string, number]>, evicted: string[] } {
+    let added: Array<[string, number]> = []
+    const evicted: string[] = []
+    if (keys == null) return { added, evicted }
+    keys.forEach((key, i) => { if (key != null) added.push([key, stored[i].seq]) })
+    if (added.length === 0) return { added, evicted }
+    if (added.length > this.#keyWindow) added = added.slice(added.length - this.#keyWindow)
+    let over = this.#keys.size + added.length - this.#keyWindow
+    for (const key of this.#keys.keys()) {
+      if (over-- <= 0) break
+      evicted.push(key)
+      ops.push(op('del', this.#levels.keys, Buffer.from(key), undefined))
+    }
+    for (const [key, seq] of added) ops.push(op('put', this.#levels.keys, Buffer.from(key), seqKey(seq)))
+    return { added, evicted }
   }
 
   /** Makes a prepared commit the state, once its ops are durable. */
@@ -189,6 +269,12 @@ export class LogState<S> {
     this.#heads.clear()
     for (const [hex, head] of c.heads) this.#heads.set(hex, head)
     for (const [hex, state] of c.authors) this.#authors.set(hex, state)
+    for (const key of c.evicted) this.#keys.delete(key)
+    for (const [key, seq] of c.keys) {
+      // a key set again goes to the end: the window is in the order stored
+      this.#keys.delete(key)
+      this.#keys.set(key, seq)
+    }
   }
 
   /**
@@ -235,7 +321,8 @@ export class LogState<S> {
   }
 
   // The records a checkpoint writes: every changed author's current run, the
-  // heads, and the feed position they reflect.
+  // heads, and the feed position they reflect, which the name index reaches
+  // too (every commit writes its entries' index records).
   #checkpointOps (ops: Array<BatchOp<S>>, authors: Map<string, AuthorState>, heads: Map<string, { id: Uint8Array }>, length: number): void {
     const levels = this.#levels
     const changed = new Set([...this.#dirty, ...authors.keys()])
@@ -245,5 +332,6 @@ export class LogState<S> {
     }
     ops.push(op('put', levels.heads, HEADS_KEY, Buffer.concat([...heads.values()].map(h => h.id))))
     ops.push(op('put', levels.meta, CHECKPOINT_KEY, seqKey(length)))
+    ops.push(op('put', levels.meta, INDEX_KEY, indexMark(length)))
   }
 }

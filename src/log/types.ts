@@ -33,8 +33,12 @@ export interface Sublevels {
   runs: Sub
   /** cursor name -> feed position */
   cursors: Sub
-  /** the checkpoint position, and other layers' records */
+  /** the checkpoint position, the name index's version, and other layers' records */
   meta: Sub
+  /** event name (length-prefixed) and feed position -> nothing: the name index */
+  names: Sub
+  /** emit key -> feed position of the entry stored with it (the idempotency window) */
+  keys: Sub
   /** author -> first seq kept and the id of the dropped entry before it (floors.ts) */
   floors: Sub
   /** id -> bytes of a dropped entry that something kept refers to (floors.ts) */
@@ -63,6 +67,16 @@ export interface LogInit {
   wal?: string | false
   /** drop the oldest entries as this says (src/log/README.md, "Retention") @default keep everything */
   retention?: RetentionPolicy
+  /** emit keys remembered (see Log.append), the newest first @default KEY_WINDOW */
+  keyWindow?: number
+}
+
+/** Which entries a filtered read yields: both lists must match when both are given. */
+export interface ReadFilter {
+  /** event names, exactly as stored */
+  names?: readonly string[]
+  /** hex public keys of authors */
+  authors?: readonly string[]
 }
 
 /** What a commit added, in feed order; given to `onCommit` subscribers. */

@@ -15,6 +15,13 @@ import { readSeq, writeSeq } from './keys.js'
  * the body: u64 feed position of the first entry, u32 count, and each entry
  * as u32 length and bytes (all big-endian). Records that do not check out
  * end the file: a write torn by a crash was never acknowledged.
+ *
+ * A commit with emit keys (Log.append) adds them after its entries, so that
+ * the keys of commits level lacks are recovered with them: u8 version (1),
+ * u32 count, and each key as u32 index of its entry in the record, u16
+ * length and UTF-8 bytes. A commit without keys is written as before, so a
+ * node that uses none keeps a file that older versions read; an older
+ * version reads a record with keys as a torn end.
  */
 export class Wal {
   readonly path: string
@@ -57,8 +64,8 @@ export class Wal {
    * Appends one record; with `sync` the data is on the disk when it returns.
    * Throws StorageError, and then leaves the file as it was.
    */
-  append (firstSeq: number, entries: Uint8Array[], sync: boolean): void {
-    const record = encode(firstSeq, entries)
+  append (firstSeq: number, entries: Uint8Array[], sync: boolean, keys?: ReadonlyArray<string | undefined>): void {
+    const record = encode(firstSeq, entries, keys)
     try {
       let written = 0
       while (written < record.byteLength) written += writeSync(this.#fd, record, written)
@@ -95,14 +102,24 @@ export class Wal {
 export interface WalRecord {
   firstSeq: number
   entries: Uint8Array[]
+  /** the emit key of each entry that has one, by its index in `entries` */
+  keys?: Array<string | undefined>
 }
 
 const HEADER = 8
 const BODY_HEADER = 12
+/** The version of the emit keys after a record's entries. */
+const KEYS_VERSION = 1
 
-function encode (firstSeq: number, entries: Uint8Array[]): Buffer {
+function encode (firstSeq: number, entries: Uint8Array[], keys?: ReadonlyArray<string | undefined>): Buffer {
   let bodyLength = BODY_HEADER
   for (const e of entries) bodyLength += 4 + e.byteLength
+  const keyed: Array<[number, Buffer]> = []
+  keys?.forEach((key, i) => { if (key != null) keyed.push([i, Buffer.from(key)]) })
+  if (keyed.length > 0) {
+    bodyLength += 5
+    for (const [, key] of keyed) bodyLength += 6 + key.byteLength
+  }
   const out = Buffer.allocUnsafe(HEADER + bodyLength)
   out.writeUInt32BE(bodyLength, 0)
   writeSeq(out, firstSeq, HEADER)
@@ -112,6 +129,17 @@ function encode (firstSeq: number, entries: Uint8Array[]): Buffer {
     out.writeUInt32BE(e.byteLength, at)
     out.set(e, at + 4)
     at += 4 + e.byteLength
+  }
+  if (keyed.length > 0) {
+    out[at] = KEYS_VERSION
+    out.writeUInt32BE(keyed.length, at + 1)
+    at += 5
+    for (const [i, key] of keyed) {
+      out.writeUInt32BE(i, at)
+      out.writeUInt16BE(key.byteLength, at + 4)
+      key.copy(out, at + 6)
+      at += 6 + key.byteLength
+    }
   }
   checksum(out.subarray(HEADER)).copy(out, 4)
   return out
@@ -145,7 +173,26 @@ function readBody (body: Buffer): WalRecord | undefined {
     entries.push(new Uint8Array(body.subarray(at + 4, at + 4 + length)))
     at += 4 + length
   }
-  return at === body.byteLength && Number.isSafeInteger(firstSeq) && firstSeq > 0 ? { firstSeq, entries } : undefined
+  if (!Number.isSafeInteger(firstSeq) || firstSeq <= 0) return
+  if (at === body.byteLength) return { firstSeq, entries }
+  const keys = readKeys(body, at, count)
+  return keys == null ? undefined : { firstSeq, entries, keys }
+}
+
+function readKeys (body: Buffer, at: number, entries: number): Array<string | undefined> | undefined {
+  if (at + 5 > body.byteLength || body[at] !== KEYS_VERSION) return
+  const count = body.readUInt32BE(at + 1)
+  at += 5
+  const keys = new Array<string | undefined>(entries).fill(undefined)
+  for (let k = 0; k < count; k++) {
+    if (at + 6 > body.byteLength) return
+    const i = body.readUInt32BE(at)
+    const length = body.readUInt16BE(at + 4)
+    if (i >= entries || at + 6 + length > body.byteLength) return
+    keys[i] = body.toString('utf8', at + 6, at + 6 + length)
+    at += 6 + length
+  }
+  return at === body.byteLength ? keys : undefined
 }
 
 function checksum (body: Uint8Array): Buffer {

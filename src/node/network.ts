@@ -304,8 +304,8 @@ function localDescriptor (schema: Schema): LocalDescriptor | undefined {
   }
 }
 
-// a writer is named by its peer id or its hex public key
-function writerKey (writer: string): string {
+/** A writer (or a reader's author) named by its peer id or its hex public key: the hex key. */
+export function writerKey (writer: string): string {
   if (/^[0-9a-f]{64}$/i.test(writer)) return writer.toLowerCase()
   const key = peerIdFromString(writer).publicKey
   if (key == null || key.type !== 'Ed25519') throw new HyperEmitterError(`writer ${writer} is not an Ed25519 peer id`, 'ERR_INVALID_WRITER')

@@ -1,9 +1,9 @@
 // The driver's handle on one incarnation of a chaos node: the process that
 // `ip netns exec NS node dist/test/chaos/node.js` became (ip execs, so the
 // pid is node's: checked through /proc), and what it printed.
-import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readlinkSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { LineProcess } from '../line-process.js'
 
 const PROGRAM = fileURLToPath(new URL('./node.js', import.meta.url))
 
@@ -16,86 +16,28 @@ export interface StatusLine extends Line { t: 'connect' | 'disconnect' | 'refuse
 const STATUS = new Set(['connect', 'disconnect', 'refused', 'invalid'])
 const KEEP_LINES = 500
 
-/** Every process started: SIGKILLed when the driver exits. */
-const running = new Set<NodeProcess>()
-process.on('exit', () => { for (const p of running) p.proc.kill('SIGKILL') })
-
-interface Waiter {
-  test: (l: Line) => boolean
-  resolve: (l: Line) => void
-  reject: (e: Error) => void
-  what: string
-}
-
-export class NodeProcess {
-  readonly proc: ChildProcess
+export class NodeProcess extends LineProcess<Line> {
   /** acknowledged emits: [value, id] */
   readonly acks: Array<[number, string]> = []
   readonly status: StatusLine[] = []
   /** the last other lines (dump parts are not kept here) */
   readonly lines: Line[] = []
   readonly errors: string[] = []
-  readonly junk: string[] = []
-  stderr = ''
   readonly startedAt = Date.now()
-  exit: { code: number | null, signal: NodeJS.Signals | null, at: number } | undefined
-  readonly exited: Promise<void>
   /** set when the driver ends it: an exit is then no surprise */
   ending = false
-  #rest = ''
   #tags = 0
-  readonly #waiters = new Set<Waiter>()
   readonly #dumps = new Map<string, Array<[number, string]>>()
 
-  constructor (readonly name: string, ns: string, config: Record<string, unknown>) {
-    this.proc = spawn('ip', ['netns', 'exec', ns, process.execPath, PROGRAM, JSON.stringify(config)], {
-      stdio: ['pipe', 'pipe', 'pipe']
-    })
-    running.add(this)
-    this.proc.stdin!.on('error', () => {})
-    this.proc.stdout!.setEncoding('utf8')
-    this.proc.stdout!.on('data', (chunk: string) => { this.#data(chunk) })
-    this.proc.stderr!.setEncoding('utf8')
-    this.proc.stderr!.on('data', (d: string) => { this.stderr = (this.stderr + d).slice(-20_000) })
-    this.exited = new Promise(resolve => {
-      // 'close': stdout is read to its end too
-      this.proc.once('close', (code, signal) => {
-        if (this.#rest !== '') this.junk.push(`(cut short) ${this.#rest.slice(0, 200)}`)
-        this.exit = { code, signal, at: Date.now() }
-        running.delete(this)
-        for (const w of this.#waiters) w.reject(new Error(`${this.name} exited (code ${String(code)}, signal ${String(signal)}) while waiting for ${w.what}${this.tail()}`))
-        this.#waiters.clear()
-        resolve()
-      })
-      this.proc.once('error', err => { this.stderr += `\nspawn failed: ${err.message}` })
-    })
+  constructor (name: string, ns: string, config: Record<string, unknown>) {
+    super(name, 'ip', ['netns', 'exec', ns, process.execPath, PROGRAM, JSON.stringify(config)])
   }
 
   get pid (): number {
     return this.proc.pid ?? -1
   }
 
-  get alive (): boolean {
-    return this.exit === undefined
-  }
-
-  #data (chunk: string): void {
-    const parts = (this.#rest + chunk).split('\n')
-    this.#rest = parts.pop()!
-    for (const text of parts) {
-      if (text === '') continue
-      let line: Line
-      try {
-        line = JSON.parse(text) as Line
-      } catch {
-        this.junk.push(text.slice(0, 200))
-        continue
-      }
-      this.#line(line)
-    }
-  }
-
-  #line (line: Line): void {
+  protected take (line: Line): void {
     if (line.t === 'a') {
       this.acks.push([line.v as number, line.id as string])
       return
@@ -112,36 +54,16 @@ export class NodeProcess {
       if (this.lines.length > KEEP_LINES) this.lines.shift()
     }
     if (line.t === 'error') this.errors.push(String(line.message))
-    for (const w of [...this.#waiters]) {
-      if (w.test(line)) {
-        this.#waiters.delete(w)
-        w.resolve(line)
-      }
-    }
+  }
+
+  /** A line cut short at exit is junk here too: a run must print none. */
+  protected override torn (text: string): void {
+    this.junk.push(`(cut short) ${text.slice(0, 200)}`)
   }
 
   /** The first line (already printed or to come) that passes `test`, within `ms`. */
-  waitFor (test: (l: Line) => boolean, ms: number, what: string): Promise<Line> {
-    const seen = this.lines.find(test)
-    if (seen != null) return Promise.resolve(seen)
-    if (!this.alive) return Promise.reject(new Error(`${this.name} has exited (code ${String(this.exit?.code)}, signal ${String(this.exit?.signal)}); it cannot ${what}${this.tail()}`))
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters.delete(w)
-        reject(new Error(`${this.name}: timed out after ${ms} ms waiting for ${what}${this.tail()}`))
-      }, ms)
-      const w: Waiter = {
-        test,
-        what,
-        resolve: l => { clearTimeout(timer); resolve(l) },
-        reject: e => { clearTimeout(timer); reject(e) }
-      }
-      this.#waiters.add(w)
-    })
-  }
-
-  send (cmd: Record<string, unknown>): void {
-    if (this.alive && this.proc.stdin!.writable) this.proc.stdin!.write(JSON.stringify(cmd) + '\n')
+  async waitFor (test: (l: Line) => boolean, ms: number, what: string): Promise<Line> {
+    return this.lines.find(test) ?? await this.nextLine(test, ms, what)
   }
 
   /** Sends `cmd` with a fresh tag and waits for the answer of type `reply` with that tag. */
@@ -193,21 +115,12 @@ export class NodeProcess {
     }
   }
 
-  /** Asks it to close and exit; SIGKILL after `ms`. */
-  async stop (ms = 10_000): Promise<void> {
-    if (!this.alive) return
-    this.ending = true
-    this.send({ cmd: 'close' })
-    const timer = setTimeout(() => { this.proc.kill('SIGKILL') }, ms)
-    await this.exited
-    clearTimeout(timer)
+  override async stop (ms = 10_000): Promise<void> {
+    if (this.alive) this.ending = true
+    await super.stop(ms)
   }
 
-  /** Its last words, for error messages. */
-  tail (): string {
-    const errors = this.errors.slice(-3).map(e => `\n  error: ${e.slice(0, 1500)}`).join('')
-    const stderr = this.stderr.trim() === '' ? '' : `\n  stderr: ${this.stderr.trim().slice(-1500)}`
-    const junk = this.junk.length === 0 ? '' : `\n  junk: ${this.junk.slice(-3).join(' | ')}`
-    return errors + stderr + junk
+  override tail (): string {
+    return this.errors.slice(-3).map(e => `\n  error: ${e.slice(0, 1500)}`).join('') + super.tail()
   }
 }

@@ -52,19 +52,22 @@ let failed = 0
 let inFlight = 0
 const start = Date.now()
 let due = 0
-const samples: Array<{ t: number, disk: number, rss: number }> = []
+const samples: Array<{ t: number, disk: number, rss: number, heap: number }> = []
 console.log(`# soak: ${RATE} events/s for ${DURATION / 60_000} min, retention { maxEvents: ${MAX_EVENTS} }, db ${path}`)
-console.log('#    s    emitted     length      floor    kept   db MiB  RSS MiB  lag p99 ms  in flight')
+console.log('#    s    emitted     length      floor    kept   db MiB  RSS MiB heap MiB  lag p99 ms  in flight')
 
 const sample = async (): Promise<void> => {
   const t = Date.now() - start
   const disk = await folderBytes(path)
-  const rss = process.memoryUsage().rss
-  samples.push({ t, disk, rss })
+  // with --expose-gc, the heap is what stays live after a full collection
+  const gc = (globalThis as { gc?: () => void }).gc
+  gc?.()
+  const { rss, heapUsed: heap } = process.memoryUsage()
+  samples.push({ t, disk, rss, heap })
   const log = emitter.log
   console.log([
     (t / 1000).toFixed(0).padStart(6), String(emitted).padStart(10), String(log.length).padStart(10), String(log.floor).padStart(10),
-    String(log.length - log.floor).padStart(7), (disk / MiB).toFixed(1).padStart(8), (rss / MiB).toFixed(1).padStart(8),
+    String(log.length - log.floor).padStart(7), (disk / MiB).toFixed(1).padStart(8), (rss / MiB).toFixed(1).padStart(8), (heap / MiB).toFixed(1).padStart(8),
     (lag.percentile(99) / 1e6).toFixed(1).padStart(11), String(inFlight).padStart(10)
   ].join(' '))
   lag.reset()
@@ -96,10 +99,10 @@ while (inFlight > 0) await new Promise(resolve => setTimeout(resolve, 10))
 await sample()
 const report = await emitter.verify()
 const late = samples.filter(s => s.t >= 60_000)
-const range = (f: (s: { disk: number, rss: number }) => number): string => late.length === 0
+const range = (f: (s: { disk: number, rss: number, heap: number }) => number): string => late.length === 0
   ? 'n/a'
   : `${(Math.min(...late.map(f)) / MiB).toFixed(1)}–${(Math.max(...late.map(f)) / MiB).toFixed(1)} MiB`
 console.log(`# emitted ${emitted} (${failed} failed) in ${((Date.now() - start) / 1000).toFixed(0)} s; kept ${emitter.log.length - emitter.log.floor}; verify ${report.ok ? 'ok' : 'FAILED'} (${report.entries} entries)`)
-console.log(`# after the first minute: db ${range(s => s.disk)}, RSS ${range(s => s.rss)}`)
+console.log(`# after the first minute: db ${range(s => s.disk)}, RSS ${range(s => s.rss)}, heap ${range(s => s.heap)}${(globalThis as { gc?: unknown }).gc == null ? ' (run node with --expose-gc for the heap after a full collection)' : ' (after a full collection)'}`)
 await emitter.close()
 await dir.cleanup()

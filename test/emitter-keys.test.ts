@@ -16,7 +16,7 @@ import { Log, WAL_NAME } from '../src/log/log.js'
 import { toHex } from '../src/log/entry.js'
 import { Wal } from '../src/log/wal.js'
 import { Child, children } from './child.js'
-import { LEVELS, fixture, tempDir } from './helpers.js'
+import { LEVELS, fixture, logOpener, tempDir, type OpenedLog } from './helpers.js'
 
 const schema = await fixture('messages.proto')
 const bytes = (n: number): Uint8Array => new Uint8Array([8, n])
@@ -31,19 +31,8 @@ async function keyRecords (db: ClassicLevel | MemoryLevel): Promise<Map<string, 
 
 for (const [kind, make] of Object.entries(LEVELS)) {
   const t = suite(`emit keys in the log on ${kind}`)
-  const opened: Array<{ log: Log, cleanup: () => Promise<void> }> = []
-  const open = async (keyWindow?: number): Promise<{ log: Log, db: ClassicLevel | MemoryLevel, path: string | undefined }> => {
-    const lv = await make()
-    const log = await Log.open(lv.db, { keyWindow })
-    opened.push({ log, cleanup: lv.cleanup })
-    return { log, db: lv.db, path: lv.path }
-  }
-  t.after.each(async () => {
-    for (const { log, cleanup } of opened.splice(0)) {
-      await log.close().catch(() => {})
-      await cleanup()
-    }
-  })
+  const openLog = logOpener(t, make)
+  const open = async (keyWindow?: number): Promise<OpenedLog> => await openLog({ keyWindow })
 
   t('a key stored before: nothing is stored, the first entry comes back', async () => {
     const { log } = await open()
@@ -117,10 +106,13 @@ for (const [kind, make] of Object.entries(LEVELS)) {
     // what level has: wait for the flush through a read
     await log.read(50, 1)
     const again = await Log.open(db)
-    opened.push({ log: again, cleanup: async () => {} })
-    const retried = await Promise.all(Array.from({ length: 60 }, (_, i) => again.append('Integer', bytes(i), undefined, `k${i}`)))
-    assert.equal(retried.slice(0, 50).map(e => toHex(e.id)), first.map(e => toHex(e.id)))
-    assert.is(again.length, 60)
+    try {
+      const retried = await Promise.all(Array.from({ length: 60 }, (_, i) => again.append('Integer', bytes(i), undefined, `k${i}`)))
+      assert.equal(retried.slice(0, 50).map(e => toHex(e.id)), first.map(e => toHex(e.id)))
+      assert.is(again.length, 60)
+    } finally {
+      await again.close()
+    }
   })
 
   t.run()

@@ -4,6 +4,8 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MemoryLevel } from 'memory-level'
 import { ClassicLevel } from 'classic-level'
+import type { Test } from 'uvu'
+import { Log, type LogInit } from '../src/log/log.js'
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures')
 
@@ -66,4 +68,27 @@ export function collect<T = Record<string, unknown>> (emitter: { on: (name: stri
       if (got.length === count) { clearTimeout(timer); resolve(got) }
     })
   })
+}
+
+/** A log opened by `logOpener`, with its level and the folder behind it (classic-level). */
+export interface OpenedLog { log: Log, db: ClassicLevel | MemoryLevel, path: string | undefined, cleanup: () => Promise<void> }
+
+/**
+ * Opens logs for the tests of suite `t` on the levels `make` makes; each is
+ * closed and removed after its test, even one that failed half-way.
+ */
+export function logOpener (t: Test, make: () => Promise<{ db: ClassicLevel | MemoryLevel, path: string | undefined, cleanup: () => Promise<void> }>): (init?: LogInit) => Promise<OpenedLog> {
+  const opened: OpenedLog[] = []
+  t.after.each(async () => {
+    for (const { log, cleanup } of opened.splice(0)) {
+      await log.close().catch(() => {})
+      await cleanup()
+    }
+  })
+  return async (init?: LogInit) => {
+    const lv = await make()
+    const handle = { log: await Log.open(lv.db, init), ...lv }
+    opened.push(handle)
+    return handle
+  }
 }

@@ -14,7 +14,7 @@ import { Log, WAL_NAME, type ReadFilter } from '../src/log/log.js'
 import { Ingester } from '../src/log/ingest.js'
 import { toHex } from '../src/log/entry.js'
 import { Wal } from '../src/log/wal.js'
-import { LEVELS, fixture, tempDir } from './helpers.js'
+import { LEVELS, fixture, logOpener, tempDir } from './helpers.js'
 import { join } from 'node:path'
 
 // loaded before any suite runs: uvu starts running the suites registered
@@ -119,19 +119,7 @@ async function checkReads (log: Log, rounds: number, what: string): Promise<void
 
 for (const [kind, make] of Object.entries(LEVELS)) {
   const t = suite(`reads by name and author on ${kind}`)
-  const opened: Array<{ log: Log, cleanup: () => Promise<void> }> = []
-  const open = async (): Promise<{ log: Log, db: ClassicLevel | MemoryLevel, path: string | undefined }> => {
-    const lv = await make()
-    const log = await Log.open(lv.db)
-    opened.push({ log, cleanup: lv.cleanup })
-    return { log, db: lv.db, path: lv.path }
-  }
-  t.after.each(async () => {
-    for (const { log, cleanup } of opened.splice(0)) {
-      await log.close().catch(() => {})
-      await cleanup()
-    }
-  })
+  const open = logOpener(t, make)
 
   t('a random log of three authors: reads by names, authors and both equal the filtered scan', async () => {
     const [a, b, c] = await Promise.all([open(), open(), open()])
@@ -173,11 +161,14 @@ for (const [kind, make] of Object.entries(LEVELS)) {
     await randomLog(a.log, [b.log], 60)
     // not closed: the next open replays the feed past the last checkpoint
     const again = await Log.open(a.db)
-    opened.push({ log: again, cleanup: async () => {} })
-    assert.is(again.length, a.log.length)
-    await checkReads(again, 20, 'reopened without a checkpoint')
-    await again.append('B', new Uint8Array(1))
-    await checkReads(again, 10, 'and after one more')
+    try {
+      assert.is(again.length, a.log.length)
+      await checkReads(again, 20, 'reopened without a checkpoint')
+      await again.append('B', new Uint8Array(1))
+      await checkReads(again, 10, 'and after one more')
+    } finally {
+      await again.close()
+    }
   })
 
   t.run()

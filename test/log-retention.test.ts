@@ -10,7 +10,7 @@ import { Ingester } from '../src/log/ingest.js'
 import { decodeEntry, toHex } from '../src/log/entry.js'
 import { context } from '../src/sync/storage.js'
 import { Schema } from '../src/schema/index.js'
-import { LEVELS, fixture, tempDir, until } from './helpers.js'
+import { LEVELS, fixture, logOpener, tempDir, until } from './helpers.js'
 import { Child } from './child.js'
 
 const schema = new Schema(await fixture('basic.proto'))
@@ -39,19 +39,7 @@ async function sync (from: Log, to: Log, batch = 200): Promise<number> {
 
 for (const [kind, make] of Object.entries(LEVELS)) {
   const t = suite(`retention on ${kind}`)
-  const opened: Array<{ log: Log, cleanup: () => Promise<void> }> = []
-  const open = async (init = {}) => {
-    const lv = await make()
-    const handle = { log: await Log.open(lv.db, init), ...lv }
-    opened.push(handle)
-    return handle
-  }
-  t.after.each(async () => {
-    for (const { log, cleanup } of opened.splice(0)) {
-      await log.close().catch(() => {})
-      await cleanup()
-    }
-  })
+  const open = logOpener(t, make)
 
   t('compact({ maxEvents }) drops a feed prefix; reads, missing and verify agree with what is kept', async () => {
     const { log } = await open()

@@ -7,7 +7,8 @@
 import { logger } from '@libp2p/logger'
 import type { AbstractBatchOptions } from 'abstract-level'
 import { ClosedError, StorageError } from '../errors.js'
-import { authorHex, encodeEntry, entryId, follows, readEntry, toHex, EMPTY, MAX_LINKS, type DecodedEntry, type Entry, type Head } from './entry.js'
+import { authorHex, entryId, follows, readEntry, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
+import { buildGroup, settle, type PendingAppend } from './group.js'
 import type { Identity } from './identity.js'
 import { describe, type BatchOp, type LevelOps } from './level.js'
 import type { LogState } from './state.js'
@@ -32,26 +33,6 @@ const WAL_MAX_BYTES = 1024 * 1024
 
 /** classic-level's fsync option, which abstract-level's batch options lack. */
 const SYNC = { sync: true } as AbstractBatchOptions<Buffer, Buffer>
-
-/** Who waits for an append: its caller, or a caller of another append with the same key. */
-interface Waiter {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  resolve: (value: any) => void
-  reject: (err: Error) => void
-  result: ((entry: LogEntry) => unknown) | undefined
-}
-
-interface PendingAppend extends Waiter {
-  name: string
-  payload: Uint8Array<ArrayBuffer>
-  key: string | undefined
-  /** appends with the same key made while this one was on its way: they get its entry */
-  same: Waiter[] | undefined
-}
-
-function settle (w: Waiter, entry: LogEntry): void {
-  w.resolve(w.result == null ? entry : w.result(entry))
-}
 
 interface FlushWaiter { upTo: number, resolve: () => void, reject: (err: Error) => void }
 
@@ -150,7 +131,7 @@ export class CommitPipeline {
     if (group.length === 0) return
     let entries: DecodedEntry[]
     try {
-      entries = this.#buildGroup(group)
+      entries = buildGroup(this.#state, this.#identity, group)
     } catch (err) {
       this.#refuse(group, err as Error)
       return
@@ -179,34 +160,6 @@ export class CommitPipeline {
   // Once the state holds a commit's keys, they are found there, not here.
   #keysStored (keys: ReadonlyArray<string | undefined> | undefined): void {
     if (keys != null) for (const key of keys) if (key != null) this.#keyed.delete(key)
-  }
-
-  // Only the last entry of a group is signed: its hash chain covers the rest.
-  #buildGroup (group: PendingAppend[]): DecodedEntry[] {
-    const author = this.#identity.publicKey
-    const head = this.#state.authorHead(toHex(author))
-    let seq = head.seq
-    let prev = head.id as Uint8Array<ArrayBuffer>
-    const prevHex = toHex(prev)
-    // the first entry of a group links every head; the rest chain on prev
-    let heads = [...this.#state.heads.entries()].filter(([hex]) => hex !== prevHex).map(([, h]) => h)
-    if (heads.length > MAX_LINKS) heads = heads.slice(0, MAX_LINKS)
-    let links: Array<Uint8Array<ArrayBuffer>> = heads.map(h => h.id)
-    // Lamport: one more than the highest parent
-    let clock = Math.max(head.clock, ...heads.map(h => h.clock))
-    const timestamp = Date.now()
-    const out: DecodedEntry[] = []
-    const last = group.length - 1
-    for (let i = 0; i <= last; i++) {
-      const item = group[i]
-      const entry: Entry = { author, seq: ++seq, prev, links, clock: ++clock, timestamp, name: item.name, payload: item.payload, signature: EMPTY }
-      const bytes = encodeEntry(entry, i === last ? this.#identity : undefined)
-      const id = entryId(bytes)
-      out.push({ id, bytes, entry })
-      prev = id
-      links = []
-    }
-    return out
   }
 
   /** Stores checked remote entries; see Log.store. */

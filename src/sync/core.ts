@@ -4,16 +4,16 @@
 // inside: the libp2p adapter (session.ts) and the in-memory pair of the tests
 // drive the same code, each with its own clock.
 import { ProtocolError, RefusedError } from '../errors.js'
-import { decodeEntry, toHex, type DecodedEntry } from '../log/entry.js'
+import { toHex } from '../log/entry.js'
 import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
-import { FrameError, FrameReader, decodeFrame, encodeFrame } from './framing.js'
+import { FrameError, FrameReader, decodeFrame, encodeFrame, readContext } from './framing.js'
 import { MISMATCH, readDescriptor, readHello, refusedBy } from './handshake.js'
 import type { LocalDescriptor } from './schemas.js'
 import { Prunes, readGraft, readIHave, readPrune } from './prune.js'
 import { Receiver } from './receiver.js'
 import { Sender } from './sender.js'
 import { SyncCounters } from './counters.js'
-import { CONTEXT_PER_ENTRY, FEATURES, FEATURE_LAZY, HANDSHAKE_TIMEOUT, MAX_FEATURE_LENGTH, MAX_HAVE, PROTOCOL_VERSION, REFUSE, RETRY_MS } from './constants.js'
+import { FEATURES, FEATURE_LAZY, HANDSHAKE_TIMEOUT, MAX_FEATURE_LENGTH, MAX_HAVE, PROTOCOL_VERSION, REFUSE, RETRY_MS } from './constants.js'
 import type { Action, CoreStorage, Outgoing, StoreResult } from './actions.js'
 import type { Hello, SyncMessage } from '../pb/sync.js'
 import type { Change } from '../schema/compat.js'
@@ -51,23 +51,6 @@ export interface CoreInit {
   counters?: SyncCounters
   /** debug logging */
   log?: (format: string, ...args: unknown[]) => void
-}
-
-/**
- * The context entries of an Entries frame (protocols/README.md §5.9),
- * decoded: more than CONTEXT_PER_ENTRY per entry, or one that does not
- * decode as an entry, is a PROTOCOL error.
- */
-function readContext (entries: number, context: Uint8Array[]): DecodedEntry[] | undefined {
-  if (context.length === 0) return undefined
-  if (context.length > entries * CONTEXT_PER_ENTRY) throw new RefusedError(`${context.length} context entries for ${entries} entries`, { refuseCode: REFUSE.PROTOCOL })
-  return context.map(bytes => {
-    try {
-      return decodeEntry(bytes, { verify: false })
-    } catch (err) {
-      throw new RefusedError(`a context entry: ${(err as Error).message}`, { refuseCode: REFUSE.PROTOCOL })
-    }
-  })
 }
 
 /** Whether a session that ended with `error` gets its peer blocked: this side refused it for misbehaving. */

@@ -4,7 +4,9 @@
 // in-memory pair.
 import { Uint8ArrayList } from 'uint8arraylist'
 import { SyncMessage } from '../pb/sync.js'
-import { MAX_FRAME_BYTES, MAX_BATCH_ENTRIES, MAX_CONTEXT, MAX_FEATURES, MAX_HAVE } from './constants.js'
+import { RefusedError } from '../errors.js'
+import { decodeEntry, type DecodedEntry } from '../log/entry.js'
+import { CONTEXT_PER_ENTRY, MAX_FRAME_BYTES, MAX_BATCH_ENTRIES, MAX_CONTEXT, MAX_FEATURES, MAX_HAVE, REFUSE } from './constants.js'
 
 /** Bytes of the longest frame length prefix: the varint of MAX_FRAME_BYTES. */
 export const MAX_PREFIX_BYTES = 3
@@ -124,4 +126,21 @@ export class FrameReader {
     if (buf.byteLength >= MAX_PREFIX_BYTES) throw new FrameError(`a frame length prefix over ${MAX_PREFIX_BYTES} bytes`, 'prefix')
     return false
   }
+}
+
+/**
+ * The context entries of an Entries frame (protocols/README.md §5.9),
+ * decoded: more than CONTEXT_PER_ENTRY per entry, or one that does not
+ * decode as an entry, is a PROTOCOL error.
+ */
+export function readContext (entries: number, context: Uint8Array[]): DecodedEntry[] | undefined {
+  if (context.length === 0) return undefined
+  if (context.length > entries * CONTEXT_PER_ENTRY) throw new RefusedError(`${context.length} context entries for ${entries} entries`, { refuseCode: REFUSE.PROTOCOL })
+  return context.map(bytes => {
+    try {
+      return decodeEntry(bytes, { verify: false })
+    } catch (err) {
+      throw new RefusedError(`a context entry: ${(err as Error).message}`, { refuseCode: REFUSE.PROTOCOL })
+    }
+  })
 }

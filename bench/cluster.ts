@@ -48,6 +48,8 @@ const TICK = 20
 const QUIET = 2000
 /** no entry sent on any link for this long: the cluster is quiet */
 const QUIET_SENDS = 1000
+/** a one-event round slower than this is listed, with where it came from and its last node */
+const SLOW_ROUND_MS = 150
 /** a node process lives no longer than this, whatever happens to the driver */
 const MAX_LIFE = 60 * 60_000
 
@@ -321,9 +323,11 @@ async function load (phase: string, nodes: NodeProcess[], writers: number[], cmd
 }
 
 async function oneEvent (nodes: NodeProcess[], random: () => number, tag: string): Promise<Record<string, unknown>> {
-  await quiesce(nodes, Date.now() + TIMEOUT)
+  const before = await quiesce(nodes, Date.now() + TIMEOUT)
   const last: number[] = []
   const each: number[] = []
+  /** rounds whose event took more than SLOW_ROUND_MS to reach the last node */
+  const slow: Array<{ round: number, from: number, ms: number, lastNode: number }> = []
   for (let r = 0; r < ROUNDS; r++) {
     const from = Math.floor(random() * nodes.length)
     const mark = `${tag}-${r}`
@@ -334,16 +338,22 @@ async function oneEvent (nodes: NodeProcess[], random: () => number, tag: string
     const missing = seen.flatMap((at, i) => at == null ? [i] : [])
     if (missing.length > 0) throw new NotConverged('one event to all', { what: `round ${r}: the event from node ${from} did not reach ${missing.length} nodes`, nodes: missing, roundsDone: r })
     const others = seen.filter((_, i) => i !== from) as number[]
-    last.push(Math.max(...others) - startAt)
+    const ms = Math.max(...others) - startAt
+    last.push(ms)
+    if (ms > SLOW_ROUND_MS) slow.push({ round: r, from, ms, lastNode: seen.indexOf(ms + startAt) })
     for (const at of others) each.push(at - startAt)
     await sleep(100)
   }
+  const after = await statsAll(nodes, TIMEOUT)
+  const counted = (key: string): number => sum(after.map(s => s.sync?.[key] ?? 0)) - sum(before.map(s => s.sync?.[key] ?? 0))
   last.sort((a, b) => a - b)
   each.sort((a, b) => a - b)
   return {
     rounds: ROUNDS,
     lastNodeMs: { p50: percentile(last, 0.5), p99: percentile(last, 0.99), max: last.at(-1) },
-    perNodeMs: { p50: percentile(each, 0.5), p99: percentile(each, 0.99), max: each.at(-1) }
+    perNodeMs: { p50: percentile(each, 0.5), p99: percentile(each, 0.99), max: each.at(-1) },
+    slowRounds: slow,
+    tree: { prunes: counted('prunesSent'), grafts: counted('graftsSent'), repairGrafts: counted('repairGrafts') }
   }
 }
 
@@ -458,11 +468,12 @@ function printTable (r: Result): void {
     rows.push([`${phase}: a node had all, ms after last emit min/mean/max`, fmtSpread(l.nodeHadAllAfterLastEmitMs)])
     rows.push([`${phase}: sessions up / down`, `${l.sessions.up} / ${l.sessions.down}`])
   }
-  const one = get<{ status?: string, rounds: number, lastNodeMs: Record<string, number>, perNodeMs: Record<string, number> }>('oneEvent')
+  const one = get<{ status?: string, rounds: number, lastNodeMs: Record<string, number>, perNodeMs: Record<string, number>, slowRounds: unknown[], tree: Record<string, number> }>('oneEvent')
   if (one?.status != null) rows.push(['one event to all', one.status])
   else if (one != null) {
     rows.push([`one event: to the last node, p50 / p99 (${one.rounds} rounds)`, `${one.lastNodeMs.p50} / ${one.lastNodeMs.p99} ms`])
     rows.push(['one event: to each node, p50 / p99', `${one.perNodeMs.p50} / ${one.perNodeMs.p99} ms`])
+    rows.push([`one event: rounds over ${SLOW_ROUND_MS} ms; prunes / grafts (by IHave)`, `${one.slowRounds.length}; ${one.tree.prunes} / ${one.tree.grafts} (${one.tree.repairGrafts})`])
   }
   const dropped = r.dropped as { sessionsDown: number } | undefined
   if (dropped != null) rows.push(['sessions dropped during load phases', String(dropped.sessionsDown), '0'])

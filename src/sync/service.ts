@@ -231,10 +231,7 @@ export class SyncService implements Startable {
       onInvalid: (count, reason) => { emit({ type: 'peer:invalid', peer: peerId, count, reason }) },
       onHandshake: () => { emit({ type: 'peer:session', peer: peerId, connection }) },
       onStored: (authors) => { this.#stored(peer, authors) },
-      mayPrune: (author) => this.#pruning.mayPrune(peer, remoteKey, author, first => {
-        const s = this.#sessions.get(first)?.session
-        return s != null && !s.closed && !s.pruned(author)
-      }),
+      mayPrune: (author) => this.#pruning.mayPrune(peer, remoteKey, author, this.#pushes(author)),
       features: this.#features,
       onIHave: (have) => { this.#announced(peer, have) },
       counters: this.#counters
@@ -280,6 +277,15 @@ export class SyncService implements Startable {
     this.#armRepair()
   }
 
+  // Whether the session with a peer pushes `author` here: it runs, and this
+  // side has not pruned the author on it.
+  #pushes (author: string): (peer: string) => boolean {
+    return peer => {
+      const s = this.#sessions.get(peer)?.session
+      return s != null && !s.closed && !s.pruned(author)
+    }
+  }
+
   // A lazy/1 peer holds entries this node lacks and does not push them:
   // they are waited for a while on the tree, then grafted. Those of authors
   // this node does not accept would be waited for in vain.
@@ -313,7 +319,7 @@ export class SyncService implements Startable {
     // is behind on what it was sent, and a graft would add to it
     let busy = false
     for (const { session } of this.#sessions.values()) if (session.backlog > 1) busy = true
-    const grafts = this.#repair.tick(Date.now(), author => this.#init.log.authorSeq(author), busy)
+    const grafts = this.#repair.tick(Date.now(), author => this.#init.log.authorSeq(author), busy, author => this.#pruning.delivers(author, this.#pushes(author)))
     const byPeer = new Map<string, Set<string>>()
     for (const { peer, author } of grafts) {
       const authors = byPeer.get(peer) ?? new Set()

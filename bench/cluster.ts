@@ -322,8 +322,13 @@ async function load (phase: string, nodes: NodeProcess[], writers: number[], cmd
   }
 }
 
-async function oneEvent (nodes: NodeProcess[], random: () => number, tag: string): Promise<Record<string, unknown>> {
+async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => number, tag: string): Promise<Record<string, unknown>> {
   const before = await quiesce(nodes, Date.now() + TIMEOUT)
+  // an author's first entry floods every link (the probes that form its
+  // tree); later ones go down the tree: the two are reported apart too
+  const wrote = new Set(writers)
+  const first: number[] = []
+  const later: number[] = []
   const last: number[] = []
   const each: number[] = []
   /** rounds whose event took more than SLOW_ROUND_MS to reach the last node */
@@ -340,6 +345,9 @@ async function oneEvent (nodes: NodeProcess[], random: () => number, tag: string
     const others = seen.filter((_, i) => i !== from) as number[]
     const ms = Math.max(...others) - startAt
     last.push(ms)
+    if (wrote.has(from)) later.push(ms)
+    else first.push(ms)
+    wrote.add(from)
     if (ms > SLOW_ROUND_MS) slow.push({ round: r, from, ms, lastNode: seen.indexOf(ms + startAt) })
     for (const at of others) each.push(at - startAt)
     await sleep(100)
@@ -352,9 +360,16 @@ async function oneEvent (nodes: NodeProcess[], random: () => number, tag: string
     rounds: ROUNDS,
     lastNodeMs: { p50: percentile(last, 0.5), p99: percentile(last, 0.99), max: last.at(-1) },
     perNodeMs: { p50: percentile(each, 0.5), p99: percentile(each, 0.99), max: each.at(-1) },
+    byAuthor: { first: tail(first), later: tail(later) },
     slowRounds: slow,
     tree: { prunes: counted('prunesSent'), grafts: counted('graftsSent'), repairGrafts: counted('repairGrafts') }
   }
+}
+
+/** How many, p50 and p99 (ms) of `values`. */
+function tail (values: number[]): { n: number, p50?: number, p99?: number } {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted.length === 0 ? { n: 0 } : { n: sorted.length, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) }
 }
 
 interface Result {
@@ -385,7 +400,7 @@ async function cluster (n: number): Promise<Result> {
     ['settle', () => settle(nodes, (result.start as { lastJoinAt: number }).lastJoinAt)],
     ['steady', () => load('steady', nodes, writers, 'emit-steady', { perTick, intervalMs: TICK, ticks }, SECONDS * 1000)],
     ['burst', () => load('burst', nodes, writers, 'emit-burst', { count: BURST }, 0)],
-    ['oneEvent', () => oneEvent(nodes, random, `n${n}`)]
+    ['oneEvent', () => oneEvent(nodes, writers, random, `n${n}`)]
   ]
   try {
     for (const [name, phase] of phases) {
@@ -468,11 +483,13 @@ function printTable (r: Result): void {
     rows.push([`${phase}: a node had all, ms after last emit min/mean/max`, fmtSpread(l.nodeHadAllAfterLastEmitMs)])
     rows.push([`${phase}: sessions up / down`, `${l.sessions.up} / ${l.sessions.down}`])
   }
-  const one = get<{ status?: string, rounds: number, lastNodeMs: Record<string, number>, perNodeMs: Record<string, number>, slowRounds: unknown[], tree: Record<string, number> }>('oneEvent')
+  const one = get<{ status?: string, rounds: number, lastNodeMs: Record<string, number>, perNodeMs: Record<string, number>, slowRounds: unknown[], tree: Record<string, number>, byAuthor: Record<'first' | 'later', { n: number, p50?: number, p99?: number }> }>('oneEvent')
   if (one?.status != null) rows.push(['one event to all', one.status])
   else if (one != null) {
     rows.push([`one event: to the last node, p50 / p99 (${one.rounds} rounds)`, `${one.lastNodeMs.p50} / ${one.lastNodeMs.p99} ms`])
     rows.push(['one event: to each node, p50 / p99', `${one.perNodeMs.p50} / ${one.perNodeMs.p99} ms`])
+    const { first, later } = one.byAuthor
+    rows.push(['one event: to the last node, an author\'s first / a later one, p50 / p99', `${first.p50 ?? '-'} / ${first.p99 ?? '-'} ms (${first.n}); ${later.p50 ?? '-'} / ${later.p99 ?? '-'} ms (${later.n})`])
     rows.push([`one event: rounds over ${SLOW_ROUND_MS} ms; prunes / grafts (by IHave)`, `${one.slowRounds.length}; ${one.tree.prunes} / ${one.tree.grafts} (${one.tree.repairGrafts})`])
   }
   const dropped = r.dropped as { sessionsDown: number } | undefined

@@ -10,7 +10,7 @@ import { ClosedError, StorageError } from '../errors.js'
 import { authorHex, entryId, follows, readEntry, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
 import { buildGroup, settle, type PendingAppend } from './group.js'
 import type { Identity } from './identity.js'
-import { describe, type BatchOp, type LevelOps } from './level.js'
+import { describe, INDEX_KEY, indexMark, op, type BatchOp, type LevelOps } from './level.js'
 import type { LogState } from './state.js'
 import { Boundary, type CutEntry } from './floors.js'
 import type { CommitListener, Db, LogEntry, Sub, Sublevels } from './types.js'
@@ -202,7 +202,7 @@ export class CommitPipeline {
       ops.push(Boundary.cutOp(cutLevel, prev))
     }
     for (const e of cut) ops.push(Boundary.cutOp(cutLevel, e))
-    await this.#write(ops)
+    await this.#write(this.#indexed(ops, c.length))
     for (const [author, prev] of floors) {
       boundary.floors.set(author, { seq: prev.entry.seq + 1, prev: prev.id })
       boundary.cut.set(toHex(prev.id), prev)
@@ -256,7 +256,7 @@ export class CommitPipeline {
 
   async #commitToLevel (entries: DecodedEntry[], keys?: ReadonlyArray<string | undefined>): Promise<LogEntry[]> {
     const c = this.#state.prepare(entries, keys)
-    await this.#write(c.ops)
+    await this.#write(this.#indexed(c.ops, c.length))
     this.#state.apply(c)
     this.#keysStored(keys)
     this.#flushedUpTo(c.length)
@@ -271,6 +271,14 @@ export class CommitPipeline {
         log.error('commit listener threw: %e', err)
       }
     }
+  }
+
+  // Commit ops up to feed position `upTo`, with the name index's mark moved
+  // to it in the same batch: the name records a commit writes are runs, and
+  // an index that is rebuilt past its mark on open must not hold them already.
+  #indexed (ops: BatchOp[], upTo: number): BatchOp[] {
+    ops.push(op('put', this.#levels.meta, INDEX_KEY, indexMark(upTo)))
+    return ops
   }
 
   /** One atomic level batch; a failure that may leave part of it behind stops all writes. */
@@ -300,7 +308,7 @@ export class CommitPipeline {
     this.#unflushedBytes = 0
     this.#flushingBytes += bytes
     this.#flushing = true
-    this.#write(ops).then(() => {
+    this.#write(this.#indexed(ops, upTo)).then(() => {
       this.#flushing = false
       this.#flushingBytes -= bytes
       this.#flushedUpTo(upTo)

@@ -1,11 +1,12 @@
 // Reads of the entries of some event names or some authors, in feed order,
 // whose cost grows with what they yield, not with the log: event names from
-// the name index (one record per entry, keyed by name then feed position),
-// authors from the run records that the version vector already keeps (an
-// author's entries lie at increasing feed positions, run by run).
+// the name index (one record per run of one name, keyed by name then its
+// first feed position), authors from the run records that the version
+// vector already keeps (an author's entries lie at increasing feed
+// positions, run by run).
 import { StorageError } from '../errors.js'
 import { readEntry, toHex } from './entry.js'
-import { decodeRun, nameKey, namePrefix, readSeq, runKey, RUN_VALUE_LENGTH, seqKey, type AuthorState, type Run } from './keys.js'
+import { decodeRun, nameKey, namePrefix, nameRunLast, readSeq, runKey, RUN_VALUE_LENGTH, seqKey, type AuthorState, type Run } from './keys.js'
 import { plain } from './level.js'
 import type { LogEntry, ReadFilter, Sub, Sublevels } from './types.js'
 
@@ -64,12 +65,22 @@ async function merge (sources: Positions[], after: number, upTo: number, limit: 
   return { positions, scanned }
 }
 
+// A name's feed positions from its index records, each a run of
+// consecutive positions keyed by its first: the run that holds `after + 1`
+// may start at or before `after`.
 function namePositions (names: Sub, prefix: Buffer): Positions {
   return async (after, upTo, limit) => {
     const out: number[] = []
     if (after >= upTo) return out
-    for await (const key of names.keys({ gt: nameKey(prefix, after), lte: nameKey(prefix, upTo), limit })) {
-      out.push(readSeq(key.subarray(prefix.byteLength)))
+    const take = (key: Buffer, value: Buffer): void => {
+      const first = readSeq(key.subarray(prefix.byteLength))
+      const last = Math.min(upTo, nameRunLast(first, value))
+      for (let pos = Math.max(first, after + 1, (out.at(-1) ?? 0) + 1); pos <= last && out.length < limit; pos++) out.push(pos)
+    }
+    for await (const [key, value] of names.iterator({ lte: nameKey(prefix, after), gte: nameKey(prefix, 0), reverse: true, limit: 1 })) take(key, value)
+    for await (const [key, value] of names.iterator({ gt: nameKey(prefix, after), lte: nameKey(prefix, upTo), limit })) {
+      if (out.length >= limit) break
+      take(key, value)
     }
     return out
   }

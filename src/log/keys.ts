@@ -1,7 +1,9 @@
 // Binary keys and values of the log's sublevels. Numbers are 8-byte big-endian
 // so that level's byte order is numeric order.
+import { StorageError } from '../errors.js'
 
 const HIGH = 2 ** 32
+const NO_VALUE = Buffer.alloc(0)
 
 // two 32-bit halves: no BigInt per key (numbers here stay below 2^53)
 export function seqKey (seq: number): Buffer {
@@ -105,6 +107,40 @@ export function namePrefix (name: string): Buffer {
   prefix.writeUInt16BE(length, 0)
   prefix.write(name, 2, 'utf8')
   return prefix
+}
+
+/**
+ * The value of a name index record, keyed by the first feed position of a
+ * run of consecutive positions of one name: empty for a run of one, else
+ * the run's last position.
+ */
+export function nameRunValue (first: number, last: number): Buffer {
+  return last === first ? NO_VALUE : seqKey(last)
+}
+
+/** The last feed position of a name index record's run, from its first (the key's) and its value. */
+export function nameRunLast (first: number, value: Uint8Array): number {
+  if (value.byteLength === 0) return first
+  const last = value.byteLength === 8 ? readSeq(value) : NaN
+  if (!(last > first)) throw new StorageError('damaged name index record')
+  return last
+}
+
+/** Calls `run` for each run of consecutive feed positions of one name in `entries` (consecutive positions, in order). */
+export function forNameRuns (entries: Iterable<{ seq: number, entry: { name: string } }>, run: (name: string, first: number, last: number) => void): void {
+  let name: string | undefined
+  let first = 0
+  let last = 0
+  for (const e of entries) {
+    if (e.entry.name === name && e.seq === last + 1) {
+      last = e.seq
+      continue
+    }
+    if (name !== undefined) run(name, first, last)
+    name = e.entry.name
+    first = last = e.seq
+  }
+  if (name !== undefined) run(name, first, last)
 }
 
 /** name prefix || feed position: one name's keys sort in feed order */

@@ -15,8 +15,12 @@ export const CHECKPOINT_KEY = Buffer.from('checkpoint')
  * version has none: all of it).
  */
 export const INDEX_KEY = Buffer.from('name-index')
-/** The name index's format: another version in a db is rebuilt. */
-export const INDEX_VERSION = 1
+/**
+ * The name index's format: another version in a db is rebuilt. Version 2
+ * keys a record by the first feed position of a run of one name (see
+ * nameRunValue); version 1 had a record per entry.
+ */
+export const INDEX_VERSION = 2
 
 export function sublevels (db: AnyLevel): Sublevels {
   const opts = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const

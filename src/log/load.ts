@@ -7,7 +7,7 @@ import type { AbstractSublevel } from 'abstract-level'
 import { StorageError } from '../errors.js'
 import { ID_LENGTH, readEntry, toHex } from './entry.js'
 import { Identity } from './identity.js'
-import { AuthorState, decodeRun, nameKey, namePrefix, readSeq, runKey, seqKey, type Run } from './keys.js'
+import { AuthorState, decodeRun, forNameRuns, nameKey, namePrefix, nameRunValue, readSeq, runKey, seqKey, type Run } from './keys.js'
 import type { Boundary } from './floors.js'
 import { CHECKPOINT_KEY, HEADS_KEY, INDEX_KEY, INDEX_VERSION, indexMark, op, type BatchOp, type LevelOps } from './level.js'
 import { readFeed } from './reads.js'
@@ -113,9 +113,9 @@ export async function indexNames (db: Db, levels: Sublevels, length: number, flo
   const started = Date.now()
   for (let pos = from; pos <= length; pos += INDEX_CHUNK) {
     const ops: BatchOp[] = []
-    for (const e of await readFeed(levels, pos, Math.min(INDEX_CHUNK, length - pos + 1))) {
-      ops.push(op('put', levels.names, nameKey(namePrefix(e.entry.name), e.seq), Buffer.alloc(0)))
-    }
+    forNameRuns(await readFeed(levels, pos, Math.min(INDEX_CHUNK, length - pos + 1)), (name, first, last) => {
+      ops.push(op('put', levels.names, nameKey(namePrefix(name), first), nameRunValue(first, last)))
+    })
     // the record moves on with each chunk: a crash while indexing a big db
     // does not start it over
     const upTo = Math.min(length, pos + INDEX_CHUNK - 1)

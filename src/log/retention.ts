@@ -8,7 +8,7 @@ import { logger } from '@libp2p/logger'
 import { HyperEmitterError } from '../errors.js'
 import { toHex } from './entry.js'
 import { Boundary, CutEntry, type Floor } from './floors.js'
-import { decodeRun, nameKey, namePrefix, runKey, seqKey, writeSeq, RUN_VALUE_LENGTH } from './keys.js'
+import { decodeRun, nameKey, namePrefix, nameRunLast, nameRunValue, readSeq, runKey, seqKey, writeSeq, RUN_VALUE_LENGTH } from './keys.js'
 import { op, type BatchOp } from './level.js'
 import { readFeed } from './reads.js'
 import type { CommitPipeline } from './commit.js'
@@ -195,10 +195,9 @@ export class Compactor {
     for (const e of drop) {
       ops.push(op('del', levels.feed, seqKey(e.seq), undefined))
       ops.push(op('del', levels.entries, Buffer.from(e.id), undefined))
-      // its record in the name index
-      ops.push(op('del', levels.names, nameKey(namePrefix(e.entry.name), e.seq), undefined))
       last.set(toHex(e.entry.author), e)
     }
+    await this.#clipNames(ops, new Set(drop.map(e => e.entry.name)), from, floor)
     // the emit keys of dropped entries: an emit with one of them stores anew
     const keys = state.keysUpTo(floor)
     for (const key of keys) ops.push(op('del', levels.keys, Buffer.from(key), undefined))
@@ -241,6 +240,21 @@ export class Compactor {
     for (const c of cutAdd) boundary.cut.set(toHex(c.id), c)
     for (const [hex, at] of linked) if (at <= floor) linked.delete(hex)
     return count
+  }
+
+  // The name index records of the dropped positions (from, floor]: each is a
+  // run of one name that starts there; the part of one past the floor is
+  // kept, keyed by floor + 1.
+  async #clipNames (ops: BatchOp[], names: Set<string>, from: number, floor: number): Promise<void> {
+    const index = this.#levels.names
+    for (const name of names) {
+      const prefix = namePrefix(name)
+      for await (const [key, value] of index.iterator({ gt: nameKey(prefix, from), lte: nameKey(prefix, floor) })) {
+        ops.push(op('del', index, key, undefined))
+        const last = nameRunLast(readSeq(key.subarray(prefix.byteLength)), value)
+        if (last > floor) ops.push(op('put', index, nameKey(prefix, floor + 1), nameRunValue(floor + 1, last)))
+      }
+    }
   }
 
   // The run records of `author` that begin below its new floor: those that

@@ -4,7 +4,7 @@
 // without a db: the commit pipeline prepares a commit here, writes its ops,
 // and applies it here only once the write has succeeded.
 import { equalBytes, NO_HEAD, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
-import { AuthorState, nameKey, namePrefix, runKey, seqKey } from './keys.js'
+import { AuthorState, forNameRuns, nameKey, namePrefix, nameRunValue, runKey, seqKey } from './keys.js'
 import { CHECKPOINT_KEY, HEADS_KEY, INDEX_KEY, indexMark, op, view, type BatchOp } from './level.js'
 import type { LogEntry } from './types.js'
 
@@ -22,8 +22,6 @@ export const KEY_WINDOW = 100_000
 
 /** Name index key prefixes kept made: event names are few. */
 const NAME_PREFIXES = 1024
-/** The value of a name index record: the key says it all. */
-const NOTHING = Buffer.alloc(0)
 
 /** A head: an entry no other entry links to. */
 export interface HeadRef { id: Uint8Array<ArrayBuffer>, clock: number }
@@ -190,7 +188,6 @@ export class LogState<S> {
       const id = view(d.id)
       ops.push(op('put', levels.entries, id, view(d.bytes)))
       ops.push(op('put', levels.feed, seqKey(seq), id))
-      ops.push(op('put', levels.names, nameKey(this.#namePrefix(d.entry.name), seq), NOTHING))
       bytes += d.bytes.byteLength
       const { prev, links } = d.entry
       if (tip != null && !(prev.byteLength > 0 && equalBytes(prev, tip.id))) {
@@ -218,6 +215,8 @@ export class LogState<S> {
     }
     if (state != null) authors.set(hex, state)
     if (tip != null) heads.set(toHex(tip.id), { id: tip.id, clock: tip.entry.clock })
+    // the name index: one record per run of one name
+    forNameRuns(stored, (name, first, last) => ops.push(op('put', levels.names, nameKey(this.#namePrefix(name), first), nameRunValue(first, last))))
     const { added, evicted } = this.#keyOps(ops, stored, keys)
     const checkpoint = length - this.#checkpoint >= CHECKPOINT_ENTRIES || this.#commitsSinceCheckpoint + 1 >= CHECKPOINT_COMMITS
     if (checkpoint) this.#checkpointOps(ops, authors, heads, length)

@@ -9,7 +9,8 @@ import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
 import { FrameError, FrameReader, decodeFrame, encodeFrame, readContext } from './framing.js'
 import { MISMATCH, readDescriptor, readHello, refusedBy } from './handshake.js'
 import type { LocalDescriptor } from './schemas.js'
-import { Prunes, readGraft, readIHave, readPrune } from './prune.js'
+import { readGraft, readIHave, readPrune } from './prune.js'
+import { TreeLink } from './tree-link.js'
 import { Receiver } from './receiver.js'
 import { Sender } from './sender.js'
 import { SyncCounters } from './counters.js'
@@ -77,11 +78,10 @@ export class SessionCore {
   #retryAt: number | undefined
   /** when held entries are next expired */
   #expireAt: number | undefined
-  readonly #prunes = new Prunes()
   readonly #features: readonly string[]
   #remoteFeatures: readonly string[] = []
-  #lazy = false
   readonly #sender: Sender
+  readonly #tree: TreeLink
   readonly #receiver: Receiver
   readonly #counters: SyncCounters
 
@@ -98,17 +98,22 @@ export class SessionCore {
       context: (author, e) => this.#storage.context?.(author, e),
       synced: () => { this.#send({ synced: { length: this.#storage.length } }) },
       read: (have, limit) => { this.#act({ type: 'read', have, limit }) },
-      ihave: have => {
-        counters.ihavesSent += have.length
-        this.#send({ ihave: { have: have.map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq })) } })
-      },
+      ihave: have => { this.#tree.announce(have) },
       holds: author => this.#storage.authorSeq(author)
     })
     this.#sender.self = init.self
+    this.#tree = new TreeLink({
+      sender: this.#sender,
+      counters,
+      send: msg => { this.#send(msg) },
+      act: action => { this.#act(action) },
+      authorSeq: author => this.#storage.authorSeq(author),
+      mayPrune: init.mayPrune
+    })
     this.#receiver = new Receiver({
       accept: (entries, now, context) => this.#storage.accept(entries, now, context),
       seen: (author, seq) => { this.#sender.seen(author, seq) },
-      duplicates: authors => { this.#prune(authors) },
+      duplicates: authors => { this.#tree.duplicates(authors) },
       holds: author => this.#storage.authorSeq(author),
       send: msg => { this.#send(msg) },
       store: (upTo, detach) => { this.#act({ type: 'store', upTo, detach }) },
@@ -148,7 +153,7 @@ export class SessionCore {
    * blind regrafts).
    */
   get lazy (): boolean {
-    return this.#lazy
+    return this.#tree.lazy
   }
 
   /** Entries frames received and not yet stored (and acknowledged). */
@@ -158,7 +163,7 @@ export class SessionCore {
 
   /** Whether this side asked the remote not to push `author` (hex). */
   pruned (author: string): boolean {
-    return this.#prunes.has(author)
+    return this.#tree.pruned(author)
   }
 
   /** Entries sent, in Entries frames. */
@@ -322,11 +327,7 @@ export class SessionCore {
    * picks, or all), from what this node holds now.
    */
   graft (which?: (author: string) => boolean): void {
-    if (this.#phase !== 'open') return
-    const graft = this.#prunes.graft(author => this.#storage.authorSeq(author), which)
-    if (graft == null) return
-    this.#counters.graftsSent += graft.graft!.have.length
-    this.#send(graft)
+    if (this.#phase === 'open') this.#tree.graft(which)
   }
 
   /** Ends the session from this side. */
@@ -386,19 +387,10 @@ export class SessionCore {
       if (h.author.byteLength === PUBLIC_KEY_LENGTH && Number.isSafeInteger(h.seq)) this.#sender.remoteHave.set(toHex(h.author), h.seq)
     }
     this.#remoteFeatures = hello.features.filter(f => f.length <= MAX_FEATURE_LENGTH)
-    this.#lazy = this.#features.includes(FEATURE_LAZY) && this.#remoteFeatures.includes(FEATURE_LAZY)
-    this.#sender.lazy = this.#lazy
+    this.#tree.lazy = this.#features.includes(FEATURE_LAZY) && this.#remoteFeatures.includes(FEATURE_LAZY)
     this.#phase = 'open'
     this.#act({ type: 'ready' })
     this.#sender.start()
-  }
-
-  // The Prune the policy allows for these authors, unless pruned already.
-  #prune (authors: Iterable<string>): void {
-    const prune = this.#prunes.prune(authors, this.#init.mayPrune ?? (() => false))
-    if (prune == null) return
-    this.#counters.prunesSent += prune.prune!.authors.length
-    this.#send(prune)
   }
 
   // Each kind of frame to its handler, in the order of protocols/README.md §2.
@@ -413,35 +405,10 @@ export class SessionCore {
     else if (msg.ack != null) this.#sender.ack(msg.ack.batches)
     else if (msg.synced != null) this.#receiver.synced()
     else if (msg.refuse != null) this.#refused(msg.refuse.code, msg.refuse.reason)
-    else if (msg.prune != null) this.#pruned(readPrune(msg.prune))
-    else if (msg.graft != null) this.#grafted(readGraft(msg.graft))
-    else if (msg.ihave != null) this.#ihave(readIHave(msg.ihave))
+    else if (msg.prune != null) this.#tree.takePrune(readPrune(msg.prune))
+    else if (msg.graft != null) this.#tree.takeGraft(readGraft(msg.graft))
+    else if (msg.ihave != null) this.#tree.takeIHave(readIHave(msg.ihave))
     else throw new RefusedError('unexpected frame after the handshake', { refuseCode: REFUSE.PROTOCOL })
-  }
-
-  #pruned (authors: string[]): void {
-    this.#counters.prunesReceived += authors.length
-    this.#sender.prune(authors)
-  }
-
-  #grafted (have: Array<[string, number]>): void {
-    this.#counters.graftsReceived += have.length
-    this.#sender.graft(have)
-  }
-
-  // The remote holds these entries: it need not be sent them. Those this
-  // node lacks of the authors it pruned here go to the driver, which grafts
-  // them if they do not come otherwise. (An author not pruned here is pushed,
-  // or was just grafted: nothing to repair on this link.)
-  #ihave (have: Array<[string, number]>): void {
-    if (!this.#lazy) throw new RefusedError('an IHave, but lazy/1 was not agreed in the Hellos', { refuseCode: REFUSE.PROTOCOL })
-    this.#counters.ihavesReceived += have.length
-    const lacking: Array<[string, number]> = []
-    for (const [author, seq] of have) {
-      this.#sender.seen(author, seq)
-      if (this.#prunes.has(author) && this.#storage.authorSeq(author) < seq) lacking.push([author, seq])
-    }
-    if (lacking.length > 0) this.#act({ type: 'ihave', have: lacking })
   }
 
   #refused (code: number, reason: string): void {

@@ -159,6 +159,12 @@ async function awaitLength (length: number, timeoutMs: number): Promise<Record<s
   return { length: emitter.log.length, heads: headsDigest() }
 }
 
+/** CPU time this process used so far (user and system), ms. */
+function cpuMs (): number {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
+}
+
 function stats (): Record<string, unknown> {
   const peers = emitter.peers()
   const node = emitter.node
@@ -173,7 +179,8 @@ function stats (): Record<string, unknown> {
     received: peers.reduce((s, p) => s + p.received, 0),
     sync: node?.services.sync.counters ?? null,
     rssMB: process.memoryUsage.rss() / 1024 / 1024,
-    peakRssMB: peakRss / 1024 / 1024
+    peakRssMB: peakRss / 1024 / 1024,
+    cpuMs: cpuMs()
   }
 }
 

@@ -12,7 +12,7 @@
 // A phase that does not converge within --timeout seconds is reported as
 // "did not converge", with what was missing, and the run goes on with the
 // next N (with --keep-going, with the next phase).
-import { loadavg } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { NodeProcess, killAll, type Line } from './cluster-proc.js'
 import { percentile, round } from './util.js'
@@ -48,6 +48,8 @@ const TICK = 20
 const QUIET = 2000
 /** no entry sent on any link for this long: the cluster is quiet */
 const QUIET_SENDS = 1000
+/** the one-event phase first measures the node processes at rest for this long */
+const IDLE_MS = 3000
 /** a one-event round slower than this is listed, with where it came from and its last node */
 const SLOW_ROUND_MS = 150
 /** a node process lives no longer than this, whatever happens to the driver */
@@ -77,6 +79,7 @@ interface Stats {
   sync: Record<string, number> | null
   rssMB: number
   peakRssMB: number
+  cpuMs: number
 }
 
 interface Spread { min: number, mean: number, max: number }
@@ -323,7 +326,13 @@ async function load (phase: string, nodes: NodeProcess[], writers: number[], cmd
 }
 
 async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => number, tag: string): Promise<Record<string, unknown>> {
-  const before = await quiesce(nodes, Date.now() + TIMEOUT)
+  // what the node processes take at rest, over IDLE_MS with nothing emitted
+  const rest = await quiesce(nodes, Date.now() + TIMEOUT)
+  const restStart = Date.now()
+  await sleep(IDLE_MS)
+  const before = await statsAll(nodes, TIMEOUT)
+  const idleCores = round((sum(before.map(s => s.cpuMs)) - sum(rest.map(s => s.cpuMs))) / (Date.now() - restStart), 2)
+  const phaseStart = Date.now()
   // an author's first entry floods every link (the probes that form its
   // tree); later ones go down the tree: the two are reported apart too
   const wrote = new Set(writers)
@@ -354,6 +363,9 @@ async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => 
   }
   const after = await statsAll(nodes, TIMEOUT)
   const counted = (key: string): number => sum(after.map(s => s.sync?.[key] ?? 0)) - sum(before.map(s => s.sync?.[key] ?? 0))
+  // the machine's share the node processes took in the phase (2 cores: 2.0 is all of it)
+  const phaseMs = Date.now() - phaseStart
+  const cores = round((sum(after.map(s => s.cpuMs)) - sum(before.map(s => s.cpuMs))) / phaseMs, 2)
   last.sort((a, b) => a - b)
   each.sort((a, b) => a - b)
   return {
@@ -361,6 +373,8 @@ async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => 
     lastNodeMs: { p50: percentile(last, 0.5), p99: percentile(last, 0.99), max: last.at(-1) },
     perNodeMs: { p50: percentile(each, 0.5), p99: percentile(each, 0.99), max: each.at(-1) },
     byAuthor: { first: tail(first), later: tail(later) },
+    cores,
+    idleCores,
     slowRounds: slow,
     tree: { prunes: counted('prunesSent'), grafts: counted('graftsSent'), repairGrafts: counted('repairGrafts') }
   }
@@ -483,13 +497,14 @@ function printTable (r: Result): void {
     rows.push([`${phase}: a node had all, ms after last emit min/mean/max`, fmtSpread(l.nodeHadAllAfterLastEmitMs)])
     rows.push([`${phase}: sessions up / down`, `${l.sessions.up} / ${l.sessions.down}`])
   }
-  const one = get<{ status?: string, rounds: number, lastNodeMs: Record<string, number>, perNodeMs: Record<string, number>, slowRounds: unknown[], tree: Record<string, number>, byAuthor: Record<'first' | 'later', { n: number, p50?: number, p99?: number }> }>('oneEvent')
+  const one = get<{ status?: string, rounds: number, lastNodeMs: Record<string, number>, perNodeMs: Record<string, number>, slowRounds: unknown[], cores: number, idleCores: number, tree: Record<string, number>, byAuthor: Record<'first' | 'later', { n: number, p50?: number, p99?: number }> }>('oneEvent')
   if (one?.status != null) rows.push(['one event to all', one.status])
   else if (one != null) {
     rows.push([`one event: to the last node, p50 / p99 (${one.rounds} rounds)`, `${one.lastNodeMs.p50} / ${one.lastNodeMs.p99} ms`])
     rows.push(['one event: to each node, p50 / p99', `${one.perNodeMs.p50} / ${one.perNodeMs.p99} ms`])
     const { first, later } = one.byAuthor
     rows.push(['one event: to the last node, an author\'s first / a later one, p50 / p99', `${first.p50 ?? '-'} / ${first.p99 ?? '-'} ms (${first.n}); ${later.p50 ?? '-'} / ${later.p99 ?? '-'} ms (${later.n})`])
+    rows.push(['CPU of all node processes at rest / in the one-event phase, cores', `${one.idleCores} / ${one.cores}`, `${cpus().length} (the machine)`])
     rows.push([`one event: rounds over ${SLOW_ROUND_MS} ms; prunes / grafts (by IHave)`, `${one.slowRounds.length}; ${one.tree.prunes} / ${one.tree.grafts} (${one.tree.repairGrafts})`])
   }
   const dropped = r.dropped as { sessionsDown: number } | undefined

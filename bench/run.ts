@@ -9,6 +9,7 @@ const cases: Array<[string, string]> = [
   ['emit.js', 'deliver'],
   ['emit.js', 'emit.sequential'],
   ['read.js', 'read'],
+  ['log.js', 'log'],
   ['sync.js', 'sync.catchup'],
   ['sync.js', 'sync.latency'],
   ['sync.js', 'sync.chain20'],

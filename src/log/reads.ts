@@ -11,12 +11,21 @@ type Levels = Pick<Sublevels, 'entries' | 'feed'>
 
 /** Up to `limit` entries of the change feed from position `from` (inclusive). */
 export async function readFeed (levels: Levels, from: number, limit: number): Promise<LogEntry[]> {
-  const seqs: number[] = []
-  const ids: Buffer[] = []
-  for await (const [key, id] of levels.feed.iterator({ gte: seqKey(Math.max(1, from)), limit })) {
-    seqs.push(readSeq(key))
-    ids.push(id)
+  // records many at a time: an iterator's next() per record costs a promise
+  // each; nextv gives fewer than asked for once it holds enough bytes
+  const it = levels.feed.iterator({ gte: seqKey(Math.max(1, from)), limit })
+  const records: Array<[Buffer, Buffer]> = []
+  try {
+    while (records.length < limit) {
+      const batch = await it.nextv(Math.min(limit - records.length, 4096))
+      if (batch.length === 0) break
+      for (const r of batch) records.push(r)
+    }
+  } finally {
+    await it.close()
   }
+  const seqs = records.map(([key]) => readSeq(key))
+  const ids = records.map(([, id]) => id)
   const found = await levels.entries.getMany(ids)
   return ids.map((id, i) => {
     const b = found[i]

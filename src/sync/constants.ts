@@ -63,11 +63,14 @@ export const MAX_FEATURE_LENGTH = 64
  */
 export const GRAFT_TIMEOUT = 400
 /**
- * The most that wait grows to: a loaded cluster's tree is late (by as much
- * as a store backlog of several seconds at each hop), a broken one is
- * repaired within this.
+ * The most that wait grows to, and the longest a node defers a graft while
+ * it is behind or its tree still delivers the author: a loaded cluster's
+ * tree is late, a broken one is repaired within this. (30 s cut the repair
+ * grafts of a loaded 40-node cluster further, but a partition that heals
+ * over connections that survived it can leave a first deliverer open that
+ * does not deliver for that long.)
  */
-export const MAX_GRAFT_TIMEOUT = 30_000
+export const MAX_GRAFT_TIMEOUT = 10_000
 /** The wait is this many times the longest lag of the tree sampled lately. */
 export const LAG_FACTOR = 2
 /** How long a sampled lag counts: once the load is over, the wait is back at GRAFT_TIMEOUT within this. */

@@ -1,6 +1,7 @@
 // A child process driven over JSON lines: commands on its stdin, one JSON
-// object per stdout line back. The test harnesses (child.ts, chaos/proc.ts)
-// and the cluster bench (bench/cluster-proc.ts) build on it.
+// object per stdout line back. The test harnesses (child.ts, chaos/proc.ts,
+// the mDNS test's children) and the cluster bench (bench/cluster-proc.ts)
+// build on it.
 import { spawn, type ChildProcess } from 'node:child_process'
 
 /** How much of its stderr is kept: the end is what explains a failure. */

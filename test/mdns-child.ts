@@ -24,7 +24,7 @@ function report (line: Record<string, unknown>): void {
 }
 
 if (host == null || name == null || topic == null) {
-  report({ type: 'error', message: 'usage: mdns-child.js <host> <name> <topic>' })
+  report({ t: 'error', message: 'usage: mdns-child.js <host> <name> <topic>' })
   process.exit(2)
 }
 
@@ -37,9 +37,9 @@ function shutdown (code: number): Promise<void> {
     const force = setTimeout(() => { process.exit(code === 0 ? 3 : code) }, 5000)
     try {
       await emitter?.close()
-      report({ type: 'closed' })
+      report({ t: 'closed' })
     } catch (err) {
-      report({ type: 'error', message: `close failed: ${(err as Error).message}` })
+      report({ t: 'error', message: `close failed: ${(err as Error).message}` })
       code = code === 0 ? 1 : code
     }
     clearTimeout(force)
@@ -58,17 +58,17 @@ process.stdin.resume()
 try {
   const e = new HyperEmitter(new MemoryLevel(), await fixture('messages.proto'), { mdns: true, topic, reconnectTimeout: 200 })
   emitter = e
-  e.status.on('peer:connect', ({ peer }: { peer: string }) => { report({ type: 'peer', peer }) })
-  e.status.on('peer:refused', ({ peer, code }: { peer: string, code: string }) => { report({ type: 'refused', peer, code }) })
-  e.on<{ from: string }>('Hello', msg => { report({ type: 'event', from: msg.from }) })
+  e.status.on('peer:connect', ({ peer }: { peer: string }) => { report({ t: 'peer', peer }) })
+  e.status.on('peer:refused', ({ peer, code }: { peer: string, code: string }) => { report({ t: 'refused', peer, code }) })
+  e.on<{ from: string }>('Hello', msg => { report({ t: 'event', from: msg.from }) })
   await e.ready()
   e.node?.addEventListener('peer:discovery', (evt) => {
-    report({ type: 'discovered', peer: evt.detail.id.toString(), addrs: evt.detail.multiaddrs.map(a => a.toString()) })
+    report({ t: 'discovered', peer: evt.detail.id.toString(), addrs: evt.detail.multiaddrs.map(a => a.toString()) })
   })
   const addrs = await e.listen(0, host)
   await e.emit('Hello', { from: name })
-  report({ type: 'ready', peerId: e.peerId, addrs: addrs.map(a => a.toString()) })
+  report({ t: 'ready', peerId: e.peerId, addrs: addrs.map(a => a.toString()) })
 } catch (err) {
-  report({ type: 'error', message: (err as Error).stack ?? String(err) })
+  report({ t: 'error', message: (err as Error).stack ?? String(err) })
   await shutdown(1)
 }

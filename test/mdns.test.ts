@@ -8,9 +8,9 @@
 // HYPEREMITTER_SKIP_NETNS=1 is set, in which case it is skipped with a notice.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { createInterface } from 'node:readline'
+import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { LineProcess } from './line-process.js'
 
 const CHILD = fileURLToPath(new URL('./mdns-child.js', import.meta.url))
 const SKIP = process.env.HYPEREMITTER_SKIP_NETNS === '1'
@@ -106,53 +106,43 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 
 interface Line {
-  type: string
+  t: string
   [key: string]: unknown
 }
 
 /** A child emitter in a namespace, and what it reported. */
-class Child {
-  readonly proc: ChildProcess
+class Child extends LineProcess<Line> {
   readonly lines: Line[] = []
-  stderr = ''
-  exited: Promise<number | null>
-  exitCode: number | null | undefined
 
-  constructor (readonly name: string, ns: string, host: string, topic: string) {
-    this.proc = spawn('ip', ['netns', 'exec', ns, process.execPath, CHILD, host, name, topic], {
-      stdio: ['pipe', 'pipe', 'pipe']
-    })
-    this.exited = new Promise(resolve => {
-      this.proc.once('exit', code => { this.exitCode = code; resolve(code) })
-      this.proc.once('error', err => { this.stderr += `\nspawn failed: ${err.message}`; this.exitCode = null; resolve(null) })
-    })
-    this.proc.stdin!.on('error', () => {})
-    createInterface({ input: this.proc.stdout! }).on('line', text => {
-      try {
-        this.lines.push(JSON.parse(text) as Line)
-      } catch {
-        this.stderr += `\n(stdout) ${text}`
-      }
-    })
-    this.proc.stderr!.on('data', d => { this.stderr += d })
+  constructor (name: string, ns: string, host: string, topic: string) {
+    super(name, 'ip', ['netns', 'exec', ns, process.execPath, CHILD, host, name, topic])
+  }
+
+  protected take (line: Line): void {
+    this.lines.push(line)
+  }
+
+  /** Its exit code once it exited (null after a signal), undefined while it runs. */
+  get exitCode (): number | null | undefined {
+    return this.exit?.code
   }
 
   get peerId (): string | undefined {
-    return this.lines.find(l => l.type === 'ready')?.peerId as string | undefined
+    return this.lines.find(l => l.t === 'ready')?.peerId as string | undefined
   }
 
-  has (type: string, check: (l: Line) => boolean = () => true): boolean {
-    return this.lines.some(l => l.type === type && check(l))
+  has (t: string, check: (l: Line) => boolean = () => true): boolean {
+    return this.lines.some(l => l.t === t && check(l))
   }
 
   /** What it said, for failure messages. */
   get transcript (): string {
-    return `${this.name}: exit ${String(this.exitCode)}\n  ${this.lines.map(l => JSON.stringify(l)).join('\n  ')}${this.stderr === '' ? '' : `\n  stderr: ${this.stderr.trim().slice(-2000)}`}`
+    return `${this.name}: exit ${String(this.exitCode)}\n  ${this.lines.map(l => JSON.stringify(l)).join('\n  ')}${this.tail()}`
   }
 
-  /** SIGTERM, then SIGKILL if it does not close in time. */
-  async stop (): Promise<void> {
-    if (this.exitCode !== undefined) return
+  /** SIGTERM (the child closes its emitter on it), then SIGKILL if it does not close in time. */
+  override async stop (): Promise<void> {
+    if (!this.alive) return
     this.proc.kill('SIGTERM')
     const timer = setTimeout(() => { this.proc.kill('SIGKILL') }, 5000)
     await this.exited
@@ -218,11 +208,11 @@ if (SKIP && problem != null) {
       // found by mDNS, at an address on the veth link
       assert.ok(a.has('discovered', l => l.peer === b.peerId), `a did not discover b by mDNS\n${a.transcript}`)
       assert.ok(b.has('discovered', l => l.peer === a.peerId), `b did not discover a by mDNS\n${b.transcript}`)
-      assert.ok(a.lines.some(l => l.type === 'discovered' && (l.addrs as string[]).some(x => x.startsWith(`/ip4/${IP_B}/tcp/`))), a.transcript)
-      assert.ok(b.lines.some(l => l.type === 'discovered' && (l.addrs as string[]).some(x => x.startsWith(`/ip4/${IP_A}/tcp/`))), b.transcript)
+      assert.ok(a.lines.some(l => l.t === 'discovered' && (l.addrs as string[]).some(x => x.startsWith(`/ip4/${IP_B}/tcp/`))), a.transcript)
+      assert.ok(b.lines.some(l => l.t === 'discovered' && (l.addrs as string[]).some(x => x.startsWith(`/ip4/${IP_A}/tcp/`))), b.transcript)
       // each Hello arrived once
-      assert.is(a.lines.filter(l => l.type === 'event' && l.from === 'b').length, 1)
-      assert.is(b.lines.filter(l => l.type === 'event' && l.from === 'a').length, 1)
+      assert.is(a.lines.filter(l => l.t === 'event' && l.from === 'b').length, 1)
+      assert.is(b.lines.filter(l => l.t === 'event' && l.from === 'a').length, 1)
       await Promise.all([a.stop(), b.stop()])
       assert.is(a.exitCode, 0, a.transcript)
       assert.is(b.exitCode, 0, b.transcript)

@@ -319,7 +319,7 @@ export class SyncService implements Startable {
     // is behind on what it was sent, and a graft would add to it
     let busy = false
     for (const { session } of this.#sessions.values()) if (session.backlog > 1) busy = true
-    const grafts = this.#repair.tick(Date.now(), author => this.#init.log.authorSeq(author), busy, author => this.#pruning.delivers(author, this.#pushes(author)))
+    const grafts = this.#repair.tick(Date.now(), author => this.#init.log.authorSeq(author), busy)
     const byPeer = new Map<string, Set<string>>()
     for (const { peer, author } of grafts) {
       const authors = byPeer.get(peer) ?? new Set()

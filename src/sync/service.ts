@@ -231,7 +231,10 @@ export class SyncService implements Startable {
       onInvalid: (count, reason) => { emit({ type: 'peer:invalid', peer: peerId, count, reason }) },
       onHandshake: () => { emit({ type: 'peer:session', peer: peerId, connection }) },
       onStored: (authors) => { this.#stored(peer, authors) },
-      mayPrune: (author) => this.#pruning.mayPrune(peer, remoteKey, author, this.#pushes(author)),
+      mayPrune: (author) => this.#pruning.mayPrune(peer, remoteKey, author, first => {
+        const s = this.#sessions.get(first)?.session
+        return s != null && !s.closed && !s.pruned(author)
+      }),
       features: this.#features,
       onIHave: (have) => { this.#announced(peer, have) },
       counters: this.#counters
@@ -275,15 +278,6 @@ export class SyncService implements Startable {
     if (this.#repair.size === 0) return
     for (const author of authors) if (this.#repair.has(author)) this.#repair.stored(author, this.#init.log.authorSeq(author), now)
     this.#armRepair()
-  }
-
-  // Whether the session with a peer pushes `author` here: it runs, and this
-  // side has not pruned the author on it.
-  #pushes (author: string): (peer: string) => boolean {
-    return peer => {
-      const s = this.#sessions.get(peer)?.session
-      return s != null && !s.closed && !s.pruned(author)
-    }
   }
 
   // A lazy/1 peer holds entries this node lacks and does not push them:

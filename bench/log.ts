@@ -4,10 +4,10 @@
 // verify. The ceiling of the reads, in the same run: classic-level iterating
 // every record of the same db in batches (raw bytes, nothing decoded).
 import { join } from 'node:path'
-import { readFile, readdir, stat } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { ClassicLevel } from 'classic-level'
 import { HyperEmitter } from '../src/index.js'
-import { report, round, tempDir } from './util.js'
+import { folderBytes, report, round, tempDir } from './util.js'
 
 const schema = await readFile(new URL('../../test/fixtures/messages.proto', import.meta.url), 'utf8')
 const message = { from: 'bench', message: 'a small event of about forty bytes' }
@@ -25,12 +25,6 @@ async function build (path: string): Promise<void> {
   }
   console.log(`# built a log of ${N} events in ${round((performance.now() - started) / 1000, 1)} s`)
   await e.close()
-}
-
-async function folderBytes (path: string): Promise<number> {
-  let total = 0
-  for (const name of await readdir(path)) total += (await stat(join(path, name))).size
-  return total
 }
 
 /** Every record of the db, in batches: what any read of it costs at least (records/s). */

@@ -8,12 +8,12 @@
 // kept, db MiB, RSS MiB, event-loop lag), then the ranges of disk and RSS
 // after the first minute.
 import { join } from 'node:path'
-import { readFile, readdir, stat } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { ClassicLevel } from 'classic-level'
 import { HyperEmitter } from '../src/index.js'
-import { tempDir } from './util.js'
+import { folderBytes, tempDir } from './util.js'
 
 const { values } = parseArgs({
   options: {
@@ -32,12 +32,6 @@ const TICK = 10
 
 const schema = await readFile(new URL('../../test/fixtures/messages.proto', import.meta.url), 'utf8')
 const message = { from: 'soak', message: 'a small event of about forty bytes' }
-
-async function folderBytes (path: string): Promise<number> {
-  let total = 0
-  for (const name of await readdir(path)) total += (await stat(join(path, name))).size
-  return total
-}
 
 const MiB = 1024 * 1024
 const dir = await tempDir()

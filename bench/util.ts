@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -40,6 +40,13 @@ export function rssSampler (): () => number {
 export async function tempDir (): Promise<{ path: string, cleanup: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), 'hyperemitter-bench-'))
   return { path, cleanup: async () => { await rm(path, { recursive: true, force: true }) } }
+}
+
+/** The bytes of the files in a folder (a level db's folder: no subfolders). */
+export async function folderBytes (path: string): Promise<number> {
+  let total = 0
+  for (const name of await readdir(path)) total += (await stat(join(path, name))).size
+  return total
 }
 
 export function percentile (sorted: number[], p: number): number {

@@ -67,7 +67,8 @@ async function merge (sources: Positions[], after: number, upTo: number, limit: 
 
 // A name's feed positions from its index records, each a run of
 // consecutive positions keyed by its first: the run that holds `after + 1`
-// may start at or before `after`.
+// may start at or before `after`. Runs never overlap: the index's mark
+// moves with every batch of commits (commit.ts), so no run is indexed twice.
 function namePositions (names: Sub, prefix: Buffer): Positions {
   return async (after, upTo, limit) => {
     const out: number[] = []
@@ -75,7 +76,7 @@ function namePositions (names: Sub, prefix: Buffer): Positions {
     const take = (key: Buffer, value: Buffer): void => {
       const first = readSeq(key.subarray(prefix.byteLength))
       const last = Math.min(upTo, nameRunLast(first, value))
-      for (let pos = Math.max(first, after + 1, (out.at(-1) ?? 0) + 1); pos <= last && out.length < limit; pos++) out.push(pos)
+      for (let pos = Math.max(first, after + 1); pos <= last && out.length < limit; pos++) out.push(pos)
     }
     for await (const [key, value] of names.iterator({ lte: nameKey(prefix, after), gte: nameKey(prefix, 0), reverse: true, limit: 1 })) take(key, value)
     for await (const [key, value] of names.iterator({ gt: nameKey(prefix, after), lte: nameKey(prefix, upTo), limit })) {

@@ -297,7 +297,7 @@ async function load (phase: string, nodes: NodeProcess[], writers: number[], cmd
   const needed = issued * (n - 1)
   const sends = sum(after.map(s => s.sent)) - sum(before.map(s => s.sent))
   const sendsSeen = sum(after.map(s => s.sentSeen)) - sum(before.map(s => s.sentSeen))
-  const counted = (key: string): number => sum(after.map(s => s.sync?.[key] ?? 0)) - sum(before.map(s => s.sync?.[key] ?? 0))
+  const counted = (key: string): number => syncGrowth(before, after, key)
   return {
     events: issued,
     emitMs: spread(replies.map(r => (r.ms as number | undefined) ?? (r.lastAt as number) - (r.startAt as number)), 0),
@@ -331,7 +331,7 @@ async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => 
   const restStart = Date.now()
   await sleep(IDLE_MS)
   const before = await statsAll(nodes, TIMEOUT)
-  const idleCores = round((sum(before.map(s => s.cpuMs)) - sum(rest.map(s => s.cpuMs))) / (Date.now() - restStart), 2)
+  const idleCores = coresUsed(rest, before, Date.now() - restStart)
   const phaseStart = Date.now()
   // an author's first entry floods every link (the probes that form its
   // tree); later ones go down the tree: the two are reported apart too
@@ -362,10 +362,8 @@ async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => 
     await sleep(100)
   }
   const after = await statsAll(nodes, TIMEOUT)
-  const counted = (key: string): number => sum(after.map(s => s.sync?.[key] ?? 0)) - sum(before.map(s => s.sync?.[key] ?? 0))
-  // the machine's share the node processes took in the phase (2 cores: 2.0 is all of it)
-  const phaseMs = Date.now() - phaseStart
-  const cores = round((sum(after.map(s => s.cpuMs)) - sum(before.map(s => s.cpuMs))) / phaseMs, 2)
+  const counted = (key: string): number => syncGrowth(before, after, key)
+  const cores = coresUsed(before, after, Date.now() - phaseStart)
   last.sort((a, b) => a - b)
   each.sort((a, b) => a - b)
   return {
@@ -378,6 +376,16 @@ async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => 
     slowRounds: slow,
     tree: { prunes: counted('prunesSent'), grafts: counted('graftsSent'), repairGrafts: counted('repairGrafts') }
   }
+}
+
+/** How much a sync counter of all nodes grew from `before` to `after`. */
+function syncGrowth (before: Stats[], after: Stats[], key: string): number {
+  return sum(after.map(s => s.sync?.[key] ?? 0)) - sum(before.map(s => s.sync?.[key] ?? 0))
+}
+
+/** The cores all node processes kept busy from `before` to `after`, `ms` apart (on 2 cores, 2.0 is the whole machine). */
+function coresUsed (before: Stats[], after: Stats[], ms: number): number {
+  return round((sum(after.map(s => s.cpuMs)) - sum(before.map(s => s.cpuMs))) / ms, 2)
 }
 
 /** How many, p50 and p99 (ms) of `values`. */

@@ -10,6 +10,7 @@ import { Log } from '../src/log/log.js'
 import { Ingester, type IngestResult } from '../src/log/ingest.js'
 import { decodeEntry, toHex } from '../src/log/entry.js'
 import type { InvalidEntryError } from '../src/errors.js'
+import { Author } from './sync/author.js'
 
 const SEED = Number(process.env.HYPEREMITTER_SEED ?? 20240611)
 const RUNS = Number(process.env.HYPEREMITTER_RUNS ?? 80)
@@ -63,6 +64,8 @@ interface Scenario {
   /** per relay: [writer, limit] merge steps, cycled */
   relays: Array<Array<[number, number]>>
   sessions: SessionPlan[]
+  /** the sessions' ingesters share a pool, as a node's do (a pass stores what the others hold too) */
+  pool: boolean
 }
 
 const MAX_WRITERS = 4
@@ -92,7 +95,8 @@ function scenarioArb (minSessions: number, maxSessions: number): fc.Arbitrary<Sc
     writers: fc.integer({ min: 2, max: MAX_WRITERS }),
     rounds: fc.array(roundArb, { minLength: 2, maxLength: 4 }),
     relays: fc.array(fc.array(fc.tuple(fc.nat(MAX_WRITERS - 1), fc.integer({ min: 1, max: 16 })), { minLength: 1, maxLength: 8 }), { minLength: MAX_SESSIONS, maxLength: MAX_SESSIONS }),
-    sessions: fc.array(sessionArb, { minLength: minSessions, maxLength: maxSessions })
+    sessions: fc.array(sessionArb, { minLength: minSessions, maxLength: maxSessions }),
+    pool: fc.boolean()
   })
 }
 
@@ -169,8 +173,8 @@ class Session {
   retrying = false
   readonly invalid: InvalidEntryError[]
 
-  constructor (log: Log, invalid: InvalidEntryError[]) {
-    this.ingester = new Ingester(log, { validate: () => {} })
+  constructor (log: Log, invalid: InvalidEntryError[], pool?: Set<Ingester>) {
+    this.ingester = new Ingester(log, { validate: () => {}, pool })
     this.invalid = invalid
   }
 
@@ -232,7 +236,8 @@ async function check (s: Scenario): Promise<Outcome> {
 
     receiver = await openLog(200)
     const invalid: InvalidEntryError[] = []
-    const sessions = s.sessions.map(() => new Session(receiver!, invalid))
+    const pool = s.pool ? new Set<Ingester>() : undefined
+    const sessions = s.sessions.map(() => new Session(receiver!, invalid, pool))
     // a session tries its held entries again after another one stores, as a session does on commit
     receiver.onCommit(() => {
       for (const session of sessions) {
@@ -292,6 +297,96 @@ t('one session stores a multi-writer history exactly once, whatever the batches'
 
 t('concurrent sessions with overlapping feeds never refuse a valid entry and store each once', async () => {
   await property(2, MAX_SESSIONS, RUNS)
+})
+
+// Two writers that alternate, each entry linking to the other's last: a
+// history one layer deep per entry. Sent as after a partition, each writer's
+// entries over its own link, every entry of one session waits for one of the
+// other's.
+async function interleaved (layers: number): Promise<{ a: Log, b: Log, fromA: Uint8Array[], fromB: Uint8Array[] }> {
+  const [a, b] = [await openLog(1), await openLog(2)]
+  for (let i = 0; i < layers; i++) {
+    await a.append('Test', payload())
+    await copy(a, b)
+    await b.append('Test', payload())
+    await copy(b, a)
+  }
+  const own = async (log: Log): Promise<Uint8Array[]> => {
+    const me = toHex(log.identity.publicKey)
+    return (await log.read(1, log.length)).filter(e => toHex(e.entry.author) === me).map(e => e.bytes)
+  }
+  return { a, b, fromA: await own(a), fromB: await own(b) }
+}
+
+t('a store pass stores the entries other sessions of its pool hold that its own wait for, in one round', async () => {
+  const { a, b, fromA, fromB } = await interleaved(50)
+  const receiver = await openLog(200)
+  try {
+    let commits = 0
+    receiver.onCommit(() => { commits++ })
+    const pool = new Set<Ingester>()
+    const viaA = new Ingester(receiver, { validate: () => {}, pool })
+    const viaB = new Ingester(receiver, { validate: () => {}, pool })
+    viaA.accept(frame(fromA))
+    viaB.accept(frame(fromB))
+    assert.is(viaB.verified, 50)
+    const res = await viaA.storeReady()
+    assert.is(res.stored.length, 100, 'all of both histories')
+    assert.is(commits, 1, 'in one commit')
+    assert.is(res.invalid.length, 0)
+    assert.is(receiver.length, 100)
+    assert.is(viaB.pending, 0, "what viaB held is stored, and forgotten there")
+    const later = await viaB.storeReady()
+    assert.is(later.stored.length, 0)
+    assert.equal([...later.lent], [toHex(b.identity.publicKey)], 'viaB is told whose entries were taken from it')
+    assert.equal([...res.lent], [])
+    assert.ok((await receiver.verify()).ok)
+    viaA.clear()
+    viaB.clear()
+    assert.is(pool.size, 0, 'a cleared ingester leaves the pool')
+  } finally {
+    await Promise.all([a, b, receiver].map(async l => { await l.close() }))
+  }
+})
+
+t('without a pool, each session waits for the other, a layer at a time', async () => {
+  const { a, b, fromA, fromB } = await interleaved(5)
+  const receiver = await openLog(200)
+  try {
+    const viaA = new Ingester(receiver, { validate: () => {} })
+    const viaB = new Ingester(receiver, { validate: () => {} })
+    viaA.accept(frame(fromA))
+    viaB.accept(frame(fromB))
+    let passes = 0
+    while (receiver.length < 10) {
+      assert.ok((await viaA.storeReady()).stored.length + (await viaB.storeReady()).stored.length > 0, 'a pass of one of them stores something')
+      passes++
+    }
+    assert.is(passes, 5, 'one layer of each per pair of passes')
+  } finally {
+    await Promise.all([a, b, receiver].map(async l => { await l.close() }))
+  }
+})
+
+t('an entry another session holds that fails the clock check is left to that session to judge', async () => {
+  const receiver = await openLog(200)
+  try {
+    const pool = new Set<Ingester>()
+    const viaA = new Ingester(receiver, { validate: () => {}, pool })
+    const viaB = new Ingester(receiver, { validate: () => {}, pool })
+    viaA.accept([new Author().next('Test', payload()).bytes])
+    // well formed and signed, but clock 5 on a first entry
+    viaB.accept([new Author().next('Test', payload(), { fields: { clock: 5 } }).bytes])
+    const res = await viaA.storeReady()
+    assert.is(res.stored.length, 1)
+    assert.is(res.invalid.length, 0, 'nothing is blamed on viaA')
+    assert.is(viaB.pending, 1)
+    const own = await viaB.storeReady()
+    assert.is(own.invalid.length, 1, "viaB's pass refuses it")
+    assert.is(viaB.pending, 0)
+  } finally {
+    await receiver.close()
+  }
 })
 
 t.run()

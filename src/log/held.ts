@@ -94,16 +94,28 @@ export function trimUnsigned (ready: Pending[]): Pending[] {
 // passed over while its parent is stored, or a chain whose signed tip came
 // early never goes in.
 export function inSeqOrder (pending: Iterable<Pending>, upTo: number): Pending[] {
-  const verified = [...pending].filter(p => p.verified && p.n <= upTo)
+  return seqWithinAuthors([...pending].filter(p => p.verified && p.n <= upTo))
+}
+
+// Held entries of several sessions together (see Ingester.storeReady): each
+// session's arrival order is causal, their union is not; ordered by clock,
+// it is (an entry's clock is above its parents'), with each author's entries
+// in seq order all the same (a forged clock must not reorder a chain).
+export function inClockOrder (pending: Pending[]): Pending[] {
+  return seqWithinAuthors([...pending].sort((a, b) => a.d.entry.clock - b.d.entry.clock))
+}
+
+// Each author's entries in seq order, in the places its entries take in `list`.
+function seqWithinAuthors (list: Pending[]): Pending[] {
   const byAuthor = new Map<string, Pending[]>()
-  for (const p of verified) {
-    const list = byAuthor.get(p.author)
-    if (list == null) byAuthor.set(p.author, [p])
-    else list.push(p)
+  for (const p of list) {
+    const mine = byAuthor.get(p.author)
+    if (mine == null) byAuthor.set(p.author, [p])
+    else mine.push(p)
   }
-  for (const list of byAuthor.values()) list.sort((a, b) => a.d.entry.seq - b.d.entry.seq)
+  for (const mine of byAuthor.values()) mine.sort((a, b) => a.d.entry.seq - b.d.entry.seq)
   const next = new Map<string, number>()
-  return verified.map(p => {
+  return list.map(p => {
     const i = next.get(p.author) ?? 0
     next.set(p.author, i + 1)
     return byAuthor.get(p.author)![i]

@@ -1,7 +1,7 @@
 import { InvalidEntryError, ProtocolError } from '../errors.js'
 import { authorHex, decodeEntry, readEntry, verifyEntry, follows, toHex, Decoded, type DecodedEntry, type Head } from './entry.js'
 import { CutEntry, type Log, type LogEntry } from './log.js'
-import { Context, Pending, Vouch, adoption, inSeqOrder, trimUnsigned } from './held.js'
+import { Context, Pending, Vouch, adoption, inClockOrder, inSeqOrder, trimUnsigned } from './held.js'
 
 /** Entries held while they wait for a signature or their parents. */
 export const MAX_PENDING_ENTRIES = 32_768
@@ -30,6 +30,12 @@ export interface IngestInit {
    * @default true
    */
   timer?: boolean
+  /**
+   * The ingesters of one node's sessions, this one among them: a store pass
+   * stores, with its own held entries, the verified ones the others hold
+   * that complete them (see `storeReady`).
+   */
+  pool?: Set<Ingester>
 }
 
 export interface IngestResult {
@@ -69,10 +75,13 @@ export class Ingester {
   #verified = 0
   #accepted = 0
   #timer: ReturnType<typeof setTimeout> | undefined
+  /** authors of held entries that another ingester of the pool stored, since the last store pass */
+  #lent = new Set<string>()
 
   constructor (log: Log, init: IngestInit) {
     this.#log = log
     this.#init = init
+    init.pool?.add(this)
   }
 
   /** held entries whose signature is in place: they wait for their parents only */
@@ -111,6 +120,7 @@ export class Ingester {
     let refused = 0
     const hexOf = authorHex()
     this.expire(now)
+    this.#init.pool?.add(this)
     for (const bytes of batch) {
       let d: DecodedEntry
       let hex: string
@@ -165,8 +175,16 @@ export class Ingester {
    * each batch as soon as it is stored, not once later ones are too. With
    * `detach`, the entries of those batches that still wait get bytes of their
    * own: pass it once the frame they came in is done with.
+   *
+   * With a `pool`, a pass also stores the verified entries other sessions
+   * hold that its own wait for, and that wait for its own: after a
+   * partition, peers send the two sides of an interleaved history over two
+   * links, and each session alone could store one layer of it per pass.
+   * `lent` names the authors of this session's held entries that such a
+   * pass of another session stored since this one's last pass: they were not
+   * sent here twice.
    */
-  async storeReady (upTo = Infinity, detach = true): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[] }> {
+  async storeReady (upTo = Infinity, detach = true): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[], lent: Set<string> }> {
     const stored: LogEntry[] = []
     const invalid: InvalidEntryError[] = []
     // what one round stores can make more entries ready
@@ -177,7 +195,29 @@ export class Ingester {
       if (round.stored.length === 0 || !round.again || this.#pending.size === 0) break
     }
     if (detach) this.#detach(upTo)
-    return { stored, invalid }
+    const lent = this.#lent
+    this.#lent = new Set()
+    return { stored, invalid, lent }
+  }
+
+  // The verified entries the other ingesters of the pool hold that this
+  // node lacks and this one does not hold, each once, with its holder; none
+  // when no other holds any.
+  #borrowable (): Map<Pending, Ingester> | undefined {
+    const pool = this.#init.pool
+    if (pool == null || pool.size < 2) return undefined
+    let out: Map<Pending, Ingester> | undefined
+    const seen = new Set<string>()
+    for (const other of pool) {
+      if (other === this || other.#verified === 0) continue
+      for (const p of other.#pending.values()) {
+        if (!p.verified || this.#pending.has(p.hex) || seen.has(p.hex) || p.d.entry.seq <= this.#log.authorSeq(p.author)) continue
+        seen.add(p.hex)
+        out ??= new Map()
+        out.set(p, other)
+      }
+    }
+    return out
   }
 
   // An entry read from a frame is a view into it, and is stored (and let go)
@@ -272,7 +312,9 @@ export class Ingester {
     const floors = new Map<string, CutEntry>()
     // cut entries the peer sent that links of this round resolve to
     const cut = new Map<string, CutEntry>()
-    for (const p of inSeqOrder(this.#pending.values(), upTo)) {
+    const borrowed = this.#borrowable()
+    const candidates = borrowed == null ? inSeqOrder(this.#pending.values(), upTo) : inClockOrder([...inSeqOrder(this.#pending.values(), upTo), ...borrowed.keys()])
+    for (const p of candidates) {
       const { entry } = p.d
       let head = heads.get(p.author) ?? this.#log.authorHead(p.author)
       if (!follows(entry, head)) {
@@ -326,8 +368,11 @@ export class Ingester {
         else if (c > parent) parent = c
       }
       if (!waits && entry.clock !== parent + 1) {
-        invalid.push(new InvalidEntryError(`entry clock ${entry.clock} is not one more than its parents' ${parent}`))
-        this.#forget(p)
+        // another session's entry is judged by that session's own pass
+        if (borrowed?.has(p) !== true) {
+          invalid.push(new InvalidEntryError(`entry clock ${entry.clock} is not one more than its parents' ${parent}`))
+          this.#forget(p)
+        }
         waits = true
       }
       if (waits) {
@@ -341,7 +386,15 @@ export class Ingester {
     ready = trimUnsigned(keep)
     if (ready.length === 0) return { stored: [], invalid, again: false }
     const stored = await this.#log.store(ready.map(p => p.d), adoption(ready, floors, cut))
-    for (const p of ready) this.#forget(p)
+    for (const p of ready) {
+      const holder = borrowed?.get(p)
+      if (holder == null) {
+        this.#forget(p)
+      } else {
+        holder.#forget(p)
+        holder.#lent.add(p.author)
+      }
+    }
     return { stored, invalid, again: again || blocked.size > 0 }
   }
 
@@ -405,6 +458,7 @@ export class Ingester {
 
   /** Drops everything pending (the session ended). */
   clear (): void {
+    this.#init.pool?.delete(this)
     clearTimeout(this.#timer)
     this.#timer = undefined
     this.#pending.clear()

@@ -19,6 +19,8 @@ export interface Outgoing {
 export interface StoreResult {
   stored: LogEntry[]
   invalid: InvalidEntryError[]
+  /** authors of entries held here that another session's store pass stored (Ingester.storeReady) */
+  lent?: Set<string>
 }
 
 /** What checking a part of a frame gave. */

@@ -147,7 +147,7 @@ export class Receiver {
       for (const e of res.stored) authors.add(hexOf(e.entry.author))
       this.#out.stored(authors)
     }
-    if (pass.seen != null) this.#lateDuplicates(pass.seen, authors)
+    if (pass.seen != null) this.#lateDuplicates(pass.seen, authors, res.lent)
     if (res.invalid.length > 0) this.#refuse(res.invalid)
     if (pass.last) {
       this.#unacked--
@@ -164,11 +164,12 @@ export class Receiver {
 
   // Entries that were new when their part was checked, but that another
   // session stored before this pass could: copies that came by two paths at
-  // once. Found only here, they count as duplicates for pruning all the same.
-  #lateDuplicates (seen: Map<string, number>, stored: Set<string>): void {
+  // once. Found only here, they count as duplicates for pruning all the same,
+  // unless another session's pass stored them from what waited here.
+  #lateDuplicates (seen: Map<string, number>, stored: Set<string>, lent?: Set<string>): void {
     let late: Set<string> | undefined
     for (const [author, seq] of seen) {
-      if (stored.has(author) || this.#out.holds(author) < seq) continue
+      if (stored.has(author) || lent?.has(author) === true || this.#out.holds(author) < seq) continue
       late ??= new Set()
       late.add(author)
     }

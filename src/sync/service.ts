@@ -9,6 +9,7 @@ import {
 import { ProtocolError, RefusedError } from '../errors.js'
 import { toHex } from '../log/entry.js'
 import type { SyncComponents, SyncInit } from './types.js'
+import type { IngestInit } from '../log/ingest.js'
 import type { Connection, Logger, Startable, Stream, PeerId } from '@libp2p/interface'
 
 interface Entry {
@@ -41,6 +42,8 @@ export class SyncService implements Startable {
   readonly #repair: LazyRepair
   readonly #features: readonly string[]
   readonly #counters = new SyncCounters()
+  /** what every session's Ingester takes: one pool, so that a store pass completes held entries across sessions */
+  readonly #ingest: IngestInit
   #repairTimer: ReturnType<typeof setTimeout> | undefined
   #repairAt: number | undefined
   #regraft: ReturnType<typeof setInterval> | undefined
@@ -55,6 +58,7 @@ export class SyncService implements Startable {
     this.#pruning = new PrunePolicy(toHex(init.log.identity.publicKey))
     this.#repair = new LazyRepair({ timeout: init.graftTimeout, retry: init.graftRetry })
     this.#features = init.lazy === false ? [] : FEATURES
+    this.#ingest = { ...init.ingest, pool: new Set() }
   }
 
   readonly [Symbol.toStringTag] = '@hyperemitter/sync'
@@ -225,7 +229,7 @@ export class SyncService implements Startable {
       fingerprint: this.#init.fingerprint,
       descriptor: this.#init.descriptor,
       topic: this.#init.topic,
-      ingest: this.#init.ingest,
+      ingest: this.#ingest,
       logger: this.#log,
       onSynced: () => { emit({ type: 'peer:synced', peer: peerId }) },
       onInvalid: (count, reason) => { emit({ type: 'peer:invalid', peer: peerId, count, reason }) },

@@ -16,6 +16,7 @@ import { hello } from './sync/author.js'
 import { lenField, numField } from './fuzz/corpus.js'
 import { PrunePolicy } from '../src/sync/prune.js'
 import { LazyRepair } from '../src/sync/plumtree.js'
+import { WindowedMax } from '../src/sync/windowed-max.js'
 import { decodeFirst, decodeFrame } from '../src/sync/framing.js'
 import { SyncMessage } from '../src/pb/sync.js'
 import { toHex } from '../src/log/entry.js'
@@ -320,17 +321,75 @@ test('LazyRepair: the wait before a first graft follows how late the tree delive
   q.stored('y', 1, 60_000)
   assert.is(q.wait, 1000)
   for (let seq = 2; seq < 200; seq++) {
-    q.announced('p1', 'y', seq, seq - 1, seq * 1000)
-    q.stored('y', seq, seq * 1000 + 1)
+    q.announced('p1', 'y', seq, seq - 1, 60_000 + seq * 1000)
+    q.stored('y', seq, 60_000 + seq * 1000 + 1)
   }
   assert.is(q.wait, 100)
-  // a lag not sampled for LAG_MEMORY is forgotten
+  // a lag not sampled for LAG_MEMORY (and at most an eighth more) is forgotten
   const t = new LazyRepair({ timeout: 100, maxTimeout: 1000 })
   t.announced('p1', 'z', 1, 0, 0)
   t.stored('z', 1, 800)
   assert.ok(t.wait > 100)
-  t.announced('p1', 'z', 2, 1, 800 + LAG_MEMORY + 1)
+  t.announced('p1', 'z', 2, 1, 800 + LAG_MEMORY * 9 / 8 + 1)
   assert.is(t.wait, 100)
+})
+
+test('LazyRepair: no graft for an author the tree still delivers here, until maxTimeout; PrunePolicy says which it delivers', () => {
+  const r = new LazyRepair({ timeout: 100, maxTimeout: 1000, retry: 50 })
+  r.announced('p1', 'x', 5, 0, 0)
+  r.announced('p1', 'y', 5, 0, 0)
+  const delivers = (author: string): boolean => author === 'x'
+  assert.equal(r.tick(100, () => 0, false, delivers), [{ peer: 'p1', author: 'y' }], 'y has no parent: grafted after the wait')
+  assert.equal(r.tick(999, () => 0, false, delivers), [], 'x is on its way down the tree')
+  assert.equal(r.tick(1099, () => 0, false, delivers), [{ peer: 'p1', author: 'x' }], 'but not past maxTimeout (and the wait)')
+
+  const policy = new PrunePolicy('self')
+  const running = new Set(['a'])
+  const pushes = (peer: string): boolean => running.has(peer)
+  assert.ok(policy.delivers('self', pushes), 'its own entries')
+  assert.not.ok(policy.delivers('x', pushes), 'nothing of x stored yet')
+  policy.stored('a', ['x'], 1)
+  assert.ok(policy.delivers('x', pushes), 'a delivered x first and pushes it')
+  running.delete('a')
+  assert.not.ok(policy.delivers('x', pushes), 'a pushes x no more')
+  running.add('a')
+  policy.ended('a')
+  assert.not.ok(policy.delivers('x', pushes), 'the session that delivered x ended')
+})
+
+test('WindowedMax: the largest sample of the window (in slots of an eighth of it), and none older', () => {
+  let seed = 7
+  const random = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
+  const window = 800
+  const w = new WindowedMax(window)
+  const samples: Array<{ at: number, value: number }> = []
+  let now = 0
+  for (let i = 0; i < 5000; i++) {
+    now += Math.floor(random() * 120)
+    if (random() < 0.8) {
+      const value = random() < 0.05 ? 1000 + random() * 9000 : random() * 500
+      w.add(value, now)
+      samples.push({ at: now, value })
+    }
+    const got = w.get(now)
+    const max = (age: number): number | undefined => {
+      const values = samples.filter(s => now - s.at <= age).map(s => s.value)
+      return values.length > 0 ? Math.max(...values) : undefined
+    }
+    // every sample of the last `window` counts; none older than a window and a slot
+    const least = max(window)
+    if (least !== undefined) assert.ok(got !== undefined && got >= least)
+    const most = max(window + window / 8)
+    assert.ok(got === undefined || (most !== undefined && got <= most))
+  }
+  // a spike counts for the window, then no more
+  const spike = new WindowedMax(800)
+  spike.add(10, 0)
+  spike.add(5000, 150)
+  spike.add(20, 250)
+  assert.is(spike.get(950), 5000)
+  assert.is(spike.get(1000), 20)
+  assert.is(spike.get(1200), undefined)
 })
 
 test('LazyRepair: a peer gone is grafted no more; bounds on authors and announcers; the same calls give the same grafts', () => {

@@ -620,7 +620,7 @@ export class SimNode {
   // SyncService.#repairDue: the grafts due, one Graft per session.
   #repairDue (): void {
     const world = this.#world
-    const grafts = this.repair.tick(world.clock.now, author => this.seq(author))
+    const grafts = this.repair.tick(world.clock.now, author => this.seq(author), false, author => this.policy.delivers(author, p => this.eagerFrom(p, author)))
     world.counters.dueGrafts += grafts.length
     const byPeer = new Map<string, Set<string>>()
     for (const { peer, author } of grafts) {

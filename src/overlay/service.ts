@@ -22,9 +22,9 @@ const MAX_ADDRS = 16
 /** Time to dial a peer, open a stream and write one message (or read one). */
 const SEND_TIMEOUT = 3000
 /** How often connections that no view needs are looked for. */
-const REAP_MS = 1000
+const REAP_MS = 250
 /** A connection no view needs is closed once it has carried no overlay message for this long. */
-const LINGER_MS = 2000
+const LINGER_MS = 500
 /** Overlay streams a connection takes at once, each way. */
 const MAX_STREAMS = 16
 

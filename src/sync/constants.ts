@@ -62,10 +62,16 @@ export const MAX_FEATURE_LENGTH = 64
  * doubled. The wait grows with how late the tree delivers (LazyRepair).
  */
 export const GRAFT_TIMEOUT = 400
-/** The most that wait grows to: a loaded cluster's tree is late, a broken one is repaired within this. */
+/**
+ * The most that wait grows to, and the longest a node defers a graft while
+ * it is behind or its tree still delivers the author: a loaded cluster's
+ * tree is late, a broken one is repaired within this.
+ */
 export const MAX_GRAFT_TIMEOUT = 10_000
-/** A tree's lag not sampled for this long is forgotten, and the wait is GRAFT_TIMEOUT again. */
-export const LAG_MEMORY = 10_000
+/** The wait is this many times the longest lag of the tree sampled lately. */
+export const LAG_FACTOR = 2
+/** How long a sampled lag counts: once the load is over, the wait is back at GRAFT_TIMEOUT within this. */
+export const LAG_MEMORY = 5_000
 /** How long after a graft for entries still missing the next announcer is grafted. */
 export const GRAFT_RETRY = 200
 /** Announcing peers remembered per author for grafts: a few more than the ~6 active peers of an overlay. */

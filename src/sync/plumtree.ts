@@ -3,7 +3,8 @@
 // Pure and deterministic: the time is passed in, grafts are returned, so that
 // the sync service runs it on a timer and a network simulator under virtual
 // time (src/sync/README.md describes the API).
-import { GRAFT_RETRY, GRAFT_TIMEOUT, LAG_MEMORY, MAX_ANNOUNCERS, MAX_GRAFT_TIMEOUT, MAX_HAVE } from './constants.js'
+import { GRAFT_RETRY, GRAFT_TIMEOUT, LAG_FACTOR, LAG_MEMORY, MAX_ANNOUNCERS, MAX_GRAFT_TIMEOUT, MAX_HAVE } from './constants.js'
+import { WindowedMax } from './windowed-max.js'
 
 export interface LazyRepairInit {
   /**
@@ -71,11 +72,12 @@ class Wanted {
  * `mySeq` at `tick`) cancel what they cover; a tree that delivers late is
  * left alone.
  *
- * `wait` follows how late the tree delivers what lazy links announce, as
- * TCP's retransmission timer follows round trips (RFC 6298): a smoothed lag
- * plus four times its mean deviation, at least `timeout` and at most
- * `maxTimeout`; a lag not sampled for LAG_MEMORY is forgotten. A loaded node's tree is late, not broken, and a graft would
- * bring everything on its way a second time.
+ * `wait` follows how late the tree delivers what lazy links announce: LAG_FACTOR
+ * times the longest lag (from an announcement to the store of what it
+ * announced) sampled in the last LAG_MEMORY ms, at least `timeout` and at most
+ * `maxTimeout`. A loaded node's tree is late, not broken, and a graft would
+ * bring everything on its way a second time; once the load is over, the wait
+ * is back at the floor within LAG_MEMORY, whatever the lag was.
  */
 export class LazyRepair {
   readonly #timeout: number
@@ -86,11 +88,10 @@ export class LazyRepair {
   readonly #wanted = new Map<string, Wanted>()
   /** when `tick` is next due, or undefined; NaN when it must be worked out again */
   #next: number | undefined
-  /** the smoothed lag (ms) from an announcement to the store of what it announced, and its mean deviation; undefined before the first sample */
-  #lag: number | undefined
-  #lagDeviation = 0
-  /** when the last sample came */
-  #lagAt = 0
+  /** the longest lag (ms) from an announcement to the store of what it announced, of the last LAG_MEMORY ms */
+  readonly #lag = new WindowedMax(LAG_MEMORY)
+  /** the time of the last call */
+  #now = 0
 
   constructor (init: LazyRepairInit = {}) {
     this.#timeout = init.timeout ?? GRAFT_TIMEOUT
@@ -112,8 +113,9 @@ export class LazyRepair {
 
   /** ms without progress before the first graft of an author, as things stand. */
   get wait (): number {
-    if (this.#lag === undefined) return this.#timeout
-    return Math.min(this.#maxTimeout, Math.max(this.#timeout, Math.ceil(this.#lag + 4 * this.#lagDeviation)))
+    const lag = this.#lag.get(this.#now)
+    if (lag === undefined) return this.#timeout
+    return Math.min(this.#maxTimeout, Math.max(this.#timeout, Math.ceil(LAG_FACTOR * lag)))
   }
 
   /** When `tick` is next due (ms, on the clock passed in), or undefined while nothing is waited for. */
@@ -186,9 +188,12 @@ export class LazyRepair {
    * meanwhile. Once every announcer was grafted in vain the author is
    * forgotten, until announced again. While the node is `busy` (entries
    * received wait to be stored) no graft is made, until `maxTimeout` after
-   * the first announcement still lacking.
+   * the first announcement still lacking. Nor is one made for an author
+   * the tree still `delivers` here (the session that delivered it first
+   * lately runs and pushes it), until then: the tree is late, and where it
+   * broke upstream, the node whose parent is gone grafts.
    */
-  tick (now: number, mySeq: (author: string) => number, busy = false): DueGraft[] {
+  tick (now: number, mySeq: (author: string) => number, busy = false, delivers?: (author: string) => boolean): DueGraft[] {
     this.#age(now)
     const out: DueGraft[] = []
     for (const [author, w] of this.#wanted) {
@@ -206,8 +211,8 @@ export class LazyRepair {
         continue
       }
       if (this.#due(w) > now) continue
-      if (busy && now - w.marks[0].at < this.#maxTimeout) {
-        // what is lacking may be among what waits here to be stored
+      if ((busy || delivers?.(author) === true) && now - w.marks[0].at < this.#maxTimeout) {
+        // what is lacking may be among what waits here to be stored, or on its way down the tree
         w.movedAt = now
         continue
       }
@@ -239,26 +244,18 @@ export class LazyRepair {
     return w.tried === 0 ? Math.max(w.marks[0].at, w.movedAt) + this.wait : Math.max(w.graftedAt, w.movedAt) + this.#retry
   }
 
-  // RFC 6298's smoothing: gains 1/8 for the lag, 1/4 for its deviation.
   #sample (lag: number, now: number): void {
-    this.#lagAt = now
-    if (this.#lag === undefined) {
-      this.#lag = lag
-      this.#lagDeviation = lag / 2
-      return
-    }
-    this.#lagDeviation += (Math.abs(this.#lag - lag) - this.#lagDeviation) / 4
-    this.#lag += (lag - this.#lag) / 8
+    const wait = this.wait
+    this.#lag.add(lag, now)
+    if (this.wait !== wait) this.#next = this.#wanted.size > 0 ? NaN : undefined
   }
 
-  // A lag not sampled for LAG_MEMORY is forgotten: the load that made the
-  // tree late is over, and a broken tree is repaired at the floor again.
+  // The time moves on: a wait that grew with a lag sampled more than
+  // LAG_MEMORY ago is worked out again.
   #age (now: number): void {
-    if (this.#lag !== undefined && now - this.#lagAt > LAG_MEMORY) {
-      this.#lag = undefined
-      this.#lagDeviation = 0
-      this.#next = this.#wanted.size > 0 ? NaN : undefined
-    }
+    const wait = this.wait
+    this.#now = Math.max(this.#now, now)
+    if (this.wait !== wait) this.#next = this.#wanted.size > 0 ? NaN : undefined
   }
 
   #earlier (due: number): void {

@@ -114,6 +114,17 @@ export class PrunePolicy {
     return first != null && first !== peer && pushes(first)
   }
 
+  /**
+   * Whether the tree still delivers `author` here: the session that stored
+   * its entries first lately runs and pushes it (`pushes`, as for mayPrune),
+   * or this node wrote it.
+   */
+  delivers (author: string, pushes: (peer: string) => boolean): boolean {
+    if (author === this.#self) return true
+    const first = this.#stored.get(author)?.peer
+    return first != null && pushes(first)
+  }
+
   /** Picks the authors of which nothing was stored within `quiet` ms before `now`. */
   stalled (now: number, quiet: number): (author: string) => boolean {
     const since = now - quiet

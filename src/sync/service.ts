@@ -235,10 +235,7 @@ export class SyncService implements Startable {
       onInvalid: (count, reason) => { emit({ type: 'peer:invalid', peer: peerId, count, reason }) },
       onHandshake: () => { emit({ type: 'peer:session', peer: peerId, connection }) },
       onStored: (authors) => { this.#stored(peer, authors) },
-      mayPrune: (author) => this.#pruning.mayPrune(peer, remoteKey, author, first => {
-        const s = this.#sessions.get(first)?.session
-        return s != null && !s.closed && !s.pruned(author)
-      }),
+      mayPrune: (author) => this.#pruning.mayPrune(peer, remoteKey, author, this.#pushes(author)),
       features: this.#features,
       onIHave: (have) => { this.#announced(peer, have) },
       counters: this.#counters
@@ -274,6 +271,15 @@ export class SyncService implements Startable {
         emit({ type: 'peer:session-end', peer: peerId })
       }
     })
+  }
+
+  // Whether the session with a peer runs and pushes `author` here (this
+  // side did not prune it there), and, given `since`, the peer was heard from since then.
+  #pushes (author: string, since = 0): (peer: string) => boolean {
+    return peer => {
+      const s = this.#sessions.get(peer)?.session
+      return s != null && !s.closed && !s.pruned(author) && s.heardAt >= since
+    }
   }
 
   #stored (peer: string, authors: Set<string>): void {
@@ -317,7 +323,12 @@ export class SyncService implements Startable {
     // is behind on what it was sent, and a graft would add to it
     let busy = false
     for (const { session } of this.#sessions.values()) if (session.backlog > 1) busy = true
-    const grafts = this.#repair.tick(Date.now(), author => this.#init.log.authorSeq(author), busy)
+    // the tree delivers an author while its first deliverer pushes it and
+    // was heard from within the wait (a connection that outlived a partition
+    // can stall for seconds in TCP's retransmission backoff after the heal)
+    const now = Date.now()
+    const heard = now - this.#repair.wait
+    const grafts = this.#repair.tick(now, author => this.#init.log.authorSeq(author), busy, author => this.#pruning.delivers(author, this.#pushes(author, heard)))
     const byPeer = new Map<string, Set<string>>()
     for (const { peer, author } of grafts) {
       const authors = byPeer.get(peer) ?? new Set()

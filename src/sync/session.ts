@@ -62,6 +62,7 @@ export class Session {
   readonly #done = Promise.withResolvers<void>()
   #closed = false
   #started = false
+  #heardAt = 0
   #unsubscribe: (() => void) | undefined
   /** bytes waiting for the stream's drain */
   readonly #unsent: Uint8ArrayList[] = []
@@ -101,6 +102,11 @@ export class Session {
 
   get closed (): boolean {
     return this.#closed
+  }
+
+  /** When bytes last came from the peer (ms; 0 before any). */
+  get heardAt (): number {
+    return this.#heardAt
   }
 
   /** Both Hellos named lazy/1 (see SessionCore.lazy); false until the handshake passed. */
@@ -154,6 +160,7 @@ export class Session {
       this.#pump()
     })
     stream.addEventListener('message', evt => {
+      this.#heardAt = Date.now()
       this.#core.receive(evt.data)
       this.#pump()
     })

@@ -67,11 +67,18 @@ export const GRAFT_TIMEOUT = 400
  * it is behind or its tree still delivers the author: a loaded cluster's
  * tree is late, a broken one is repaired within this.
  */
-export const MAX_GRAFT_TIMEOUT = 10_000
+export const MAX_GRAFT_TIMEOUT = 30_000
 /** The wait is this many times the longest lag of the tree sampled lately. */
 export const LAG_FACTOR = 2
 /** How long a sampled lag counts: once the load is over, the wait is back at GRAFT_TIMEOUT within this. */
 export const LAG_MEMORY = 5_000
+/**
+ * A first deliverer that sent nothing for this long (and for the wait) no
+ * longer counts as delivering: a connection that outlived a partition can
+ * stay silent for seconds after the heal, in TCP's retransmission backoff.
+ * Shorter, a process that is only busy would count as gone.
+ */
+export const DELIVERER_SILENCE = 2000
 /** How long after a graft for entries still missing the next announcer is grafted. */
 export const GRAFT_RETRY = 200
 /** Announcing peers remembered per author for grafts: a few more than the ~6 active peers of an overlay. */

@@ -4,7 +4,7 @@ import { PrunePolicy } from './prune.js'
 import { SyncCounters, type SyncFigures } from './counters.js'
 import { LazyRepair } from './plumtree.js'
 import {
-  PROTOCOL, MAX_STREAMS, OPEN_TIMEOUT, BLOCK_MS, REGRAFT_MS, RECONCILE_MS, MAX_REOPEN_BACKOFF, REPLACE_AFTER_MS, REFUSE, FEATURES, refuseName
+  PROTOCOL, MAX_STREAMS, OPEN_TIMEOUT, BLOCK_MS, DELIVERER_SILENCE, REGRAFT_MS, RECONCILE_MS, MAX_REOPEN_BACKOFF, REPLACE_AFTER_MS, REFUSE, FEATURES, refuseName
 } from './constants.js'
 import { ProtocolError, RefusedError } from '../errors.js'
 import { toHex } from '../log/entry.js'
@@ -324,10 +324,9 @@ export class SyncService implements Startable {
     let busy = false
     for (const { session } of this.#sessions.values()) if (session.backlog > 1) busy = true
     // the tree delivers an author while its first deliverer pushes it and
-    // was heard from within the wait (a connection that outlived a partition
-    // can stall for seconds in TCP's retransmission backoff after the heal)
+    // is not silent (see DELIVERER_SILENCE)
     const now = Date.now()
-    const heard = now - this.#repair.wait
+    const heard = now - Math.max(this.#repair.wait, DELIVERER_SILENCE)
     const grafts = this.#repair.tick(now, author => this.#init.log.authorSeq(author), busy, author => this.#pruning.delivers(author, this.#pushes(author, heard)))
     const byPeer = new Map<string, Set<string>>()
     for (const { peer, author } of grafts) {

@@ -36,7 +36,7 @@
 // PrunePolicy's first deliverer, which it keeps to itself.
 import { HyParView, type HyParViewInit, type OverlayMessage } from '../../src/overlay/hyparview.js'
 import { Sender } from '../../src/sync/sender.js'
-import { PrunePolicy, Prunes, readGraft, readPrune } from '../../src/sync/prune.js'
+import { PrunePolicy, Prunes, orphanGrafts, readGraft, readPrune } from '../../src/sync/prune.js'
 import { LazyRepair, type LazyRepairInit } from '../../src/sync/plumtree.js'
 import { SIGNATURE_LENGTH } from '../../src/log/identity.js'
 import type { Outgoing } from '../../src/sync/actions.js'
@@ -434,16 +434,19 @@ export class SimNode {
   }
 
   // The node's side of a session's end (SyncService.#run's finally): its
-  // peer delivers nothing first any more, and is grafted no more. (The
-  // grafts of the other sessions that follow there are for peers that are
-  // not lazy/1; here every peer is.)
+  // peer delivers nothing first any more, and is grafted no more; an author
+  // it delivered first that no other session pushes is grafted on one
+  // (orphanGrafts). (The blind grafts of the other sessions that follow
+  // there are for peers that are not lazy/1; here every peer is.)
   #end (s: Session, notify: boolean): void {
     if (s.state === 'ended') return
     if (s.state === 'open') this.#world.counters.sessionsEnded++
     s.state = 'ended'
     if (this.sessions.get(s.peer) === s) this.sessions.delete(s.peer)
     if (notify) this.#send(s.peer, { type: 'close', stream: s.stream })
-    this.policy.ended(s.peer)
+    const orphans = this.policy.ended(s.peer)
+    const links = [...this.sessions.values()].filter(o => o.state === 'open').map(o => ({ peer: o.peer, remoteKey: o.remoteKey, pruned: (a: string) => o.prunes.has(a) }))
+    for (const [peer, authors] of orphanGrafts(orphans, links)) this.#graft(this.sessions.get(peer)!, authors)
     this.repair.peerGone(s.peer)
     this.#armRepair()
     if (this.#orphanGraft) for (const [author, peer] of this.parent) if (peer === s.peer) this.#orphaned.add(author)

@@ -131,8 +131,43 @@ export class PrunePolicy {
     return author => (this.#stored.get(author)?.at ?? 0) < since
   }
 
-  /** The session with `peer` ended: it delivers nothing first any more. */
-  ended (peer: string): void {
-    for (const stored of this.#stored.values()) if (stored.peer === peer) stored.peer = undefined
+  /** The session with `peer` ended: it delivers nothing first any more. Returns the authors it delivered first. */
+  ended (peer: string): string[] {
+    const orphans: string[] = []
+    for (const [author, stored] of this.#stored) {
+      if (stored.peer !== peer) continue
+      stored.peer = undefined
+      orphans.push(author)
+    }
+    return orphans
   }
+}
+
+/** A running lazy/1 session, as `orphanGrafts` sees it. */
+export interface LinkView {
+  peer: string
+  /** the remote's author key (hex) */
+  remoteKey: string
+  /** whether this side pruned `author` on it */
+  pruned: (author: string) => boolean
+}
+
+/**
+ * The grafts that repair this node's tree at once when the session that
+ * delivered `orphans` first ended: an author that no other session pushes
+ * here any more (all of them pruned it) is grafted on one session, the one
+ * to the author itself if there is one (the shortest path), else the first
+ * of `links`. Without it the tree stays broken here until the author's next
+ * entry is announced and the wait has passed. Peer -> authors.
+ */
+export function orphanGrafts (orphans: string[], links: LinkView[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>()
+  for (const author of orphans) {
+    if (links.length === 0 || links.some(l => !l.pruned(author))) continue
+    const link = links.find(l => l.remoteKey === author) ?? links[0]
+    const authors = out.get(link.peer) ?? new Set()
+    authors.add(author)
+    out.set(link.peer, authors)
+  }
+  return out
 }

@@ -1,6 +1,6 @@
 import { Session } from './session.js'
 import { blocksPeer } from './core.js'
-import { PrunePolicy } from './prune.js'
+import { PrunePolicy, orphanGrafts } from './prune.js'
 import { SyncCounters, type SyncFigures } from './counters.js'
 import { LazyRepair } from './plumtree.js'
 import {
@@ -14,6 +14,8 @@ import type { Connection, Logger, Startable, Stream, PeerId } from '@libp2p/inte
 
 interface Entry {
   session: Session
+  /** the remote's author key (hex) */
+  remoteKey: string
   /** peer id of the side that opened the stream */
   initiator: string
   ready: Promise<void>
@@ -240,7 +242,7 @@ export class SyncService implements Startable {
       onIHave: (have) => { this.#announced(peer, have) },
       counters: this.#counters
     })
-    const entry: Entry = { session, initiator, ready: session.ready }
+    const entry: Entry = { session, remoteKey, initiator, ready: session.ready }
     session.ready.then(() => { entry.readyAt = Date.now() }, () => {})
     this.#sessions.set(peer, entry)
     const waiting = this.#waiting.get(peer)
@@ -262,10 +264,15 @@ export class SyncService implements Startable {
       if (this.#sessions.get(peer) === entry) {
         this.#sessions.delete(peer)
         // it may have been what delivered the authors pruned on other
-        // sessions: those of peers that are not lazy/1 are grafted at once,
-        // lazy ones announce what they hold, and LazyRepair grafts them
-        this.#pruning.ended(peer)
+        // sessions: those of peers that are not lazy/1 are grafted at once;
+        // of lazy ones, one is grafted for each author it delivered first
+        // that no session pushes here any more (the tree is broken here)
+        const orphans = this.#pruning.ended(peer)
         for (const other of this.#sessions.values()) if (!other.session.lazy) other.session.graft()
+        const links = [...this.#sessions].filter(([, e]) => e.session.lazy && !e.session.closed).map(([p, e]) => ({ peer: p, remoteKey: e.remoteKey, pruned: (a: string) => e.session.pruned(a) }))
+        for (const [other, authors] of orphanGrafts(orphans, links)) {
+          this.#sessions.get(other)?.session.graft(author => authors.has(author))
+        }
         this.#repair.peerGone(peer)
         this.#armRepair()
         emit({ type: 'peer:session-end', peer: peerId })

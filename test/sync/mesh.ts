@@ -5,7 +5,7 @@
 // that are not lazy/1, the blind regraft every REGRAFT_MS and the graft of
 // every other link when a session ends. Time is the pair's virtual clock.
 import { Pair, type Node, type Session } from './pair.js'
-import { PrunePolicy } from '../../src/sync/prune.js'
+import { PrunePolicy, orphanGrafts } from '../../src/sync/prune.js'
 import { LazyRepair, type LazyRepairInit } from '../../src/sync/plumtree.js'
 import { REGRAFT_MS } from '../../src/sync/constants.js'
 
@@ -74,8 +74,12 @@ export class MeshNode {
         case 'end':
           if (this.links.get(peer.key) !== s) break
           this.links.delete(peer.key)
-          this.policy.ended(peer.key)
-          for (const other of this.links.values()) if (!other.core.lazy) other.core.graft()
+          {
+            const orphans = this.policy.ended(peer.key)
+            for (const other of this.links.values()) if (!other.core.lazy) other.core.graft()
+            const lazy = [...this.links].filter(([, o]) => o.core.lazy && !o.core.ended).map(([key, o]) => ({ peer: key, remoteKey: key, pruned: (a: string) => o.core.pruned(a) }))
+            for (const [key, authors] of orphanGrafts(orphans, lazy)) this.links.get(key)?.core.graft(author => authors.has(author))
+          }
           this.repair.peerGone(peer.key)
           break
       }

@@ -187,17 +187,27 @@ export class Ingester {
   async storeReady (upTo = Infinity, detach = true): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[], lent: Set<string> }> {
     const stored: LogEntry[] = []
     const invalid: InvalidEntryError[] = []
-    // what one round stores can make more entries ready
+    // what one round stores can make more entries ready; what still waits
+    // then may wait for entries that other sessions hold
+    let borrow = false
     while (true) {
-      const round = await this.#storeRound(upTo)
+      const round = await this.#storeRound(upTo, borrow)
       stored.push(...round.stored)
       invalid.push(...round.invalid)
-      if (round.stored.length === 0 || !round.again || this.#pending.size === 0) break
+      if (round.stored.length > 0 && round.again && this.#pending.size > 0) continue
+      if (borrow || this.#verified === 0 || !this.#othersHold()) break
+      borrow = true
     }
     if (detach) this.#detach(upTo)
     const lent = this.#lent
     this.#lent = new Set()
     return { stored, invalid, lent }
+  }
+
+  // Whether another ingester of the pool holds verified entries.
+  #othersHold (): boolean {
+    for (const other of this.#init.pool ?? []) if (other !== this && other.#verified > 0) return true
+    return false
   }
 
   // The verified entries the other ingesters of the pool hold that this
@@ -297,8 +307,9 @@ export class Ingester {
   // Stores every verified entry whose parents are stored or go in the same
   // batch, in arrival order (a causal order), once its clock is checked: one
   // more than the highest clock of its parents. An entry whose parent is
-  // missing waits, with every later entry that depends on it.
-  async #storeRound (upTo: number): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[], again: boolean }> {
+  // missing waits, with every later entry that depends on it. With `borrow`,
+  // the verified entries other sessions hold go in too, all in clock order.
+  async #storeRound (upTo: number, borrow: boolean): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[], again: boolean }> {
     this.#dropStored()
     let ready: Pending[] = []
     // whether an entry was left out that what this round stores can make ready
@@ -312,7 +323,7 @@ export class Ingester {
     const floors = new Map<string, CutEntry>()
     // cut entries the peer sent that links of this round resolve to
     const cut = new Map<string, CutEntry>()
-    const borrowed = this.#borrowable()
+    const borrowed = borrow ? this.#borrowable() : undefined
     const candidates = borrowed == null ? inSeqOrder(this.#pending.values(), upTo) : inClockOrder([...inSeqOrder(this.#pending.values(), upTo), ...borrowed.keys()])
     for (const p of candidates) {
       const { entry } = p.d

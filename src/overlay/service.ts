@@ -25,6 +25,8 @@ const SEND_TIMEOUT = 3000
 const REAP_MS = 250
 /** A connection no view needs is closed once it has carried no overlay message for this long. */
 const LINGER_MS = 500
+/** Peers whose last merged addresses are remembered (about the passive view, many times over). */
+const MAX_MERGED = 1024
 /** Overlay streams a connection takes at once, each way. */
 const MAX_STREAMS = 16
 
@@ -62,6 +64,8 @@ export class OverlayService implements Startable {
    */
   readonly #outbox = new Map<string, Promise<void>>()
   readonly #inbox = new Map<string, Promise<void>>()
+  /** per peer, the addresses last merged into the peer store: the same ones again are not merged */
+  readonly #merged = new Map<string, string>()
   #timer: ReturnType<typeof setTimeout> | undefined
   #timerAt: number | undefined
   #reaper: ReturnType<typeof setInterval> | undefined
@@ -318,6 +322,11 @@ export class OverlayService implements Startable {
     }
     if (peer.type !== 'Ed25519') return false
     if (peer.equals(this.#components.peerId)) return true
+    // every overlay message carries its sender's addresses, and shuffles
+    // carry the same peers again and again: a merge reads, decodes, writes
+    // and announces the peer's record, so the same addresses again are left alone
+    const key = Buffer.concat(addrs).toString('latin1')
+    if (addrs.length === 0 || this.#merged.get(id) === key) return true
     const multiaddrs: Multiaddr[] = []
     for (const bytes of addrs) {
       try {
@@ -327,7 +336,10 @@ export class OverlayService implements Startable {
         // not a multiaddr: left out
       }
     }
-    if (multiaddrs.length > 0) await this.#components.peerStore.merge(peer, { multiaddrs }).catch(() => {})
+    if (multiaddrs.length === 0) return true
+    if (this.#merged.size >= MAX_MERGED) this.#merged.clear()
+    this.#merged.set(id, key)
+    await this.#components.peerStore.merge(peer, { multiaddrs }).catch(() => { this.#merged.delete(id) })
     return true
   }
 

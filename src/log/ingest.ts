@@ -1,7 +1,8 @@
 import { InvalidEntryError, ProtocolError } from '../errors.js'
 import { authorHex, decodeEntry, readEntry, verifyEntry, follows, toHex, Decoded, type DecodedEntry, type Head } from './entry.js'
-import { CutEntry, type Log, type LogEntry } from './log.js'
-import { Context, Pending, Vouch, adoption, inClockOrder, inSeqOrder, trimUnsigned } from './held.js'
+import type { CutEntry, Log, LogEntry } from './log.js'
+import { Pending, Vouch, adoption, inClockOrder, inSeqOrder, trimUnsigned } from './held.js'
+import { PeerContext } from './peer-context.js'
 
 /** Entries held while they wait for a signature or their parents. */
 export const MAX_PENDING_ENTRIES = 32_768
@@ -67,10 +68,7 @@ export class Ingester {
   readonly #pending = new Map<string, Pending>()
   // ids vouched for by a verified entry's prev: id -> [author, seq]
   readonly #vouched = new Map<string, Vouch>()
-  // context entries from the peer, by hex id
-  readonly #context = new Map<string, Context>()
-  // the newest signed context entry of each author (hex): the floor a link below it may rely on
-  readonly #signedTop = new Map<string, Context>()
+  readonly #context: PeerContext
   #bytes = 0
   #verified = 0
   #accepted = 0
@@ -81,6 +79,7 @@ export class Ingester {
   constructor (log: Log, init: IngestInit) {
     this.#log = log
     this.#init = init
+    this.#context = new PeerContext(log, init.maxPendingEntries ?? MAX_PENDING_ENTRIES)
     init.pool?.add(this)
   }
 
@@ -113,7 +112,7 @@ export class Ingester {
    */
   accept (batch: Uint8Array[], now = Date.now(), context?: DecodedEntry[]): Omit<IngestResult, 'stored' | 'pending'> {
     const invalid: InvalidEntryError[] = []
-    if (context != null) this.#takeContext(context, now)
+    if (context != null) this.#context.take(context, now)
     const seen = new Map<string, number>()
     const duplicateAuthors = new Set<string>()
     let duplicates = 0
@@ -242,42 +241,6 @@ export class Ingester {
     }
   }
 
-  // Context entries are held like pending ones, and bounded alike; one whose
-  // signature is there but does not verify is left out.
-  #takeContext (context: DecodedEntry[], now: number): void {
-    for (const d of context) {
-      const hex = toHex(d.id)
-      if (this.#context.has(hex)) continue
-      if (this.#context.size >= (this.#init.maxPendingEntries ?? MAX_PENDING_ENTRIES)) {
-        this.#context.clear()
-        this.#signedTop.clear()
-      }
-      let signed = d.entry.signature.byteLength > 0
-      if (signed) {
-        try {
-          verifyEntry(d)
-        } catch {
-          signed = false
-        }
-      }
-      const bytes = d.bytes.slice()
-      const ctx = new Context(new CutEntry(d.id, bytes, readEntry(bytes)), toHex(d.entry.author), signed, now)
-      this.#context.set(hex, ctx)
-      const top = this.#signedTop.get(ctx.author)
-      if (signed && (top == null || top.c.entry.seq < ctx.c.entry.seq)) this.#signedTop.set(ctx.author, ctx)
-    }
-  }
-
-  // The floor `p` may start its author's chain on here: the peer sent the
-  // entry before it as context, and nothing of that author is kept here.
-  // (The prev is covered by the signature that covers `p`.)
-  #floorFor (p: Pending, real: boolean, above: number): CutEntry | undefined {
-    if (real) return undefined
-    const ctx = this.#context.get(toHex(p.d.entry.prev))
-    if (ctx == null || ctx.author !== p.author || ctx.c.entry.seq !== p.d.entry.seq - 1 || ctx.c.entry.seq <= above) return undefined
-    return this.#log.mayAdopt(p.author, ctx.c.entry.seq) ? ctx.c : undefined
-  }
-
   #check (d: DecodedEntry): void {
     try {
       this.#init.validate(d.entry.name, d.entry.payload)
@@ -330,7 +293,7 @@ export class Ingester {
       let head = heads.get(p.author) ?? this.#log.authorHead(p.author)
       if (!follows(entry, head)) {
         // only for an author's first entry in the round
-        const floor = this.#floorFor(p, heads.has(p.author), 0)
+        const floor = this.#context.floorFor(p, heads.has(p.author), 0)
         if (floor == null) {
           again = true
           continue
@@ -353,7 +316,7 @@ export class Ingester {
         clocks.set(hex, found[i])
         return
       }
-      const c = this.#cutLink(hex, floors, heads)
+      const c = this.#context.cutLink(hex, floors, heads)
       if (c != null) {
         cut.set(hex, c)
         clocks.set(hex, c.entry.clock)
@@ -409,25 +372,6 @@ export class Ingester {
     return { stored, invalid, again: again || blocked.size > 0 }
   }
 
-  // A link to an entry this node does not hold, that the peer sent as
-  // context: it stands for the dropped entry when it is below its author's
-  // floor here (one this node has, or takes in this round), or when its own
-  // signature lets it start its author's floor here.
-  #cutLink (hex: string, floors: Map<string, CutEntry>, heads: Map<string, Head>): CutEntry | undefined {
-    const ctx = this.#context.get(hex)
-    if (ctx == null) return undefined
-    const adopted = floors.get(ctx.author)
-    const floor = adopted != null ? adopted.entry.seq + 1 : this.#log.authorFloor(ctx.author)?.seq ?? 1
-    if (ctx.c.entry.seq < floor) return ctx.c
-    // the author's newest signed entry the peer sent, this one or a later one
-    // (the one before the author's floor there), starts its floor here
-    const top = ctx.signed ? ctx : this.#signedTop.get(ctx.author)
-    if (top == null || top.c.entry.seq < ctx.c.entry.seq || heads.has(ctx.author) || !this.#log.mayAdopt(ctx.author, top.c.entry.seq)) return undefined
-    if (top !== ctx && !this.#context.has(toHex(top.c.id))) return undefined
-    floors.set(ctx.author, top.c)
-    return ctx.c
-  }
-
   // Held entries that the log has by now (another session stored them) are
   // duplicates: they would wait for nothing until they expire.
   #dropStored (): void {
@@ -450,8 +394,7 @@ export class Ingester {
     for (const p of this.#pending.values()) {
       if (p.at < oldest) this.#forget(p)
     }
-    for (const [hex, c] of this.#context) if (c.at < oldest) this.#context.delete(hex)
-    for (const [author, c] of this.#signedTop) if (c.at < oldest) this.#signedTop.delete(author)
+    this.#context.expire(oldest)
     if (this.#pending.size === 0) this.#vouched.clear()
   }
 
@@ -475,7 +418,6 @@ export class Ingester {
     this.#pending.clear()
     this.#vouched.clear()
     this.#context.clear()
-    this.#signedTop.clear()
     this.#bytes = 0
     this.#verified = 0
   }

@@ -119,7 +119,6 @@ export class Ingester {
     let refused = 0
     const hexOf = authorHex()
     this.expire(now)
-    this.#init.pool?.add(this)
     for (const bytes of batch) {
       let d: DecodedEntry
       let hex: string

@@ -14,7 +14,7 @@ import { Pair } from './sync/pair.js'
 import { Mesh, type MeshNode } from './sync/mesh.js'
 import { hello } from './sync/author.js'
 import { lenField, numField } from './fuzz/corpus.js'
-import { PrunePolicy, orphanGrafts } from '../src/sync/prune.js'
+import { PrunePolicy, orphanGrafts, type LinkView } from '../src/sync/prune.js'
 import { LazyRepair } from '../src/sync/plumtree.js'
 import { WindowedMax } from '../src/sync/windowed-max.js'
 import { decodeFirst, decodeFrame } from '../src/sync/framing.js'
@@ -554,7 +554,7 @@ test('mesh: a relay leaves; the node it fed grafts at once, on one lazy link, th
 })
 
 test('orphanGrafts: an author no other link pushes goes to the link to its author if there is one, else the first; none for one still pushed, none without links', () => {
-  const link = (peer: string, remoteKey: string, pruned: string[]): { peer: string, remoteKey: string, pruned: (a: string) => boolean } => ({ peer, remoteKey, pruned: a => pruned.includes(a) })
+  const link = (peer: string, remoteKey: string, pruned: string[]): LinkView => ({ peer, remoteKey, pruned: a => pruned.includes(a) })
   const links = [link('p1', 'k1', ['x', 'y', 'z']), link('p2', 'y', ['x', 'y', 'z']), link('p3', 'k3', ['x', 'y'])]
   assert.equal([...orphanGrafts(['x', 'y', 'z'], links)].map(([p, a]) => [p, [...a]]), [['p1', ['x']], ['p2', ['y']]])
   assert.equal([...orphanGrafts(['x'], [])], [])

@@ -25,7 +25,7 @@ import { HyperEmitter } from '../src/index.js'
 import { Schema } from '../src/schema/index.js'
 import { createNode, type HyperNode } from '../src/node/index.js'
 import { fixture, until } from './helpers.js'
-import { FEATURE_LAZY, GRAFT_RETRY, GRAFT_TIMEOUT, LAG_MEMORY, MAX_FEATURES, MAX_HAVE, RECONCILE_MS, REGRAFT_MS } from '../src/sync/constants.js'
+import { FEATURE_LAZY, GRAFT_RETRY, GRAFT_TIMEOUT, IHAVE_DELAY, LAG_MEMORY, MAX_FEATURES, MAX_HAVE, RECONCILE_MS, REGRAFT_MS } from '../src/sync/constants.js'
 import type { Session } from './sync/pair.js'
 
 const pairs: Array<{ close: () => Promise<void> }> = []
@@ -100,7 +100,7 @@ test('a long feature name is ignored, and lazy/1 among others still counts', asy
 
 // ---------------------------------------------------------------- the sender's IHave
 
-test('to a lazy peer, a pruned author\'s entries go as one IHave per round with the highest seq, not as entries; none for what it has; a Graft brings the entries', async () => {
+test('to a lazy peer, a pruned author\'s entries go as one IHave per IHAVE_DELAY with the highest seq, not as entries; none for what it has; a Graft brings the entries', async () => {
   const pair = newPair()
   const a = await pair.node()
   const c = await pair.node()
@@ -118,24 +118,27 @@ test('to a lazy peer, a pruned author\'s entries go as one IHave per round with 
   const sent = s.core.sent
   p.send({ ack: { batches: 1 } })
   p.send({ prune: { authors: [Buffer.from(a.key, 'hex'), Buffer.from(c.key, 'hex')] } })
-  await pair.settle()
+  await pair.advance(IHAVE_DELAY)
   assert.equal(p.of('ihave'), [], 'no IHave for what the remote has')
-  // one commit of 5 (a group), then another of 2: one IHave each, A's highest seq
+  // one commit of 5 (a group), then another of 2: one IHave for both,
+  // IHAVE_DELAY after the first, with A's highest seq
   await a.emit(5)
   await pair.settle()
   await a.emit(2)
-  await pair.settle()
+  await pair.advance(IHAVE_DELAY - 1)
+  assert.equal(ihaves(s), [], 'none before IHAVE_DELAY')
+  await pair.advance(1)
   await c.emit(3)
-  await pair.settle()
+  await pair.advance(IHAVE_DELAY)
   assert.is(s.core.sent, sent, 'no entries sent')
   assert.equal(p.of('entries').length, 1)
-  assert.equal(ihaves(s), [[[a.key, 6]], [[a.key, 8]], [[c.key, 5]]])
+  assert.equal(ihaves(s), [[[a.key, 8]], [[c.key, 5]]])
   // the remote learns of A's entries elsewhere: announced no more
   p.send({ ihave: { have: [{ author: Buffer.from(a.key, 'hex'), seq: 9 }] } })
   await pair.settle()
   await a.emit(1)
-  await pair.settle()
-  assert.is(ihaves(s).length, 3, 'nothing announced: the remote holds A\'s seq 9')
+  await pair.advance(IHAVE_DELAY)
+  assert.is(ihaves(s).length, 2, 'nothing announced: the remote holds A\'s seq 9')
   assert.is(s.core.sender.remoteHave.get(a.key), 9, 'an IHave raises what the remote is known to hold')
   assert.not.ok(s.core.sender.remoteHave.get(c.key) === 5, 'sending an IHave does not')
   // a Graft: C's entries that it lacks come eagerly
@@ -144,9 +147,9 @@ test('to a lazy peer, a pruned author\'s entries go as one IHave per round with 
   assert.equal(p.of('entries').slice(1).flatMap(e => e.entries).length, 3, 'C\'s seqs 3 to 5')
   assert.is(s.core.sent, sent + 3)
   await c.emit(1)
-  await pair.settle()
+  await pair.advance(IHAVE_DELAY)
   assert.is(s.core.sent, sent + 4, 'and C\'s next one live')
-  assert.is(ihaves(s).length, 3)
+  assert.is(ihaves(s).length, 2)
 })
 
 test('to a peer that is not lazy/1, a pruned author is left out silently, as before features existed', async () => {
@@ -238,7 +241,7 @@ test('probes: a signed probe that is pruned before its Ack leaves the rest of th
   assert.equal(entries(), [1])
   p.send({ prune: { authors: [Buffer.from(c.key, 'hex')] } })
   p.send({ ack: { batches: 1 } })
-  await pair.settle()
+  await pair.advance(IHAVE_DELAY)
   assert.equal(entries(), [1], 'no more entries of C')
   assert.equal(p.of('ihave').map(i => i.have.map(h => [toHex(h.author), h.seq])), [[[c.key, 2]]])
   p.send({ graft: { have: [{ author: Buffer.from(c.key, 'hex'), seq: 1 }] } })
@@ -463,6 +466,7 @@ test('mesh: the tree forms after the first duplicates; then every entry reaches 
   for (let i = 0; i < 10; i++) await emitAndSettle(m, a, 1)
   assert.ok(m.converged)
   assert.is(m.sent - before, 10 * 3, `after the tree formed: 3 sends per entry (${first} for the first 3)`)
+  await m.advance(IHAVE_DELAY)
   assert.ok(m.ihaves > ihavesBefore, 'the lazy links carry IHave notices')
   // a burst after the tree formed: once per node
   before = m.sent
@@ -509,7 +513,7 @@ test('mesh: a first burst crosses only the links from the author, but for one pr
   assert.ok(m.sent - before <= 60 + 6, `${m.sent - before} sends for 60 needed`)
 })
 
-test('mesh: when the tree link is cut, the IHave of a lazy link grafts it after GRAFT_TIMEOUT, and everything arrives', async () => {
+test('mesh: when the tree link is cut, the IHave of a lazy link (IHAVE_DELAY later) grafts it after GRAFT_TIMEOUT, and everything arrives', async () => {
   const m = newMesh()
   const { a, b, c, d } = await square(m)
   for (let i = 0; i < 3; i++) await emitAndSettle(m, a, 1)
@@ -517,15 +521,16 @@ test('mesh: when the tree link is cut, the IHave of a lazy link grafts it after 
   assert.ok(pruned(m.session(c, lazy)).includes(a.key))
   // the tree link to c stops delivering
   m.session(tree, c).wire.held = true
-  const cut = m.now
   await emitAndSettle(m, a, 5)
   assert.ok(c.node.log.authorSeq(a.key) < a.node.log.authorSeq(a.key), 'c lacks them')
+  await m.advance(IHAVE_DELAY)
+  const announced = m.now
   assert.ok(ihaves(m.session(lazy, c)).some(items => items.some(([author, seq]) => author === a.key && seq === a.node.log.authorSeq(a.key))), 'the lazy link announced them')
   await m.advance(GRAFT_TIMEOUT - 1)
   assert.ok(c.node.log.authorSeq(a.key) < a.node.log.authorSeq(a.key), 'not before GRAFT_TIMEOUT')
   await m.advance(1)
   assert.is(c.node.log.authorSeq(a.key), a.node.log.authorSeq(a.key), 'grafted and delivered at GRAFT_TIMEOUT')
-  assert.equal(c.grafts, [{ peer: lazy.name, author: a.key, at: cut + GRAFT_TIMEOUT }])
+  assert.equal(c.grafts, [{ peer: lazy.name, author: a.key, at: announced + GRAFT_TIMEOUT }])
   assert.ok(m.converged)
   // the tree link comes back: what it held is a duplicate, and c prunes it
   m.session(tree, c).wire.held = false

@@ -36,6 +36,7 @@
 // PrunePolicy's first deliverer, which it keeps to itself.
 import { HyParView, type HyParViewInit, type OverlayMessage } from '../../src/overlay/hyparview.js'
 import { Sender } from '../../src/sync/sender.js'
+import { IHAVE_DELAY } from '../../src/sync/constants.js'
 import { PrunePolicy, Prunes, orphanGrafts, readGraft, readPrune } from '../../src/sync/prune.js'
 import { LazyRepair, type LazyRepairInit } from '../../src/sync/plumtree.js'
 import { SIGNATURE_LENGTH } from '../../src/log/identity.js'
@@ -377,6 +378,12 @@ export class SimNode {
         this.#world.counters.ihaves++
         this.#world.counters.ihaveItems += have.length
         this.#world.net.send(this.index, s.peerIndex, { type: 'ihave', stream: s.stream, have })
+      },
+      // as SessionCore does: what was left out is announced IHAVE_DELAY later, in one IHave
+      announcing: () => {
+        this.#world.clock.after(IHAVE_DELAY, () => {
+          if (this.alive && this.sessions.get(peer) === s) s.sender.announce()
+        })
       },
       holds: author => this.seq(author)
     }))

@@ -56,6 +56,13 @@ export const FEATURES: readonly string[] = [FEATURE_LAZY]
 export const MAX_FEATURES = 32
 export const MAX_FEATURE_LENGTH = 64
 /**
+ * How long entries left out for a lazy/1 peer wait before an IHave announces
+ * them: the IHaves of a round go after the entries pushed down the tree
+ * instead of competing with them, and those of a stream of commits go as
+ * one.
+ */
+export const IHAVE_DELAY = 100
+/**
  * How long after an IHave announced entries this node lacks it waits, at
  * least, for them to come by an eager path before it grafts the announcing
  * peer: a few round trips and a store pass, so that a healthy tree is not

@@ -14,7 +14,7 @@ import { TreeLink } from './tree-link.js'
 import { Receiver } from './receiver.js'
 import { Sender } from './sender.js'
 import { SyncCounters } from './counters.js'
-import { FEATURES, FEATURE_LAZY, HANDSHAKE_TIMEOUT, MAX_FEATURE_LENGTH, MAX_HAVE, PROTOCOL_VERSION, REFUSE, RETRY_MS } from './constants.js'
+import { FEATURES, FEATURE_LAZY, HANDSHAKE_TIMEOUT, IHAVE_DELAY, MAX_FEATURE_LENGTH, MAX_HAVE, PROTOCOL_VERSION, REFUSE, RETRY_MS } from './constants.js'
 import type { Action, CoreStorage, Outgoing, StoreResult } from './actions.js'
 import type { Hello, SyncMessage } from '../pb/sync.js'
 import type { Change } from '../schema/compat.js'
@@ -78,6 +78,10 @@ export class SessionCore {
   #retryAt: number | undefined
   /** when held entries are next expired */
   #expireAt: number | undefined
+  /** when the entries left out for a lazy/1 peer are next announced */
+  #announceAt: number | undefined
+  /** the latest time the driver passed */
+  #now = 0
   readonly #features: readonly string[]
   #remoteFeatures: readonly string[] = []
   readonly #sender: Sender
@@ -99,6 +103,7 @@ export class SessionCore {
       synced: () => { this.#send({ synced: { length: this.#storage.length } }) },
       read: (have, limit) => { this.#act({ type: 'read', have, limit }) },
       ihave: have => { this.#tree.announce(have) },
+      announcing: () => { this.#announceAt ??= this.#now + IHAVE_DELAY },
       holds: author => this.#storage.authorSeq(author)
     })
     this.#sender.self = init.self
@@ -201,8 +206,9 @@ export class SessionCore {
   get timeout (): number | undefined {
     if (this.#phase === 'hello' || this.#phase === 'schema') return this.#helloBy
     if (this.#phase !== 'open') return undefined
-    if (this.#retryAt == null) return this.#expireAt
-    return this.#expireAt == null ? this.#retryAt : Math.min(this.#retryAt, this.#expireAt)
+    let at: number | undefined
+    for (const t of [this.#retryAt, this.#expireAt, this.#announceAt]) if (t != null && (at == null || t < at)) at = t
+    return at
   }
 
   /** Whether a part of a frame waits to be checked: call `work`, after the actions before it are performed. */
@@ -213,6 +219,7 @@ export class SessionCore {
   /** Sends the Hello; the peer's is due within HANDSHAKE_TIMEOUT. */
   start (now: number): void {
     if (this.#phase !== 'new') return
+    this.#now = now
     this.#phase = 'hello'
     this.#helloBy = now + HANDSHAKE_TIMEOUT
     // past MAX_HAVE authors the peer sends some entries twice, which is harmless
@@ -266,6 +273,7 @@ export class SessionCore {
 
   /** The time is `now`: timeouts that are due fire. */
   tick (now: number): void {
+    this.#now = now
     if ((this.#phase === 'hello' || this.#phase === 'schema') && now >= this.#helloBy) {
       this.#fail(new ProtocolError(`no ${this.#phase === 'hello' ? 'Hello' : 'schema descriptor'} within ${HANDSHAKE_TIMEOUT} ms`))
       return
@@ -280,12 +288,18 @@ export class SessionCore {
         this.#storage.expire(now)
         this.#expireAt = this.#storage.pending > 0 ? now + this.#storage.pendingTtl : undefined
       }
+      if (this.#announceAt != null && now >= this.#announceAt) {
+        this.#announceAt = undefined
+        this.#sender.announce()
+        if (this.#sender.announcing) this.#announceAt = now
+      }
     })
   }
 
   /** The node stored these entries (its own or from any peer). */
   committed (entries: LogEntry[], now: number): void {
     if (this.#phase === 'ended') return
+    this.#now = now
     // entries held for parents that another session may just have stored:
     // tried again soon, at most once per RETRY_MS however busy the node is
     if (this.#retryAt == null && this.#storage.verified > 0) this.#retryAt = now + RETRY_MS
@@ -316,6 +330,7 @@ export class SessionCore {
   /** Checks the next part of a frame (see `wantsWork`). */
   work (now: number): void {
     if (this.#phase !== 'open') return
+    this.#now = now
     this.#guard(() => {
       this.#receiver.work(now)
       if (this.#expireAt == null && this.#storage.pending > 0) this.#expireAt = now + this.#storage.pendingTtl

@@ -24,6 +24,8 @@ export interface SenderOutput {
   read: (have: Map<string, number>, limit: number) => void
   /** send IHave: this node holds these authors' entries up to these seqs (a lazy/1 peer only) */
   ihave: (have: Array<[string, number]>) => void
+  /** entries were left out for a lazy/1 peer: call `announce` soon (the driver's delay gathers them into one IHave) */
+  announcing: () => void
   /** this node's highest stored seq of `author` */
   holds: (author: string) => number
   /** the dropped entries a peer may need to store this one (protocols/README.md §5.9) */
@@ -162,7 +164,6 @@ export class Sender {
       // and left out: it is announced instead
       this.#lacks(author, this.#out.holds(author))
     }
-    if (this.#announce.size > 0) this.#sendIHave()
   }
 
   /** The remote asked to be pushed these authors again, after the given seqs. */
@@ -181,17 +182,32 @@ export class Sender {
     this.#pump()
   }
 
-  // Sends what credits allow and the next batches, then one IHave for what
-  // was left out of them.
-  #pump (): void {
-    this.#fill()
-    if (this.#announce.size > 0) this.#sendIHave()
+  /** Whether entries left out wait to be announced (see `announce`). */
+  get announcing (): boolean {
+    return this.#announce.size > 0
+  }
+
+  /**
+   * One IHave for the authors left out since the last, each with its highest
+   * seq; past MAX_HAVE the rest stay for the next. It costs no credit, and
+   * the remote is not taken to have what it announces.
+   */
+  announce (): void {
+    const have: Array<[string, number]> = []
+    for (const [author, seq] of this.#announce) {
+      if (have.length >= MAX_HAVE) break
+      this.#announce.delete(author)
+      if (!this.#pruned.has(author) || seq <= (this.remoteHave.get(author) ?? 0) || seq <= (this.#announced.get(author) ?? 0)) continue
+      this.#announced.set(author, seq)
+      have.push([author, seq])
+    }
+    if (have.length > 0) this.#out.ihave(have)
   }
 
   // Sends what credits allow, then finds the next batch: a read's result
   // first; else, once caught up, the commits queued (unless there is a gap);
   // else a new read of the log.
-  #fill (): void {
+  #pump (): void {
     while (this.#started) {
       while (this.#frames.length > 0 && this.#credits > 0) {
         const frame = this.#frames.shift()!
@@ -351,22 +367,9 @@ export class Sender {
   // remote is told, unless it has them or was told already.
   #lacks (author: string, seq: number): void {
     if (!this.lazy || seq <= (this.remoteHave.get(author) ?? 0) || seq <= (this.#announced.get(author) ?? 0)) return
-    if (seq > (this.#announce.get(author) ?? 0)) this.#announce.set(author, seq)
-  }
-
-  // One IHave for the authors noted this round, each with its highest seq;
-  // past MAX_HAVE the rest wait for the next round. It costs no credit, and
-  // the remote is not taken to have what it announces.
-  #sendIHave (): void {
-    const have: Array<[string, number]> = []
-    for (const [author, seq] of this.#announce) {
-      if (have.length >= MAX_HAVE) break
-      this.#announce.delete(author)
-      if (!this.#pruned.has(author) || seq <= (this.remoteHave.get(author) ?? 0) || seq <= (this.#announced.get(author) ?? 0)) continue
-      this.#announced.set(author, seq)
-      have.push([author, seq])
-    }
-    if (have.length > 0) this.#out.ihave(have)
+    if (seq <= (this.#announce.get(author) ?? 0)) return
+    if (this.#announce.size === 0) this.#out.announcing()
+    this.#announce.set(author, seq)
   }
 }
 

@@ -4,13 +4,13 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { EMPTY, encodeEntry, entryId, readEntry, toHex, type DecodedEntry } from '../src/log/entry.js'
 import { Identity } from '../src/log/identity.js'
-import { AuthorState, nameRunLast, readSeq } from '../src/log/keys.js'
+import { AuthorState, nameRunLast, readFeedValue, readIdValue, readSeq } from '../src/log/keys.js'
 import type { BatchOp } from '../src/log/level.js'
 import { CHECKPOINT_COMMITS, CHECKPOINT_ENTRIES, LogState, type Prepared } from '../src/log/state.js'
 import type { LogEntry } from '../src/log/types.js'
 
-type Name = 'entries' | 'feed' | 'heads' | 'runs' | 'meta' | 'names' | 'keys'
-const LEVELS = { entries: 'entries', feed: 'feed', heads: 'heads', runs: 'runs', meta: 'meta', names: 'names', keys: 'keys' } as const
+type Name = 'feed' | 'ids' | 'heads' | 'runs' | 'meta' | 'names' | 'keys'
+const LEVELS = { feed: 'feed', ids: 'ids', heads: 'heads', runs: 'runs', meta: 'meta', names: 'names', keys: 'keys' } as const
 
 const AUTHORS = new Map(['a', 'b', 'c'].map((who, i) => [who, new Identity(new Uint8Array(32).fill(i + 1))]))
 
@@ -51,10 +51,16 @@ class Entries {
       if (o.type === 'del') return `del ${o.sublevel} ${o.key.toString()}`
       const value = o.value!
       switch (o.sublevel) {
-        case 'entries':
-          assert.equal(new Uint8Array(value), new Uint8Array(this.get(this.name(o.key)).bytes))
-          return `entries ${this.name(o.key)}`
-        case 'feed': return `feed ${readSeq(o.key)} -> ${this.name(value)}`
+        case 'feed': {
+          const { id, bytes } = readFeedValue(value)
+          assert.equal(new Uint8Array(bytes), new Uint8Array(this.get(this.name(id)).bytes))
+          return `feed ${readSeq(o.key)} -> ${this.name(id)}`
+        }
+        case 'ids': {
+          const { seq, clock } = readIdValue(value)
+          assert.is(clock, this.get(this.name(o.key)).entry.clock)
+          return `ids ${this.name(o.key)} -> ${seq}`
+        }
         case 'runs': return `runs ${authorName(o.key.subarray(0, 32))}@${readSeq(o.key.subarray(32))} -> last ${readSeq(value)} at ${readSeq(value.subarray(8))}`
         case 'heads': return `heads ${ids(value).map(id => this.name(id)).sort().join(' ')}`
         case 'meta': return `meta ${o.key.toString()} -> ${readSeq(value)}`
@@ -107,7 +113,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'one author\'s chain: each entry and its feed position, no run record yet',
     commits: [['a1', 'a2', 'a3']],
-    ops: ['entries a1', 'feed 1 -> a1', 'entries a2', 'feed 2 -> a2', 'entries a3', 'feed 3 -> a3', 'names Test@1..3'],
+    ops: ['feed 1 -> a1', 'ids a1 -> 1', 'feed 2 -> a2', 'ids a2 -> 2', 'feed 3 -> a3', 'ids a3 -> 3', 'names Test@1..3'],
     heads: ['a3'],
     authors: { a: 'seq 3, run from seq 1 at feed 1' },
     clock: 3
@@ -115,7 +121,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'a chain over several commits stays one run',
     commits: [['a1'], ['a2'], ['a3', 'a4']],
-    ops: ['entries a3', 'feed 3 -> a3', 'entries a4', 'feed 4 -> a4', 'names Test@3..4'],
+    ops: ['feed 3 -> a3', 'ids a3 -> 3', 'feed 4 -> a4', 'ids a4 -> 4', 'names Test@3..4'],
     heads: ['a4'],
     authors: { a: 'seq 4, run from seq 1 at feed 1' },
     clock: 4
@@ -123,7 +129,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'two authors with no links: two heads',
     commits: [['a1'], ['b1', 'b2']],
-    ops: ['entries b1', 'feed 2 -> b1', 'entries b2', 'feed 3 -> b2', 'names Test@2..3'],
+    ops: ['feed 2 -> b1', 'ids b1 -> 2', 'feed 3 -> b2', 'ids b2 -> 3', 'names Test@2..3'],
     heads: ['a1', 'b2'],
     authors: { a: 'seq 1, run from seq 1 at feed 1', b: 'seq 2, run from seq 1 at feed 2' },
     clock: 2
@@ -131,7 +137,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'a link merges heads, and the clock passes the linked one',
     commits: [['a1'], ['b1', 'b2', 'b3'], ['a2>b3']],
-    ops: ['entries a2', 'feed 5 -> a2', 'runs a@1 -> last 1 at 1', 'names Test@5'],
+    ops: ['feed 5 -> a2', 'ids a2 -> 5', 'runs a@1 -> last 1 at 1', 'names Test@5'],
     heads: ['a2'],
     authors: { a: 'seq 2, run from seq 2 at feed 5', b: 'seq 3, run from seq 1 at feed 2' },
     clock: 4
@@ -139,7 +145,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'an author\'s run ended by another\'s entry is written when the next one starts',
     commits: [['a1', 'b1', 'a2']],
-    ops: ['entries a1', 'feed 1 -> a1', 'entries b1', 'feed 2 -> b1', 'entries a2', 'feed 3 -> a2', 'runs a@1 -> last 1 at 1', 'names Test@1..3'],
+    ops: ['feed 1 -> a1', 'ids a1 -> 1', 'feed 2 -> b1', 'ids b1 -> 2', 'feed 3 -> a2', 'ids a2 -> 3', 'runs a@1 -> last 1 at 1', 'names Test@1..3'],
     heads: ['a2', 'b1'],
     authors: { a: 'seq 2, run from seq 2 at feed 3', b: 'seq 1, run from seq 1 at feed 2' },
     clock: 2
@@ -147,7 +153,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'a run ended in an earlier commit is written by the commit that starts the next',
     commits: [['a1', 'a2'], ['b1'], ['a3>b1']],
-    ops: ['entries a3', 'feed 4 -> a3', 'runs a@1 -> last 2 at 1', 'names Test@4'],
+    ops: ['feed 4 -> a3', 'ids a3 -> 4', 'runs a@1 -> last 2 at 1', 'names Test@4'],
     heads: ['a3'],
     authors: { a: 'seq 3, run from seq 3 at feed 4', b: 'seq 1, run from seq 1 at feed 3' },
     clock: 3
@@ -155,7 +161,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'entries linking the tip of the same commit leave one head',
     commits: [['a1', 'b1>a1', 'c1>b1']],
-    ops: ['entries a1', 'feed 1 -> a1', 'entries b1', 'feed 2 -> b1', 'entries c1', 'feed 3 -> c1', 'names Test@1..3'],
+    ops: ['feed 1 -> a1', 'ids a1 -> 1', 'feed 2 -> b1', 'ids b1 -> 2', 'feed 3 -> c1', 'ids c1 -> 3', 'names Test@1..3'],
     heads: ['c1'],
     authors: { a: 'seq 1, run from seq 1 at feed 1', b: 'seq 1, run from seq 1 at feed 2', c: 'seq 1, run from seq 1 at feed 3' },
     clock: 3
@@ -264,7 +270,7 @@ test('records older than the feed: the first commit after opening is a checkpoin
   assert.equal(heads(opened, names), ['a2'])
   const c = opened.prepare([names.get('b1')])
   assert.is(c.checkpoint, true)
-  assert.equal(names.ops(c.ops), ['entries b1', 'feed 3 -> b1', 'names Test@3', 'runs a@1 -> last 2 at 1', 'runs b@1 -> last 1 at 3', 'heads a2 b1', 'meta checkpoint -> 3', 'meta name-index -> 3'])
+  assert.equal(names.ops(c.ops), ['feed 3 -> b1', 'ids b1 -> 3', 'names Test@3', 'runs a@1 -> last 2 at 1', 'runs b@1 -> last 1 at 3', 'heads a2 b1', 'meta checkpoint -> 3', 'meta name-index -> 3'])
 })
 
 const keyOp = (o: string): boolean => o.startsWith('keys ') || o.startsWith('del keys ')

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import fc from 'fast-check'
 import { join } from 'node:path'
 import { Ingester } from '../src/log/ingest.js'
+import { seqKey } from '../src/log/keys.js'
 import { Entry, encodeEntry, entryId, readEntry, toHex } from '../src/log/entry.js'
 import { Identity } from '../src/log/identity.js'
 import { Schema } from '../src/schema/index.js'
@@ -378,9 +379,9 @@ t('state survives a reopen and verify finds a tampered entry', async () => {
   const [e5] = await again.read(5, 1)
   const bad = new Uint8Array(e5.bytes); bad[bad.length - 1] ^= 1
   await again.close()
-  const entries = new ClassicLevel(lv.path).sublevel('entries', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
-  await entries.put(Buffer.from(e5.id) as never, Buffer.from(bad) as never)
-  await entries.parent.close()
+  const feed = new ClassicLevel(lv.path).sublevel('feed-v2', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  await feed.put(seqKey(5) as never, Buffer.concat([e5.id, bad]) as never)
+  await feed.parent.close()
   const check = await Log.open(new ClassicLevel(lv.path))
   const report = await check.verify()
   assert.not.ok(report.ok)

@@ -5,10 +5,11 @@
 // vector already keeps (an author's entries lie at increasing feed
 // positions, run by run).
 import { StorageError } from '../errors.js'
-import { readEntry, toHex } from './entry.js'
-import { decodeRun, nameKey, namePrefix, nameRunLast, readSeq, runKey, RUN_VALUE_LENGTH, seqKey, type AuthorState, type Run } from './keys.js'
+import { toHex } from './entry.js'
+import { decodeRun, nameKey, namePrefix, nameRunLast, readSeq, runKey, RUN_VALUE_LENGTH, type AuthorState, type Run } from './keys.js'
 import { plain } from './level.js'
 import type { LogEntry, ReadFilter, Sub, Sublevels } from './types.js'
+import { readAt } from './reads.js'
 
 /** What a filtered read found, and how far it looked. */
 export interface Filtered {
@@ -140,17 +141,4 @@ function authorPositions (runs: Sub, author: Buffer, state: AuthorState, firstSe
 function checked (key: Buffer, value: Buffer): Run {
   if (key.byteLength !== 40 || value.byteLength !== RUN_VALUE_LENGTH) throw new StorageError('damaged run record')
   return decodeRun(key, value)
-}
-
-async function readAt (levels: Pick<Sublevels, 'entries' | 'feed'>, positions: number[]): Promise<LogEntry[]> {
-  if (positions.length === 0) return []
-  const ids = await levels.feed.getMany(positions.map(seqKey))
-  ids.forEach((id, i) => { if (id == null) throw new StorageError(`feed position ${positions[i]} is missing: the db is damaged`) })
-  const found = await levels.entries.getMany(ids as Buffer[])
-  return positions.map((seq, i) => {
-    const b = found[i]
-    if (b == null) throw new StorageError(`entry at feed position ${seq} is missing: the db is damaged`)
-    const bytes = plain(b)
-    return { seq, id: plain(ids[i]!), bytes, entry: readEntry(bytes) }
-  })
 }

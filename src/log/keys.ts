@@ -1,6 +1,7 @@
 // Binary keys and values of the log's sublevels. Numbers are 8-byte big-endian
 // so that level's byte order is numeric order.
 import { StorageError } from '../errors.js'
+import { ID_LENGTH } from './entry.js'
 
 const HIGH = 2 ** 32
 const NO_VALUE = Buffer.alloc(0)
@@ -17,9 +18,44 @@ export function writeSeq (out: Buffer, seq: number, at: number): void {
   out.writeUInt32BE(seq % HIGH, at + 4)
 }
 
-export function readSeq (bytes: Uint8Array): number {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, 8)
-  return b.readUInt32BE(0) * HIGH + b.readUInt32BE(4)
+export function readSeq (b: Uint8Array): number {
+  if (b.byteLength < 8) throw new StorageError('damaged record: a position or seq of fewer than 8 bytes')
+  // by hand, not through a Buffer view: a read of the feed does this per entry
+  const high = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0
+  const low = ((b[4] << 24) | (b[5] << 16) | (b[6] << 8) | b[7]) >>> 0
+  return high * HIGH + low
+}
+
+/**
+ * A feed record's value: the entry's id (ID_LENGTH bytes), then its bytes.
+ * A read of the feed from a position is one ordered scan, with no lookup per
+ * entry.
+ */
+export function feedValue (id: Uint8Array, bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(id.byteLength + bytes.byteLength)
+  out.set(id, 0)
+  out.set(bytes, id.byteLength)
+  return out
+}
+
+/** The id and the bytes of a feed record's value (views of it, no copy). */
+export function readFeedValue (value: Buffer): { id: Buffer, bytes: Buffer } {
+  if (value.byteLength <= ID_LENGTH) throw new StorageError('damaged feed record')
+  return { id: value.subarray(0, ID_LENGTH), bytes: value.subarray(ID_LENGTH) }
+}
+
+/** An id record's value: the entry's feed position, then its Lamport clock (8 bytes each). */
+export function idValue (seq: number, clock: number): Buffer {
+  const out = Buffer.allocUnsafe(16)
+  writeSeq(out, seq, 0)
+  writeSeq(out, clock, 8)
+  return out
+}
+
+/** The feed position and clock of an id record's value. */
+export function readIdValue (value: Uint8Array): { seq: number, clock: number } {
+  if (value.byteLength !== 16) throw new StorageError('damaged id record')
+  return { seq: readSeq(value), clock: readSeq(value.subarray(8)) }
 }
 
 /** author (32 bytes) || first seq of the run: runs of one author sort by seq */

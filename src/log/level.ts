@@ -25,8 +25,9 @@ export const INDEX_VERSION = 2
 export function sublevels (db: AnyLevel): Sublevels {
   const opts = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
   return {
-    entries: db.sublevel('entries', opts) as Sub,
-    feed: db.sublevel('feed', opts) as Sub,
+    // 'feed' and 'entries' are the layout before version 2 (migrate.ts)
+    ids: db.sublevel('ids', opts) as Sub,
+    feed: db.sublevel('feed-v2', opts) as Sub,
     heads: db.sublevel('heads', opts) as Sub,
     runs: db.sublevel('runs', opts) as Sub,
     cursors: db.sublevel('cursors', opts) as Sub,

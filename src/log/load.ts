@@ -5,12 +5,12 @@
 import { logger } from '@libp2p/logger'
 import type { AbstractSublevel } from 'abstract-level'
 import { StorageError } from '../errors.js'
-import { ID_LENGTH, readEntry, toHex } from './entry.js'
+import { ID_LENGTH, toHex } from './entry.js'
 import { Identity } from './identity.js'
-import { AuthorState, decodeRun, forNameRuns, nameKey, namePrefix, nameRunValue, readSeq, runKey, seqKey, type Run } from './keys.js'
+import { AuthorState, decodeRun, forNameRuns, nameKey, namePrefix, nameRunValue, readIdValue, readSeq, runKey, type Run } from './keys.js'
 import type { Boundary } from './floors.js'
 import { CHECKPOINT_KEY, HEADS_KEY, INDEX_KEY, INDEX_VERSION, indexMark, op, type BatchOp, type LevelOps } from './level.js'
-import { readFeed } from './reads.js'
+import { readAt, readFeed } from './reads.js'
 import { KEY_WINDOW, LogState, type HeadRef } from './state.js'
 import type { AnyLevel, Db, Sub, Sublevels } from './types.js'
 
@@ -43,11 +43,8 @@ export async function loadState (levels: Sublevels, boundary: Boundary, keyWindo
     for await (const [key, value] of levels.runs.iterator(range)) run = decodeRun(key, value)
     if (run == null) break
     const feedSeq = run.feedStart + run.last - run.first
-    const id = await levels.feed.get(seqKey(feedSeq))
-    const bytes = id == null ? undefined : await levels.entries.get(id)
-    if (id == null || bytes == null) throw new StorageError(`feed position ${feedSeq} is missing: the db is damaged`)
-    const clock = readEntry(bytes).clock
-    authors.set(toHex(run.author), new AuthorState(run.last, feedSeq, run.first, run.feedStart, new Uint8Array(id), clock))
+    const [last] = await readAt(levels, [feedSeq])
+    authors.set(toHex(run.author), new AuthorState(run.last, feedSeq, run.first, run.feedStart, last.id, last.entry.clock))
     below = runKey(run.author, 0)
   }
   // authors of whom nothing is kept: their chain goes on after their floor
@@ -58,13 +55,14 @@ export async function loadState (levels: Sublevels, boundary: Boundary, keyWindo
   const stored = await levels.heads.get(HEADS_KEY)
   const headIds: Buffer[] = []
   for (let i = 0; stored != null && i < stored.byteLength; i += ID_LENGTH) headIds.push(stored.subarray(i, i + ID_LENGTH))
-  const headBytes = await levels.entries.getMany(headIds)
+  const headRecords = await levels.ids.getMany(headIds)
   const heads = new Map<string, HeadRef>()
   headIds.forEach((id, i) => {
+    const record = headRecords[i]
     // a head may be a dropped entry: the cut holds it
-    const bytes = headBytes[i] ?? boundary.cut.get(toHex(id))?.bytes
-    if (bytes == null) throw new StorageError(`head ${toHex(id)} has no entry: the db is damaged`)
-    heads.set(toHex(id), { id: new Uint8Array(id), clock: readEntry(bytes).clock })
+    const clock = record != null ? readIdValue(record).clock : boundary.cut.get(toHex(id))?.entry.clock
+    if (clock == null) throw new StorageError(`head ${toHex(id)} has no entry: the db is damaged`)
+    heads.set(toHex(id), { id: new Uint8Array(id), clock })
   })
   const checkpoint = await levels.meta.get(CHECKPOINT_KEY)
   const keys = await loadKeys(levels.keys, keyWindow)

@@ -1,12 +1,13 @@
 import { join } from 'node:path'
 import { ClosedError, HyperEmitterError, InvalidMessageError, StorageError } from '../errors.js'
 import { CommitPipeline, MAX_GROUP, type Adoption } from './commit.js'
-import { MAX_ENTRY_BYTES, readEntry, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
+import { MAX_ENTRY_BYTES, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
 import type { Identity } from './identity.js'
-import { readSeq, seqKey, type AuthorState } from './keys.js'
+import { readFeedValue, readIdValue, readSeq, seqKey, type AuthorState } from './keys.js'
 import { describe, sublevels } from './level.js'
 import { readFiltered, type Filtered } from './filter.js'
 import { indexNames, loadIdentity, loadState } from './load.js'
+import { migrateLayout } from './migrate.js'
 import { missing } from './missing.js'
 import { readBytes, readFeed } from './reads.js'
 import { KEY_WINDOW, type LogState } from './state.js'
@@ -68,6 +69,7 @@ export class Log {
     }
     const identity = await loadIdentity(db)
     const levels = sublevels(db)
+    await migrateLayout(db, levels)
     const boundary = await Boundary.load(levels)
     const state = await loadState(levels, boundary, init.keyWindow ?? KEY_WINDOW)
     // before any commit: a commit's checkpoint says the index reaches it
@@ -262,30 +264,38 @@ export class Log {
 
   /** The stored bytes of an entry, if present. */
   async get (id: Uint8Array): Promise<Uint8Array | undefined> {
-    // asked before the read: a flush that lands during the read may or may
-    // not be in what it returns
-    const behind = this.#commits.flushed < this.#state.length
-    let bytes = await this.#levels.entries.get(Buffer.from(id))
-    if (bytes == null && behind) {
-      // it may be committed, on its way to level
-      await this.#commits.flushedTo(this.#state.length)
-      bytes = await this.#levels.entries.get(Buffer.from(id))
-    }
-    return bytes == null ? undefined : new Uint8Array(bytes)
+    const [record] = await this.#idRecords([id])
+    if (record == null) return undefined
+    const { seq } = readIdValue(record)
+    const value = await this.#levels.feed.get(seqKey(seq))
+    if (value != null) return new Uint8Array(readFeedValue(value).bytes)
+    // retention dropped it meanwhile
+    if (seq <= this.#boundary.position) return undefined
+    throw new StorageError(`feed position ${seq} is missing: the db is damaged`)
   }
 
   /** The Lamport clocks of the stored entries among `ids` (undefined where not stored). */
   async clocks (ids: Uint8Array[]): Promise<Array<number | undefined>> {
     if (ids.length === 0) return []
-    const keys = ids.map(id => Buffer.from(id))
-    const behind = this.#commits.flushed < this.#state.length
-    let found = await this.#levels.entries.getMany(keys)
-    if (found.includes(undefined) && behind) {
-      await this.#commits.flushedTo(this.#state.length)
-      found = await this.#levels.entries.getMany(keys)
-    }
+    const found = await this.#idRecords(ids)
     // a dropped entry that kept ones link to is in the cut
-    return found.map((b, i) => b == null ? this.#boundary.clock(toHex(ids[i])) : readEntry(b).clock)
+    return found.map((v, i) => v == null ? this.#boundary.clock(toHex(ids[i])) : readIdValue(v).clock)
+  }
+
+  // The id records of `ids`, as level holds them once every commit made
+  // before the call is flushed to it.
+  async #idRecords (ids: Uint8Array[]): Promise<Array<Buffer | undefined>> {
+    const keys = ids.map(id => Buffer.from(id))
+    // asked before the read: a flush that lands during the read may or may
+    // not be in what it returns
+    const behind = this.#commits.flushed < this.#state.length
+    let found = await this.#levels.ids.getMany(keys)
+    if (found.includes(undefined) && behind) {
+      // they may be committed, on their way to level
+      await this.#commits.flushedTo(this.#state.length)
+      found = await this.#levels.ids.getMany(keys)
+    }
+    return found
   }
 
   /**

@@ -2,46 +2,54 @@
 // commits still in the write-ahead file: callers wait for the flush to reach
 // what they read first.
 import { StorageError } from '../errors.js'
-import { readEntry, toHex } from './entry.js'
-import { readSeq, seqKey } from './keys.js'
-import { plain } from './level.js'
+import { ID_LENGTH, readEntry } from './entry.js'
+import { readFeedValue, readSeq, seqKey } from './keys.js'
 import type { LogEntry, Sublevels } from './types.js'
 
-type Levels = Pick<Sublevels, 'entries' | 'feed'>
+type Levels = Pick<Sublevels, 'feed'>
 
 /** Up to `limit` entries of the change feed from position `from` (inclusive). */
 export async function readFeed (levels: Levels, from: number, limit: number): Promise<LogEntry[]> {
   // records many at a time: an iterator's next() per record costs a promise
   // each; nextv gives fewer than asked for once it holds enough bytes
   const it = levels.feed.iterator({ gte: seqKey(Math.max(1, from)), limit })
-  const records: Array<[Buffer, Buffer]> = []
+  const out: LogEntry[] = []
   try {
-    while (records.length < limit) {
-      const batch = await it.nextv(Math.min(limit - records.length, 4096))
+    while (out.length < limit) {
+      const batch = await it.nextv(Math.min(limit - out.length, 4096))
       if (batch.length === 0) break
-      for (const r of batch) records.push(r)
+      for (const [key, value] of batch) out.push(feedEntry(readSeq(key), value))
     }
   } finally {
     await it.close()
   }
-  const seqs = records.map(([key]) => readSeq(key))
-  const ids = records.map(([, id]) => id)
-  const found = await levels.entries.getMany(ids)
-  return ids.map((id, i) => {
-    const b = found[i]
-    if (b == null) throw new StorageError(`entry ${toHex(id)} at ${seqs[i]} is missing: the db is damaged`)
-    const bytes = plain(b)
-    return { seq: seqs[i], id: plain(id), bytes, entry: readEntry(bytes) }
-  })
+  return out
+}
+
+/** The entry of a feed record: its position and the record's value. */
+function feedEntry (seq: number, value: Buffer): LogEntry {
+  if (value.byteLength <= ID_LENGTH) throw new StorageError(`feed position ${seq} is damaged`)
+  // plain views of the record, made directly: a read of the feed does this per entry
+  const id = new Uint8Array(value.buffer as ArrayBuffer, value.byteOffset, ID_LENGTH)
+  const bytes = new Uint8Array(value.buffer as ArrayBuffer, value.byteOffset + ID_LENGTH, value.byteLength - ID_LENGTH)
+  return { seq, id, bytes, entry: readEntry(bytes) }
+}
+
+/** The feed records' values at the given positions; a missing one is a damaged db. */
+async function feedValues (levels: Levels, seqs: number[]): Promise<Buffer[]> {
+  const values = await levels.feed.getMany(seqs.map(seqKey))
+  values.forEach((v, i) => { if (v == null) throw new StorageError(`feed position ${seqs[i]} is missing: the db is damaged`) })
+  return values as Buffer[]
+}
+
+/** The entries at the given feed positions. */
+export async function readAt (levels: Levels, positions: number[]): Promise<LogEntry[]> {
+  if (positions.length === 0) return []
+  const values = await feedValues(levels, positions)
+  return positions.map((seq, i) => feedEntry(seq, values[i]))
 }
 
 /** The stored bytes of the entries at the given feed positions. */
 export async function readBytes (levels: Levels, seqs: number[]): Promise<Uint8Array[]> {
-  const ids = await levels.feed.getMany(seqs.map(seqKey))
-  ids.forEach((id, i) => { if (id == null) throw new StorageError(`feed position ${seqs[i]} is missing: the db is damaged`) })
-  const bytes = await levels.entries.getMany(ids as Buffer[])
-  return bytes.map((b, i) => {
-    if (b == null) throw new StorageError(`entry at feed position ${seqs[i]} is missing: the db is damaged`)
-    return b
-  })
+  return (await feedValues(levels, seqs)).map(v => readFeedValue(v).bytes)
 }

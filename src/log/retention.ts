@@ -194,7 +194,7 @@ export class Compactor {
     const last = new Map<string, LogEntry>()
     for (const e of drop) {
       ops.push(op('del', levels.feed, seqKey(e.seq), undefined))
-      ops.push(op('del', levels.entries, Buffer.from(e.id), undefined))
+      ops.push(op('del', levels.ids, Buffer.from(e.id), undefined))
       last.set(toHex(e.entry.author), e)
     }
     await this.#clipNames(ops, new Set(drop.map(e => e.entry.name)), from, floor)

@@ -4,7 +4,7 @@
 // without a db: the commit pipeline prepares a commit here, writes its ops,
 // and applies it here only once the write has succeeded.
 import { equalBytes, NO_HEAD, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
-import { AuthorState, forNameRuns, nameKey, namePrefix, nameRunValue, runKey, seqKey } from './keys.js'
+import { AuthorState, feedValue, forNameRuns, idValue, nameKey, namePrefix, nameRunValue, runKey, seqKey } from './keys.js'
 import { CHECKPOINT_KEY, HEADS_KEY, INDEX_KEY, indexMark, op, view, type BatchOp } from './level.js'
 import type { LogEntry } from './types.js'
 
@@ -27,7 +27,7 @@ const NAME_PREFIXES = 1024
 export interface HeadRef { id: Uint8Array<ArrayBuffer>, clock: number }
 
 /** The sublevels a commit writes to, as whatever stands for them. */
-export interface StateLevels<S> { entries: S, feed: S, heads: S, runs: S, meta: S, names: S, keys: S }
+export interface StateLevels<S> { feed: S, ids: S, heads: S, runs: S, meta: S, names: S, keys: S }
 
 /** What the records in level say, read when the log opens. */
 export interface LoadedState {
@@ -186,8 +186,8 @@ export class LogState<S> {
     for (const d of entries) {
       const seq = ++length
       const id = view(d.id)
-      ops.push(op('put', levels.entries, id, view(d.bytes)))
-      ops.push(op('put', levels.feed, seqKey(seq), id))
+      ops.push(op('put', levels.feed, seqKey(seq), feedValue(id, d.bytes)))
+      ops.push(op('put', levels.ids, id, idValue(seq, d.entry.clock)))
       bytes += d.bytes.byteLength
       const { prev, links } = d.entry
       if (tip != null && !(prev.byteLength > 0 && equalBytes(prev, tip.id))) {

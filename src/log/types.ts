@@ -23,10 +23,10 @@ export type Sub = AbstractSublevel<Db, unknown, Buffer, Buffer>
 
 /** The log's sublevels, all with binary keys and values (see keys.ts). */
 export interface Sublevels {
-  /** entry id -> entry bytes */
-  entries: Sub
-  /** feed position -> entry id */
+  /** feed position -> entry id and bytes (keys.ts feedValue) */
   feed: Sub
+  /** entry id -> feed position and Lamport clock (keys.ts idValue) */
+  ids: Sub
   /** one record: the ids of the heads at the last checkpoint */
   heads: Sub
   /** author and first seq of a run -> its last seq and first feed position */

@@ -1,11 +1,11 @@
 // A check of the whole stored log against itself and against the in-memory
 // state, for tools and tests: it reads everything.
-import { authorHex, decodeEntry, entryId, equalBytes, toHex, type DecodedEntry } from './entry.js'
+import { ID_LENGTH, authorHex, decodeEntry, entryId, equalBytes, toHex, type DecodedEntry } from './entry.js'
 import { Boundary } from './floors.js'
-import { readSeq, seqKey } from './keys.js'
+import { readIdValue, readSeq, seqKey } from './keys.js'
 import type { LogState } from './state.js'
 import { plain } from './level.js'
-import type { Sublevels, VerifyProblem, VerifyReport } from './types.js'
+import type { Sub, Sublevels, VerifyProblem, VerifyReport } from './types.js'
 
 /** An id as a map key: its bytes as a latin1 string. */
 function key (id: Uint8Array): string {
@@ -29,19 +29,33 @@ export function expected (state: LogState<unknown>): Expected {
   }
 }
 
+/** Entries whose ids are kept in memory, to resolve the links to them: most links point at a recent entry. */
+const RECENT = 65_536
+
 /**
  * Walks the feed up to `view.length` (level must have it) and checks every
  * id, parent link, author chain and signature, and that every unsigned entry
- * is covered by a signed one. Commits may go on meanwhile.
+ * is covered by a signed one; then walks the id records and checks that
+ * each entry has one, with its feed position and clock. Commits may go on
+ * meanwhile.
  */
-export async function verify (levels: Pick<Sublevels, 'entries' | 'feed'>, view: Expected, signal?: AbortSignal, boundary = new Boundary()): Promise<VerifyReport> {
+export async function verify (levels: Pick<Sublevels, 'feed' | 'ids'>, view: Expected, signal?: AbortSignal, boundary = new Boundary()): Promise<VerifyReport> {
   const problems: VerifyProblem[] = []
-  // clock of each entry seen, by id (as a latin1 string: half the length of
-  // hex, made faster); dropped entries that kept ones refer to are in the cut
-  const clocks = new Map<string, number>()
+  const base = boundary.position
+  const n = Math.max(0, view.length - base)
+  // each walked entry's id and clock, by feed position (from base + 1)
+  const idAt = Buffer.alloc(n * ID_LENGTH)
+  const clockAt = new Float64Array(n)
+  const idOf = (seq: number): Buffer => idAt.subarray((seq - base - 1) * ID_LENGTH, (seq - base) * ID_LENGTH)
+  // the last RECENT entries' positions, by id (as a latin1 string: half the
+  // length of hex, made faster); a link to an older one is found by its id
+  // record, and checked against what the walk saw at that position
+  const recent = new Map<string, number>()
+  // dropped entries that kept ones refer to are in the cut
+  const cutClocks = new Map<string, number>()
   for (const [hex, c] of boundary.cut) {
     if (!equalBytes(entryId(c.bytes), c.id)) problems.push({ id: hex, problem: 'cut entry: id does not match the entry bytes' })
-    clocks.set(key(c.id), c.entry.clock)
+    cutClocks.set(key(c.id), c.entry.clock)
   }
   const heads = new Set<string>()
   const chains = new Map<string, { seq: number, id: Uint8Array, clock: number, unsigned: number }>()
@@ -55,20 +69,20 @@ export async function verify (levels: Pick<Sublevels, 'entries' | 'feed'>, view:
     chains.set(author, { seq: floor.seq - 1, id: floor.prev, clock: prev.entry.clock, unsigned: 0 })
   }
   // the feed starts after the dropped positions
-  let count = boundary.position
+  let count = base
   const hexOf = authorHex()
-  const check = (seq: number, id: Buffer, bytes: Buffer | undefined): void => {
+  // the clock of the entry `link` names, if the walk saw it before `seq`
+  const linkedClock = (link: Uint8Array, k: string, seq: number, older: Map<string, number>): number | undefined => {
+    const at = recent.get(k) ?? older.get(k)
+    if (at != null && at < seq && equalBytes(idOf(at), link)) return clockAt[at - base - 1]
+    return cutClocks.get(k)
+  }
+  const check = (seq: number, value: Buffer, d: DecodedEntry | undefined, bad: unknown, older: Map<string, number>): void => {
     count++
     if (seq !== count) problems.push({ seq, problem: `feed position ${seq} follows ${count - 1}` })
-    if (bytes == null) { problems.push({ seq, id: toHex(id), problem: 'entry missing' }); return }
-    let d: DecodedEntry | undefined
-    let bad: unknown
-    try {
-      d = decodeEntry(plain(bytes))
-    } catch (err) {
-      bad = err
-    }
-    if (!equalBytes(d?.id ?? entryId(bytes), id)) { problems.push({ seq, id: toHex(id), problem: 'id does not match the entry bytes' }); return }
+    if (value.byteLength <= ID_LENGTH) { problems.push({ seq, problem: 'feed record too short to hold an entry' }); return }
+    const id = value.subarray(0, ID_LENGTH)
+    if (!equalBytes(d?.id ?? entryId(value.subarray(ID_LENGTH)), id)) { problems.push({ seq, id: toHex(id), problem: 'id does not match the entry bytes' }); return }
     if (d == null) { problems.push({ seq, id: toHex(id), problem: (bad as Error).message }); return }
     const k = key(id)
     const author = hexOf(d.entry.author)
@@ -79,39 +93,76 @@ export async function verify (levels: Pick<Sublevels, 'entries' | 'feed'>, view:
     let parentClock = chain.clock
     for (const link of d.entry.links) {
       const linkKey = key(link)
-      const linked = clocks.get(linkKey)
+      const linked = linkedClock(link, linkKey, seq, older)
       heads.delete(linkKey)
       if (linked == null) problems.push({ seq, id: toHex(id), problem: `link ${toHex(link)} is not stored before the entry` })
       else parentClock = Math.max(parentClock, linked)
     }
     if (d.entry.clock !== parentClock + 1) problems.push({ seq, id: toHex(id), problem: `clock ${d.entry.clock} is not one more than its parents' ${parentClock}` })
     chains.set(author, { seq: d.entry.seq, id: d.id, clock: d.entry.clock, unsigned: d.entry.signature.byteLength === 0 ? chain.unsigned + 1 : 0 })
-    clocks.set(k, d.entry.clock)
+    if (seq !== count) return
+    idAt.set(id, (seq - base - 1) * ID_LENGTH)
+    clockAt[seq - base - 1] = d.entry.clock
+    recent.set(k, seq)
+    if (seq - RECENT > base) recent.delete(key(idOf(seq - RECENT)))
     heads.add(k)
   }
-  const seqs: number[] = []
-  const ids: Buffer[] = []
-  const checkBatch = async (): Promise<void> => {
-    // a long walk stops between batches once nobody waits for it
-    signal?.throwIfAborted()
-    const bytes = await levels.entries.getMany(ids)
-    seqs.forEach((seq, i) => { check(seq, ids[i], bytes[i]) })
-    seqs.length = 0
-    ids.length = 0
-  }
-  const it = levels.feed.iterator({ gt: seqKey(boundary.position), lte: seqKey(view.length) })
-  try {
-    for (let batch = await it.nextv(1024); batch.length > 0; batch = await it.nextv(1024)) {
-      for (const [position, id] of batch) {
-        seqs.push(readSeq(position))
-        ids.push(id)
+  // a batch of the feed: decoded, then its links to entries older than
+  // RECENT looked up by their id records, then checked in order
+  const checkBatch = async (batch: Array<[Buffer, Buffer]>): Promise<void> => {
+    const decoded: Array<{ d?: DecodedEntry, bad?: unknown }> = []
+    const lookup = new Map<string, Buffer>()
+    for (const [, value] of batch) {
+      try {
+        const d = value.byteLength > ID_LENGTH ? decodeEntry(plain(value.subarray(ID_LENGTH))) : undefined
+        decoded.push({ d })
+        for (const link of d?.entry.links ?? []) {
+          const k = key(link)
+          if (!recent.has(k) && !cutClocks.has(k)) lookup.set(k, Buffer.from(link))
+        }
+      } catch (err) {
+        decoded.push({ bad: err })
       }
-      await checkBatch()
+    }
+    const older = new Map<string, number>()
+    if (lookup.size > 0) {
+      const records = await levels.ids.getMany([...lookup.values()])
+      const keys = [...lookup.keys()]
+      records.forEach((r, i) => { if (r?.byteLength === 16) older.set(keys[i], readIdValue(r).seq) })
+    }
+    batch.forEach(([position, value], i) => { check(readSeq(position), value, decoded[i].d, decoded[i].bad, older) })
+  }
+  // a long walk stops between batches once nobody waits for it
+  const feed = levels.feed.iterator({ gt: seqKey(base), lte: seqKey(view.length) })
+  try {
+    for (let batch = await feed.nextv(1024); batch.length > 0; batch = await feed.nextv(1024)) {
+      signal?.throwIfAborted()
+      await checkBatch(batch)
     }
   } finally {
-    await it.close()
+    await feed.close()
   }
-  if (count !== view.length) problems.push({ problem: `the feed holds ${count - boundary.position} entries after position ${boundary.position}, the log says ${view.length - boundary.position}` })
+  if (count !== view.length) problems.push({ problem: `the feed holds ${count - base} entries after position ${base}, the log says ${view.length - base}` })
+  // every entry has its id record, and only entries have one
+  let records = 0
+  await walk(levels.ids, {}, signal, (id, value) => {
+    let record: { seq: number, clock: number }
+    try {
+      record = readIdValue(value)
+    } catch {
+      problems.push({ id: toHex(id), problem: 'damaged id record' })
+      return
+    }
+    // committed after the view was taken
+    if (record.seq > view.length) return
+    if (record.seq <= base || !equalBytes(idOf(record.seq), id)) {
+      problems.push({ id: toHex(id), problem: `an id record (feed position ${record.seq}) for no entry of the feed` })
+      return
+    }
+    records++
+    if (clockAt[record.seq - base - 1] !== record.clock) problems.push({ seq: record.seq, id: toHex(id), problem: `its id record says clock ${record.clock}` })
+  })
+  if (records < count - base) problems.push({ problem: `${count - base - records} entries of the feed have no id record` })
   for (const [author, chain] of chains) {
     if (chain.unsigned > 0) problems.push({ problem: `the last ${chain.unsigned} entries of author ${author} are not covered by a signature` })
     const seq = view.seqs.get(author)
@@ -121,5 +172,18 @@ export async function verify (levels: Pick<Sublevels, 'entries' | 'feed'>, view:
   // a head may be a dropped entry, held in the cut
   for (const hex of view.heads) if (boundary.cut.has(hex)) headsHex.add(hex)
   if ([...headsHex].sort().join() !== view.heads.join()) problems.push({ problem: `the heads are ${view.heads.join(', ')}; the feed says ${[...headsHex].sort().join(', ')}` })
-  return { ok: problems.length === 0, entries: count - boundary.position, authors: chains.size, problems }
+  return { ok: problems.length === 0, entries: count - base, authors: chains.size, problems }
+}
+
+// Every record of `sub` in `range`, in batches; `signal` stops the walk between them.
+async function walk (sub: Sub, range: { gt?: Buffer, lte?: Buffer }, signal: AbortSignal | undefined, each: (key: Buffer, value: Buffer) => void): Promise<void> {
+  const it = sub.iterator(range)
+  try {
+    for (let batch = await it.nextv(1024); batch.length > 0; batch = await it.nextv(1024)) {
+      signal?.throwIfAborted()
+      for (const [k, v] of batch) each(k, v)
+    }
+  } finally {
+    await it.close()
+  }
 }

@@ -1,0 +1,99 @@
+// A db written in the layout before version 2 (entries: id -> bytes, feed:
+// position -> id) is converted when the log opens, whole or from where a
+// crash stopped an earlier conversion, and nothing in it changes meaning.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ClassicLevel } from 'classic-level'
+import { Log } from '../src/log/log.js'
+import { readSeq } from '../src/log/keys.js'
+import { toHex } from '../src/log/entry.js'
+import { Schema } from '../src/schema/index.js'
+import { LEVELS, fixture } from './helpers.js'
+
+const schema = new Schema(await fixture('basic.proto'))
+const payload = (num: number): Uint8Array<ArrayBuffer> => schema.encode('Test1', { num })
+const opts = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
+/** more than one chunk of the conversion (migrate.ts CHUNK) */
+const N = 5000
+
+/** Rewrites the feed positions above `keepNew` of a log's db in the old layout. */
+async function toOldLayout (path: string, keepNew: number): Promise<void> {
+  const db = new ClassicLevel<Buffer, Buffer>(path, opts)
+  const feed = db.sublevel<Buffer, Buffer>('feed-v2', opts)
+  const ids = db.sublevel<Buffer, Buffer>('ids', opts)
+  const oldFeed = db.sublevel<Buffer, Buffer>('feed', opts)
+  const oldEntries = db.sublevel<Buffer, Buffer>('entries', opts)
+  for await (const [position, value] of feed.iterator()) {
+    if (readSeq(position) <= keepNew) continue
+    const id = value.subarray(0, 34)
+    await db.batch([
+      { type: 'put', sublevel: oldFeed, key: position, value: id },
+      { type: 'put', sublevel: oldEntries, key: id, value: value.subarray(34) },
+      { type: 'del', sublevel: feed, key: position },
+      { type: 'del', sublevel: ids, key: id }
+    ] as never)
+  }
+  await db.close()
+}
+
+for (const [what, keepNew] of [['a whole db', 0], ['a db a crash left half converted', 2000]] as const) {
+  test(`the old layout: ${what} is converted at open; reads, heads and verify are as before, and appends go on`, async () => {
+    const lv = await LEVELS['classic-level']()
+    try {
+      const log = await Log.open(lv.db)
+      for (let i = 0; i < N; i += 500) await Promise.all(Array.from({ length: 500 }, async (_, k) => log.append('Test1', payload(i + k))))
+      const before = await log.read(1, N)
+      const heads = log.heads().map(toHex)
+      await log.close()
+      await toOldLayout(lv.path, keepNew)
+      const again = await Log.open(new ClassicLevel(lv.path))
+      try {
+        assert.is(again.length, N)
+        assert.equal(again.heads().map(toHex), heads)
+        const after = await again.read(1, N)
+        assert.equal(after.map(e => [e.seq, toHex(e.id), toHex(e.bytes)]), before.map(e => [e.seq, toHex(e.id), toHex(e.bytes)]))
+        assert.equal(toHex((await again.get(before[N - 1].id))!), toHex(before[N - 1].bytes))
+        assert.equal(await again.clocks([before[0].id, before[N - 1].id]), [before[0].entry.clock, before[N - 1].entry.clock])
+        const report = await again.verify()
+        assert.ok(report.ok, JSON.stringify(report.problems.slice(0, 3)))
+        assert.is(report.entries, N)
+        const next = await again.append('Test1', payload(N))
+        assert.is(next.seq, N + 1)
+      } finally {
+        await again.close()
+      }
+      const db = new ClassicLevel<Buffer, Buffer>(lv.path, opts)
+      assert.is((await db.sublevel<Buffer, Buffer>('feed', opts).keys().all()).length, 0, 'no old feed record left')
+      assert.is((await db.sublevel<Buffer, Buffer>('entries', opts).keys().all()).length, 0, 'no old entry record left')
+      await db.close()
+    } finally {
+      await lv.cleanup()
+    }
+  })
+}
+
+test('verify finds an entry without its id record, and an id record without its entry', async () => {
+  const lv = await LEVELS['classic-level']()
+  try {
+    const log = await Log.open(lv.db)
+    for (let i = 0; i < 5; i++) await log.append('Test1', payload(i))
+    const [e3] = await log.read(3, 1)
+    await log.close()
+    const db = new ClassicLevel<Buffer, Buffer>(lv.path, opts)
+    const ids = db.sublevel<Buffer, Buffer>('ids', opts)
+    const record = (await ids.get(Buffer.from(e3.id)))!
+    await ids.del(Buffer.from(e3.id))
+    await ids.put(Buffer.alloc(34, 7), record)
+    await db.close()
+    const again = await Log.open(new ClassicLevel(lv.path))
+    const report = await again.verify()
+    await again.close()
+    assert.not.ok(report.ok)
+    assert.ok(report.problems.some(p => /for no entry of the feed/.test(p.problem)), JSON.stringify(report.problems))
+    assert.ok(report.problems.some(p => /1 entries of the feed have no id record/.test(p.problem)), JSON.stringify(report.problems))
+  } finally {
+    await lv.cleanup()
+  }
+})
+
+test.run()

@@ -100,7 +100,6 @@ export async function verify (levels: Pick<Sublevels, 'feed' | 'ids'>, view: Exp
     }
     if (d.entry.clock !== parentClock + 1) problems.push({ seq, id: toHex(id), problem: `clock ${d.entry.clock} is not one more than its parents' ${parentClock}` })
     chains.set(author, { seq: d.entry.seq, id: d.id, clock: d.entry.clock, unsigned: d.entry.signature.byteLength === 0 ? chain.unsigned + 1 : 0 })
-    if (seq !== count) return
     idAt.set(id, (seq - base - 1) * ID_LENGTH)
     clockAt[seq - base - 1] = d.entry.clock
     recent.set(k, seq)

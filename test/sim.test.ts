@@ -39,12 +39,13 @@ test('the tree forms: the first entries flood and prune, later ones cost at most
 // what was in flight until its Prune. An IHave tells its receiver what the
 // announcer holds, and so spares a few of those; since IHaves wait
 // IHAVE_DELAY (to stay out of the tree's way on a busy machine), they spare
-// fewer: 1.28-1.34 over seeds 1-5, against 1.21-1.27 when they went at once.
-test('a burst right after the tree formed follows it: at most 1.35 sends per delivery', () => {
+// fewer: 1.25-1.31 over seeds 1-5 (1.28 with this one), against 1.21-1.27
+// when they went at once.
+test('a burst right after the tree formed follows it: at most 1.3 sends per delivery', () => {
   const { cluster, writers } = formed(2)
   const burst = broadcast(cluster, 'burst', writers, 100, { rate: Infinity, latency: LATENCY })
   assert.is(burst.deliveryRatio, 1)
-  assert.ok(burst.sendsPerDelivery <= 1.35, `sends per delivery ${burst.sendsPerDelivery}`)
+  assert.ok(burst.sendsPerDelivery <= 1.3, `sends per delivery ${burst.sendsPerDelivery}`)
 })
 
 test('a relay killed mid-stream: lazy notices graft around it, and every live node gets every entry', () => {

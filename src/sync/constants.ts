@@ -61,7 +61,7 @@ export const MAX_FEATURE_LENGTH = 64
  * instead of competing with them, and those of a stream of commits go as
  * one.
  */
-export const IHAVE_DELAY = 100
+export const IHAVE_DELAY = 50
 /**
  * How long after an IHave announced entries this node lacks it waits, at
  * least, for them to come by an eager path before it grafts the announcing

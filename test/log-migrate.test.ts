@@ -36,27 +36,32 @@ async function toOldLayout (path: string, keepNew: number): Promise<void> {
   await db.close()
 }
 
-for (const [what, keepNew] of [['a whole db', 0], ['a db a crash left half converted', 2000]] as const) {
+for (const [what, keepNew, kept] of [['a whole db', 0, undefined], ['a db a crash left half converted', 2000, undefined], ['a db whose oldest entries retention dropped', 0, 1200]] as const) {
   test(`the old layout: ${what} is converted at open; reads, heads and verify are as before, and appends go on`, async () => {
     const lv = await LEVELS['classic-level']()
     try {
       const log = await Log.open(lv.db)
       for (let i = 0; i < N; i += 500) await Promise.all(Array.from({ length: 500 }, async (_, k) => log.append('Test1', payload(i + k))))
+      if (kept != null) await log.compact({ maxEvents: kept })
+      const floor = log.floor
       const before = await log.read(1, N)
+      assert.is(before.length, kept ?? N)
       const heads = log.heads().map(toHex)
       await log.close()
       await toOldLayout(lv.path, keepNew)
       const again = await Log.open(new ClassicLevel(lv.path))
       try {
         assert.is(again.length, N)
+        assert.is(again.floor, floor)
         assert.equal(again.heads().map(toHex), heads)
         const after = await again.read(1, N)
         assert.equal(after.map(e => [e.seq, toHex(e.id), toHex(e.bytes)]), before.map(e => [e.seq, toHex(e.id), toHex(e.bytes)]))
-        assert.equal(toHex((await again.get(before[N - 1].id))!), toHex(before[N - 1].bytes))
-        assert.equal(await again.clocks([before[0].id, before[N - 1].id]), [before[0].entry.clock, before[N - 1].entry.clock])
+        const last = before[before.length - 1]
+        assert.equal(toHex((await again.get(last.id))!), toHex(last.bytes))
+        assert.equal(await again.clocks([before[0].id, last.id]), [before[0].entry.clock, last.entry.clock])
         const report = await again.verify()
         assert.ok(report.ok, JSON.stringify(report.problems.slice(0, 3)))
-        assert.is(report.entries, N)
+        assert.is(report.entries, before.length)
         const next = await again.append('Test1', payload(N))
         assert.is(next.seq, N + 1)
       } finally {

@@ -7,14 +7,15 @@ import { ProtocolError, RefusedError } from '../errors.js'
 import { toHex } from '../log/entry.js'
 import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
 import { FrameError, FrameReader, decodeFrame, encodeFrame, readContext } from './framing.js'
-import { MISMATCH, readDescriptor, readHello, refusedBy } from './handshake.js'
+import { MISMATCH, ownHello, readDescriptor, readHello, refusedBy } from './handshake.js'
 import type { LocalDescriptor } from './schemas.js'
 import { readGraft, readIHave, readPrune } from './prune.js'
 import { TreeLink } from './tree-link.js'
 import { Receiver } from './receiver.js'
 import { Sender } from './sender.js'
 import { SyncCounters } from './counters.js'
-import { FEATURES, FEATURE_LAZY, HANDSHAKE_TIMEOUT, IHAVE_DELAY, MAX_FEATURE_LENGTH, MAX_HAVE, PROTOCOL_VERSION, REFUSE, RETRY_MS } from './constants.js'
+import { SessionTimers } from './timers.js'
+import { FEATURES, FEATURE_LAZY, HANDSHAKE_TIMEOUT, MAX_FEATURE_LENGTH, REFUSE } from './constants.js'
 import type { Action, CoreStorage, Outgoing, StoreResult } from './actions.js'
 import type { Hello, SyncMessage } from '../pb/sync.js'
 import type { Change } from '../schema/compat.js'
@@ -74,14 +75,7 @@ export class SessionCore {
   /** the peer's Hello, while its descriptor is due */
   #remoteHello: Hello | undefined
   #changes: readonly Change[] = []
-  /** when held entries are tried again after a commit */
-  #retryAt: number | undefined
-  /** when held entries are next expired */
-  #expireAt: number | undefined
-  /** when the entries left out for a lazy/1 peer are next announced */
-  #announceAt: number | undefined
-  /** the latest time the driver passed */
-  #now = 0
+  readonly #timers: SessionTimers
   readonly #features: readonly string[]
   #remoteFeatures: readonly string[] = []
   readonly #sender: Sender
@@ -103,7 +97,7 @@ export class SessionCore {
       synced: () => { this.#send({ synced: { length: this.#storage.length } }) },
       read: (have, limit) => { this.#act({ type: 'read', have, limit }) },
       ihave: have => { this.#tree.announce(have) },
-      announcing: () => { this.#announceAt ??= this.#now + IHAVE_DELAY },
+      announcing: () => { this.#timers.announcing() },
       holds: author => this.#storage.authorSeq(author)
     })
     this.#sender.self = init.self
@@ -114,6 +108,17 @@ export class SessionCore {
       act: action => { this.#act(action) },
       authorSeq: author => this.#storage.authorSeq(author),
       mayPrune: init.mayPrune
+    })
+    this.#timers = new SessionTimers({
+      retry: () => { this.#receiver.retry() },
+      expire: now => {
+        this.#storage.expire(now)
+        return this.#storage.pending > 0 ? this.#storage.pendingTtl : undefined
+      },
+      announce: () => {
+        this.#sender.announce()
+        return this.#sender.announcing
+      }
     })
     this.#receiver = new Receiver({
       accept: (entries, now, context) => this.#storage.accept(entries, now, context),
@@ -206,9 +211,7 @@ export class SessionCore {
   get timeout (): number | undefined {
     if (this.#phase === 'hello' || this.#phase === 'schema') return this.#helloBy
     if (this.#phase !== 'open') return undefined
-    let at: number | undefined
-    for (const t of [this.#retryAt, this.#expireAt, this.#announceAt]) if (t != null && (at == null || t < at)) at = t
-    return at
+    return this.#timers.next
   }
 
   /** Whether a part of a frame waits to be checked: call `work`, after the actions before it are performed. */
@@ -219,21 +222,10 @@ export class SessionCore {
   /** Sends the Hello; the peer's is due within HANDSHAKE_TIMEOUT. */
   start (now: number): void {
     if (this.#phase !== 'new') return
-    this.#now = now
+    this.#timers.seen(now)
     this.#phase = 'hello'
     this.#helloBy = now + HANDSHAKE_TIMEOUT
-    // past MAX_HAVE authors the peer sends some entries twice, which is harmless
-    const have = [...this.#storage.vector()].slice(0, MAX_HAVE).map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq }))
-    this.#send({
-      hello: {
-        version: PROTOCOL_VERSION,
-        schema: this.#init.fingerprint as Uint8Array<ArrayBuffer>,
-        topic: this.#init.topic,
-        have,
-        features: [...this.#features],
-        descriptorFingerprint: this.#init.descriptor?.fingerprint as Uint8Array<ArrayBuffer> | undefined
-      }
-    })
+    this.#send(ownHello(this.#init, this.#storage.vector(), this.#features))
   }
 
   /** Bytes from the peer. */
@@ -273,36 +265,19 @@ export class SessionCore {
 
   /** The time is `now`: timeouts that are due fire. */
   tick (now: number): void {
-    this.#now = now
+    this.#timers.seen(now)
     if ((this.#phase === 'hello' || this.#phase === 'schema') && now >= this.#helloBy) {
       this.#fail(new ProtocolError(`no ${this.#phase === 'hello' ? 'Hello' : 'schema descriptor'} within ${HANDSHAKE_TIMEOUT} ms`))
       return
     }
     if (this.#phase !== 'open') return
-    this.#guard(() => {
-      if (this.#retryAt != null && now >= this.#retryAt) {
-        this.#retryAt = undefined
-        this.#receiver.retry()
-      }
-      if (this.#expireAt != null && now >= this.#expireAt) {
-        this.#storage.expire(now)
-        this.#expireAt = this.#storage.pending > 0 ? now + this.#storage.pendingTtl : undefined
-      }
-      if (this.#announceAt != null && now >= this.#announceAt) {
-        this.#announceAt = undefined
-        this.#sender.announce()
-        if (this.#sender.announcing) this.#announceAt = now
-      }
-    })
+    this.#guard(() => { this.#timers.tick(now) })
   }
 
   /** The node stored these entries (its own or from any peer). */
   committed (entries: LogEntry[], now: number): void {
     if (this.#phase === 'ended') return
-    this.#now = now
-    // entries held for parents that another session may just have stored:
-    // tried again soon, at most once per RETRY_MS however busy the node is
-    if (this.#retryAt == null && this.#storage.verified > 0) this.#retryAt = now + RETRY_MS
+    this.#timers.committed(now, this.#storage.verified > 0)
     this.#guard(() => { this.#sender.committed(entries) })
   }
 
@@ -330,10 +305,10 @@ export class SessionCore {
   /** Checks the next part of a frame (see `wantsWork`). */
   work (now: number): void {
     if (this.#phase !== 'open') return
-    this.#now = now
+    this.#timers.seen(now)
     this.#guard(() => {
       this.#receiver.work(now)
-      if (this.#expireAt == null && this.#storage.pending > 0) this.#expireAt = now + this.#storage.pendingTtl
+      if (this.#storage.pending > 0) this.#timers.holding(now, this.#storage.pendingTtl)
     })
   }
 
@@ -444,8 +419,7 @@ export class SessionCore {
   #end (error: Error | undefined, reset: boolean): void {
     this.#phase = 'ended'
     this.#remoteHello = undefined
-    this.#retryAt = undefined
-    this.#expireAt = undefined
+    this.#timers.clear()
     this.#storage.clear()
     this.#act({ type: 'end', error, reset })
   }

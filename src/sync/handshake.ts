@@ -1,12 +1,12 @@
-// The first frames of a session (protocols/README.md §5.1, §5.1.1), judged
-// without state: the peer's Hello against this side's version, schema and
-// topic, then, when the schemas' descriptor fingerprints differ, the peer's
-// descriptor. Each throws the error the session ends with; SessionCore keeps
-// the phases and what follows.
+// The first frames of a session (protocols/README.md §5.1, §5.1.1), made and
+// judged without state: this side's Hello; the peer's against this side's
+// version, schema and topic, then, when the schemas' descriptor fingerprints
+// differ, the peer's descriptor. Each check throws the error the session
+// ends with; SessionCore keeps the phases and what follows.
 import { MismatchError, RefusedError } from '../errors.js'
 import { decodeFirst, decodeFrame } from './framing.js'
 import { matchDescriptor, matchHello, type HelloMatch, type LocalDescriptor } from './schemas.js'
-import { PROTOCOL_VERSION, REFUSE, refuseName } from './constants.js'
+import { MAX_HAVE, PROTOCOL_VERSION, REFUSE, refuseName } from './constants.js'
 import type { Hello, SyncMessage } from '../pb/sync.js'
 import type { Change } from '../schema/compat.js'
 
@@ -26,6 +26,22 @@ export interface HelloTerms {
   fingerprint: Uint8Array
   descriptor?: LocalDescriptor
   topic: string
+}
+
+/** This side's Hello: its terms, what it holds (`vector`, author hex -> highest seq) and the features it offers. */
+export function ownHello (terms: HelloTerms, vector: Map<string, number>, features: readonly string[]): SyncMessage {
+  // past MAX_HAVE authors the peer sends some entries twice, which is harmless
+  const have = [...vector].slice(0, MAX_HAVE).map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq }))
+  return {
+    hello: {
+      version: PROTOCOL_VERSION,
+      schema: terms.fingerprint as Uint8Array<ArrayBuffer>,
+      topic: terms.topic,
+      have,
+      features: [...features],
+      descriptorFingerprint: terms.descriptor?.fingerprint as Uint8Array<ArrayBuffer> | undefined
+    }
+  }
 }
 
 /**

@@ -4,7 +4,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { EMPTY, encodeEntry, entryId, readEntry, toHex, type DecodedEntry } from '../src/log/entry.js'
 import { Identity } from '../src/log/identity.js'
-import { AuthorState, nameRunLast, readFeedValue, readIdValue, readSeq } from '../src/log/keys.js'
+import { AuthorState, nameRunLast, feedBytes, feedId, readIdValue, readSeq } from '../src/log/keys.js'
 import type { BatchOp } from '../src/log/level.js'
 import { CHECKPOINT_COMMITS, CHECKPOINT_ENTRIES, LogState, type Prepared } from '../src/log/state.js'
 import type { LogEntry } from '../src/log/types.js'
@@ -52,7 +52,8 @@ class Entries {
       const value = o.value!
       switch (o.sublevel) {
         case 'feed': {
-          const { id, bytes } = readFeedValue(value)
+          const bytes = feedBytes(value, readSeq(o.key))
+          const id = feedId(value)
           assert.equal(new Uint8Array(bytes), new Uint8Array(this.get(this.name(id)).bytes))
           return `feed ${readSeq(o.key)} -> ${this.name(id)}`
         }

@@ -38,10 +38,18 @@ export function feedValue (id: Uint8Array, bytes: Uint8Array): Buffer {
   return out
 }
 
-/** The id and the bytes of a feed record's value (views of it, no copy). */
-export function readFeedValue (value: Buffer): { id: Buffer, bytes: Buffer } {
-  if (value.byteLength <= ID_LENGTH) throw new StorageError('damaged feed record')
-  return { id: value.subarray(0, ID_LENGTH), bytes: value.subarray(ID_LENGTH) }
+// A feed record's parts are plain views of its value, made directly and
+// with no object around them: a read of the feed takes them per entry.
+
+/** The entry bytes in the feed record's value at position `seq`; a value too short for them is a damaged db. */
+export function feedBytes (value: Buffer, seq: number): Uint8Array<ArrayBuffer> {
+  if (value.byteLength <= ID_LENGTH) throw new StorageError(`feed position ${seq} is too short to hold an entry: the db is damaged`)
+  return new Uint8Array(value.buffer as ArrayBuffer, value.byteOffset + ID_LENGTH, value.byteLength - ID_LENGTH)
+}
+
+/** The entry id in a feed record's value (one that `feedBytes` took). */
+export function feedId (value: Buffer): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(value.buffer as ArrayBuffer, value.byteOffset, ID_LENGTH)
 }
 
 /** An id record's value: the entry's feed position, then its Lamport clock (8 bytes each). */

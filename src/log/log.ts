@@ -3,7 +3,7 @@ import { ClosedError, HyperEmitterError, InvalidMessageError, StorageError } fro
 import { CommitPipeline, MAX_GROUP, type Adoption } from './commit.js'
 import { MAX_ENTRY_BYTES, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
 import type { Identity } from './identity.js'
-import { readFeedValue, readIdValue, readSeq, seqKey, type AuthorState } from './keys.js'
+import { feedBytes, readIdValue, readSeq, seqKey, type AuthorState } from './keys.js'
 import { describe, sublevels } from './level.js'
 import { readFiltered, type Filtered } from './filter.js'
 import { indexNames, loadIdentity, loadState } from './load.js'
@@ -268,7 +268,7 @@ export class Log {
     if (record == null) return undefined
     const { seq } = readIdValue(record)
     const value = await this.#levels.feed.get(seqKey(seq))
-    if (value != null) return new Uint8Array(readFeedValue(value).bytes)
+    if (value != null) return new Uint8Array(feedBytes(value, seq))
     // retention dropped it meanwhile
     if (seq <= this.#boundary.position) return undefined
     throw new StorageError(`feed position ${seq} is missing: the db is damaged`)

@@ -2,8 +2,8 @@
 // commits still in the write-ahead file: callers wait for the flush to reach
 // what they read first.
 import { StorageError } from '../errors.js'
-import { ID_LENGTH, readEntry } from './entry.js'
-import { readFeedValue, readSeq, seqKey } from './keys.js'
+import { readEntry } from './entry.js'
+import { feedBytes, feedId, readSeq, seqKey } from './keys.js'
 import type { LogEntry, Sublevels } from './types.js'
 
 type Levels = Pick<Sublevels, 'feed'>
@@ -28,11 +28,8 @@ export async function readFeed (levels: Levels, from: number, limit: number): Pr
 
 /** The entry of a feed record: its position and the record's value. */
 function feedEntry (seq: number, value: Buffer): LogEntry {
-  if (value.byteLength <= ID_LENGTH) throw new StorageError(`feed position ${seq} is damaged`)
-  // plain views of the record, made directly: a read of the feed does this per entry
-  const id = new Uint8Array(value.buffer as ArrayBuffer, value.byteOffset, ID_LENGTH)
-  const bytes = new Uint8Array(value.buffer as ArrayBuffer, value.byteOffset + ID_LENGTH, value.byteLength - ID_LENGTH)
-  return { seq, id, bytes, entry: readEntry(bytes) }
+  const bytes = feedBytes(value, seq)
+  return { seq, id: feedId(value), bytes, entry: readEntry(bytes) }
 }
 
 /** The feed records' values at the given positions; a missing one is a damaged db. */
@@ -51,5 +48,5 @@ export async function readAt (levels: Levels, positions: number[]): Promise<LogE
 
 /** The stored bytes of the entries at the given feed positions. */
 export async function readBytes (levels: Levels, seqs: number[]): Promise<Uint8Array[]> {
-  return (await feedValues(levels, seqs)).map(v => readFeedValue(v).bytes)
+  return (await feedValues(levels, seqs)).map((v, i) => feedBytes(v, seqs[i]))
 }

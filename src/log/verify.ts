@@ -2,9 +2,8 @@
 // state, for tools and tests: it reads everything.
 import { ID_LENGTH, authorHex, decodeEntry, entryId, equalBytes, toHex, type DecodedEntry } from './entry.js'
 import { Boundary } from './floors.js'
-import { readIdValue, readSeq, seqKey } from './keys.js'
+import { feedBytes, feedId, readIdValue, readSeq, seqKey } from './keys.js'
 import type { LogState } from './state.js'
-import { plain } from './level.js'
 import type { Sub, Sublevels, VerifyProblem, VerifyReport } from './types.js'
 
 /** An id as a map key: its bytes as a latin1 string. */
@@ -81,8 +80,8 @@ export async function verify (levels: Pick<Sublevels, 'feed' | 'ids'>, view: Exp
     count++
     if (seq !== count) problems.push({ seq, problem: `feed position ${seq} follows ${count - 1}` })
     if (value.byteLength <= ID_LENGTH) { problems.push({ seq, problem: 'feed record too short to hold an entry' }); return }
-    const id = value.subarray(0, ID_LENGTH)
-    if (!equalBytes(d?.id ?? entryId(value.subarray(ID_LENGTH)), id)) { problems.push({ seq, id: toHex(id), problem: 'id does not match the entry bytes' }); return }
+    const id = feedId(value)
+    if (!equalBytes(d?.id ?? entryId(feedBytes(value, seq)), id)) { problems.push({ seq, id: toHex(id), problem: 'id does not match the entry bytes' }); return }
     if (d == null) { problems.push({ seq, id: toHex(id), problem: (bad as Error).message }); return }
     const k = key(id)
     const author = hexOf(d.entry.author)
@@ -111,9 +110,9 @@ export async function verify (levels: Pick<Sublevels, 'feed' | 'ids'>, view: Exp
   const checkBatch = async (batch: Array<[Buffer, Buffer]>): Promise<void> => {
     const decoded: Array<{ d?: DecodedEntry, bad?: unknown }> = []
     const lookup = new Map<string, Buffer>()
-    for (const [, value] of batch) {
+    for (const [position, value] of batch) {
       try {
-        const d = value.byteLength > ID_LENGTH ? decodeEntry(plain(value.subarray(ID_LENGTH))) : undefined
+        const d = value.byteLength > ID_LENGTH ? decodeEntry(feedBytes(value, readSeq(position))) : undefined
         decoded.push({ d })
         for (const link of d?.entry.links ?? []) {
           const k = key(link)
@@ -131,35 +130,28 @@ export async function verify (levels: Pick<Sublevels, 'feed' | 'ids'>, view: Exp
     }
     batch.forEach(([position, value], i) => { check(readSeq(position), value, decoded[i].d, decoded[i].bad, older) })
   }
-  // a long walk stops between batches once nobody waits for it
-  const feed = levels.feed.iterator({ gt: seqKey(base), lte: seqKey(view.length) })
-  try {
-    for (let batch = await feed.nextv(1024); batch.length > 0; batch = await feed.nextv(1024)) {
-      signal?.throwIfAborted()
-      await checkBatch(batch)
-    }
-  } finally {
-    await feed.close()
-  }
+  await walk(levels.feed, { gt: seqKey(base), lte: seqKey(view.length) }, signal, checkBatch)
   if (count !== view.length) problems.push({ problem: `the feed holds ${count - base} entries after position ${base}, the log says ${view.length - base}` })
   // every entry has its id record, and only entries have one
   let records = 0
-  await walk(levels.ids, {}, signal, (id, value) => {
-    let record: { seq: number, clock: number }
-    try {
-      record = readIdValue(value)
-    } catch {
-      problems.push({ id: toHex(id), problem: 'damaged id record' })
-      return
+  await walk(levels.ids, {}, signal, batch => {
+    for (const [id, value] of batch) {
+      let record: { seq: number, clock: number }
+      try {
+        record = readIdValue(value)
+      } catch {
+        problems.push({ id: toHex(id), problem: 'damaged id record' })
+        continue
+      }
+      // committed after the view was taken
+      if (record.seq > view.length) continue
+      if (record.seq <= base || !equalBytes(idOf(record.seq), id)) {
+        problems.push({ id: toHex(id), problem: `an id record (feed position ${record.seq}) for no entry of the feed` })
+        continue
+      }
+      records++
+      if (clockAt[record.seq - base - 1] !== record.clock) problems.push({ seq: record.seq, id: toHex(id), problem: `its id record says clock ${record.clock}` })
     }
-    // committed after the view was taken
-    if (record.seq > view.length) return
-    if (record.seq <= base || !equalBytes(idOf(record.seq), id)) {
-      problems.push({ id: toHex(id), problem: `an id record (feed position ${record.seq}) for no entry of the feed` })
-      return
-    }
-    records++
-    if (clockAt[record.seq - base - 1] !== record.clock) problems.push({ seq: record.seq, id: toHex(id), problem: `its id record says clock ${record.clock}` })
   })
   if (records < count - base) problems.push({ problem: `${count - base - records} entries of the feed have no id record` })
   for (const [author, chain] of chains) {
@@ -174,13 +166,14 @@ export async function verify (levels: Pick<Sublevels, 'feed' | 'ids'>, view: Exp
   return { ok: problems.length === 0, entries: count - base, authors: chains.size, problems }
 }
 
-// Every record of `sub` in `range`, in batches; `signal` stops the walk between them.
-async function walk (sub: Sub, range: { gt?: Buffer, lte?: Buffer }, signal: AbortSignal | undefined, each: (key: Buffer, value: Buffer) => void): Promise<void> {
+// Every record of `sub` in `range`, a batch at a time: a long walk stops
+// between batches once nobody waits for it (`signal`).
+async function walk (sub: Sub, range: { gt?: Buffer, lte?: Buffer }, signal: AbortSignal | undefined, each: (batch: Array<[Buffer, Buffer]>) => void | Promise<void>): Promise<void> {
   const it = sub.iterator(range)
   try {
     for (let batch = await it.nextv(1024); batch.length > 0; batch = await it.nextv(1024)) {
       signal?.throwIfAborted()
-      for (const [k, v] of batch) each(k, v)
+      await each(batch)
     }
   } finally {
     await it.close()

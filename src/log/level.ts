@@ -22,20 +22,25 @@ export const INDEX_KEY = Buffer.from('name-index')
  */
 export const INDEX_VERSION = 2
 
+/** A sublevel of `db` with binary keys and values, as all of the log's are. */
+export function binarySublevel (db: AnyLevel, name: string): Sub {
+  return db.sublevel(name, { keyEncoding: 'buffer', valueEncoding: 'buffer' }) as Sub
+}
+
 export function sublevels (db: AnyLevel): Sublevels {
-  const opts = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
+  const sub = (name: string): Sub => binarySublevel(db, name)
   return {
     // 'feed' and 'entries' are the layout before version 2 (migrate.ts)
-    ids: db.sublevel('ids', opts) as Sub,
-    feed: db.sublevel('feed-v2', opts) as Sub,
-    heads: db.sublevel('heads', opts) as Sub,
-    runs: db.sublevel('runs', opts) as Sub,
-    cursors: db.sublevel('cursors', opts) as Sub,
-    meta: db.sublevel('meta', opts) as Sub,
-    names: db.sublevel('names', opts) as Sub,
-    keys: db.sublevel('keys', opts) as Sub,
-    floors: db.sublevel('floors', opts) as Sub,
-    cut: db.sublevel('cut', opts) as Sub
+    ids: sub('ids'),
+    feed: sub('feed-v2'),
+    heads: sub('heads'),
+    runs: sub('runs'),
+    cursors: sub('cursors'),
+    meta: sub('meta'),
+    names: sub('names'),
+    keys: sub('keys'),
+    floors: sub('floors'),
+    cut: sub('cut')
   }
 }
 

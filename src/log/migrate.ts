@@ -8,8 +8,8 @@ import { logger } from '@libp2p/logger'
 import { StorageError } from '../errors.js'
 import { readEntry, toHex } from './entry.js'
 import { feedValue, idValue, readSeq } from './keys.js'
-import { describe, op, type BatchOp, type LevelOps } from './level.js'
-import type { AnyLevel, Db, Sub, Sublevels } from './types.js'
+import { binarySublevel, describe, op, type BatchOp, type LevelOps } from './level.js'
+import type { AnyLevel, Db, Sublevels } from './types.js'
 
 const log = logger('hyperemitter:log')
 
@@ -22,9 +22,8 @@ const CHUNK = 4096
  * from where it stopped at the next open. Nothing to do costs one seek.
  */
 export async function migrateLayout (db: AnyLevel, levels: Pick<Sublevels, 'feed' | 'ids'>): Promise<void> {
-  const opts = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
-  const oldFeed = db.sublevel('feed', opts) as Sub
-  const oldEntries = db.sublevel('entries', opts) as Sub
+  const oldFeed = binarySublevel(db, 'feed')
+  const oldEntries = binarySublevel(db, 'entries')
   const started = Date.now()
   let moved = 0
   try {

@@ -94,7 +94,7 @@ export class HyperEmitter<E extends EventMap<E> = UntypedEvents> {
     if (options.retention != null) checkPolicy(options.retention)
     this.messages = this.schema.messages
     this.options = options
-    const level: AnyLevel = typeof db === 'string' ? new ClassicLevel(db) : db
+    const level: AnyLevel = typeof db === 'string' ? new ClassicLevel(db, { keyEncoding: 'buffer', valueEncoding: 'buffer' }) : db
     this.#delivery = new Delivery({ schema: this.schema, status: this.status, closed: () => this.#life.closing })
     this.#life = new Lifecycle(async closed => await this.#open(level, psk, closed))
   }

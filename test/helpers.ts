@@ -26,6 +26,12 @@ export const LEVELS = {
     const dir = await tempDir()
     const path = join(dir.path, 'db')
     return { db: new ClassicLevel(path), path, cleanup: dir.cleanup }
+  },
+  // as HyperEmitter opens a folder: commits go as chained batches (level.ts writeBatch)
+  'classic-level, buffers': async () => {
+    const dir = await tempDir()
+    const path = join(dir.path, 'db')
+    return { db: new ClassicLevel(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' }), path, cleanup: dir.cleanup }
   }
 }
 

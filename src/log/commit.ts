@@ -5,12 +5,11 @@
 // it); level gets the write-ahead file's commits in a later batch, the
 // flush, and reads wait for the flush to reach what they read.
 import { logger } from '@libp2p/logger'
-import type { AbstractBatchOptions } from 'abstract-level'
 import { ClosedError, StorageError } from '../errors.js'
 import { authorHex, entryId, follows, readEntry, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
 import { buildGroup, settle, type PendingAppend } from './group.js'
 import type { Identity } from './identity.js'
-import { describe, INDEX_KEY, indexMark, op, type BatchOp, type LevelOps } from './level.js'
+import { describe, INDEX_KEY, indexMark, op, writeBatch, type BatchOp } from './level.js'
 import type { LogState } from './state.js'
 import { Boundary, type CutEntry } from './floors.js'
 import type { CommitListener, Db, LogEntry, Sub, Sublevels } from './types.js'
@@ -32,7 +31,6 @@ const WAL_RESET_BYTES = 64 * 1024
 const WAL_MAX_BYTES = 1024 * 1024
 
 /** classic-level's fsync option, which abstract-level's batch options lack. */
-const SYNC = { sync: true } as AbstractBatchOptions<Buffer, Buffer>
 
 interface FlushWaiter { upTo: number, resolve: () => void, reject: (err: Error) => void }
 
@@ -284,8 +282,7 @@ export class CommitPipeline {
   /** One atomic level batch; a failure that may leave part of it behind stops all writes. */
   async #write (ops: BatchOp[]): Promise<void> {
     try {
-      const levelOps = ops as unknown as LevelOps
-      await (this.#fsync ? this.#db.batch(levelOps, SYNC) : this.#db.batch(levelOps))
+      await writeBatch(this.#db, ops, this.#fsync)
     } catch (err) {
       const failure = new StorageError(`cannot write to the db: ${describe(err)}`, { cause: err })
       // after an IO error leveldb may hold part of the batch in its write-ahead
@@ -431,7 +428,7 @@ export class CommitPipeline {
     await this.flushedTo(this.#state.length).catch(() => {})
     const checkpoint = this.#failed == null ? this.#state.closingCheckpoint() : undefined
     if (checkpoint != null) {
-      await this.#db.batch(checkpoint as unknown as LevelOps).catch((err: unknown) => { log.error('checkpoint at close failed: %e', err) })
+      await writeBatch(this.#db, checkpoint, false).catch((err: unknown) => { log.error('checkpoint at close failed: %e', err) })
     }
     if (this.#wal != null) {
       // after a failed write level lacks some of it: the next open recovers it

@@ -61,6 +61,41 @@ export function op<S> (type: 'put' | 'del', sublevel: S, key: Buffer, value: Buf
   return new BatchOp(type, sublevel, key, value)
 }
 
+/**
+ * Writes `ops` in one atomic batch. On a db whose keys and values are
+ * buffers by default (HyperEmitter opens classic-level so), it is a chained
+ * batch of keys prefixed here, which costs about half of an array batch:
+ * abstract-level copies and checks every op of an array, and classic-level
+ * reads each op's properties one by one. Any other db gets the array.
+ */
+export async function writeBatch (db: Db, ops: BatchOp[], sync: boolean): Promise<void> {
+  const options = sync ? SYNC : NO_SYNC
+  if (!takesBuffers(db)) {
+    await db.batch(ops as unknown as LevelOps, options)
+    return
+  }
+  const batch = db.batch()
+  for (const o of ops) {
+    const key = o.sublevel.prefixKey(o.key, 'buffer', true)
+    if (o.type === 'put') batch.put(key, o.value)
+    else batch.del(key)
+  }
+  await batch.write(options)
+}
+
+const SYNC = { sync: true }
+const NO_SYNC = {}
+const buffersByDefault = new WeakMap<Db, boolean>()
+
+function takesBuffers (db: Db): boolean {
+  let takes = buffersByDefault.get(db)
+  if (takes === undefined) {
+    takes = db.keyEncoding().commonName === 'buffer' && db.valueEncoding().commonName === 'buffer'
+    buffersByDefault.set(db, takes)
+  }
+  return takes
+}
+
 /** The value of the name index record: where the index is complete, and its version. */
 export function indexMark (upTo: number): Buffer {
   const value = Buffer.allocUnsafe(12)

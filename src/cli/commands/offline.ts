@@ -6,7 +6,7 @@ export async function withOfflineLog<T> (db: string, fn: (log: Log) => Promise<T
   const [{ Log }, { ClassicLevel }] = await Promise.all([import('../../index.js'), import('classic-level')])
   let log
   try {
-    log = await Log.open(new ClassicLevel(db, { createIfMissing: false }))
+    log = await Log.open(new ClassicLevel(db, { createIfMissing: false, keyEncoding: 'buffer', valueEncoding: 'buffer' }))
   } catch (err) {
     throw new FatalError(`cannot open the db ${db}: ${dbProblem(err)}`)
   }

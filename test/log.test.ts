@@ -13,6 +13,9 @@ import { Entry, encodeEntry, entryId, readEntry, toHex } from '../src/log/entry.
 import { Identity } from '../src/log/identity.js'
 import { Schema } from '../src/schema/index.js'
 import { LEVELS, fixture } from './helpers.js'
+import { MemoryLevel } from 'memory-level'
+import { sublevels } from '../src/log/level.js'
+import { verify } from '../src/log/verify.js'
 
 const schema = new Schema(await fixture('basic.proto'))
 const payload = (num: number): Uint8Array<ArrayBuffer> => schema.encode('Test1', { num })
@@ -454,3 +457,39 @@ t('the write-ahead file keeps its good records, drops a torn end, and appends af
 })
 
 t.run()
+
+const v = suite('verify against the state')
+
+v('the heads are the entries no later one names as prev or link; other heads, or a seq the feed does not end at, are problems', async () => {
+  const dbA = new MemoryLevel()
+  const dbB = new MemoryLevel()
+  const a = await Log.open(dbA)
+  const b = await Log.open(dbB)
+  for (let i = 0; i < 3; i++) await a.append('Test1', payload(i))
+  await copyAll(a, new Ingester(b, { validate }))
+  // b's first entry links a's head; b's second has it as prev
+  await b.append('Test1', payload(10))
+  await b.append('Test1', payload(11))
+  const [aHead] = a.heads().map(toHex)
+  const [bFirst, bHead] = (await b.read(4, 2)).map(e => toHex(e.id))
+  assert.equal(b.heads().map(toHex), [bHead])
+  const aKey = toHex(a.identity.publicKey)
+  const bKey = toHex(b.identity.publicKey)
+  const view = { length: 5, seqs: new Map([[aKey, 3], [bKey, 2]]), heads: [bHead] }
+  const levels = sublevels(dbB)
+  const ok = await verify(levels, view)
+  assert.ok(ok.ok, JSON.stringify(ok.problems))
+  assert.is(ok.entries, 5)
+  assert.is(ok.authors, 2)
+  for (const heads of [[aHead, bHead].sort(), [bFirst, bHead].sort(), []]) {
+    const report = await verify(levels, { ...view, heads })
+    assert.not.ok(report.ok)
+    assert.ok(report.problems.some(p => p.problem.startsWith(`the heads are ${heads.join(', ')}; the feed says ${bHead}`)), JSON.stringify(report.problems))
+  }
+  const report = await verify(levels, { ...view, seqs: new Map([[aKey, 3], [bKey, 3]]) })
+  assert.ok(report.problems.some(p => p.problem === `author ${bKey} index says seq 3, the feed 2`), JSON.stringify(report.problems))
+  await a.close()
+  await b.close()
+})
+
+v.run()

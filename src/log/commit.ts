@@ -30,8 +30,6 @@ const WAL_RESET_BYTES = 64 * 1024
  */
 const WAL_MAX_BYTES = 1024 * 1024
 
-/** classic-level's fsync option, which abstract-level's batch options lack. */
-
 interface FlushWaiter { upTo: number, resolve: () => void, reject: (err: Error) => void }
 
 /** What a store takes from a peer besides entries: floors (by author, the dropped entry before each) and cut entries. */

@@ -2,8 +2,8 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, t
 import { createRequire } from 'node:module'
 import { strictlyEncoded } from './ed25519-rule.js'
 
-// DER prefixes that wrap a raw Ed25519 key as PKCS#8 / SPKI, so node:crypto
-// (the fastest Ed25519 here) can use the raw keys that entries and libp2p carry.
+// DER prefixes that wrap a raw Ed25519 key as PKCS#8 / SPKI, so that
+// node:crypto can use the raw keys that entries and libp2p carry.
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 

@@ -83,6 +83,7 @@ export async function writeBatch (db: Db, ops: BatchOp[], sync: boolean): Promis
   await batch.write(options)
 }
 
+/** classic-level's fsync option, which abstract-level's batch options lack. */
 const SYNC = { sync: true }
 const NO_SYNC = {}
 const buffersByDefault = new WeakMap<Db, boolean>()

@@ -53,9 +53,12 @@ async function rawRoundTrip (from: HyperEmitter, to: HyperEmitter, n: number): P
 
 // A fills its log and serves it from another process, so that each side has
 // a core, as two machines would.
-async function catchup (n: number): Promise<void> {
+// `signed`: A's log is written by awaited emits, each entry signed, so B
+// checks a signature per entry (sync.catchup.signed).
+async function catchup (n: number, signed = false): Promise<void> {
   const dir = await tempDir()
-  const peer = spawn(process.execPath, [fileURLToPath(new URL('./peer.js', import.meta.url)), dir.path, String(n)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const args = [fileURLToPath(new URL('./peer.js', import.meta.url)), dir.path, String(n), ...(signed ? ['awaited'] : [])]
+  const peer = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] })
   const [line] = await once(createInterface({ input: peer.stdout }), 'line') as [string]
   const info = JSON.parse(line) as { addr: string, length: number, entryBytes: number }
   const b = await HyperEmitter.open(join(dir.path, 'b'), schema)
@@ -68,7 +71,9 @@ async function catchup (n: number): Promise<void> {
   if (b.log.length < info.length) throw new Error(`b has ${b.log.length} of ${info.length}`)
   const raw = await rawThroughput(b, info.addr, Math.max(64 * 1024 * 1024, Math.round(info.entryBytes * info.length)))
   const value = info.length / (elapsed / 1000)
-  report({ name: 'sync.catchup', value: round(value), unit: 'events/s', ceiling: round(raw / info.entryBytes), ceilingName: 'raw libp2p stream bytes/s between the same two nodes, divided by the entry size', rawMBs: round(raw / 1e6, 1), entryBytes: round(info.entryBytes), goal: '>= 50000', events: info.length, peakRssMB: rss, rssGoal: '< 250', note: 'A serves from its own process; B (measured, RSS too) stores to classic-level' })
+  const common = { unit: 'events/s', ceiling: round(raw / info.entryBytes), ceilingName: 'raw libp2p stream bytes/s between the same two nodes, divided by the entry size', rawMBs: round(raw / 1e6, 1), entryBytes: round(info.entryBytes), events: info.length, peakRssMB: rss }
+  if (signed) report({ name: 'sync.catchup.signed', value: round(value), ...common, note: 'A log written by awaited emits, every entry signed: B checks a signature per entry' })
+  else report({ name: 'sync.catchup', value: round(value), ...common, goal: '>= 50000', rssGoal: '< 250', note: 'A serves from its own process; B (measured, RSS too) stores to classic-level' })
   await b.close()
   peer.stdin.end()
   await once(peer, 'exit')
@@ -142,5 +147,6 @@ async function waitFor (check: () => boolean, ms = 120_000): Promise<void> {
 }
 
 if (which === 'all' || which === 'sync.catchup') await catchup(Number(process.env.BENCH_EVENTS ?? 100_000))
+if (which === 'all' || which === 'sync.catchup.signed') await catchup(Number(process.env.BENCH_SIGNED ?? 20_000), true)
 if (which === 'all' || which === 'sync.latency') await latency(Number(process.env.BENCH_LATENCY ?? 10_000))
 if (which === 'all' || which === 'sync.chain20') await chain(20, 10, 1000)

@@ -13,6 +13,7 @@ import { Lifecycle, type AbortOptions, type EmitterState } from './lifecycle.js'
 import { Log, type AnyLevel, type LogEntry, type VerifyReport } from './log/log.js'
 import { checkPolicy } from './log/retention.js'
 import { toHex } from './log/entry.js'
+import { BINARY } from './log/level.js'
 import { Schema, type MessageCodec } from './schema/index.js'
 import { Network } from './node/network.js'
 import { toMultiaddr } from './node/address.js'
@@ -94,7 +95,7 @@ export class HyperEmitter<E extends EventMap<E> = UntypedEvents> {
     if (options.retention != null) checkPolicy(options.retention)
     this.messages = this.schema.messages
     this.options = options
-    const level: AnyLevel = typeof db === 'string' ? new ClassicLevel(db, { keyEncoding: 'buffer', valueEncoding: 'buffer' }) : db
+    const level: AnyLevel = typeof db === 'string' ? new ClassicLevel(db, BINARY) : db
     this.#delivery = new Delivery({ schema: this.schema, status: this.status, closed: () => this.#life.closing })
     this.#life = new Lifecycle(async closed => await this.#open(level, psk, closed))
   }

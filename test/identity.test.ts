@@ -6,7 +6,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createPublicKey, randomBytes, verify } from 'node:crypto'
-import { Identity, SIGNATURE_LENGTH, useSodium, verifySignature } from '../src/log/identity.js'
+import { Identity, SIGNATURE_LENGTH, SPKI_PREFIX, useSodium, verifySignature } from '../src/log/identity.js'
 import { SMALL_ORDER_Y, smallOrder } from '../src/log/ed25519-rule.js'
 
 // Edwards25519 in BigInt, affine: slow, and only for making test points
@@ -52,7 +52,7 @@ const BASE: Point = [xOf(mod(4n * inv(5n)))!, mod(4n * inv(5n))]
 
 /** What node:crypto says alone: RFC 8032's equation, the old rule. */
 function equationHolds (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  const key = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), publicKey]), format: 'der', type: 'spki' })
+  const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
   return verify(null, message, key, signature)
 }
 

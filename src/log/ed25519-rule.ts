@@ -50,14 +50,18 @@ function yOf (point: Uint8Array): Buffer {
 
 /** Whether a point encoding is one of the small-order points (whatever its sign bit). */
 export function smallOrder (point: Uint8Array): boolean {
-  const y = yOf(point)
+  return smallOrderY(yOf(point))
+}
+
+function smallOrderY (y: Buffer): boolean {
   return SMALL_ORDER_Y.some(s => s.equals(y))
 }
 
 /** Whether a public key or signature passes what libsodium checks before the equation. */
 export function strictlyEncoded (publicKey: Uint8Array, signature: Uint8Array): boolean {
+  const keyY = yOf(publicKey)
   return below(signature.subarray(32, 64), L) &&
     !smallOrder(signature.subarray(0, 32)) &&
-    below(yOf(publicKey), P) &&
-    !smallOrder(publicKey)
+    below(keyY, P) &&
+    !smallOrderY(keyY)
 }

@@ -5,7 +5,7 @@ import { strictlyEncoded } from './ed25519-rule.js'
 // DER prefixes that wrap a raw Ed25519 key as PKCS#8 / SPKI, so that
 // node:crypto can use the raw keys that entries and libp2p carry.
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+export const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 
 export const PUBLIC_KEY_LENGTH = 32
 export const SIGNATURE_LENGTH = 64

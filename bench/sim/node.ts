@@ -385,7 +385,8 @@ export class SimNode {
           if (this.alive && this.sessions.get(peer) === s) s.sender.announce()
         })
       },
-      holds: author => this.seq(author)
+      holds: author => this.seq(author),
+      now: () => this.#world.clock.now
     }))
     // its own entries go without a probe (SessionCore's `self`)
     s.sender.self = this.key
@@ -609,9 +610,19 @@ export class SimNode {
       s.sender.seen(author, seq)
       if (!s.prunes.has(author) || this.seq(author) >= seq) continue
       if (this.#orphaned.delete(author)) this.#graft(s, new Set([author]))
-      else this.repair.announced(s.peer, author, seq, this.seq(author), now)
+      else this.repair.announced(s.peer, author, seq, this.seq(author), now, this.policy.delivers(author, p => this.eagerFrom(p, author)) ? undefined : this.#rto())
     }
     this.#armRepair()
+  }
+
+  // SyncService.#rto: the longest round-trip timeout of the open sessions.
+  #rto (): number | undefined {
+    let rto: number | undefined
+    for (const s of this.sessions.values()) {
+      const t = s.sender.rtt.timeout
+      if (t !== undefined && s.state === 'open' && (rto === undefined || t > rto)) rto = t
+    }
+    return rto
   }
 
   #armRepair (): void {

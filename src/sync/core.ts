@@ -98,7 +98,8 @@ export class SessionCore {
       read: (have, limit) => { this.#act({ type: 'read', have, limit }) },
       ihave: have => { this.#tree.announce(have) },
       announcing: () => { this.#timers.announcing() },
-      holds: author => this.#storage.authorSeq(author)
+      holds: author => this.#storage.authorSeq(author),
+      now: () => this.#timers.now
     })
     this.#sender.self = init.self
     this.#tree = new TreeLink({
@@ -171,6 +172,11 @@ export class SessionCore {
     return this.#receiver.unacked
   }
 
+  /** A timeout for a round trip on this link (ms; see RttEstimator), or undefined before an Entries frame was acknowledged. */
+  get rto (): number | undefined {
+    return this.#sender.rtt.timeout
+  }
+
   /** Whether this side asked the remote not to push `author` (hex). */
   pruned (author: string): boolean {
     return this.#tree.pruned(author)
@@ -228,9 +234,10 @@ export class SessionCore {
     this.#send(ownHello(this.#init, this.#storage.vector(), this.#features))
   }
 
-  /** Bytes from the peer. */
-  receive (bytes: Uint8Array | Uint8ArrayList): void {
+  /** Bytes from the peer, at `now` (by default, the latest time passed). */
+  receive (bytes: Uint8Array | Uint8ArrayList, now?: number): void {
     if (this.#phase === 'ended') return
+    if (now !== undefined) this.#timers.seen(now)
     this.#guard(() => {
       this.#reader.push(bytes)
       while (this.#phase === 'hello' || this.#phase === 'schema' || this.#phase === 'open') {

@@ -54,12 +54,15 @@ class Wanted {
   have: number
   /** when `have` was last seen to rise (at first, when the author was announced) */
   movedAt: number
+  /** the wait before the first graft when the tree is known broken here (see `announced`), else undefined */
+  soon: number | undefined
 
-  constructor (peer: string, seq: number, have: number, now: number) {
+  constructor (peer: string, seq: number, have: number, now: number, soon: number | undefined) {
     this.marks = [{ seq, at: now }]
     this.peers = [peer]
     this.have = have
     this.movedAt = now
+    this.soon = soon
   }
 }
 
@@ -134,17 +137,26 @@ export class LazyRepair {
   /**
    * `peer` holds `author`'s entries up to `seq` and does not push them here.
    * Call it only when this node's own seq of `author`, `have`, is below `seq`.
+   * `soon`, when the caller knows the tree broken here (no session that
+   * delivered the author first runs and pushes it), is the wait before the
+   * first graft if shorter than `wait`: what is announced would come by
+   * another path only if it were on its way already, and a round trip's
+   * timeout covers that.
    */
-  announced (peer: string, author: string, seq: number, have: number, now: number): void {
+  announced (peer: string, author: string, seq: number, have: number, now: number, soon?: number): void {
     this.#age(now)
     let w = this.#wanted.get(author)
     if (w == null) {
       // past the bound an announcement is lost; a later one is taken once there is room
       if (this.#wanted.size >= this.#maxAuthors) return
-      w = new Wanted(peer, seq, have, now)
+      w = new Wanted(peer, seq, have, now, soon)
       this.#wanted.set(author, w)
       this.#earlier(this.#due(w))
       return
+    }
+    if (soon !== w.soon) {
+      w.soon = soon
+      this.#next = NaN
     }
     if (have > w.have) {
       w.have = have
@@ -241,7 +253,9 @@ export class LazyRepair {
   }
 
   #due (w: Wanted): number {
-    return w.tried === 0 ? Math.max(w.marks[0].at, w.movedAt) + this.wait : Math.max(w.graftedAt, w.movedAt) + this.#retry
+    if (w.tried > 0) return Math.max(w.graftedAt, w.movedAt) + this.#retry
+    const wait = w.soon === undefined ? this.wait : Math.min(this.wait, Math.max(1, Math.ceil(w.soon)))
+    return Math.max(w.marks[0].at, w.movedAt) + wait
   }
 
   #sample (lag: number, now: number): void {

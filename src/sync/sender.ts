@@ -11,6 +11,7 @@ import { authorHex } from '../log/entry.js'
 import { SIGNATURE_LENGTH } from '../log/identity.js'
 import { MAX_GROUP } from '../log/log.js'
 import { LIVE_QUEUE, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_CONTEXT, MAX_HAVE, PROBE_ENTRIES, READ_BATCH, REFUSE, WINDOW } from './constants.js'
+import { RttEstimator } from './rtt.js'
 import type { Outgoing } from './actions.js'
 import type { LogEntry } from '../log/log.js'
 
@@ -30,6 +31,8 @@ export interface SenderOutput {
   holds: (author: string) => number
   /** the dropped entries a peer may need to store this one (protocols/README.md §5.9) */
   context?: (author: string, e: LogEntry) => Uint8Array[] | undefined
+  /** the time (ms, any clock): given it, the round trips of Entries frames to their Acks are measured (`rtt`) */
+  now?: () => number
 }
 
 /** An Entries frame being built, or waiting for a credit. */
@@ -86,6 +89,10 @@ export class Sender {
   #heldBack = false
   #framesSent = 0
   #framesAcked = 0
+  /** when each unacknowledged frame was sent, oldest first (with a clock) */
+  readonly #sentAt: number[] = []
+  /** round trips of frames to their Acks */
+  readonly rtt = new RttEstimator()
   /** entries sent, in Entries frames */
   sent = 0
 
@@ -136,6 +143,11 @@ export class Sender {
     this.#outstanding -= batches
     this.#credits = Math.min(WINDOW, this.#credits + batches)
     this.#framesAcked += batches
+    const now = this.#out.now?.()
+    if (now !== undefined) {
+      const sent = this.#sentAt.splice(0, batches)
+      if (sent.length > 0) this.rtt.sample(now - sent[sent.length - 1])
+    }
     if (this.#probe != null && this.#framesAcked >= this.#probe.frame) this.#probed(this.#probe.authors)
     this.#pump()
   }
@@ -215,6 +227,7 @@ export class Sender {
         this.#outstanding++
         this.sent += frame.entries.length
         this.#framesSent++
+        if (this.#out.now != null) this.#sentAt.push(this.#out.now())
         this.#out.entries(frame.entries, frame.context)
       }
       if (this.#frames.length > 0 || this.#reading) return

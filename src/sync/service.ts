@@ -303,11 +303,27 @@ export class SyncService implements Startable {
   #announced (peer: string, have: Array<[string, number]>): void {
     const now = Date.now()
     const accepts = this.#init.ingest.accept ?? (() => true)
+    const heard = now - Math.max(this.#repair.wait, DELIVERER_SILENCE)
     for (const [author, seq] of have) {
       const mine = this.#init.log.authorSeq(author)
-      if (mine < seq && accepts(author)) this.#repair.announced(peer, author, seq, mine, now)
+      if (mine >= seq || !accepts(author)) continue
+      // where no first deliverer pushes the author any more, nothing is on
+      // its way but what is already in flight: a round trip's timeout
+      const broken = !this.#pruning.delivers(author, this.#pushes(author, heard))
+      this.#repair.announced(peer, author, seq, mine, now, broken ? this.#rto() : undefined)
     }
     this.#armRepair()
+  }
+
+  // The longest round-trip timeout of the running sessions (ms), or
+  // undefined before any measured one.
+  #rto (): number | undefined {
+    let rto: number | undefined
+    for (const { session } of this.#sessions.values()) {
+      const t = session.rto
+      if (t !== undefined && !session.closed && (rto === undefined || t > rto)) rto = t
+    }
+    return rto
   }
 
   // Keeps a timer at LazyRepair's next due time.

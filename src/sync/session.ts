@@ -119,6 +119,11 @@ export class Session {
     return this.#core.backlog
   }
 
+  /** A timeout for a round trip on this link (ms), or undefined before an Entries frame was acknowledged. */
+  get rto (): number | undefined {
+    return this.#core.rto
+  }
+
   /** Whether this side asked the remote not to push `author` (hex). */
   pruned (author: string): boolean {
     return this.#core.pruned(author)
@@ -161,7 +166,7 @@ export class Session {
     })
     stream.addEventListener('message', evt => {
       this.#heardAt = Date.now()
-      this.#core.receive(evt.data)
+      this.#core.receive(evt.data, this.#heardAt)
       this.#pump()
     })
     // the peer's end closed once every byte before it was delivered

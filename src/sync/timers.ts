@@ -36,6 +36,11 @@ export class SessionTimers {
     return at
   }
 
+  /** The latest time the driver passed. */
+  get now (): number {
+    return this.#now
+  }
+
   /** The time is `now`, as the driver passed it. */
   seen (now: number): void {
     this.#now = now

@@ -17,6 +17,7 @@ import { lenField, numField } from './fuzz/corpus.js'
 import { PrunePolicy, orphanGrafts, type LinkView } from '../src/sync/prune.js'
 import { LazyRepair } from '../src/sync/plumtree.js'
 import { WindowedMax } from '../src/sync/windowed-max.js'
+import { RttEstimator } from '../src/sync/rtt.js'
 import { decodeFirst, decodeFrame } from '../src/sync/framing.js'
 import { SyncMessage } from '../src/pb/sync.js'
 import { toHex } from '../src/log/entry.js'
@@ -360,6 +361,61 @@ test('LazyRepair: no graft for an author the tree still delivers here, until max
   assert.not.ok(policy.delivers('x', pushes), 'the session that delivered x ended')
 })
 
+test('LazyRepair: an author announced as broken here waits `soon` (when shorter than the wait) before its first graft, the retries GRAFT_RETRY as before', () => {
+  const r = new LazyRepair({ timeout: 100, retry: 50 })
+  r.announced('p1', 'x', 5, 0, 0, 12)
+  r.announced('p1', 'y', 5, 0, 0, 500)
+  r.announced('p1', 'z', 5, 0, 0)
+  assert.is(r.timeout, 12)
+  assert.equal(r.tick(11, () => 0), [])
+  assert.equal(r.tick(12, () => 0), [{ peer: 'p1', author: 'x' }], 'x: a round trip\'s timeout')
+  r.announced('p2', 'x', 5, 0, 20, 12)
+  assert.equal(r.tick(61, () => 0), [])
+  assert.equal(r.tick(62, () => 0), [{ peer: 'p2', author: 'x' }], 'the next announcer, GRAFT_RETRY later')
+  assert.equal(r.tick(100, () => 0), [{ peer: 'p1', author: 'y' }, { peer: 'p1', author: 'z' }], 'y and z: the wait (no longer than it)')
+  // an author the tree delivers again waits the whole wait; a timeout under 1 ms waits 1 ms
+  const q = new LazyRepair({ timeout: 100 })
+  q.announced('p1', 'x', 5, 0, 0, 30)
+  q.announced('p1', 'x', 6, 0, 10)
+  assert.equal(q.tick(30, () => 0), [])
+  assert.equal(q.tick(100, () => 0), [{ peer: 'p1', author: 'x' }])
+  const t = new LazyRepair({ timeout: 100 })
+  t.announced('p1', 'x', 5, 0, 0, 0)
+  assert.is(t.timeout, 1)
+})
+
+test('RttEstimator: RFC 6298\'s smoothed round trip and deviation; the timeout is the mean and four deviations', () => {
+  const e = new RttEstimator()
+  assert.is(e.timeout, undefined)
+  e.sample(100)
+  assert.is(e.srtt, 100)
+  assert.is(e.timeout, 300, 'first sample: deviation half of it')
+  e.sample(100)
+  assert.is(e.timeout, 100 + 4 * 37.5)
+  e.sample(-1)
+  e.sample(NaN)
+  assert.is(e.srtt, 100, 'no time travel')
+  for (let i = 0; i < 100; i++) e.sample(10)
+  assert.ok(Math.abs(e.srtt! - 10) < 0.01 && e.timeout! < 11, `follows the link: ${e.timeout!}`)
+})
+
+test('a session measures the round trip of its Entries frames to their Acks on the clock its driver passes', async () => {
+  const pair = newPair()
+  const a = await pair.node()
+  const b = await pair.node()
+  const [ab, ba] = pair.connect(a, b)
+  await pair.settle()
+  assert.is(ab.core.rto, undefined, 'nothing sent yet')
+  ba.wire.held = true
+  await a.emit(1)
+  await pair.settle()
+  await pair.advance(30)
+  ba.wire.held = false
+  await pair.settle()
+  assert.is(ab.core.rto, 30 + 4 * 15, 'one sample of 30 ms')
+  assert.is(ba.core.rto, undefined, 'b sent nothing')
+})
+
 test('WindowedMax: the largest sample of the window (in slots of an eighth of it), and none older', () => {
   let seed = 7
   const random = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
@@ -556,6 +612,33 @@ test('mesh: a relay leaves; the node it fed grafts at once, on one lazy link, th
   await emitAndSettle(m, a, 2)
   assert.ok(m.converged, 'delivered without waiting for an IHave and GRAFT_TIMEOUT')
   assert.equal(c.grafts, [], 'no repair graft was needed')
+})
+
+test('mesh: a relay leaves and a link that never delivered the author still pushes it (no orphan graft); the next entry\'s IHave grafts after a round trip\'s timeout, not GRAFT_TIMEOUT', async () => {
+  const m = newMesh()
+  const { a, b, c, d } = await square(m)
+  for (let i = 0; i < 3; i++) await emitAndSettle(m, a, 1)
+  const [tree, lazy] = pruned(m.session(c, d)).includes(a.key) ? [b, d] : [d, b]
+  // e hangs off c: it takes a from c and never sends it back, so c never prunes it there
+  const e = await m.node('e')
+  m.link(c, e)
+  await m.settle()
+  await emitAndSettle(m, a, 1)
+  assert.not.ok(pruned(m.session(c, e)).includes(a.key))
+  m.session(c, tree).core.close()
+  await m.settle()
+  assert.not.ok(m.session(c, lazy).sent.some(msg => msg?.graft != null), 'e still pushes a: no orphan graft')
+  assert.ok(c.rto() !== undefined, 'c measured its links')
+  await a.node.emit(1)
+  await m.settle()
+  assert.ok(c.node.log.authorSeq(a.key) < a.node.log.authorSeq(a.key), 'c lacks it')
+  await m.advance(IHAVE_DELAY)
+  const announced = m.now
+  await m.advance(Math.max(1, Math.ceil(c.rto()!)))
+  assert.is(c.node.log.authorSeq(a.key), a.node.log.authorSeq(a.key), 'grafted and delivered')
+  assert.equal(c.grafts, [{ peer: lazy.name, author: a.key, at: announced + Math.max(1, Math.ceil(c.rto()!)) }])
+  await m.settle()
+  assert.ok(m.converged)
 })
 
 test('orphanGrafts: an author no other link pushes goes to the link to its author if there is one, else the first; none for one still pushed, none without links', () => {

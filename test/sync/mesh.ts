@@ -69,7 +69,12 @@ export class MeshNode {
           for (const author of action.authors) if (this.repair.has(author)) this.repair.stored(author, this.node.log.authorSeq(author), now)
           break
         case 'ihave':
-          for (const [author, seq] of action.have) if (this.node.log.authorSeq(author) < seq) this.repair.announced(peer.key, author, seq, this.node.log.authorSeq(author), now)
+          for (const [author, seq] of action.have) {
+            if (this.node.log.authorSeq(author) >= seq) continue
+            // where no first deliverer pushes the author, a round trip's timeout
+            const broken = !this.policy.delivers(author, p => this.pushes(p, author))
+            this.repair.announced(peer.key, author, seq, this.node.log.authorSeq(author), now, broken ? this.rto() : undefined)
+          }
           break
         case 'end':
           if (this.links.get(peer.key) !== s) break
@@ -86,7 +91,16 @@ export class MeshNode {
     }
   }
 
-  /** Whether a session with `peer` runs. */
+  /** SyncService's: the longest round-trip timeout of the running sessions. */
+  rto (): number | undefined {
+    let rto: number | undefined
+    for (const s of this.links.values()) {
+      const t = s.core.rto
+      if (t !== undefined && !s.core.ended && (rto === undefined || t > rto)) rto = t
+    }
+    return rto
+  }
+
   /** SyncService's test: the session with `peer` runs and this side has not pruned `author` on it. */
   pushes (peer: string, author: string): boolean {
     const core = this.links.get(peer)?.core

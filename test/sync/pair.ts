@@ -181,7 +181,7 @@ export class Session implements End {
 
   deliver (bytes: Uint8Array): void {
     for (const f of this.inbox.push(bytes)) this.onReceive?.(f)
-    this.core.receive(bytes)
+    this.core.receive(bytes, this.#pair.now)
   }
 
   closed (reset: boolean): void {

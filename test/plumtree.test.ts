@@ -14,7 +14,7 @@ import { Pair } from './sync/pair.js'
 import { Mesh, type MeshNode } from './sync/mesh.js'
 import { hello } from './sync/author.js'
 import { lenField, numField } from './fuzz/corpus.js'
-import { PrunePolicy, orphanGrafts, type LinkView } from '../src/sync/prune.js'
+import { PrunePolicy, orphanGrafts, rtoOf, type LinkView } from '../src/sync/prune.js'
 import { LazyRepair } from '../src/sync/plumtree.js'
 import { WindowedMax } from '../src/sync/windowed-max.js'
 import { RttEstimator } from '../src/sync/rtt.js'
@@ -399,6 +399,14 @@ test('RttEstimator: RFC 6298\'s smoothed round trip and deviation; the timeout i
   assert.ok(Math.abs(e.srtt! - 10) < 0.01 && e.timeout! < 11, `follows the link: ${e.timeout!}`)
 })
 
+test('rtoOf: the longest timeout of the links that push the author; 0 when none does; the longest of all when one that pushes has none yet', () => {
+  assert.is(rtoOf([{ rto: 900, pushes: false }, { rto: 20, pushes: true }, { rto: 35, pushes: true }]), 35, 'a lazy link\'s stale timeout does not count')
+  assert.is(rtoOf([{ rto: 900, pushes: false }, { rto: undefined, pushes: false }]), 0, 'nothing pushes it: graft at once')
+  assert.is(rtoOf([{ rto: 900, pushes: false }, { rto: 20, pushes: true }, { rto: undefined, pushes: true }]), 900, 'a new link may be bringing it')
+  assert.is(rtoOf([{ rto: undefined, pushes: true }]), undefined, 'no estimate at all: the usual wait')
+  assert.is(rtoOf([]), 0)
+})
+
 test('a session measures the round trip of its Entries frames to their Acks on the clock its driver passes', async () => {
   const pair = newPair()
   const a = await pair.node()
@@ -628,15 +636,15 @@ test('mesh: a relay leaves and a link that never delivered the author still push
   m.session(c, tree).core.close()
   await m.settle()
   assert.not.ok(m.session(c, lazy).sent.some(msg => msg?.graft != null), 'e still pushes a: no orphan graft')
-  assert.ok(c.rto() !== undefined, 'c measured its links')
+  assert.ok(c.rto(a.key) !== undefined, 'c measured its links')
   await a.node.emit(1)
   await m.settle()
   assert.ok(c.node.log.authorSeq(a.key) < a.node.log.authorSeq(a.key), 'c lacks it')
   await m.advance(IHAVE_DELAY)
   const announced = m.now
-  await m.advance(Math.max(1, Math.ceil(c.rto()!)))
+  await m.advance(Math.max(1, Math.ceil(c.rto(a.key)!)))
   assert.is(c.node.log.authorSeq(a.key), a.node.log.authorSeq(a.key), 'grafted and delivered')
-  assert.equal(c.grafts, [{ peer: lazy.name, author: a.key, at: announced + Math.max(1, Math.ceil(c.rto()!)) }])
+  assert.equal(c.grafts, [{ peer: lazy.name, author: a.key, at: announced + Math.max(1, Math.ceil(c.rto(a.key)!)) }])
   await m.settle()
   assert.ok(m.converged)
 })

@@ -37,7 +37,7 @@
 import { HyParView, type HyParViewInit, type OverlayMessage } from '../../src/overlay/hyparview.js'
 import { Sender } from '../../src/sync/sender.js'
 import { IHAVE_DELAY } from '../../src/sync/constants.js'
-import { PrunePolicy, Prunes, orphanGrafts, readGraft, readPrune } from '../../src/sync/prune.js'
+import { PrunePolicy, Prunes, orphanGrafts, readGraft, readPrune, rtoOf } from '../../src/sync/prune.js'
 import { LazyRepair, type LazyRepairInit } from '../../src/sync/plumtree.js'
 import { SIGNATURE_LENGTH } from '../../src/log/identity.js'
 import type { Outgoing } from '../../src/sync/actions.js'
@@ -610,19 +610,14 @@ export class SimNode {
       s.sender.seen(author, seq)
       if (!s.prunes.has(author) || this.seq(author) >= seq) continue
       if (this.#orphaned.delete(author)) this.#graft(s, new Set([author]))
-      else this.repair.announced(s.peer, author, seq, this.seq(author), now, this.policy.delivers(author, p => this.eagerFrom(p, author)) ? undefined : this.#rto())
+      else this.repair.announced(s.peer, author, seq, this.seq(author), now, this.policy.delivers(author, p => this.eagerFrom(p, author)) ? undefined : this.#rto(author))
     }
     this.#armRepair()
   }
 
-  // SyncService.#rto: the longest round-trip timeout of the open sessions.
-  #rto (): number | undefined {
-    let rto: number | undefined
-    for (const s of this.sessions.values()) {
-      const t = s.sender.rtt.timeout
-      if (t !== undefined && s.state === 'open' && (rto === undefined || t > rto)) rto = t
-    }
-    return rto
+  // SyncService.#rto: how long a copy of `author` on its way here may take.
+  #rto (author: string): number | undefined {
+    return rtoOf([...this.sessions.values()].flatMap(s => s.state === 'open' ? [{ rto: s.sender.rtt.timeout, pushes: !s.prunes.has(author) }] : []))
   }
 
   #armRepair (): void {

@@ -171,3 +171,24 @@ export function orphanGrafts (orphans: string[], links: LinkView[]): Map<string,
   }
   return out
 }
+
+/**
+ * How long a copy of an author already on its way to a node may take, from
+ * its running sessions: each one's round-trip timeout (undefined before a
+ * sample) and whether it pushes the author there (the node did not prune
+ * it on it). The longest timeout of those that push it; 0 when none does,
+ * as nothing can come but by a graft; when one of them has no estimate, the
+ * longest of all, or undefined if no session has one.
+ */
+export function rtoOf (links: Array<{ rto: number | undefined, pushes: boolean }>): number | undefined {
+  let pushing = 0
+  let unknown = false
+  let all: number | undefined
+  for (const { rto, pushes } of links) {
+    if (rto !== undefined && (all === undefined || rto > all)) all = rto
+    if (!pushes) continue
+    if (rto === undefined) unknown = true
+    else pushing = Math.max(pushing, rto)
+  }
+  return unknown ? all : pushing
+}

@@ -1,6 +1,6 @@
 import { Session } from './session.js'
 import { blocksPeer } from './core.js'
-import { PrunePolicy, orphanGrafts } from './prune.js'
+import { PrunePolicy, orphanGrafts, rtoOf } from './prune.js'
 import { SyncCounters, type SyncFigures } from './counters.js'
 import { LazyRepair } from './plumtree.js'
 import {
@@ -310,20 +310,18 @@ export class SyncService implements Startable {
       // where no first deliverer pushes the author any more, nothing is on
       // its way but what is already in flight: a round trip's timeout
       const broken = !this.#pruning.delivers(author, this.#pushes(author, heard))
-      this.#repair.announced(peer, author, seq, mine, now, broken ? this.#rto() : undefined)
+      this.#repair.announced(peer, author, seq, mine, now, broken ? this.#rto(author) : undefined)
     }
     this.#armRepair()
   }
 
-  // The longest round-trip timeout of the running sessions (ms), or
-  // undefined before any measured one.
-  #rto (): number | undefined {
-    let rto: number | undefined
-    for (const { session } of this.#sessions.values()) {
-      const t = session.rto
-      if (t !== undefined && !session.closed && (rto === undefined || t > rto)) rto = t
-    }
-    return rto
+  // How long a copy of `author` already on its way here may take: the
+  // longest round-trip timeout (ms) of the running sessions that push it
+  // here; 0 when none does (nothing can come but by a graft). A session
+  // that pushes it and has no estimate yet makes it the longest of all
+  // sessions, or undefined (the usual wait) when none has one.
+  #rto (author: string): number | undefined {
+    return rtoOf([...this.#sessions.values()].flatMap(({ session }) => session.closed ? [] : [{ rto: session.rto, pushes: !session.pruned(author) }]))
   }
 
   // Keeps a timer at LazyRepair's next due time.

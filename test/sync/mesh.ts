@@ -5,7 +5,7 @@
 // that are not lazy/1, the blind regraft every REGRAFT_MS and the graft of
 // every other link when a session ends. Time is the pair's virtual clock.
 import { Pair, type Node, type Session } from './pair.js'
-import { PrunePolicy, orphanGrafts } from '../../src/sync/prune.js'
+import { PrunePolicy, orphanGrafts, rtoOf } from '../../src/sync/prune.js'
 import { LazyRepair, type LazyRepairInit } from '../../src/sync/plumtree.js'
 import { REGRAFT_MS } from '../../src/sync/constants.js'
 
@@ -73,7 +73,7 @@ export class MeshNode {
             if (this.node.log.authorSeq(author) >= seq) continue
             // where no first deliverer pushes the author, a round trip's timeout
             const broken = !this.policy.delivers(author, p => this.pushes(p, author))
-            this.repair.announced(peer.key, author, seq, this.node.log.authorSeq(author), now, broken ? this.rto() : undefined)
+            this.repair.announced(peer.key, author, seq, this.node.log.authorSeq(author), now, broken ? this.rto(author) : undefined)
           }
           break
         case 'end':
@@ -91,14 +91,9 @@ export class MeshNode {
     }
   }
 
-  /** SyncService's: the longest round-trip timeout of the running sessions. */
-  rto (): number | undefined {
-    let rto: number | undefined
-    for (const s of this.links.values()) {
-      const t = s.core.rto
-      if (t !== undefined && !s.core.ended && (rto === undefined || t > rto)) rto = t
-    }
-    return rto
+  /** SyncService's: how long a copy of `author` on its way here may take. */
+  rto (author: string): number | undefined {
+    return rtoOf([...this.links.values()].flatMap(s => s.core.ended ? [] : [{ rto: s.core.rto, pushes: !s.core.pruned(author) }]))
   }
 
   /** SyncService's test: the session with `peer` runs and this side has not pruned `author` on it. */

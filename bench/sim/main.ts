@@ -37,7 +37,8 @@ const USAGE = `usage: npm run sim -- [flags]
   --passive K          HyParView passive view size (default 30)
   --graft-timeout MS   LazyRepair's wait before a graft (default GRAFT_TIMEOUT)
   --settled-prune MS   try a change: the first deliverer's session must be this old before a duplicate prunes
-  --orphan-graft       try a change: when the first deliverer's session ends, graft on the next IHave at once`
+  --orphan-graft       try a change: when the first deliverer's session ends, graft on the next IHave at once
+  --optimize K         try a change: Plumtree's optimization, a link whose IHave came K or more hops sooner replaces the tree link`
 
 const GOAL_SENDS = 1.2
 
@@ -59,6 +60,7 @@ function main (): void {
       'per-link': { type: 'boolean' },
       'orphan-graft': { type: 'boolean' },
       'settled-prune': { type: 'string' },
+      optimize: { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -76,7 +78,7 @@ function main (): void {
   for (const size of values.nodes.split(',')) {
     const nodes = num('nodes', size) as number
     const wall = performance.now()
-    console.log(`\n=== ${nodes} nodes, seed ${values.seed}, ${values.writers} writers, ${values.events} events, latency ${latency.min}-${latency.max} ms ${latency.perLink === true ? 'per link' : 'per message'}, churn ${values.churn}${values['orphan-graft'] === true ? ', orphan graft' : ''}${values['settled-prune'] !== undefined ? `, settled prune ${values['settled-prune']} ms` : ''}`)
+    console.log(`\n=== ${nodes} nodes, seed ${values.seed}, ${values.writers} writers, ${values.events} events, latency ${latency.min}-${latency.max} ms ${latency.perLink === true ? 'per link' : 'per message'}, churn ${values.churn}${values['orphan-graft'] === true ? ', orphan graft' : ''}${values['settled-prune'] !== undefined ? `, settled prune ${values['settled-prune']} ms` : ''}${values.optimize !== undefined ? `, optimize ${values.optimize}` : ''}`)
     const { cluster } = simulate({
       nodes,
       seed: num('seed', values.seed),
@@ -92,6 +94,7 @@ function main (): void {
       graftTimeout: num('graft-timeout', values['graft-timeout']),
       orphanGraft: values['orphan-graft'],
       settledPrune: num('settled-prune', values['settled-prune']),
+      optimize: num('optimize', values.optimize),
       onReport: r => { console.log(format(r)) }
     })
     console.log(`total: ${s(cluster.now)} virtual, ${s(performance.now() - wall)} wall, ${cluster.clock.steps.toLocaleString('en')} events, ${cluster.net.messages.toLocaleString('en')} messages`)
@@ -112,7 +115,7 @@ function spreadOf (x: Spread, unit = ''): string {
 
 function traffic (c: Counters, deliveries: number): string {
   const per = (n: number): string => deliveries > 0 ? f(n / deliveries) : '-'
-  return `IHave ${c.ihaves} frames (${per(c.ihaves)}/delivery, ${c.ihaveItems} items), prunes ${c.prunes} (${c.prunedAuthors} authors), grafts ${c.grafts} (${c.dueGrafts} due), ` +
+  return `IHave ${c.ihaves} frames (${per(c.ihaves)}/delivery, ${c.ihaveItems} items), prunes ${c.prunes} (${c.prunedAuthors} authors), grafts ${c.grafts} (${c.dueGrafts} due${c.swaps > 0 ? `, ${c.swaps} swaps` : ''}), ` +
     `log reads ${c.reads}, held ${c.held}, sessions +${c.sessionsOpened}/-${c.sessionsEnded}, overlay ${c.overlay} msgs (${c.overlayFailures} failed)`
 }
 

@@ -31,7 +31,7 @@
 // - Every node names lazy/1, so the blind regrafts toward older peers never run.
 //
 // Changes the code could make can be tried (NodeOptions settledPrune,
-// orphanGraft); they are off unless asked for.
+// orphanGraft, optimize); they are off unless asked for.
 // orphanGraft takes `parent` (whose copy a node stored last) for
 // PrunePolicy's first deliverer, which it keeps to itself.
 import { HyParView, type HyParViewInit, type OverlayMessage } from '../../src/overlay/hyparview.js'
@@ -130,6 +130,15 @@ export interface NodeOptions {
    * @default false
    */
   orphanGraft?: boolean
+  /**
+   * Not what the code does (a change it could make, tried here): Plumtree's
+   * optimization. An IHave, on a link pruned here, of an entry this node
+   * stored `optimize` or more hops later than the announcer did plus the
+   * link, grafts the announcer and prunes the author on the link it came
+   * by. The announcer's hops are read from the simulated node; the code
+   * would need them in IHave and Entries frames.
+   */
+  optimize?: number
 }
 
 /** What passes between nodes. Sync frames carry the id of the stream (session) they belong to. */
@@ -195,6 +204,7 @@ export class SimNode {
   readonly #world: World
   readonly #settledPrune: number
   readonly #orphanGraft: boolean
+  readonly #optimize: number | undefined
   /** authors whose first deliverer's session ended, and that nothing delivered since (orphanGraft) */
   readonly #orphaned = new Set<string>()
   readonly #authors = new Map<string, AuthorLog>()
@@ -217,12 +227,18 @@ export class SimNode {
     this.repair = new LazyRepair(opts.repair)
     this.#settledPrune = opts.settledPrune ?? 0
     this.#orphanGraft = opts.orphanGraft === true
+    this.#optimize = opts.optimize
   }
 
   /** Whether `peer` pushes `author`'s entries here: a session runs with it and this side has not pruned the author on it. */
   eagerFrom (peer: string, author: string): boolean {
     const s = this.sessions.get(peer)
     return s !== undefined && s.state === 'open' && !s.prunes.has(author)
+  }
+
+  /** The hops of a stored entry, if stored. */
+  hopsOf (author: string, seq: number): number | undefined {
+    return this.#authors.get(author)?.hops[seq]
   }
 
   /** This node's highest stored seq of `author`. */
@@ -608,6 +624,10 @@ export class SimNode {
     const now = this.#world.clock.now
     for (const [author, seq] of have) {
       s.sender.seen(author, seq)
+      if (this.#optimize !== undefined && s.prunes.has(author) && this.seq(author) >= seq) {
+        this.#swap(s, author, seq, this.#optimize)
+        continue
+      }
       if (!s.prunes.has(author) || this.seq(author) >= seq) continue
       if (this.#orphaned.delete(author)) this.#graft(s, new Set([author]))
       else this.repair.announced(s.peer, author, seq, this.seq(author), now, this.policy.delivers(author, p => this.eagerFrom(p, author)) ? undefined : this.#rto(author))
@@ -618,6 +638,23 @@ export class SimNode {
   // SyncService.#rto: how long a copy of `author` on its way here may take.
   #rto (author: string): number | undefined {
     return rtoOf([...this.sessions.values()].flatMap(s => s.state === 'open' ? [{ rto: s.sender.rtt.timeout, pushes: !s.prunes.has(author) }] : []))
+  }
+
+  // The optimize change: the announcer on `s` had `author`'s `seq` at least
+  // `threshold` hops sooner than this node, counting the link: it becomes
+  // the tree link, and the link that delivered it is pruned.
+  #swap (s: Session, author: string, seq: number, threshold: number): void {
+    const mine = this.#authors.get(author)?.hops[seq]
+    const theirs = this.#world.node(s.peer).hopsOf(author, seq)
+    const parent = this.parent.get(author)
+    const ps = parent === undefined ? undefined : this.sessions.get(parent)
+    if (mine === undefined || theirs === undefined || theirs + 1 + threshold > mine) return
+    if (ps === undefined || ps === s || ps.state !== 'open' || ps.prunes.has(author) || author === ps.remoteKey) return
+    this.#world.counters.swaps++
+    this.#graft(s, new Set([author]))
+    const prune = ps.prunes.prune([author], () => true)
+    if (prune != null) this.#send(ps.peer, { type: 'sync', stream: ps.stream, msg: prune })
+    this.parent.set(author, s.peer)
   }
 
   #armRepair (): void {

@@ -35,6 +35,8 @@ export interface SimOptions {
   settledPrune?: number
   /** a change the code could make, tried (NodeOptions.orphanGraft) @default false */
   orphanGraft?: boolean
+  /** a change the code could make, tried (NodeOptions.optimize) */
+  optimize?: number
   /** each report as it is made */
   onReport?: (report: Report) => void
 }
@@ -118,7 +120,8 @@ export function simulate (opts: SimOptions): SimResult {
     overlay: { activeSize: opts.activeSize, passiveSize: opts.passiveSize },
     repair: { timeout: opts.graftTimeout },
     settledPrune: opts.settledPrune,
-    orphanGraft: opts.orphanGraft
+    orphanGraft: opts.orphanGraft,
+    optimize: opts.optimize
   })
   const latency = cluster.net.latency
   report(grow(cluster, opts.nodes, opts.joinGap ?? 10, opts.settle ?? 30_000))

@@ -23,6 +23,8 @@ export interface Counters {
   /** Graft frames sent for LazyRepair, and the (peer, author) grafts LazyRepair called for */
   grafts: number
   dueGrafts: number
+  /** tree links swapped for a link whose IHave came from fewer hops (the optimize change) */
+  swaps: number
   /** log reads of the senders (catch-up, after a Graft, or after a gap in the live queue) */
   reads: number
   /** sync sessions opened (both Hellos in) and ended, counted per side */
@@ -47,6 +49,7 @@ export function counters (): Counters {
     prunedAuthors: 0,
     grafts: 0,
     dueGrafts: 0,
+    swaps: 0,
     reads: 0,
     sessionsOpened: 0,
     sessionsEnded: 0,

@@ -23,24 +23,19 @@ export function readGraft (graft: Graft): Array<[string, number]> {
 }
 
 /**
- * The (author hex, seq, hops) items of a received IHave (hops 0 when the
- * announcer did not say); an author that is not a 32-byte key is a PROTOCOL
- * error, an item whose seq is not a safe integer of at least 1 is left out.
+ * The (author hex, seq) pairs of a received IHave; an author that is not a
+ * 32-byte key is a PROTOCOL error, an item whose seq is not a safe integer
+ * of at least 1 is left out.
  */
-export function readIHave (ihave: IHave): Array<[string, number, number]> {
-  return ihave.have.flatMap(h => {
-    const [author, seq] = readOne(h, 'IHave')
-    return Number.isSafeInteger(seq) && seq >= 1 ? [[author, seq, h.hops ?? 0]] : []
-  })
+export function readIHave (ihave: IHave): Array<[string, number]> {
+  return readHave(ihave.have, 'IHave').filter(([, seq]) => Number.isSafeInteger(seq) && seq >= 1)
 }
 
 function readHave (have: Have[], what: string): Array<[string, number]> {
-  return have.map(h => readOne(h, what))
-}
-
-function readOne (h: Have, what: string): [string, number] {
-  if (h.author.byteLength !== PUBLIC_KEY_LENGTH) throw new RefusedError(`a ${what} author is not a 32-byte key`, { refuseCode: REFUSE.PROTOCOL })
-  return [toHex(h.author), h.seq]
+  return have.map(h => {
+    if (h.author.byteLength !== PUBLIC_KEY_LENGTH) throw new RefusedError(`a ${what} author is not a 32-byte key`, { refuseCode: REFUSE.PROTOCOL })
+    return [toHex(h.author), h.seq]
+  })
 }
 
 /** The authors (hex) this side of one session asked the remote not to push. */
@@ -128,11 +123,6 @@ export class PrunePolicy {
     if (author === this.#self) return true
     const first = this.#stored.get(author)?.peer
     return first != null && pushes(first)
-  }
-
-  /** The peer whose session stored `author`'s entries first lately, while it runs. */
-  first (author: string): string | undefined {
-    return this.#stored.get(author)?.peer
   }
 
   /** Picks the authors of which nothing was stored within `quiet` ms before `now`. */

@@ -1,7 +1,6 @@
 import { Session } from './session.js'
 import { blocksPeer } from './core.js'
 import { PrunePolicy, orphanGrafts, rtoOf } from './prune.js'
-import { HopBook, shorter } from './hops.js'
 import { SyncCounters, type SyncFigures } from './counters.js'
 import { LazyRepair } from './plumtree.js'
 import {
@@ -42,8 +41,6 @@ export class SyncService implements Startable {
   readonly #opening = new Set<string>()
   readonly #failures = new Map<string, Failures>()
   readonly #pruning: PrunePolicy
-  /** how far each author's entries come to this node, for all its sessions */
-  readonly #hops: HopBook
   readonly #repair: LazyRepair
   readonly #features: readonly string[]
   readonly #counters = new SyncCounters()
@@ -61,7 +58,6 @@ export class SyncService implements Startable {
     this.#init = init
     this.#log = components.logger.forComponent('hyperemitter:sync')
     this.#pruning = new PrunePolicy(toHex(init.log.identity.publicKey))
-    this.#hops = new HopBook(toHex(init.log.identity.publicKey))
     this.#repair = new LazyRepair({ timeout: init.graftTimeout, retry: init.graftRetry })
     this.#features = init.lazy === false ? [] : FEATURES
     this.#ingest = { ...init.ingest, pool: new Set() }
@@ -243,11 +239,7 @@ export class SyncService implements Startable {
       onStored: (authors) => { this.#stored(peer, authors) },
       mayPrune: (author) => this.#pruning.mayPrune(peer, remoteKey, author, this.#pushes(author)),
       features: this.#features,
-      onIHave: (have, held) => {
-        if (have.length > 0) this.#announced(peer, have)
-        if (held != null) this.#optimize(peer, held)
-      },
-      hops: this.#hops,
+      onIHave: (have) => { this.#announced(peer, have) },
       counters: this.#counters
     })
     const entry: Entry = { session, remoteKey, initiator, ready: session.ready }
@@ -321,25 +313,6 @@ export class SyncService implements Startable {
       this.#repair.announced(peer, author, seq, mine, now, broken ? this.#rto(author) : undefined)
     }
     this.#armRepair()
-  }
-
-  // Plumtree's optimization: the peer announced entries this node holds by
-  // a path much shorter than the tree's (HopBook, `shorter`): it becomes
-  // the tree link for their authors, and the link that delivered them is
-  // pruned. The link to an author itself is never pruned.
-  #optimize (peer: string, held: Array<[string, number, number]>): void {
-    const to = this.#sessions.get(peer)?.session
-    if (to == null || to.closed) return
-    for (const [author, seq, via] of held) {
-      if (!shorter(this.#hops.of(author, seq), via)) continue
-      const first = this.#pruning.first(author)
-      const from = first === undefined ? undefined : this.#sessions.get(first)
-      if (from == null || first === peer || from.session.closed || from.session.pruned(author) || from.remoteKey === author) continue
-      this.#log('%s is a shorter path to %s than %s: grafted, the other pruned', peer, author, first)
-      this.#counters.treeSwaps++
-      to.graft(a => a === author)
-      from.session.prune(author)
-    }
   }
 
   // How long a copy of `author` already on its way here may take: the

@@ -9,7 +9,10 @@
 //   live queue, catch-up reads, the pruned authors, IHave notices, the probes
 //   toward a lazy peer of the authors it has not taken yet;
 // - `Prunes` (per session, receiver side), `PrunePolicy` and `LazyRepair`
-//   (per node), run as src/sync/core.ts and src/sync/service.ts run them.
+//   (per node), run as src/sync/core.ts and src/sync/service.ts run them;
+//   `shorter` (hops.ts) for the tree optimization, whose hops the simulated
+//   frames carry as the real ones do (a node's hops are those it recorded
+//   per entry, where HopBook keeps each author's latest only).
 //
 // Modelled, not called (the receiver half of SessionCore needs real signed
 // entries and a Log):

@@ -55,7 +55,7 @@ test('the corpus: a valid DAG of several authors, and mutations that differ from
 
 test('the session\'s decoding holds its limits at their edges, in the handshake and after it', () => {
   const tooLong = (err: Error): boolean => err.name === 'MaxLengthError'
-  const entries = (n: number): Uint8Array => SyncMessage.encode({ entries: { entries: Array.from({ length: n }, () => new Uint8Array(0)), context: [], hops: [] } })
+  const entries = (n: number): Uint8Array => SyncMessage.encode({ entries: { entries: Array.from({ length: n }, () => new Uint8Array(0)), context: [] } })
   for (const decode of [decodeFirst, decodeFrame]) {
     assert.is(decode(entries(MAX_BATCH_ENTRIES)).entries?.entries.length, MAX_BATCH_ENTRIES)
     assert.throws(() => decode(entries(MAX_BATCH_ENTRIES + 1)), tooLong)

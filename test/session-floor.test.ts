@@ -123,7 +123,7 @@ test('context that does not decode, or more of it than the entries allow, is a P
     p.send(hello(node))
     await pair.settle()
     const [e] = await other.log.read(1, 1)
-    p.send({ entries: { entries: [e.bytes as Uint8Array<ArrayBuffer>], context, hops: [] } })
+    p.send({ entries: { entries: [e.bytes as Uint8Array<ArrayBuffer>], context } })
     await pair.settle()
     const err = s.ending?.error
     assert.ok(err instanceof RefusedError, String(err))
@@ -145,7 +145,7 @@ test('a forged context entry never becomes a floor: the floor entry must chain o
   await pair.settle()
   const kept = await a.log.read(1, 100)
   // a's kept entries, with an entry of another author (and another id) as the entry before the floor
-  p.send({ entries: { entries: kept.map(e => e.bytes as Uint8Array<ArrayBuffer>), context: [forged.bytes as Uint8Array<ArrayBuffer>], hops: [] } })
+  p.send({ entries: { entries: kept.map(e => e.bytes as Uint8Array<ArrayBuffer>), context: [forged.bytes as Uint8Array<ArrayBuffer>] } })
   await pair.settle()
   assert.is(b.log.authorSeq(a.key), 0)
   assert.is(b.log.authorFloor(a.key), undefined)

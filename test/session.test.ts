@@ -261,7 +261,7 @@ test('held entries are stored RETRY_MS after a commit brings their parent throug
   // a peer that sends B only C's entry: it waits for its link
   const [s, p] = pair.script(b)
   p.send({ hello: { version: 1, schema: b.schema.fingerprint as Uint8Array<ArrayBuffer>, topic: '', have: [], features: [] } })
-  p.send({ entries: { entries: [last.bytes as Uint8Array<ArrayBuffer>], context: [], hops: [] } })
+  p.send({ entries: { entries: [last.bytes as Uint8Array<ArrayBuffer>], context: [] } })
   await pair.settle()
   assert.is(s.storage.verified, 1, 'held, verified, waiting for its link')
   assert.is(b.log.length, 0)

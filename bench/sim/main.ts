@@ -38,7 +38,7 @@ const USAGE = `usage: npm run sim -- [flags]
   --graft-timeout MS   LazyRepair's wait before a graft (default GRAFT_TIMEOUT)
   --settled-prune MS   try a change: the first deliverer's session must be this old before a duplicate prunes
   --orphan-graft       try a change: when the first deliverer's session ends, graft on the next IHave at once
-  --optimize K         the tree optimization's threshold in links (default OPTIMIZE_HOPS; 'off' for none)`
+  --optimize K         try a change: Plumtree's optimization, a link whose IHave came K or more hops sooner replaces the tree link`
 
 const GOAL_SENDS = 1.2
 
@@ -94,7 +94,7 @@ function main (): void {
       graftTimeout: num('graft-timeout', values['graft-timeout']),
       orphanGraft: values['orphan-graft'],
       settledPrune: num('settled-prune', values['settled-prune']),
-      optimize: values.optimize === 'off' ? Infinity : num('optimize', values.optimize),
+      optimize: num('optimize', values.optimize),
       onReport: r => { console.log(format(r)) }
     })
     console.log(`total: ${s(cluster.now)} virtual, ${s(performance.now() - wall)} wall, ${cluster.clock.steps.toLocaleString('en')} events, ${cluster.net.messages.toLocaleString('en')} messages`)

@@ -9,10 +9,7 @@
 //   live queue, catch-up reads, the pruned authors, IHave notices, the probes
 //   toward a lazy peer of the authors it has not taken yet;
 // - `Prunes` (per session, receiver side), `PrunePolicy` and `LazyRepair`
-//   (per node), run as src/sync/core.ts and src/sync/service.ts run them;
-//   `shorter` (hops.ts) for the tree optimization, whose hops the simulated
-//   frames carry as the real ones do (a node's hops are those it recorded
-//   per entry, where HopBook keeps each author's latest only).
+//   (per node), run as src/sync/core.ts and src/sync/service.ts run them.
 //
 // Modelled, not called (the receiver half of SessionCore needs real signed
 // entries and a Log):
@@ -34,14 +31,12 @@
 // - Every node names lazy/1, so the blind regrafts toward older peers never run.
 //
 // Changes the code could make can be tried (NodeOptions settledPrune,
-// orphanGraft); they are off unless asked for. The threshold of the tree
-// optimization can be changed (NodeOptions.optimize).
+// orphanGraft, optimize); they are off unless asked for.
 // orphanGraft takes `parent` (whose copy a node stored last) for
 // PrunePolicy's first deliverer, which it keeps to itself.
 import { HyParView, type HyParViewInit, type OverlayMessage } from '../../src/overlay/hyparview.js'
 import { Sender } from '../../src/sync/sender.js'
-import { DELIVERER_SILENCE, IHAVE_DELAY, OPTIMIZE_HOPS } from '../../src/sync/constants.js'
-import { shorter } from '../../src/sync/hops.js'
+import { IHAVE_DELAY } from '../../src/sync/constants.js'
 import { PrunePolicy, Prunes, orphanGrafts, readGraft, readPrune, rtoOf } from '../../src/sync/prune.js'
 import { LazyRepair, type LazyRepairInit } from '../../src/sync/plumtree.js'
 import { SIGNATURE_LENGTH } from '../../src/log/identity.js'
@@ -136,9 +131,12 @@ export interface NodeOptions {
    */
   orphanGraft?: boolean
   /**
-   * The threshold of Plumtree's optimization (SyncService.#optimize): an
-   * IHave of an entry this node holds, by a link this many links shorter,
-   * makes it the tree link. Infinity: off. @default OPTIMIZE_HOPS
+   * Not what the code does (a change it could make, tried here): Plumtree's
+   * optimization. An IHave, on a link pruned here, of an entry this node
+   * stored `optimize` or more hops later than the announcer did plus the
+   * link, grafts the announcer and prunes the author on the link it came
+   * by. The announcer's hops are read from the simulated node; the code
+   * would need them in IHave and Entries frames.
    */
   optimize?: number
 }
@@ -152,7 +150,7 @@ export type Wire =
   | { type: 'ack', stream: number }
   /** Prune or Graft, as SessionCore encodes them */
   | { type: 'sync', stream: number, msg: SyncMessage }
-  | { type: 'ihave', stream: number, have: Array<[string, number, number]> }
+  | { type: 'ihave', stream: number, have: Array<[string, number]> }
   /** the stream closes: the session ends */
   | { type: 'close', stream: number }
   /** the connection closes: the peer sees a disconnect */
@@ -206,7 +204,7 @@ export class SimNode {
   readonly #world: World
   readonly #settledPrune: number
   readonly #orphanGraft: boolean
-  readonly #optimize: number
+  readonly #optimize: number | undefined
   /** authors whose first deliverer's session ended, and that nothing delivered since (orphanGraft) */
   readonly #orphaned = new Set<string>()
   readonly #authors = new Map<string, AuthorLog>()
@@ -229,7 +227,7 @@ export class SimNode {
     this.repair = new LazyRepair(opts.repair)
     this.#settledPrune = opts.settledPrune ?? 0
     this.#orphanGraft = opts.orphanGraft === true
-    this.#optimize = opts.optimize ?? OPTIMIZE_HOPS
+    this.#optimize = opts.optimize
   }
 
   /** Whether `peer` pushes `author`'s entries here: a session runs with it and this side has not pruned the author on it. */
@@ -395,9 +393,7 @@ export class SimNode {
       ihave: have => {
         this.#world.counters.ihaves++
         this.#world.counters.ihaveItems += have.length
-        // each item with its hops, one link further, as HopBook.next gives them
-        const items = have.map(([author, seq]): [string, number, number] => [author, seq, (this.hopsOf(author, seq) ?? -1) + 1])
-        this.#world.net.send(this.index, s.peerIndex, { type: 'ihave', stream: s.stream, have: items })
+        this.#world.net.send(this.index, s.peerIndex, { type: 'ihave', stream: s.stream, have })
       },
       // as SessionCore does: what was left out is announced IHAVE_DELAY later, in one IHave
       announcing: () => {
@@ -624,12 +620,12 @@ export class SimNode {
   // SessionCore.#ihave, then SyncService.#announced: only the authors pruned
   // on this link are waited for (one that is not is pushed here, or was just
   // grafted).
-  #ihave (s: Session, have: Array<[string, number, number]>): void {
+  #ihave (s: Session, have: Array<[string, number]>): void {
     const now = this.#world.clock.now
-    for (const [author, seq, hops] of have) {
+    for (const [author, seq] of have) {
       s.sender.seen(author, seq)
-      if (s.prunes.has(author) && this.seq(author) >= seq) {
-        if (hops > 0) this.#swap(s, author, seq, hops)
+      if (this.#optimize !== undefined && s.prunes.has(author) && this.seq(author) >= seq) {
+        this.#swap(s, author, seq, this.#optimize)
         continue
       }
       if (!s.prunes.has(author) || this.seq(author) >= seq) continue
@@ -644,22 +640,21 @@ export class SimNode {
     return rtoOf([...this.sessions.values()].flatMap(s => s.state === 'open' ? [{ rto: s.sender.rtt.timeout, pushes: !s.prunes.has(author) }] : []))
   }
 
-  // SyncService.#optimize: the announcer on `s` is a much shorter path to
-  // `author` (`via` links): it becomes the tree link, and the link that
-  // delivered the author first is pruned.
-  #swap (s: Session, author: string, seq: number, via: number): void {
-    if (!shorter(this.hopsOf(author, seq), via, this.#optimize)) return
-    const first = this.policy.first(author)
-    const from = first === undefined ? undefined : this.sessions.get(first)
-    if (from === undefined || from === s || from.state !== 'open' || from.prunes.has(author) || from.remoteKey === author) return
+  // The optimize change: the announcer on `s` had `author`'s `seq` at least
+  // `threshold` hops sooner than this node, counting the link: it becomes
+  // the tree link, and the link that delivered it is pruned.
+  #swap (s: Session, author: string, seq: number, threshold: number): void {
+    const mine = this.#authors.get(author)?.hops[seq]
+    const theirs = this.#world.node(s.peer).hopsOf(author, seq)
+    const parent = this.parent.get(author)
+    const ps = parent === undefined ? undefined : this.sessions.get(parent)
+    if (mine === undefined || theirs === undefined || theirs + 1 + threshold > mine) return
+    if (ps === undefined || ps === s || ps.state !== 'open' || ps.prunes.has(author) || author === ps.remoteKey) return
     this.#world.counters.swaps++
     this.#graft(s, new Set([author]))
-    const prune = from.prunes.prune([author], () => true)
-    if (prune != null) {
-      this.#world.counters.prunes++
-      this.#world.counters.prunedAuthors++
-      this.#send(from.peer, { type: 'sync', stream: from.stream, msg: prune })
-    }
+    const prune = ps.prunes.prune([author], () => true)
+    if (prune != null) this.#send(ps.peer, { type: 'sync', stream: ps.stream, msg: prune })
+    this.parent.set(author, s.peer)
   }
 
   #armRepair (): void {
@@ -678,9 +673,7 @@ export class SimNode {
   // SyncService.#repairDue: the grafts due, one Graft per session.
   #repairDue (): void {
     const world = this.#world
-    const now = world.clock.now
-    const quiet = Math.max(this.repair.wait, DELIVERER_SILENCE)
-    const grafts = this.repair.tick(now, author => this.seq(author), false, author => this.policy.delivering(author, p => this.eagerFrom(p, author), now, quiet))
+    const grafts = this.repair.tick(world.clock.now, author => this.seq(author), false, author => this.policy.delivers(author, p => this.eagerFrom(p, author)))
     world.counters.dueGrafts += grafts.length
     const byPeer = new Map<string, Set<string>>()
     for (const { peer, author } of grafts) {

@@ -35,7 +35,7 @@ export interface SimOptions {
   settledPrune?: number
   /** a change the code could make, tried (NodeOptions.orphanGraft) @default false */
   orphanGraft?: boolean
-  /** the tree optimization's threshold (NodeOptions.optimize) */
+  /** a change the code could make, tried (NodeOptions.optimize) */
   optimize?: number
   /** each report as it is made */
   onReport?: (report: Report) => void

@@ -324,21 +324,3 @@ export function authorHex (): (author: Uint8Array) => string {
 export function toHex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 }
-
-/**
- * The author and seq at the front of an entry's bytes, as `encodeEntry`
- * writes them (field 1, 32 bytes; field 2, a varint), read without decoding
- * the rest; undefined for bytes that do not start so. Nothing is checked:
- * what is read here only steers, the entry is judged when it is decoded.
- */
-export function peekAuthorSeq (bytes: Uint8Array): { author: Uint8Array, seq: number } | undefined {
-  if (bytes.byteLength < 36 || bytes[0] !== 10 || bytes[1] !== PUBLIC_KEY_LENGTH || bytes[34] !== 16) return undefined
-  let seq = 0
-  let scale = 1
-  for (let at = 35; at < bytes.byteLength && at < 35 + 8; at++) {
-    seq += (bytes[at] & 0x7f) * scale
-    if ((bytes[at] & 0x80) === 0) return { author: bytes.subarray(2, 34), seq }
-    scale *= 128
-  }
-  return undefined
-}

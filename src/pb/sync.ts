@@ -253,12 +253,6 @@ export namespace SyncMessage {
     index: number
   }
 
-  export interface SyncMessageHelloHaveHopsFieldEvent {
-    field: '$.hello.have[].hops'
-    value: number
-    index: number
-  }
-
   export interface SyncMessageHelloFeaturesFieldEvent {
     field: '$.hello.features[]'
     index: number
@@ -280,12 +274,6 @@ export namespace SyncMessage {
     field: '$.entries.context[]'
     index: number
     value: Uint8Array<ArrayBuffer>
-  }
-
-  export interface SyncMessageEntriesHopsFieldEvent {
-    field: '$.entries.hops[]'
-    index: number
-    value: number
   }
 
   export interface SyncMessageAckBatchesFieldEvent {
@@ -326,12 +314,6 @@ export namespace SyncMessage {
     index: number
   }
 
-  export interface SyncMessageGraftHaveHopsFieldEvent {
-    field: '$.graft.have[].hops'
-    value: number
-    index: number
-  }
-
   export interface SyncMessageIhaveHaveAuthorFieldEvent {
     field: '$.ihave.have[].author'
     value: Uint8Array<ArrayBuffer>
@@ -340,12 +322,6 @@ export namespace SyncMessage {
 
   export interface SyncMessageIhaveHaveSeqFieldEvent {
     field: '$.ihave.have[].seq'
-    value: number
-    index: number
-  }
-
-  export interface SyncMessageIhaveHaveHopsFieldEvent {
-    field: '$.ihave.have[].hops'
     value: number
     index: number
   }
@@ -363,7 +339,7 @@ export namespace SyncMessage {
     return decodeMessage(buf, SyncMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloVersionFieldEvent | SyncMessageHelloSchemaFieldEvent | SyncMessageHelloTopicFieldEvent | SyncMessageHelloHaveAuthorFieldEvent | SyncMessageHelloHaveSeqFieldEvent | SyncMessageHelloHaveHopsFieldEvent | SyncMessageHelloFeaturesFieldEvent | SyncMessageHelloDescriptorFingerprintFieldEvent | SyncMessageEntriesEntriesFieldEvent | SyncMessageEntriesContextFieldEvent | SyncMessageEntriesHopsFieldEvent | SyncMessageAckBatchesFieldEvent | SyncMessageSyncedLengthFieldEvent | SyncMessageRefuseCodeFieldEvent | SyncMessageRefuseReasonFieldEvent | SyncMessagePruneAuthorsFieldEvent | SyncMessageGraftHaveAuthorFieldEvent | SyncMessageGraftHaveSeqFieldEvent | SyncMessageGraftHaveHopsFieldEvent | SyncMessageIhaveHaveAuthorFieldEvent | SyncMessageIhaveHaveSeqFieldEvent | SyncMessageIhaveHaveHopsFieldEvent | SyncMessageDescriptorDescriptorFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloVersionFieldEvent | SyncMessageHelloSchemaFieldEvent | SyncMessageHelloTopicFieldEvent | SyncMessageHelloHaveAuthorFieldEvent | SyncMessageHelloHaveSeqFieldEvent | SyncMessageHelloFeaturesFieldEvent | SyncMessageHelloDescriptorFingerprintFieldEvent | SyncMessageEntriesEntriesFieldEvent | SyncMessageEntriesContextFieldEvent | SyncMessageAckBatchesFieldEvent | SyncMessageSyncedLengthFieldEvent | SyncMessageRefuseCodeFieldEvent | SyncMessageRefuseReasonFieldEvent | SyncMessagePruneAuthorsFieldEvent | SyncMessageGraftHaveAuthorFieldEvent | SyncMessageGraftHaveSeqFieldEvent | SyncMessageIhaveHaveAuthorFieldEvent | SyncMessageIhaveHaveSeqFieldEvent | SyncMessageDescriptorDescriptorFieldEvent> {
     return streamMessage(buf, SyncMessage.codec(), opts)
   }
 }
@@ -593,12 +569,6 @@ export namespace Hello {
     index: number
   }
 
-  export interface HelloHaveHopsFieldEvent {
-    field: '$.have[].hops'
-    value: number
-    index: number
-  }
-
   export interface HelloFeaturesFieldEvent {
     field: '$.features[]'
     index: number
@@ -618,7 +588,7 @@ export namespace Hello {
     return decodeMessage(buf, Hello.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloVersionFieldEvent | HelloSchemaFieldEvent | HelloTopicFieldEvent | HelloHaveAuthorFieldEvent | HelloHaveSeqFieldEvent | HelloHaveHopsFieldEvent | HelloFeaturesFieldEvent | HelloDescriptorFingerprintFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloVersionFieldEvent | HelloSchemaFieldEvent | HelloTopicFieldEvent | HelloHaveAuthorFieldEvent | HelloHaveSeqFieldEvent | HelloFeaturesFieldEvent | HelloDescriptorFingerprintFieldEvent> {
     return streamMessage(buf, Hello.codec(), opts)
   }
 }
@@ -715,7 +685,6 @@ export namespace Descriptor {
 export interface Have {
   author: Uint8Array<ArrayBuffer>
   seq: number
-  hops?: number
 }
 
 export namespace Have {
@@ -736,11 +705,6 @@ export namespace Have {
         if ((obj.seq != null && obj.seq !== 0)) {
           w.uint32(16)
           w.uint64Number(obj.seq)
-        }
-
-        if (obj.hops != null) {
-          w.uint32(24)
-          w.uint32(obj.hops)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -764,10 +728,6 @@ export namespace Have {
             }
             case 2: {
               obj.seq = reader.uint64Number()
-              break
-            }
-            case 3: {
-              obj.hops = reader.uint32()
               break
             }
             default: {
@@ -799,13 +759,6 @@ export namespace Have {
               }
               break
             }
-            case 3: {
-              yield {
-                field: `${prefix}.hops`,
-                value: reader.uint32()
-              }
-              break
-            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -828,11 +781,6 @@ export namespace Have {
     value: number
   }
 
-  export interface HaveHopsFieldEvent {
-    field: '$.hops'
-    value: number
-  }
-
   export function encode (obj: Partial<Have>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Have.codec())
   }
@@ -841,7 +789,7 @@ export namespace Have {
     return decodeMessage(buf, Have.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Have>): Generator<HaveAuthorFieldEvent | HaveSeqFieldEvent | HaveHopsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Have>): Generator<HaveAuthorFieldEvent | HaveSeqFieldEvent> {
     return streamMessage(buf, Have.codec(), opts)
   }
 }
@@ -849,7 +797,6 @@ export namespace Have {
 export interface Entries {
   entries: Uint8Array<ArrayBuffer>[]
   context: Uint8Array<ArrayBuffer>[]
-  hops: number[]
 }
 
 export namespace Entries {
@@ -876,21 +823,13 @@ export namespace Entries {
           }
         }
 
-        if (obj.hops != null && obj.hops.length > 0) {
-          for (const value of obj.hops) {
-            w.uint32(24)
-            w.uint32(value)
-          }
-        }
-
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           entries: [],
-          context: [],
-          hops: []
+          context: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -915,14 +854,6 @@ export namespace Entries {
               obj.context.push(reader.bytes())
               break
             }
-            case 3: {
-              if (opts.limits?.hops != null && obj.hops.length === opts.limits.hops) {
-                throw new MaxLengthError('Decode error - repeated field "hops" had too many elements')
-              }
-
-              obj.hops.push(reader.uint32())
-              break
-            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -934,8 +865,7 @@ export namespace Entries {
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
           entries: 0,
-          context: 0,
-          hops: 0
+          context: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -974,21 +904,6 @@ export namespace Entries {
 
               break
             }
-            case 3: {
-              if (opts.limits?.hops != null && obj.hops === opts.limits.hops) {
-                throw new MaxLengthError('Streaming decode error - repeated field "hops" had too many elements')
-              }
-
-              yield {
-                field: `${prefix}.hops[]`,
-                index: obj.hops,
-                value: reader.uint32()
-              }
-
-              obj.hops++
-
-              break
-            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1013,12 +928,6 @@ export namespace Entries {
     value: Uint8Array<ArrayBuffer>
   }
 
-  export interface EntriesHopsFieldEvent {
-    field: '$.hops[]'
-    index: number
-    value: number
-  }
-
   export function encode (obj: Partial<Entries>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Entries.codec())
   }
@@ -1027,7 +936,7 @@ export namespace Entries {
     return decodeMessage(buf, Entries.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Entries>): Generator<EntriesEntriesFieldEvent | EntriesContextFieldEvent | EntriesHopsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Entries>): Generator<EntriesEntriesFieldEvent | EntriesContextFieldEvent> {
     return streamMessage(buf, Entries.codec(), opts)
   }
 }
@@ -1562,12 +1471,6 @@ export namespace Graft {
     index: number
   }
 
-  export interface GraftHaveHopsFieldEvent {
-    field: '$.have[].hops'
-    value: number
-    index: number
-  }
-
   export function encode (obj: Partial<Graft>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Graft.codec())
   }
@@ -1576,7 +1479,7 @@ export namespace Graft {
     return decodeMessage(buf, Graft.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Graft>): Generator<GraftHaveAuthorFieldEvent | GraftHaveSeqFieldEvent | GraftHaveHopsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Graft>): Generator<GraftHaveAuthorFieldEvent | GraftHaveSeqFieldEvent> {
     return streamMessage(buf, Graft.codec(), opts)
   }
 }
@@ -1687,12 +1590,6 @@ export namespace IHave {
     index: number
   }
 
-  export interface IHaveHaveHopsFieldEvent {
-    field: '$.have[].hops'
-    value: number
-    index: number
-  }
-
   export function encode (obj: Partial<IHave>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, IHave.codec())
   }
@@ -1701,7 +1598,7 @@ export namespace IHave {
     return decodeMessage(buf, IHave.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<IHave>): Generator<IHaveHaveAuthorFieldEvent | IHaveHaveSeqFieldEvent | IHaveHaveHopsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<IHave>): Generator<IHaveHaveAuthorFieldEvent | IHaveHaveSeqFieldEvent> {
     return streamMessage(buf, IHave.codec(), opts)
   }
 }

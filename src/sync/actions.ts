@@ -50,12 +50,9 @@ export type Action =
    * The remote (lazy/1) holds entries of these authors (hex) up to these
    * seqs, which this node lacks, and does not push them: this side pruned
    * them on this session. The driver grafts them if they do not come by
-   * another path (LazyRepair). `held`: entries of authors pruned here that
-   * this node holds, with the links from their author by way of the remote
-   * (hops, known): the driver makes this the tree link if that is much
-   * shorter than its own copy's (HopBook, `shorter`).
+   * another path (LazyRepair).
    */
-  | { type: 'ihave', have: Array<[string, number]>, held?: Array<[string, number, number]> }
+  | { type: 'ihave', have: Array<[string, number]> }
   /**
    * The session is over. Close the stream after the bytes sent before (a
    * Refuse among them when this side refused), or reset it. `error` is why,

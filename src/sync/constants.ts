@@ -86,14 +86,6 @@ export const LAG_MEMORY = 5_000
  * Shorter, a process that is only busy would count as gone.
  */
 export const DELIVERER_SILENCE = 2000
-/**
- * An IHave of an entry this node holds, by a link that reaches its author at
- * least this many links sooner than the copy this node got, makes that link
- * the tree link for the author (Plumtree's optimization, protocols/README.md
- * §5.8). Smaller, paths of about one length trade places; the simulator's
- * 1,000 nodes cost 1.26 sends per delivery at 1, 1.20 at 2, 1.17 at 3.
- */
-export const OPTIMIZE_HOPS = 3
 /** How long after a graft for entries still missing the next announcer is grafted. */
 export const GRAFT_RETRY = 200
 /** Announcing peers remembered per author for grafts: a few more than the ~6 active peers of an overlay. */

@@ -4,7 +4,7 @@
 // inside: the libp2p adapter (session.ts) and the in-memory pair of the tests
 // drive the same code, each with its own clock.
 import { ProtocolError, RefusedError } from '../errors.js'
-import { authorHex, peekAuthorSeq, toHex } from '../log/entry.js'
+import { toHex } from '../log/entry.js'
 import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
 import { FrameError, FrameReader, decodeFrame, encodeFrame, readContext } from './framing.js'
 import { MISMATCH, ownHello, readDescriptor, readHello, refusedBy } from './handshake.js'
@@ -21,7 +21,6 @@ import type { Hello, SyncMessage } from '../pb/sync.js'
 import type { Change } from '../schema/compat.js'
 import type { LogEntry } from '../log/log.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
-import type { HopBook } from './hops.js'
 
 export interface CoreInit {
   storage: CoreStorage
@@ -50,13 +49,6 @@ export interface CoreInit {
    * without a probe: a peer never prunes an author on the link from it.
    */
   self?: string
-  /**
-   * How far each author's entries come to this node: Entries frames say it
-   * of the entries they carry, and this side's Entries and IHave frames
-   * say it one link further (protocols/README.md §5.8). A node passes one
-   * for all its sessions. Without it nothing is said.
-   */
-  hops?: HopBook
   /** raised as frames go and come; a node passes one for all its sessions. @default a counter of its own */
   counters?: SyncCounters
   /** debug logging */
@@ -96,13 +88,11 @@ export class SessionCore {
     this.#storage = init.storage
     this.#features = init.features ?? FEATURES
     const counters = this.#counters = init.counters ?? new SyncCounters()
-    const hops = init.hops == null ? undefined : (author: string, seq: number) => init.hops!.next(author, seq)
     this.#sender = new Sender({
-      entries: (frame, context, hops) => {
+      entries: (frame, context) => {
         counters.entriesSent += frame.length
-        this.#send({ entries: { entries: frame as Array<Uint8Array<ArrayBuffer>>, context: context as Array<Uint8Array<ArrayBuffer>>, hops } })
+        this.#send({ entries: { entries: frame as Array<Uint8Array<ArrayBuffer>>, context: context as Array<Uint8Array<ArrayBuffer>> } })
       },
-      hops,
       context: (author, e) => this.#storage.context?.(author, e),
       synced: () => { this.#send({ synced: { length: this.#storage.length } }) },
       read: (have, limit) => { this.#act({ type: 'read', have, limit }) },
@@ -118,8 +108,7 @@ export class SessionCore {
       send: msg => { this.#send(msg) },
       act: action => { this.#act(action) },
       authorSeq: author => this.#storage.authorSeq(author),
-      mayPrune: init.mayPrune,
-      hops
+      mayPrune: init.mayPrune
     })
     this.#timers = new SessionTimers({
       retry: () => { this.#receiver.retry() },
@@ -338,11 +327,6 @@ export class SessionCore {
     if (this.#phase === 'open') this.#tree.graft(which)
   }
 
-  /** Asks the remote not to push `author` any more: another link is a much shorter path to it (lazy/1 only). */
-  prune (author: string): void {
-    if (this.#phase === 'open' && this.#tree.lazy) this.#tree.prune(author)
-  }
-
   /** Ends the session from this side. */
   close (): void {
     if (this.#phase !== 'ended') this.#end(undefined, false)
@@ -414,10 +398,7 @@ export class SessionCore {
     } catch (err) {
       throw new RefusedError(`bad frame: ${(err as Error).message}`, { refuseCode: REFUSE.PROTOCOL })
     }
-    if (msg.entries != null) {
-      if (msg.entries.hops.length > 0) this.#heard(msg.entries.entries, msg.entries.hops)
-      this.#receiver.entries(msg.entries.entries, readContext(msg.entries.entries.length, msg.entries.context))
-    }
+    if (msg.entries != null) this.#receiver.entries(msg.entries.entries, readContext(msg.entries.entries.length, msg.entries.context))
     else if (msg.ack != null) this.#sender.ack(msg.ack.batches)
     else if (msg.synced != null) this.#receiver.synced()
     else if (msg.refuse != null) this.#refused(msg.refuse.code, msg.refuse.reason)
@@ -425,19 +406,6 @@ export class SessionCore {
     else if (msg.graft != null) this.#tree.takeGraft(readGraft(msg.graft))
     else if (msg.ihave != null) this.#tree.takeIHave(readIHave(msg.ihave))
     else throw new RefusedError('unexpected frame after the handshake', { refuseCode: REFUSE.PROTOCOL })
-  }
-
-  // The hops an Entries frame names for its entries (a list of another
-  // length is ignored): the first copy of an author's newer entry sets them.
-  #heard (entries: Uint8Array[], hops: number[]): void {
-    const book = this.#init.hops
-    if (book == null || hops.length !== entries.length) return
-    const hexOf = authorHex()
-    for (let i = 0; i < entries.length; i++) {
-      if (hops[i] === 0) continue
-      const front = peekAuthorSeq(entries[i])
-      if (front != null) book.heard(hexOf(front.author), front.seq, hops[i])
-    }
   }
 
   #refused (code: number, reason: string): void {

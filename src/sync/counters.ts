@@ -19,8 +19,6 @@ export class SyncCounters {
   graftsSent = 0
   /** ... of them, because an IHave announced entries that did not come in time (LazyRepair) */
   repairGrafts = 0
-  /** tree links replaced by a link whose IHave showed a much shorter path (Plumtree's optimization) */
-  treeSwaps = 0
   /** authors peers asked this node to push again */
   graftsReceived = 0
   /** items (author, seq) this node announced in IHave frames */

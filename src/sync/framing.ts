@@ -19,7 +19,7 @@ export const MAX_PREFIX_BYTES = 3
 export const HANDSHAKE_LIMITS = {
   limits: {
     hello: { have: MAX_HAVE, features: MAX_FEATURES },
-    entries: { entries: MAX_BATCH_ENTRIES, context: MAX_CONTEXT, hops: MAX_BATCH_ENTRIES },
+    entries: { entries: MAX_BATCH_ENTRIES, context: MAX_CONTEXT },
     prune: { authors: MAX_HAVE },
     graft: { have: MAX_HAVE },
     ihave: { have: MAX_HAVE }
@@ -34,7 +34,7 @@ export const HANDSHAKE_LIMITS = {
  */
 export const SESSION_LIMITS = {
   limits: {
-    entries: { entries: MAX_BATCH_ENTRIES, context: MAX_CONTEXT, hops: MAX_BATCH_ENTRIES },
+    entries: { entries: MAX_BATCH_ENTRIES, context: MAX_CONTEXT },
     hello: { have: 0, features: 0 },
     prune: { authors: MAX_HAVE },
     graft: { have: MAX_HAVE },

@@ -23,24 +23,19 @@ export function readGraft (graft: Graft): Array<[string, number]> {
 }
 
 /**
- * The (author hex, seq, hops) items of a received IHave (hops 0 when the
- * announcer did not say); an author that is not a 32-byte key is a PROTOCOL
- * error, an item whose seq is not a safe integer of at least 1 is left out.
+ * The (author hex, seq) pairs of a received IHave; an author that is not a
+ * 32-byte key is a PROTOCOL error, an item whose seq is not a safe integer
+ * of at least 1 is left out.
  */
-export function readIHave (ihave: IHave): Array<[string, number, number]> {
-  return ihave.have.flatMap(h => {
-    const [author, seq] = readOne(h, 'IHave')
-    return Number.isSafeInteger(seq) && seq >= 1 ? [[author, seq, h.hops ?? 0]] : []
-  })
+export function readIHave (ihave: IHave): Array<[string, number]> {
+  return readHave(ihave.have, 'IHave').filter(([, seq]) => Number.isSafeInteger(seq) && seq >= 1)
 }
 
 function readHave (have: Have[], what: string): Array<[string, number]> {
-  return have.map(h => readOne(h, what))
-}
-
-function readOne (h: Have, what: string): [string, number] {
-  if (h.author.byteLength !== PUBLIC_KEY_LENGTH) throw new RefusedError(`a ${what} author is not a 32-byte key`, { refuseCode: REFUSE.PROTOCOL })
-  return [toHex(h.author), h.seq]
+  return have.map(h => {
+    if (h.author.byteLength !== PUBLIC_KEY_LENGTH) throw new RefusedError(`a ${what} author is not a 32-byte key`, { refuseCode: REFUSE.PROTOCOL })
+    return [toHex(h.author), h.seq]
+  })
 }
 
 /** The authors (hex) this side of one session asked the remote not to push. */
@@ -128,26 +123,6 @@ export class PrunePolicy {
     if (author === this.#self) return true
     const first = this.#stored.get(author)?.peer
     return first != null && pushes(first)
-  }
-
-  /**
-   * Whether the tree still delivers `author` here, as far as a graft should
-   * wait for it: `delivers`, and entries of the author were stored within
-   * `quiet` ms before `now`. A first deliverer that pushes the author and
-   * is heard from, but brought nothing of it for that long, may wait on
-   * this very node: its own first deliverer is gone and every other link
-   * it has is a child that never sends it the author, so it learns of
-   * nothing it lacks (with the tree optimization, such hubs form).
-   */
-  delivering (author: string, pushes: (peer: string) => boolean, now: number, quiet: number): boolean {
-    if (author === this.#self) return true
-    const stored = this.#stored.get(author)
-    return stored?.peer != null && stored.at >= now - quiet && pushes(stored.peer)
-  }
-
-  /** The peer whose session stored `author`'s entries first lately, while it runs. */
-  first (author: string): string | undefined {
-    return this.#stored.get(author)?.peer
   }
 
   /** Picks the authors of which nothing was stored within `quiet` ms before `now`. */

@@ -17,8 +17,8 @@ import type { LogEntry } from '../log/log.js'
 
 /** What the sender does outside itself; the core turns these into frames and actions. */
 export interface SenderOutput {
-  /** send an Entries frame, with the context entries its entries need and, if known, each entry's hops (protocols/README.md §5.8; else empty) */
-  entries: (frame: Uint8Array[], context: Uint8Array[], hops: number[]) => void
+  /** send an Entries frame, with the context entries its entries need */
+  entries: (frame: Uint8Array[], context: Uint8Array[]) => void
   /** send Synced: everything the remote lacked is sent */
   synced: () => void
   /** read from the log the entries a peer with vector `have` lacks, at most `limit` */
@@ -33,17 +33,12 @@ export interface SenderOutput {
   context?: (author: string, e: LogEntry) => Uint8Array[] | undefined
   /** the time (ms, any clock): given it, the round trips of Entries frames to their Acks are measured (`rtt`) */
   now?: () => number
-  /** the links from `author` to the remote by way of this node's copy of `seq`, 0 if unknown (HopBook.next) */
-  hops?: (author: string, seq: number) => number
 }
 
 /** An Entries frame being built, or waiting for a credit. */
 class Frame {
   readonly entries: Uint8Array[] = []
   readonly context: Uint8Array[] = []
-  readonly hops: number[] = []
-  /** whether any of `hops` is known */
-  knows = false
   bytes = 0
 }
 
@@ -233,7 +228,7 @@ export class Sender {
         this.sent += frame.entries.length
         this.#framesSent++
         if (this.#out.now != null) this.#sentAt.push(this.#out.now())
-        this.#out.entries(frame.entries, frame.context, frame.knows ? frame.hops : [])
+        this.#out.entries(frame.entries, frame.context)
       }
       if (this.#frames.length > 0 || this.#reading) return
       // everything waits for the probe's answer, which may be a Prune
@@ -366,9 +361,6 @@ export class Sender {
         frame = new Frame()
       }
       frame.entries.push(e.bytes)
-      const hops = this.#out.hops?.(e.author, e.authorSeq) ?? 0
-      frame.hops.push(hops)
-      if (hops > 0) frame.knows = true
       // in a new frame too: the entries it was sent with are in another
       for (const c of e.context ?? []) if (!frame.context.includes(c)) frame.context.push(c)
       frame.bytes += size

@@ -1,7 +1,6 @@
 import { Session } from './session.js'
 import { blocksPeer } from './core.js'
 import { PrunePolicy, orphanGrafts, rtoOf } from './prune.js'
-import { HopBook, shorter } from './hops.js'
 import { SyncCounters, type SyncFigures } from './counters.js'
 import { LazyRepair } from './plumtree.js'
 import {
@@ -42,8 +41,6 @@ export class SyncService implements Startable {
   readonly #opening = new Set<string>()
   readonly #failures = new Map<string, Failures>()
   readonly #pruning: PrunePolicy
-  /** how far each author's entries come to this node, for all its sessions */
-  readonly #hops: HopBook
   readonly #repair: LazyRepair
   readonly #features: readonly string[]
   readonly #counters = new SyncCounters()
@@ -61,7 +58,6 @@ export class SyncService implements Startable {
     this.#init = init
     this.#log = components.logger.forComponent('hyperemitter:sync')
     this.#pruning = new PrunePolicy(toHex(init.log.identity.publicKey))
-    this.#hops = new HopBook(toHex(init.log.identity.publicKey))
     this.#repair = new LazyRepair({ timeout: init.graftTimeout, retry: init.graftRetry })
     this.#features = init.lazy === false ? [] : FEATURES
     this.#ingest = { ...init.ingest, pool: new Set() }
@@ -243,11 +239,7 @@ export class SyncService implements Startable {
       onStored: (authors) => { this.#stored(peer, authors) },
       mayPrune: (author) => this.#pruning.mayPrune(peer, remoteKey, author, this.#pushes(author)),
       features: this.#features,
-      onIHave: (have, held) => {
-        if (have.length > 0) this.#announced(peer, have)
-        if (held != null) this.#optimize(peer, held)
-      },
-      hops: this.#hops,
+      onIHave: (have) => { this.#announced(peer, have) },
       counters: this.#counters
     })
     const entry: Entry = { session, remoteKey, initiator, ready: session.ready }
@@ -323,25 +315,6 @@ export class SyncService implements Startable {
     this.#armRepair()
   }
 
-  // Plumtree's optimization: the peer announced entries this node holds by
-  // a path much shorter than the tree's (HopBook, `shorter`): it becomes
-  // the tree link for their authors, and the link that delivered them is
-  // pruned. The link to an author itself is never pruned.
-  #optimize (peer: string, held: Array<[string, number, number]>): void {
-    const to = this.#sessions.get(peer)?.session
-    if (to == null || to.closed) return
-    for (const [author, seq, via] of held) {
-      if (!shorter(this.#hops.of(author, seq), via)) continue
-      const first = this.#pruning.first(author)
-      const from = first === undefined ? undefined : this.#sessions.get(first)
-      if (from == null || first === peer || from.session.closed || from.session.pruned(author) || from.remoteKey === author) continue
-      this.#log('%s is a shorter path to %s than %s: grafted, the other pruned', peer, author, first)
-      this.#counters.treeSwaps++
-      to.graft(a => a === author)
-      from.session.prune(author)
-    }
-  }
-
   // How long a copy of `author` already on its way here may take: the
   // longest round-trip timeout (ms) of the running sessions that push it
   // here; 0 when none does (nothing can come but by a graft). A session
@@ -371,12 +344,11 @@ export class SyncService implements Startable {
     // is behind on what it was sent, and a graft would add to it
     let busy = false
     for (const { session } of this.#sessions.values()) if (session.backlog > 1) busy = true
-    // the tree delivers an author while its first deliverer pushes it, is
-    // not silent (see DELIVERER_SILENCE) and brought some of it lately
-    // (PrunePolicy.delivering)
+    // the tree delivers an author while its first deliverer pushes it and
+    // is not silent (see DELIVERER_SILENCE)
     const now = Date.now()
-    const quiet = Math.max(this.#repair.wait, DELIVERER_SILENCE)
-    const grafts = this.#repair.tick(now, author => this.#init.log.authorSeq(author), busy, author => this.#pruning.delivering(author, this.#pushes(author, now - quiet), now, quiet))
+    const heard = now - Math.max(this.#repair.wait, DELIVERER_SILENCE)
+    const grafts = this.#repair.tick(now, author => this.#init.log.authorSeq(author), busy, author => this.#pruning.delivers(author, this.#pushes(author, heard)))
     const byPeer = new Map<string, Set<string>>()
     for (const { peer, author } of grafts) {
       const authors = byPeer.get(peer) ?? new Set()

@@ -7,7 +7,6 @@ import { SessionCore } from './core.js'
 import { SessionStorage } from './storage.js'
 import { CLOSE_TIMEOUT } from './constants.js'
 import type { Action } from './actions.js'
-import type { HopBook } from './hops.js'
 import type { SyncCounters } from './counters.js'
 import type { LocalDescriptor } from './schemas.js'
 import type { IngestInit } from '../log/ingest.js'
@@ -43,11 +42,9 @@ export interface SessionInit {
    * told that the remote (lazy/1) holds entries of these authors (hex) up to
    * these seqs, which this node lacks, and does not push them
    */
-  onIHave?: (have: Array<[string, number]>, held?: Array<[string, number, number]>) => void
+  onIHave?: (have: Array<[string, number]>) => void
   /** the node's counters, raised by this session too */
   counters?: SyncCounters
-  /** how far each author's entries come to this node (see CoreInit.hops); one for all the node's sessions */
-  hops?: HopBook
 }
 
 /**
@@ -87,7 +84,6 @@ export class Session {
       features: init.features,
       self: toHex(init.log.identity.publicKey),
       counters: init.counters,
-      hops: init.hops,
       log: init.logger
     })
     this.#synced.promise.catch(() => {})
@@ -210,12 +206,6 @@ export class Session {
     this.#pump()
   }
 
-  /** Asks the remote not to push `author` any more: another session is a much shorter path to it. */
-  prune (author: string): void {
-    this.#core.prune(author)
-    this.#pump()
-  }
-
   // Performs what the core asks, then schedules its checking work and its timer.
   #pump (): void {
     for (let action = this.#core.poll(); action != null; action = this.#core.poll()) this.#perform(action)
@@ -272,7 +262,7 @@ export class Session {
         break
       case 'invalid': this.#init.onInvalid(action.count, action.reason); break
       case 'stored': this.#init.onStored?.(action.authors); break
-      case 'ihave': this.#init.onIHave?.(action.have, action.held); break
+      case 'ihave': this.#init.onIHave?.(action.have); break
       case 'end': void this.#end(action.error, action.reset); break
     }
   }

@@ -19,8 +19,6 @@ export interface TreeLinkInit {
   authorSeq: (author: string) => number
   /** whether this side may ask the remote to stop pushing `author` (see PrunePolicy) */
   mayPrune?: (author: string) => boolean
-  /** the links from `author` to the remote by way of this node's copy of `seq`, 0 if unknown (HopBook.next) */
-  hops?: (author: string, seq: number) => number
 }
 
 export class TreeLink {
@@ -55,14 +53,6 @@ export class TreeLink {
     this.#init.send(prune)
   }
 
-  /** Asks the remote not to push `author` any more, whatever the policy: another link is a shorter path. */
-  prune (author: string): void {
-    const prune = this.#prunes.prune([author], () => true)
-    if (prune == null) return
-    this.#init.counters.prunesSent++
-    this.#init.send(prune)
-  }
-
   /** Asks the remote to push again the authors this side pruned (those `which` picks, or all). */
   graft (which?: (author: string) => boolean): void {
     const graft = this.#prunes.graft(this.#init.authorSeq, which)
@@ -74,8 +64,7 @@ export class TreeLink {
   /** The sender's IHave: this node holds these authors' entries up to these seqs. */
   announce (have: Array<[string, number]>): void {
     this.#init.counters.ihavesSent += have.length
-    const hops = this.#init.hops ?? (() => 0)
-    this.#init.send({ ihave: { have: have.map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq, hops: hops(author, seq) })) } })
+    this.#init.send({ ihave: { have: have.map(([author, seq]) => ({ author: Buffer.from(author, 'hex'), seq })) } })
   }
 
   /** The remote asked not to be pushed these authors. */
@@ -93,21 +82,17 @@ export class TreeLink {
   /**
    * The remote holds these entries: it need not be sent them. Those this
    * node lacks of the authors it pruned here go to the driver, which grafts
-   * them if they do not come otherwise; those it holds, with the hops the
-   * remote names, go too, for the driver to weigh the path. (An author not
-   * pruned here is pushed, or was just grafted: nothing to repair on this link.)
+   * them if they do not come otherwise. (An author not pruned here is
+   * pushed, or was just grafted: nothing to repair on this link.)
    */
-  takeIHave (have: Array<[string, number, number]>): void {
+  takeIHave (have: Array<[string, number]>): void {
     if (!this.#lazy) throw new RefusedError('an IHave, but lazy/1 was not agreed in the Hellos', { refuseCode: REFUSE.PROTOCOL })
     this.#init.counters.ihavesReceived += have.length
     const lacking: Array<[string, number]> = []
-    const held: Array<[string, number, number]> = []
-    for (const [author, seq, hops] of have) {
+    for (const [author, seq] of have) {
       this.#init.sender.seen(author, seq)
-      if (!this.#prunes.has(author)) continue
-      if (this.#init.authorSeq(author) < seq) lacking.push([author, seq])
-      else if (hops > 0) held.push([author, seq, hops])
+      if (this.#prunes.has(author) && this.#init.authorSeq(author) < seq) lacking.push([author, seq])
     }
-    if (lacking.length > 0 || held.length > 0) this.#init.act({ type: 'ihave', have: lacking, ...(held.length > 0 ? { held } : {}) })
+    if (lacking.length > 0) this.#init.act({ type: 'ihave', have: lacking })
   }
 }

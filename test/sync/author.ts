@@ -58,7 +58,7 @@ export function encodeMessage (msg: SyncMessage): Uint8Array {
 
 /** An Entries frame (its body) of these encoded entries. */
 export function entriesMessage (entries: Uint8Array[]): SyncMessage {
-  return { entries: { entries: entries as Array<Uint8Array<ArrayBuffer>>, context: [], hops: [] } }
+  return { entries: { entries: entries as Array<Uint8Array<ArrayBuffer>>, context: [] } }
 }
 
 export interface Built {

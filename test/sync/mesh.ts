@@ -1,15 +1,13 @@
 // Several nodes in memory (test/sync/pair.ts), linked in any shape, each with
 // the node's half of sync as SyncService (src/sync/service.ts) runs it: a
 // PrunePolicy that says which links may be pruned, a LazyRepair that grafts
-// what IHave notices announce and the tree does not bring, a HopBook and the
-// tree optimization it drives, and, toward peers
+// what IHave notices announce and the tree does not bring, and, toward peers
 // that are not lazy/1, the blind regraft every REGRAFT_MS and the graft of
 // every other link when a session ends. Time is the pair's virtual clock.
 import { Pair, type Node, type Session } from './pair.js'
 import { PrunePolicy, orphanGrafts, rtoOf } from '../../src/sync/prune.js'
 import { LazyRepair, type LazyRepairInit } from '../../src/sync/plumtree.js'
 import { REGRAFT_MS } from '../../src/sync/constants.js'
-import { HopBook, shorter } from '../../src/sync/hops.js'
 
 export interface MeshNodeOptions extends LazyRepairInit {
   /** the features of its Hellos (FEATURES by default; [] for a node written before features existed) */
@@ -23,9 +21,6 @@ export class MeshNode {
   readonly features: readonly string[] | undefined
   readonly policy: PrunePolicy
   readonly repair: LazyRepair
-  readonly hops: HopBook
-  /** tree links swapped for a shorter path (SyncService.#optimize): the author, the new link's and the old one's peer names */
-  readonly swaps: Array<{ author: string, to: string, from: string }> = []
   /** the running session with each peer (hex key) */
   readonly links = new Map<string, Session>()
   /** grafts LazyRepair made: peer name and author (hex) */
@@ -39,7 +34,6 @@ export class MeshNode {
     this.features = opts.features
     this.policy = new PrunePolicy(node.key)
     this.repair = new LazyRepair(opts)
-    this.hops = new HopBook(node.key)
   }
 
   get key (): string {
@@ -75,7 +69,6 @@ export class MeshNode {
           for (const author of action.authors) if (this.repair.has(author)) this.repair.stored(author, this.node.log.authorSeq(author), now)
           break
         case 'ihave':
-          for (const [author, seq, via] of action.held ?? []) this.#optimize(peer, author, seq, via)
           for (const [author, seq] of action.have) {
             if (this.node.log.authorSeq(author) >= seq) continue
             // where no first deliverer pushes the author, a round trip's timeout
@@ -96,17 +89,6 @@ export class MeshNode {
           break
       }
     }
-  }
-
-  // SyncService.#optimize: `peer` is a much shorter path to `author`.
-  #optimize (peer: MeshNode, author: string, seq: number, via: number): void {
-    if (!shorter(this.hops.of(author, seq), via)) return
-    const first = this.policy.first(author)
-    const from = first === undefined ? undefined : this.links.get(first)
-    if (from == null || first === peer.key || from.core.ended || from.core.pruned(author) || first === author) return
-    this.swaps.push({ author, to: peer.name, from: this.#mesh.nameOf(first!) })
-    this.links.get(peer.key)?.core.graft(a => a === author)
-    from.core.prune(author)
   }
 
   /** SyncService's: how long a copy of `author` on its way here may take. */
@@ -168,8 +150,8 @@ export class Mesh {
   /** A session between `a` and `b`: [a's side, b's side]. */
   link (a: MeshNode, b: MeshNode): [Session, Session] {
     const [sa, sb] = this.pair.connect(a.node, b.node, {
-      a: { features: a.features, hops: a.hops, mayPrune: author => a.policy.mayPrune(b.key, b.key, author, peer => a.pushes(peer, author)) },
-      b: { features: b.features, hops: b.hops, mayPrune: author => b.policy.mayPrune(a.key, a.key, author, peer => b.pushes(peer, author)) }
+      a: { features: a.features, mayPrune: author => a.policy.mayPrune(b.key, b.key, author, peer => a.pushes(peer, author)) },
+      b: { features: b.features, mayPrune: author => b.policy.mayPrune(a.key, a.key, author, peer => b.pushes(peer, author)) }
     })
     a.attach(sa, b)
     b.attach(sb, a)

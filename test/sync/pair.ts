@@ -15,7 +15,6 @@ import { LocalDescriptor } from '../../src/sync/schemas.js'
 import { fixture } from '../helpers.js'
 import type { IngestInit } from '../../src/log/ingest.js'
 import type { Action } from '../../src/sync/actions.js'
-import type { HopBook } from '../../src/sync/hops.js'
 
 /** A frame on a wire: decoded, or undefined where its bytes are not a SyncMessage. */
 export interface Seen {
@@ -137,8 +136,6 @@ export class Node {
 export interface SessionOptions {
   ingest?: Partial<IngestInit>
   mayPrune?: (author: string) => boolean
-  /** the node's HopBook, as the service passes one to all its sessions */
-  hops?: HopBook
   fingerprint?: Uint8Array
   /** its schema descriptor (the node's by default); false: a core of a version before descriptors, that compares `fingerprint` only */
   descriptor?: LocalDescriptor | false
@@ -179,7 +176,7 @@ export class Session implements End {
     this.inbox = new Tap(pair)
     this.storage = new SessionStorage(node.log, { validate: (name, payload) => { node.schema.checkEntry(name, payload) }, ...init.ingest })
     const descriptor = init.descriptor === false ? undefined : init.descriptor ?? new LocalDescriptor(node.schema.descriptor)
-    this.core = new SessionCore({ storage: this.storage, fingerprint: init.fingerprint ?? node.schema.fingerprint, descriptor, topic: node.topic, mayPrune: init.mayPrune, features: init.features, self: node.key, hops: init.hops })
+    this.core = new SessionCore({ storage: this.storage, fingerprint: init.fingerprint ?? node.schema.fingerprint, descriptor, topic: node.topic, mayPrune: init.mayPrune, features: init.features, self: node.key })
   }
 
   deliver (bytes: Uint8Array): void {

@@ -289,6 +289,13 @@ export class SyncService implements Startable {
     }
   }
 
+  // Whether the tree still delivers an author here at `now`: its first
+  // deliverer pushes it and is not silent (see DELIVERER_SILENCE).
+  #delivers (now: number): (author: string) => boolean {
+    const heard = now - Math.max(this.#repair.wait, DELIVERER_SILENCE)
+    return author => this.#pruning.delivers(author, this.#pushes(author, heard))
+  }
+
   #stored (peer: string, authors: Set<string>): void {
     const now = Date.now()
     this.#pruning.stored(peer, authors, now)
@@ -303,14 +310,13 @@ export class SyncService implements Startable {
   #announced (peer: string, have: Array<[string, number]>): void {
     const now = Date.now()
     const accepts = this.#init.ingest.accept ?? (() => true)
-    const heard = now - Math.max(this.#repair.wait, DELIVERER_SILENCE)
+    const delivers = this.#delivers(now)
     for (const [author, seq] of have) {
       const mine = this.#init.log.authorSeq(author)
       if (mine >= seq || !accepts(author)) continue
       // where no first deliverer pushes the author any more, nothing is on
       // its way but what is already in flight: a round trip's timeout
-      const broken = !this.#pruning.delivers(author, this.#pushes(author, heard))
-      this.#repair.announced(peer, author, seq, mine, now, broken ? this.#rto(author) : undefined)
+      this.#repair.announced(peer, author, seq, mine, now, delivers(author) ? undefined : this.#rto(author))
     }
     this.#armRepair()
   }
@@ -344,11 +350,8 @@ export class SyncService implements Startable {
     // is behind on what it was sent, and a graft would add to it
     let busy = false
     for (const { session } of this.#sessions.values()) if (session.backlog > 1) busy = true
-    // the tree delivers an author while its first deliverer pushes it and
-    // is not silent (see DELIVERER_SILENCE)
     const now = Date.now()
-    const heard = now - Math.max(this.#repair.wait, DELIVERER_SILENCE)
-    const grafts = this.#repair.tick(now, author => this.#init.log.authorSeq(author), busy, author => this.#pruning.delivers(author, this.#pushes(author, heard)))
+    const grafts = this.#repair.tick(now, author => this.#init.log.authorSeq(author), busy, this.#delivers(now))
     const byPeer = new Map<string, Set<string>>()
     for (const { peer, author } of grafts) {
       const authors = byPeer.get(peer) ?? new Set()

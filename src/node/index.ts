@@ -3,6 +3,7 @@ import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import './yamux-window.js'
+import { oneWritePerSend } from './one-write.js'
 import { identify } from '@libp2p/identify'
 import { mdns } from '@libp2p/mdns'
 import { privateKeyFromRaw } from '@libp2p/crypto/keys'
@@ -93,7 +94,7 @@ export async function createNode (init: NodeInit): Promise<HyperNode> {
     privateKey: privateKeyFromRaw(init.identity.rawPrivateKey),
     addresses: { listen: [] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [oneWritePerSend(noise())],
     streamMuxers: [yamux()],
     connectionProtector: init.psk != null ? preSharedKey({ psk: init.psk }) : undefined,
     peerDiscovery: init.mdns === true ? [mdns({ serviceTag: serviceTag(init.topic ?? ''), interval: 2000 })] : [],

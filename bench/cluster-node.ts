@@ -21,13 +21,14 @@
 //   emit-burst {count}        -> {issued, startAt, lastAt, ms}
 //   emit-one {mark}           -> {startAt, at}  (every node's listener prints `seen` with `mark`)
 //   await-length {length, timeoutMs} -> {length, heads, at} once the log holds `length` entries
-//   stats                     -> {length, heads, sessions, connections, connectedPeers, sent, sentSeen, received, sync, rssMB, peakRssMB}
-//                                (sync: the sync service's counters)
+//   stats                     -> {length, heads, sessions, connections, connectedPeers, sent, sentSeen, received, sync, rssMB, peakRssMB, cpuMs, gc}
+//                                (sync: the sync service's counters; gc: main-thread GC pauses so far, {ms, majorMs, major})
 //   close                     -> closes and exits
 // It also exits when stdin ends (the driver is gone) and after maxLife ms.
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
+import { PerformanceObserver, constants as perf } from 'node:perf_hooks'
 import { MemoryLevel } from 'memory-level'
 import { HyperEmitter, type HyperEmitterOptions } from '../src/index.js'
 
@@ -85,6 +86,18 @@ setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage.rss())
   sampleSent()
 }, RSS_SAMPLE_MS).unref()
+
+// the main thread's garbage-collection pauses so far: all, and the major ones
+const gc = { ms: 0, majorMs: 0, major: 0 }
+new PerformanceObserver(list => {
+  for (const e of list.getEntries()) {
+    gc.ms += e.duration
+    if ((e as { detail?: { kind?: number } }).detail?.kind === perf.NODE_PERFORMANCE_GC_MAJOR) {
+      gc.majorMs += e.duration
+      gc.major++
+    }
+  }
+}).observe({ entryTypes: ['gc'] })
 let closing: Promise<void> | undefined
 
 function shutdown (code: number): Promise<void> {
@@ -180,7 +193,8 @@ function stats (): Record<string, unknown> {
     sync: node?.services.sync.counters ?? null,
     rssMB: process.memoryUsage.rss() / 1024 / 1024,
     peakRssMB: peakRss / 1024 / 1024,
-    cpuMs: cpuMs()
+    cpuMs: cpuMs(),
+    gc: { ...gc }
   }
 }
 

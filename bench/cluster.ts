@@ -80,6 +80,8 @@ interface Stats {
   rssMB: number
   peakRssMB: number
   cpuMs: number
+  /** main-thread GC pauses so far (ms), and the major ones */
+  gc?: { ms: number, majorMs: number, major: number }
 }
 
 interface Spread { min: number, mean: number, max: number }
@@ -341,7 +343,7 @@ async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => 
   const last: number[] = []
   const each: number[] = []
   /** rounds whose event took more than SLOW_ROUND_MS to reach the last node */
-  const slow: Array<{ round: number, from: number, ms: number, lastNode: number }> = []
+  const slow: Array<{ round: number, from: number, first: boolean, ms: number, lastNode: number }> = []
   for (let r = 0; r < ROUNDS; r++) {
     const from = Math.floor(random() * nodes.length)
     const mark = `${tag}-${r}`
@@ -354,16 +356,18 @@ async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => 
     const others = seen.filter((_, i) => i !== from) as number[]
     const ms = Math.max(...others) - startAt
     last.push(ms)
-    if (wrote.has(from)) later.push(ms)
-    else first.push(ms)
+    const firstOfAuthor = !wrote.has(from)
+    if (firstOfAuthor) first.push(ms)
+    else later.push(ms)
     wrote.add(from)
-    if (ms > SLOW_ROUND_MS) slow.push({ round: r, from, ms, lastNode: seen.indexOf(ms + startAt) })
+    if (ms > SLOW_ROUND_MS) slow.push({ round: r, from, first: firstOfAuthor, ms, lastNode: seen.indexOf(ms + startAt) })
     for (const at of others) each.push(at - startAt)
     await sleep(100)
   }
   const after = await statsAll(nodes, TIMEOUT)
   const counted = (key: string): number => syncGrowth(before, after, key)
   const cores = coresUsed(before, after, Date.now() - phaseStart)
+  const byRound = [...last]
   last.sort((a, b) => a - b)
   each.sort((a, b) => a - b)
   return {
@@ -373,7 +377,9 @@ async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => 
     byAuthor: { first: tail(first), later: tail(later) },
     cores,
     idleCores,
+    gc: { rest: gcBetween(rest, before), phase: gcBetween(before, after) },
     slowRounds: slow,
+    byRound,
     tree: { prunes: counted('prunesSent'), grafts: counted('graftsSent'), repairGrafts: counted('repairGrafts') }
   }
 }
@@ -386,6 +392,12 @@ function syncGrowth (before: Stats[], after: Stats[], key: string): number {
 /** The cores all node processes kept busy from `before` to `after`, `ms` apart (on 2 cores, 2.0 is the whole machine). */
 function coresUsed (before: Stats[], after: Stats[], ms: number): number {
   return round((sum(after.map(s => s.cpuMs)) - sum(before.map(s => s.cpuMs))) / ms, 2)
+}
+
+/** The GC pauses of all nodes between two samples: ms, and the major ones (ms and count). */
+function gcBetween (before: Stats[], after: Stats[]): { ms: number, majorMs: number, major: number } {
+  const growth = (key: 'ms' | 'majorMs' | 'major'): number => sum(after.map(s => s.gc?.[key] ?? 0)) - sum(before.map(s => s.gc?.[key] ?? 0))
+  return { ms: round(growth('ms'), 0), majorMs: round(growth('majorMs'), 0), major: growth('major') }
 }
 
 /** How many, p50 and p99 (ms) of `values`. */
@@ -505,7 +517,7 @@ function printTable (r: Result): void {
     rows.push([`${phase}: a node had all, ms after last emit min/mean/max`, fmtSpread(l.nodeHadAllAfterLastEmitMs)])
     rows.push([`${phase}: sessions up / down`, `${l.sessions.up} / ${l.sessions.down}`])
   }
-  const one = get<{ status?: string, rounds: number, lastNodeMs: Record<string, number>, perNodeMs: Record<string, number>, slowRounds: unknown[], cores: number, idleCores: number, tree: Record<string, number>, byAuthor: Record<'first' | 'later', { n: number, p50?: number, p99?: number }> }>('oneEvent')
+  const one = get<{ status?: string, rounds: number, lastNodeMs: Record<string, number>, perNodeMs: Record<string, number>, slowRounds: unknown[], cores: number, idleCores: number, gc: Record<'rest' | 'phase', { ms: number, majorMs: number, major: number }>, tree: Record<string, number>, byAuthor: Record<'first' | 'later', { n: number, p50?: number, p99?: number }> }>('oneEvent')
   if (one?.status != null) rows.push(['one event to all', one.status])
   else if (one != null) {
     rows.push([`one event: to the last node, p50 / p99 (${one.rounds} rounds)`, `${one.lastNodeMs.p50} / ${one.lastNodeMs.p99} ms`])
@@ -513,6 +525,8 @@ function printTable (r: Result): void {
     const { first, later } = one.byAuthor
     rows.push(['one event: to the last node, an author\'s first / a later one, p50 / p99', `${first.p50 ?? '-'} / ${first.p99 ?? '-'} ms (${first.n}); ${later.p50 ?? '-'} / ${later.p99 ?? '-'} ms (${later.n})`])
     rows.push(['CPU of all node processes at rest / in the one-event phase, cores', `${one.idleCores} / ${one.cores}`, `${cpus().length} (the machine)`])
+    const gcText = (g: { ms: number, majorMs: number, major: number }): string => `${g.ms} ms (${g.major} major, ${g.majorMs} ms)`
+    rows.push(['GC pauses of all nodes at rest / in the one-event phase', `${gcText(one.gc.rest)} / ${gcText(one.gc.phase)}`])
     rows.push([`one event: rounds over ${SLOW_ROUND_MS} ms; prunes / grafts (by IHave)`, `${one.slowRounds.length}; ${one.tree.prunes} / ${one.tree.grafts} (${one.tree.repairGrafts})`])
   }
   const dropped = r.dropped as { sessionsDown: number } | undefined

@@ -376,7 +376,10 @@ async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => 
   }
   const after = await statsAll(nodes, TIMEOUT)
   const counted = (key: string): number => syncGrowth(before, after, key)
-  const cores = coresUsed(before, after, Date.now() - phaseStart)
+  const phaseMs = Date.now() - phaseStart
+  const cores = coresUsed(before, after, phaseMs)
+  // the three nodes that used the most CPU in the phase, with their share of a core
+  const busiest = after.map((s, i) => ({ node: s.node, cores: round((s.cpuMs - before[i].cpuMs) / phaseMs, 2) })).sort((a, b) => b.cores - a.cores).slice(0, 3)
   const byRound = [...last]
   last.sort((a, b) => a - b)
   each.sort((a, b) => a - b)
@@ -388,6 +391,7 @@ async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => 
     byAuthor: { first: tail(first), later: tail(later) },
     cores,
     idleCores,
+    busiest,
     gc: { rest: gcBetween(rest, before), phase: gcBetween(before, after) },
     slowRounds: slow,
     byRound,
@@ -528,7 +532,7 @@ function printTable (r: Result): void {
     rows.push([`${phase}: a node had all, ms after last emit min/mean/max`, fmtSpread(l.nodeHadAllAfterLastEmitMs)])
     rows.push([`${phase}: sessions up / down`, `${l.sessions.up} / ${l.sessions.down}`])
   }
-  const one = get<{ status?: string, rounds: number, warmUpMs: number, lastNodeMs: Record<string, number>, perNodeMs: Record<string, number>, slowRounds: unknown[], cores: number, idleCores: number, gc: Record<'rest' | 'phase', { ms: number, majorMs: number, major: number }>, tree: Record<string, number>, byAuthor: Record<'first' | 'later', { n: number, p50?: number, p99?: number }> }>('oneEvent')
+  const one = get<{ status?: string, rounds: number, warmUpMs: number, lastNodeMs: Record<string, number>, perNodeMs: Record<string, number>, slowRounds: unknown[], cores: number, idleCores: number, busiest: Array<{ node: number, cores: number }>, gc: Record<'rest' | 'phase', { ms: number, majorMs: number, major: number }>, tree: Record<string, number>, byAuthor: Record<'first' | 'later', { n: number, p50?: number, p99?: number }> }>('oneEvent')
   if (one?.status != null) rows.push(['one event to all', one.status])
   else if (one != null) {
     rows.push(['one event: the run\'s first Hello (warm-up, not in the rounds), to the last node', `${one.warmUpMs} ms`])
@@ -537,6 +541,7 @@ function printTable (r: Result): void {
     const { first, later } = one.byAuthor
     rows.push(['one event: to the last node, an author\'s first / a later one, p50 / p99', `${first.p50 ?? '-'} / ${first.p99 ?? '-'} ms (${first.n}); ${later.p50 ?? '-'} / ${later.p99 ?? '-'} ms (${later.n})`])
     rows.push(['CPU of all node processes at rest / in the one-event phase, cores', `${one.idleCores} / ${one.cores}`, `${cpus().length} (the machine)`])
+    rows.push(['one-event phase: the busiest nodes, cores', one.busiest.map(b => `node ${b.node} ${b.cores}`).join(', ')])
     const gcText = (g: { ms: number, majorMs: number, major: number }): string => `${g.ms} ms (${g.major} major, ${g.majorMs} ms)`
     rows.push(['GC pauses of all nodes at rest / in the one-event phase', `${gcText(one.gc.rest)} / ${gcText(one.gc.phase)}`])
     rows.push([`one event: rounds over ${SLOW_ROUND_MS} ms; prunes / grafts (by IHave)`, `${one.slowRounds.length}; ${one.tree.prunes} / ${one.tree.grafts} (${one.tree.repairGrafts})`])

@@ -7,6 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Cluster } from '../bench/sim/cluster.js'
 import { broadcast, churn, grow, pickWriters, simulate, type PhaseReport, type Report } from '../bench/sim/scenario.js'
+import { Cpu } from '../bench/sim/net.js'
 import type { SimNode } from '../bench/sim/node.js'
 
 const LATENCY = { min: 1, max: 50 }
@@ -95,6 +96,26 @@ test('the changes the simulator can try (settledPrune, orphanGraft) still delive
   const phases = reports.filter((r): r is PhaseReport => r.kind === 'phase')
   assert.is(phases.length, 4)
   for (const p of phases) assert.is(p.deliveryRatio, 1, p.name)
+})
+
+test('Cpu: a node\'s messages take its one thread in turn, the nodes share the cores, first come first served', () => {
+  const cpu = new Cpu(2, 1)
+  assert.is(cpu.run(0, 10), 11)
+  assert.is(cpu.run(0, 10), 12, 'node 0 is busy until 11')
+  assert.is(cpu.run(1, 10), 11, 'the other core')
+  assert.is(cpu.run(2, 10), 12, 'both cores busy until 11')
+  assert.is(cpu.run(3, 20), 21, 'all free again')
+  assert.is(cpu.used, 5)
+  assert.throws(() => new Cpu(0, 1))
+})
+
+test('with a CPU of two cores, messages wait for it: everything is delivered, and later than without', () => {
+  const base = { nodes: 40, seed: 3, writers: 3, events: 20, rate: 10, joinGap: 20, settle: 10_000, latency: { min: 0.05, max: 0.2 } }
+  const phases = (cpu?: { cores: number, perMessage: number }): PhaseReport[] => simulate({ ...base, cpu }).reports.filter((r): r is PhaseReport => r.kind === 'phase')
+  const free = phases()
+  const busy = phases({ cores: 2, perMessage: 0.2 })
+  for (const p of busy) assert.is(p.deliveryRatio, 1, p.name)
+  assert.ok(busy[1].latency.p50 > 2 * free[1].latency.p50, `steady p50 ${busy[1].latency.p50} against ${free[1].latency.p50} ms`)
 })
 
 test('deterministic: one seed gives the same figures', () => {

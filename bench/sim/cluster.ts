@@ -1,7 +1,7 @@
 // The simulated world: nodes on one scheduler and one network, the entries
 // they write, and what can be asked of the whole (is the active graph
 // connected, are the views within bounds, who holds what).
-import { MAX_NODES, Network, Scheduler, seeded, type Latency } from './net.js'
+import { Cpu, MAX_NODES, Network, Scheduler, seeded, type Latency } from './net.js'
 import { SimNode, makeEntry, type NodeOptions, type SimEntry, type Wire, type World } from './node.js'
 import { counters, type Counters, type Group } from './stats.js'
 
@@ -16,6 +16,8 @@ export interface ClusterOptions extends NodeOptions {
    * connection monitor's ping timeout instead).
    */
   detect?: number
+  /** one machine's CPU for all the nodes (see Cpu): its cores, and what a message costs its sender and its receiver (ms) */
+  cpu?: { cores: number, perMessage: number }
 }
 
 export class Cluster implements World {
@@ -43,6 +45,7 @@ export class Cluster implements World {
       deliver: (from, to, wire) => { this.nodes[to].receive(this.nodes[from].id, wire) },
       lost: (from, to, wire, sentAt) => { this.nodes[from].lost(this.nodes[to].id, wire, sentAt) }
     }
+    if (opts.cpu != null) this.net.cpu = new Cpu(opts.cpu.cores, opts.cpu.perMessage)
     this.#nodeSeeds = child()
   }
 

@@ -38,7 +38,9 @@ const USAGE = `usage: npm run sim -- [flags]
   --graft-timeout MS   LazyRepair's wait before a graft (default GRAFT_TIMEOUT)
   --settled-prune MS   try a change: the first deliverer's session must be this old before a duplicate prunes
   --orphan-graft       try a change: when the first deliverer's session ends, graft on the next IHave at once
-  --optimize K         try a change: Plumtree's optimization, a link whose IHave came K or more hops sooner replaces the tree link`
+  --optimize K         try a change: Plumtree's optimization, a link whose IHave came K or more hops sooner replaces the tree link
+  --cores K            one machine of K cores runs every node, as in the cluster benchmark (with --message-cost)
+  --message-cost MS    CPU ms a message costs its sender and its receiver, each node one thread (with --cores)`
 
 const GOAL_SENDS = 1.2
 
@@ -61,6 +63,8 @@ function main (): void {
       'orphan-graft': { type: 'boolean' },
       'settled-prune': { type: 'string' },
       optimize: { type: 'string' },
+      cores: { type: 'string' },
+      'message-cost': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -75,10 +79,12 @@ function main (): void {
     return n
   }
   const latency = parseLatency(values.latency, values['per-link'] === true)
+  if ((values.cores === undefined) !== (values['message-cost'] === undefined)) throw new Error('--cores and --message-cost go together')
+  const cpu = values.cores === undefined ? undefined : { cores: num('cores', values.cores) as number, perMessage: num('message-cost', values['message-cost']) as number }
   for (const size of values.nodes.split(',')) {
     const nodes = num('nodes', size) as number
     const wall = performance.now()
-    console.log(`\n=== ${nodes} nodes, seed ${values.seed}, ${values.writers} writers, ${values.events} events, latency ${latency.min}-${latency.max} ms ${latency.perLink === true ? 'per link' : 'per message'}, churn ${values.churn}${values['orphan-graft'] === true ? ', orphan graft' : ''}${values['settled-prune'] !== undefined ? `, settled prune ${values['settled-prune']} ms` : ''}${values.optimize !== undefined ? `, optimize ${values.optimize}` : ''}`)
+    console.log(`\n=== ${nodes} nodes, seed ${values.seed}, ${values.writers} writers, ${values.events} events, latency ${latency.min}-${latency.max} ms ${latency.perLink === true ? 'per link' : 'per message'}, churn ${values.churn}${values['orphan-graft'] === true ? ', orphan graft' : ''}${values['settled-prune'] !== undefined ? `, settled prune ${values['settled-prune']} ms` : ''}${values.optimize !== undefined ? `, optimize ${values.optimize}` : ''}${cpu !== undefined ? `, ${cpu.cores} cores, ${cpu.perMessage} ms a message` : ''}`)
     const { cluster } = simulate({
       nodes,
       seed: num('seed', values.seed),
@@ -95,9 +101,11 @@ function main (): void {
       orphanGraft: values['orphan-graft'],
       settledPrune: num('settled-prune', values['settled-prune']),
       optimize: num('optimize', values.optimize),
+      cpu,
       onReport: r => { console.log(format(r)) }
     })
-    console.log(`total: ${s(cluster.now)} virtual, ${s(performance.now() - wall)} wall, ${cluster.clock.steps.toLocaleString('en')} events, ${cluster.net.messages.toLocaleString('en')} messages`)
+    const cpuUsed = cluster.net.cpu === undefined ? '' : `, CPU ${s(cluster.net.cpu.used)} (${f(cluster.net.cpu.used / cluster.now)} cores on average)`
+    console.log(`total: ${s(cluster.now)} virtual, ${s(performance.now() - wall)} wall, ${cluster.clock.steps.toLocaleString('en')} events, ${cluster.net.messages.toLocaleString('en')} messages${cpuUsed}`)
   }
 }
 

@@ -165,6 +165,51 @@ function pairHash (a: number, b: number, salt: number): number {
 /** Most nodes a network takes: a directed link's key, from × MAX_NODES + to, stays a small integer. */
 export const MAX_NODES = 1 << 15
 
+/**
+ * The CPU of one machine that runs every node, as the cluster benchmark
+ * does: each message costs its sender and its receiver `perMessage` ms of
+ * that node's one thread, on one of `cores` cores, first come first served.
+ * A message waits for its sender's turn before it leaves, and for its
+ * receiver's before it is handled; the nodes' timers cost nothing.
+ */
+export class Cpu {
+  readonly cores: number
+  readonly perMessage: number
+  /** CPU ms used so far */
+  used = 0
+  /** per core, when it is free */
+  readonly #free: Float64Array
+  /** per node, when its thread is free */
+  readonly #busy = new Float64Array(MAX_NODES)
+
+  constructor (cores: number, perMessage: number) {
+    if (!(cores >= 1) || !Number.isInteger(cores)) throw new Error(`cores: a whole number of at least 1, not ${cores}`)
+    if (!(perMessage >= 0)) throw new Error(`the cost of a message: ms, at least 0, not ${perMessage}`)
+    this.cores = cores
+    this.perMessage = perMessage
+    this.#free = new Float64Array(cores)
+  }
+
+  /** Runs one message's work of `node` from `now` at the earliest: when it is done. */
+  run (node: number, now: number): number {
+    // the core where it starts soonest; of those free by then, the one
+    // freed last, so that a core freed sooner is left to work that is ready sooner
+    const ready = Math.max(now, this.#busy[node])
+    let core = 0
+    for (let c = 1; c < this.cores; c++) {
+      const a = Math.max(ready, this.#free[c])
+      const b = Math.max(ready, this.#free[core])
+      if (a < b || (a === b && this.#free[c] > this.#free[core])) core = c
+    }
+    const start = Math.max(ready, this.#free[core])
+    const done = start + this.perMessage
+    this.#free[core] = done
+    this.#busy[node] = done
+    this.used += this.perMessage
+    return done
+  }
+}
+
 /** What the network does with a message at its end: hands it over, or tells the sender it was lost. */
 export interface Wires<M> {
   deliver: (from: number, to: number, message: M) => void
@@ -191,6 +236,8 @@ export class Network<M = unknown> {
    */
   readonly transit = new Uint32Array(TRANSIT_BUCKETS)
   wires: Wires<M> | undefined
+  /** the machine's CPU, if messages cost CPU time (see Cpu) */
+  cpu: Cpu | undefined
   readonly #dead: boolean[] = []
   /** per directed link, the arrival time of its last message */
   readonly #lastArrival = new Map<number, number>()
@@ -236,7 +283,8 @@ export class Network<M = unknown> {
       return
     }
     const key = from * MAX_NODES + to
-    let at = sentAt + this.delay(from, to)
+    const leaves = this.cpu?.run(from, sentAt) ?? sentAt
+    let at = leaves + this.delay(from, to)
     const last = this.#lastArrival.get(key)
     if (last !== undefined && last > at) at = last
     this.#lastArrival.set(key, at)
@@ -244,13 +292,19 @@ export class Network<M = unknown> {
     this.clock.arrive(at, this as Network, from, to, message)
   }
 
-  /** Called by the scheduler when a message arrives. */
+  /** Called by the scheduler when a message arrives; with a CPU, it is handled once the receiver's turn is done. */
   arrived (from: number, to: number, payload: unknown, sentAt: number): void {
     const message = payload as M
     if (this.alive(from) && this.alive(to)) {
       this.transit[Math.min(TRANSIT_BUCKETS - 1, Math.floor((this.clock.now - sentAt) / TRANSIT_STEP))]++
-      this.wires?.deliver(from, to, message)
+      if (this.cpu === undefined) this.wires?.deliver(from, to, message)
+      else this.clock.at(this.cpu.run(to, this.clock.now), () => { this.#handle(from, to, message, sentAt) })
     }
+    else if (this.alive(from)) this.wires?.lost(from, to, message, sentAt)
+  }
+
+  #handle (from: number, to: number, message: M, sentAt: number): void {
+    if (this.alive(from) && this.alive(to)) this.wires?.deliver(from, to, message)
     else if (this.alive(from)) this.wires?.lost(from, to, message, sentAt)
   }
 

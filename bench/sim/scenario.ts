@@ -37,6 +37,8 @@ export interface SimOptions {
   orphanGraft?: boolean
   /** a change the code could make, tried (NodeOptions.optimize) */
   optimize?: number
+  /** one machine's CPU for all the nodes (ClusterOptions.cpu); none: messages cost no CPU */
+  cpu?: { cores: number, perMessage: number }
   /** each report as it is made */
   onReport?: (report: Report) => void
 }
@@ -121,7 +123,8 @@ export function simulate (opts: SimOptions): SimResult {
     repair: { timeout: opts.graftTimeout },
     settledPrune: opts.settledPrune,
     orphanGraft: opts.orphanGraft,
-    optimize: opts.optimize
+    optimize: opts.optimize,
+    cpu: opts.cpu
   })
   const latency = cluster.net.latency
   report(grow(cluster, opts.nodes, opts.joinGap ?? 10, opts.settle ?? 30_000))

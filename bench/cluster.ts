@@ -328,14 +328,15 @@ async function load (phase: string, nodes: NodeProcess[], writers: number[], cmd
 }
 
 // One event emitted by node `from` with `mark`, awaited at every node: the
-// ms until the last other node had it, and when each node had it.
-async function eventToAll (nodes: NodeProcess[], from: number, mark: string, round: number): Promise<{ ms: number, startAt: number, seen: number[] }> {
+// ms until the last other node had it, and when each node had it. `round`
+// names it in a failure, after `roundsDone` rounds.
+async function eventToAll (nodes: NodeProcess[], from: number, mark: string, round: string, roundsDone: number): Promise<{ ms: number, startAt: number, seen: number[] }> {
   const reply = await nodes[from].request('emit-one', { mark }, TIMEOUT)
   const startAt = reply.startAt as number
   const until = Date.now() + TIMEOUT
   const seen = await Promise.all(nodes.map(node => node.seenBy(mark, until)))
   const missing = seen.flatMap((at, i) => at == null ? [i] : [])
-  if (missing.length > 0) throw new NotConverged('one event to all', { what: `round ${round}: the event from node ${from} did not reach ${missing.length} nodes`, nodes: missing, roundsDone: Math.max(0, round) })
+  if (missing.length > 0) throw new NotConverged('one event to all', { what: `${round}: the event from node ${from} did not reach ${missing.length} nodes`, nodes: missing, roundsDone })
   const others = seen.filter((_, i) => i !== from) as number[]
   return { ms: Math.max(...others) - startAt, startAt, seen: seen as number[] }
 }
@@ -345,7 +346,7 @@ async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => 
   // type (the codecs protobufjs generates, code compiled on first call):
   // 2-3 times a later round at N = 40. It goes first, from a writer, and is
   // reported apart; the rounds measure a cluster that has seen the type.
-  const warmUpMs = (await eventToAll(nodes, writers[0], `${tag}-warm-up`, -1)).ms
+  const warmUpMs = (await eventToAll(nodes, writers[0], `${tag}-warm-up`, 'the warm-up round', 0)).ms
   // what the node processes take at rest, over IDLE_MS with nothing emitted
   const rest = await quiesce(nodes, Date.now() + TIMEOUT)
   const restStart = Date.now()
@@ -364,7 +365,7 @@ async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => 
   const slow: Array<{ round: number, from: number, first: boolean, ms: number, lastNode: number }> = []
   for (let r = 0; r < ROUNDS; r++) {
     const from = Math.floor(random() * nodes.length)
-    const { ms, startAt, seen } = await eventToAll(nodes, from, `${tag}-${r}`, r)
+    const { ms, startAt, seen } = await eventToAll(nodes, from, `${tag}-${r}`, `round ${r}`, r)
     last.push(ms)
     const firstOfAuthor = !wrote.has(from)
     if (firstOfAuthor) first.push(ms)

@@ -328,9 +328,10 @@ async function load (phase: string, nodes: NodeProcess[], writers: number[], cmd
 }
 
 // One event emitted by node `from` with `mark`, awaited at every node: the
-// ms until the last other node had it, and when each node had it. `round`
-// names it in a failure, after `roundsDone` rounds.
-async function eventToAll (nodes: NodeProcess[], from: number, mark: string, round: string, roundsDone: number): Promise<{ ms: number, startAt: number, seen: number[] }> {
+// ms until the last other node had it, and when each node (`seen`) and each
+// other node (`others`) had it. `round` names it in a failure, after
+// `roundsDone` rounds.
+async function eventToAll (nodes: NodeProcess[], from: number, mark: string, round: string, roundsDone: number): Promise<{ ms: number, startAt: number, seen: number[], others: number[] }> {
   const reply = await nodes[from].request('emit-one', { mark }, TIMEOUT)
   const startAt = reply.startAt as number
   const until = Date.now() + TIMEOUT
@@ -338,7 +339,7 @@ async function eventToAll (nodes: NodeProcess[], from: number, mark: string, rou
   const missing = seen.flatMap((at, i) => at == null ? [i] : [])
   if (missing.length > 0) throw new NotConverged('one event to all', { what: `${round}: the event from node ${from} did not reach ${missing.length} nodes`, nodes: missing, roundsDone })
   const others = seen.filter((_, i) => i !== from) as number[]
-  return { ms: Math.max(...others) - startAt, startAt, seen: seen as number[] }
+  return { ms: Math.max(...others) - startAt, startAt, seen: seen as number[], others }
 }
 
 async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => number, tag: string): Promise<Record<string, unknown>> {
@@ -365,14 +366,14 @@ async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => 
   const slow: Array<{ round: number, from: number, first: boolean, ms: number, lastNode: number }> = []
   for (let r = 0; r < ROUNDS; r++) {
     const from = Math.floor(random() * nodes.length)
-    const { ms, startAt, seen } = await eventToAll(nodes, from, `${tag}-${r}`, `round ${r}`, r)
+    const { ms, startAt, seen, others } = await eventToAll(nodes, from, `${tag}-${r}`, `round ${r}`, r)
     last.push(ms)
     const firstOfAuthor = !wrote.has(from)
     if (firstOfAuthor) first.push(ms)
     else later.push(ms)
     wrote.add(from)
     if (ms > SLOW_ROUND_MS) slow.push({ round: r, from, first: firstOfAuthor, ms, lastNode: seen.indexOf(ms + startAt) })
-    seen.forEach((at, i) => { if (i !== from) each.push(at - startAt) })
+    for (const at of others) each.push(at - startAt)
     await sleep(100)
   }
   const after = await statsAll(nodes, TIMEOUT)
@@ -401,19 +402,24 @@ async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => 
 }
 
 /** How much a sync counter of all nodes grew from `before` to `after`. */
+/** How much `pick` of all nodes grew from `before` to `after`. */
+function growth (before: Stats[], after: Stats[], pick: (s: Stats) => number): number {
+  return sum(after.map(pick)) - sum(before.map(pick))
+}
+
 function syncGrowth (before: Stats[], after: Stats[], key: string): number {
-  return sum(after.map(s => s.sync?.[key] ?? 0)) - sum(before.map(s => s.sync?.[key] ?? 0))
+  return growth(before, after, s => s.sync?.[key] ?? 0)
 }
 
 /** The cores all node processes kept busy from `before` to `after`, `ms` apart (on 2 cores, 2.0 is the whole machine). */
 function coresUsed (before: Stats[], after: Stats[], ms: number): number {
-  return round((sum(after.map(s => s.cpuMs)) - sum(before.map(s => s.cpuMs))) / ms, 2)
+  return round(growth(before, after, s => s.cpuMs) / ms, 2)
 }
 
 /** The GC pauses of all nodes between two samples: ms, and the major ones (ms and count). */
 function gcBetween (before: Stats[], after: Stats[]): { ms: number, majorMs: number, major: number } {
-  const growth = (key: 'ms' | 'majorMs' | 'major'): number => sum(after.map(s => s.gc?.[key] ?? 0)) - sum(before.map(s => s.gc?.[key] ?? 0))
-  return { ms: round(growth('ms'), 0), majorMs: round(growth('majorMs'), 0), major: growth('major') }
+  const grown = (key: 'ms' | 'majorMs' | 'major'): number => growth(before, after, s => s.gc?.[key] ?? 0)
+  return { ms: round(grown('ms'), 0), majorMs: round(grown('majorMs'), 0), major: grown('major') }
 }
 
 /** How many, p50 and p99 (ms) of `values`. */

@@ -297,12 +297,15 @@ export class Network<M = unknown> {
     const message = payload as M
     if (this.alive(from) && this.alive(to)) {
       this.transit[Math.min(TRANSIT_BUCKETS - 1, Math.floor((this.clock.now - sentAt) / TRANSIT_STEP))]++
-      if (this.cpu === undefined) this.wires?.deliver(from, to, message)
-      else this.clock.at(this.cpu.run(to, this.clock.now), () => { this.#handle(from, to, message, sentAt) })
+      if (this.cpu !== undefined) {
+        this.clock.at(this.cpu.run(to, this.clock.now), () => { this.#handle(from, to, message, sentAt) })
+        return
+      }
     }
-    else if (this.alive(from)) this.wires?.lost(from, to, message, sentAt)
+    this.#handle(from, to, message, sentAt)
   }
 
+  // Hands a message over, or tells its sender it was lost (an end died on the way).
   #handle (from: number, to: number, message: M, sentAt: number): void {
     if (this.alive(from) && this.alive(to)) this.wires?.deliver(from, to, message)
     else if (this.alive(from)) this.wires?.lost(from, to, message, sentAt)

@@ -94,7 +94,7 @@ test('churn heals: after 10% of the nodes die and as many join, the active graph
 test('the changes the simulator can try (settledPrune, orphanGraft) still deliver everything, through churn', () => {
   const { reports } = simulate({ nodes: 60, seed: 5, writers: 3, events: 30, joinGap: 20, settle: 10_000, settledPrune: 2000, orphanGraft: true })
   const phases = reports.filter((r): r is PhaseReport => r.kind === 'phase')
-  assert.is(phases.length, 4)
+  assert.is(phases.length, 5)
   for (const p of phases) assert.is(p.deliveryRatio, 1, p.name)
 })
 

@@ -38,6 +38,7 @@ const USAGE = `usage: npm run sim -- [flags]
   --graft-timeout MS   LazyRepair's wait before a graft (default GRAFT_TIMEOUT)
   --settled-prune MS   try a change: the first deliverer's session must be this old before a duplicate prunes
   --orphan-graft       try a change: when the first deliverer's session ends, graft on the next IHave at once
+  --announce           each node writes an entry as it joins, as a real node writes its EventPeer
   --optimize K         try a change: Plumtree's optimization, a link whose IHave came K or more hops sooner replaces the tree link
   --cores K            one machine of K cores runs every node, as in the cluster benchmark (with --message-cost)
   --message-cost MS    CPU ms a message costs its sender and its receiver, each node one thread (with --cores)`
@@ -63,6 +64,7 @@ function main (): void {
       'orphan-graft': { type: 'boolean' },
       'settled-prune': { type: 'string' },
       optimize: { type: 'string' },
+      announce: { type: 'boolean' },
       cores: { type: 'string' },
       'message-cost': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
@@ -84,7 +86,7 @@ function main (): void {
   for (const size of values.nodes.split(',')) {
     const nodes = num('nodes', size) as number
     const wall = performance.now()
-    console.log(`\n=== ${nodes} nodes, seed ${values.seed}, ${values.writers} writers, ${values.events} events, latency ${latency.min}-${latency.max} ms ${latency.perLink === true ? 'per link' : 'per message'}, churn ${values.churn}${values['orphan-graft'] === true ? ', orphan graft' : ''}${values['settled-prune'] !== undefined ? `, settled prune ${values['settled-prune']} ms` : ''}${values.optimize !== undefined ? `, optimize ${values.optimize}` : ''}${cpu !== undefined ? `, ${cpu.cores} cores, ${cpu.perMessage} ms a message` : ''}`)
+    console.log(`\n=== ${nodes} nodes, seed ${values.seed}, ${values.writers} writers, ${values.events} events, latency ${latency.min}-${latency.max} ms ${latency.perLink === true ? 'per link' : 'per message'}, churn ${values.churn}${values['orphan-graft'] === true ? ', orphan graft' : ''}${values['settled-prune'] !== undefined ? `, settled prune ${values['settled-prune']} ms` : ''}${values.optimize !== undefined ? `, optimize ${values.optimize}` : ''}${values.announce === true ? ', an entry per join' : ''}${cpu !== undefined ? `, ${cpu.cores} cores, ${cpu.perMessage} ms a message` : ''}`)
     const { cluster } = simulate({
       nodes,
       seed: num('seed', values.seed),
@@ -101,6 +103,7 @@ function main (): void {
       orphanGraft: values['orphan-graft'],
       settledPrune: num('settled-prune', values['settled-prune']),
       optimize: num('optimize', values.optimize),
+      announce: values.announce,
       cpu,
       onReport: r => { console.log(format(r)) }
     })

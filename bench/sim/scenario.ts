@@ -37,6 +37,8 @@ export interface SimOptions {
   orphanGraft?: boolean
   /** a change the code could make, tried (NodeOptions.optimize) */
   optimize?: number
+  /** each node writes an entry as it joins, as a real node writes its EventPeer @default false */
+  announce?: boolean
   /** one machine's CPU for all the nodes (ClusterOptions.cpu); none: messages cost no CPU */
   cpu?: { cores: number, perMessage: number }
   /** each report as it is made */
@@ -127,13 +129,18 @@ export function simulate (opts: SimOptions): SimResult {
     cpu: opts.cpu
   })
   const latency = cluster.net.latency
-  report(grow(cluster, opts.nodes, opts.joinGap ?? 10, opts.settle ?? 30_000))
+  report(grow(cluster, opts.nodes, opts.joinGap ?? 10, opts.settle ?? 30_000, opts.announce))
   const writers = pickWriters(cluster, opts.writers ?? 10)
   const events = opts.events ?? 100
   const rate = opts.rate ?? 100
   report(broadcast(cluster, 'first entries (tree forms)', writers, writers.length, { rate: Infinity, latency }))
   report(broadcast(cluster, 'steady', writers, events, { rate, latency }))
   report(broadcast(cluster, 'burst', writers, events, { rate: Infinity, latency }))
+  // as many other nodes, one entry each, one at a time: each author's first
+  // live entry (its first of all, unless every node wrote one as it joined,
+  // `announce`), which finds no tree of its own and probes every link
+  const newAuthors = pickWriters(cluster, writers.length, new Set(writers))
+  report(broadcast(cluster, 'new authors (one entry each, one at a time)', newAuthors, newAuthors.length, { rate, latency }))
   report(churn(cluster, opts.churn ?? 0.1, new Set(writers), opts.joinGap ?? 10, opts.settle ?? 30_000))
   report(broadcast(cluster, 'steady after churn', writers, events, { rate, latency }))
   return { reports, cluster, writers }
@@ -143,15 +150,17 @@ export function simulate (opts: SimOptions): SimResult {
  * `n` nodes: the first starts alone, each other joins `gap` ms after the one
  * before through a random earlier one; then `settle` ms.
  */
-export function grow (cluster: Cluster, n: number, gap: number, settle: number): SetupReport {
+export function grow (cluster: Cluster, n: number, gap: number, settle: number, announce = false): SetupReport {
   const wall = performance.now()
   const start = cluster.now
   const before = { ...cluster.counters }
-  cluster.add()
+  const joins = new Group('joins')
+  const added = (node: SimNode): void => { if (announce) cluster.emit(node, 1, joins) }
+  added(cluster.add())
   for (let i = 1; i < n; i++) {
     cluster.run(start + i * gap)
     const contact = cluster.nodes[Math.floor(cluster.random() * (cluster.nodes.length))]
-    cluster.add(contact.alive ? contact : cluster.pick())
+    added(cluster.add(contact.alive ? contact : cluster.pick()))
   }
   const joined = cluster.now
   const connectedAfter = settleOverlay(cluster, settle)
@@ -188,8 +197,8 @@ function settleOverlay (cluster: Cluster, settle: number): number | undefined {
 }
 
 /** `count` distinct random live nodes. */
-export function pickWriters (cluster: Cluster, count: number): SimNode[] {
-  const alive = cluster.alive()
+export function pickWriters (cluster: Cluster, count: number, not?: ReadonlySet<SimNode>): SimNode[] {
+  const alive = cluster.alive().filter(n => not?.has(n) !== true)
   const out: SimNode[] = []
   for (let i = 0; i < count && alive.length > 0; i++) {
     const j = Math.floor(cluster.random() * alive.length)

@@ -23,14 +23,26 @@ export function entryId (bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   // from Node's shared pool, as a plain Uint8Array: one ArrayBuffer per id costs more than the hash
   const pooled = Buffer.allocUnsafe(ID_LENGTH)
   const id = new Uint8Array(pooled.buffer, pooled.byteOffset, ID_LENGTH)
-  id[0] = 0x12
-  id[1] = 0x20
-  id.set(sha256(bytes), 2)
+  writeId(bytes, id, 0)
   return id
 }
 
+/** Writes the id of the entry `bytes` (ID_LENGTH bytes) into `out` at `at`. */
+export function writeId (bytes: Uint8Array, out: Uint8Array, at: number): void {
+  out[at] = 0x12
+  out[at + 1] = 0x20
+  if (oneShot == null) {
+    out.set(sha256(bytes), at + 2)
+    return
+  }
+  // the digest as a latin1 string, one char a byte: a Buffer digest costs an
+  // ArrayBuffer of its own, twice the time of the hash of an entry
+  const digest = oneShot('sha256', bytes, 'latin1')
+  for (let i = 0; i < 32; i++) out[at + 2 + i] = digest.charCodeAt(i)
+}
+
 /** sha2-256; crypto.hash (Node >= 20.12) skips the Hash object: hashing is per entry */
-const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash
+const oneShot = (crypto as { hash?: <E extends 'buffer' | 'latin1'>(alg: string, data: Uint8Array, enc: E) => E extends 'buffer' ? Buffer : string }).hash
 export const sha256 = oneShot != null
   ? (bytes: Uint8Array): Buffer => oneShot('sha256', bytes, 'buffer')
   : (bytes: Uint8Array): Buffer => crypto.createHash('sha256').update(bytes).digest()

@@ -52,12 +52,17 @@ export type EntryFields = Omit<Entry, 'signature'> & { signature?: Uint8Array<Ar
 /**
  * Encodes an entry (its `signature` is ignored), signed by `identity` when
  * given. The bytes are those of `Entry.encode` (protons; a test holds them
- * equal), written in one buffer with no intermediate objects: every local
- * event is encoded here.
+ * equal), written in one buffer with no intermediate objects.
  */
 export function encodeEntry (fields: EntryFields, identity?: Identity): Uint8Array {
-  const name = fields.name ?? ''
-  const nameLength = Buffer.byteLength(name)
+  // from Node's shared pool: a new ArrayBuffer per entry costs more than the rest
+  const out = Buffer.allocUnsafe(entrySize(fields, Buffer.byteLength(fields.name ?? ''), identity != null))
+  // a plain Uint8Array over the buffer: what callers get is what decode gives
+  return new Uint8Array(out.buffer, out.byteOffset, writeEntry(fields, out, 0, identity))
+}
+
+/** The bytes `writeEntry` writes for `fields`, whose name is `nameLength` bytes of UTF-8. */
+export function entrySize (fields: EntryFields, nameLength: number, signed: boolean): number {
   let size = 0
   if (fields.author.byteLength > 0) size += 1 + bytesField(fields.author.byteLength)
   if (fields.seq !== 0) size += 1 + varintLength(fields.seq)
@@ -67,9 +72,17 @@ export function encodeEntry (fields: EntryFields, identity?: Identity): Uint8Arr
   if (fields.timestamp !== 0) size += 1 + varintLength(fields.timestamp)
   if (nameLength > 0) size += 1 + bytesField(nameLength)
   if (fields.payload.byteLength > 0) size += 1 + bytesField(fields.payload.byteLength)
-  // from Node's shared pool: a new ArrayBuffer per entry costs more than the rest
-  const out = Buffer.allocUnsafe(identity == null ? size : size + 2 + SIGNATURE_LENGTH)
-  let at = 0
+  return signed ? size + 2 + SIGNATURE_LENGTH : size
+}
+
+/**
+ * Writes the bytes of `encodeEntry` into `out` at `at` (room for them is the
+ * caller's: `entrySize`) and returns where they end. Every local event is
+ * encoded here, a group of them into one buffer (group.ts).
+ */
+export function writeEntry (fields: EntryFields, out: Buffer, at: number, identity?: Identity): number {
+  const start = at
+  const name = fields.name ?? ''
   const bytes = (tag: number, value: Uint8Array): void => {
     out[at++] = tag
     at = writeVarint(out, at, value.byteLength)
@@ -86,19 +99,19 @@ export function encodeEntry (fields: EntryFields, identity?: Identity): Uint8Arr
   for (const link of fields.links) bytes(34, link)
   if (fields.clock !== 0) number(40, fields.clock)
   if (fields.timestamp !== 0) number(48, fields.timestamp)
-  if (nameLength > 0) {
+  if (name.length > 0) {
+    const nameLength = Buffer.byteLength(name)
     out[at++] = 58
     at = writeVarint(out, at, nameLength)
     at += out.write(name, at, 'utf8')
   }
   if (fields.payload.byteLength > 0) bytes(66, fields.payload)
-  // a plain Uint8Array over the buffer: what callers get is what decode gives
-  const view = new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
-  if (identity == null) return view
-  out[size] = SIGNATURE_TAG
-  out[size + 1] = SIGNATURE_LENGTH
-  out.set(identity.sign(view.subarray(0, size)), size + 2)
-  return view
+  if (identity == null) return at
+  const signature = identity.sign(out.subarray(start, at))
+  out[at] = SIGNATURE_TAG
+  out[at + 1] = SIGNATURE_LENGTH
+  out.set(signature, at + 2)
+  return at + 2 + SIGNATURE_LENGTH
 }
 
 function bytesField (length: number): number {

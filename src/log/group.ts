@@ -1,6 +1,6 @@
 // A group of local appends: who waits for each, and the entries the group
 // becomes (commit.ts queues the appends and commits the group).
-import { encodeEntry, entryId, toHex, EMPTY, MAX_LINKS, type DecodedEntry, type Entry } from './entry.js'
+import { entrySize, writeEntry, writeId, toHex, Decoded, EMPTY, ID_LENGTH, MAX_LINKS, type DecodedEntry, type Entry } from './entry.js'
 import type { Identity } from './identity.js'
 import type { LogState } from './state.js'
 import type { LogEntry, Sub } from './types.js'
@@ -28,6 +28,10 @@ export function settle (w: Waiter, entry: LogEntry): void {
 /**
  * The entries of a group of local appends, chained on this node's last one.
  * Only the last is signed: its hash chain covers the rest.
+ *
+ * The group is written in one buffer, each entry's id and then its bytes:
+ * the id, the bytes, and the value of the entry's feed record (id || bytes,
+ * see LogState.prepare) are views of it, not a buffer each.
  */
 export function buildGroup (state: LogState<Sub>, identity: Identity, group: PendingAppend[]): DecodedEntry[] {
   const author = identity.publicKey
@@ -44,14 +48,34 @@ export function buildGroup (state: LogState<Sub>, identity: Identity, group: Pen
   const timestamp = Date.now()
   const out: DecodedEntry[] = []
   const last = group.length - 1
+  const entries: Entry[] = []
+  let size = 0
+  let lastName = ''
+  let lastNameLength = 0
   for (let i = 0; i <= last; i++) {
     const item = group[i]
-    const entry: Entry = { author, seq: ++seq, prev, links, clock: ++clock, timestamp, name: item.name, payload: item.payload, signature: EMPTY }
-    const bytes = encodeEntry(entry, i === last ? identity : undefined)
-    const id = entryId(bytes)
-    out.push({ id, bytes, entry })
-    prev = id
+    if (item.name !== lastName) {
+      lastName = item.name
+      lastNameLength = Buffer.byteLength(lastName)
+    }
+    const entry: Entry = { author, seq: ++seq, prev: EMPTY, links, clock: ++clock, timestamp, name: item.name, payload: item.payload, signature: EMPTY }
+    // prev is an id, set below: its size is the id's
+    size += ID_LENGTH + entrySize(entry, lastNameLength, i === last) + (i === 0 && prev.byteLength === 0 ? 0 : 2 + ID_LENGTH)
+    entries.push(entry)
     links = []
+  }
+  const buffer = Buffer.allocUnsafe(size)
+  let at = 0
+  for (let i = 0; i <= last; i++) {
+    const entry = entries[i]
+    entry.prev = prev
+    const end = writeEntry(entry, buffer, at + ID_LENGTH, i === last ? identity : undefined)
+    const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset + at + ID_LENGTH, end - at - ID_LENGTH)
+    writeId(bytes, buffer, at)
+    const id = new Uint8Array(buffer.buffer, buffer.byteOffset + at, ID_LENGTH)
+    out.push(new Decoded(id, bytes, entry))
+    prev = id
+    at = end
   }
   return out
 }

@@ -32,6 +32,8 @@ export function readSeq (b: Uint8Array): number {
  * entry.
  */
 export function feedValue (id: Uint8Array, bytes: Uint8Array): Buffer {
+  // a local entry's bytes follow its id in its group's buffer (group.ts)
+  if (bytes.buffer === id.buffer && bytes.byteOffset === id.byteOffset + id.byteLength) return Buffer.from(id.buffer, id.byteOffset, id.byteLength + bytes.byteLength)
   const out = Buffer.allocUnsafe(id.byteLength + bytes.byteLength)
   out.set(id, 0)
   out.set(bytes, id.byteLength)

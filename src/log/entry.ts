@@ -83,35 +83,39 @@ export function entrySize (fields: EntryFields, nameLength: number, signed: bool
 export function writeEntry (fields: EntryFields, out: Buffer, at: number, identity?: Identity): number {
   const start = at
   const name = fields.name ?? ''
-  const bytes = (tag: number, value: Uint8Array): void => {
-    out[at++] = tag
-    at = writeVarint(out, at, value.byteLength)
-    out.set(value, at)
-    at += value.byteLength
-  }
-  const number = (tag: number, value: number): void => {
-    out[at++] = tag
-    at = writeVarint(out, at, value)
-  }
-  if (fields.author.byteLength > 0) bytes(10, fields.author)
-  if (fields.seq !== 0) number(16, fields.seq)
-  if (fields.prev.byteLength > 0) bytes(26, fields.prev)
-  for (const link of fields.links) bytes(34, link)
-  if (fields.clock !== 0) number(40, fields.clock)
-  if (fields.timestamp !== 0) number(48, fields.timestamp)
+  if (fields.author.byteLength > 0) at = writeBytes(out, at, 10, fields.author)
+  if (fields.seq !== 0) at = writeNumber(out, at, 16, fields.seq)
+  if (fields.prev.byteLength > 0) at = writeBytes(out, at, 26, fields.prev)
+  for (const link of fields.links) at = writeBytes(out, at, 34, link)
+  if (fields.clock !== 0) at = writeNumber(out, at, 40, fields.clock)
+  if (fields.timestamp !== 0) at = writeNumber(out, at, 48, fields.timestamp)
   if (name.length > 0) {
     const nameLength = Buffer.byteLength(name)
     out[at++] = 58
     at = writeVarint(out, at, nameLength)
     at += out.write(name, at, 'utf8')
   }
-  if (fields.payload.byteLength > 0) bytes(66, fields.payload)
+  if (fields.payload.byteLength > 0) at = writeBytes(out, at, 66, fields.payload)
   if (identity == null) return at
   const signature = identity.sign(out.subarray(start, at))
   out[at] = SIGNATURE_TAG
   out[at + 1] = SIGNATURE_LENGTH
   out.set(signature, at + 2)
   return at + 2 + SIGNATURE_LENGTH
+}
+
+// A length-delimited field at `at`; returns where it ends. (Functions of
+// their own, not closures made per entry.)
+function writeBytes (out: Buffer, at: number, tag: number, value: Uint8Array): number {
+  out[at++] = tag
+  at = writeVarint(out, at, value.byteLength)
+  out.set(value, at)
+  return at + value.byteLength
+}
+
+function writeNumber (out: Buffer, at: number, tag: number, value: number): number {
+  out[at++] = tag
+  return writeVarint(out, at, value)
 }
 
 function bytesField (length: number): number {

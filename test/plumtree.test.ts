@@ -386,17 +386,30 @@ test('LazyRepair: an author announced as broken here waits `soon` (when shorter 
 
 test('RttEstimator: RFC 6298\'s smoothed round trip and deviation; the timeout is the mean and four deviations', () => {
   const e = new RttEstimator()
-  assert.is(e.timeout, undefined)
-  e.sample(100)
+  assert.is(e.timeout(0), undefined)
+  e.sample(100, 0)
   assert.is(e.srtt, 100)
-  assert.is(e.timeout, 300, 'first sample: deviation half of it')
-  e.sample(100)
-  assert.is(e.timeout, 100 + 4 * 37.5)
-  e.sample(-1)
-  e.sample(NaN)
+  assert.is(e.timeout(0), 300, 'first sample: deviation half of it')
+  e.sample(100, 1)
+  assert.is(e.timeout(1), 100 + 4 * 37.5)
+  e.sample(-1, 2)
+  e.sample(NaN, 2)
   assert.is(e.srtt, 100, 'no time travel')
-  for (let i = 0; i < 100; i++) e.sample(10)
-  assert.ok(Math.abs(e.srtt! - 10) < 0.01 && e.timeout! < 11, `follows the link: ${e.timeout!}`)
+  for (let i = 0; i < 100; i++) e.sample(10, 2 + i)
+  assert.ok(Math.abs(e.srtt! - 10) < 0.01 && e.timeout(101)! < 11, `follows the link: ${e.timeout(101)!}`)
+})
+
+test('RttEstimator: an estimate holds for LAG_MEMORY after its last sample, then the least round trip seen counts, as a first sample; the next sample starts it anew', () => {
+  const e = new RttEstimator()
+  assert.is(e.memory, LAG_MEMORY)
+  e.sample(8, 0)
+  for (let i = 1; i < 20; i++) e.sample(3000 + (i % 2) * 2000, i * 100)
+  const loaded = e.timeout(1900)!
+  assert.ok(loaded > 4000, `a loaded link: ${loaded} ms`)
+  assert.is(e.timeout(1900 + LAG_MEMORY), loaded, 'still within the memory')
+  assert.is(e.timeout(1900 + LAG_MEMORY + 1), 3 * 8, 'too old: the least sample, as a first one')
+  e.sample(20, 1900 + LAG_MEMORY + 1)
+  assert.is(e.timeout(1900 + LAG_MEMORY + 1), 20 + 4 * 10, 'the first sample after: the burst is forgotten')
 })
 
 test('rtoOf: the longest timeout of the links that push the author; 0 when none does; the longest of all when one that pushes has none yet', () => {
@@ -413,15 +426,17 @@ test('a session measures the round trip of its Entries frames to their Acks on t
   const b = await pair.node()
   const [ab, ba] = pair.connect(a, b)
   await pair.settle()
-  assert.is(ab.core.rto, undefined, 'nothing sent yet')
+  assert.is(ab.core.rto(pair.now), undefined, 'nothing sent yet')
   ba.wire.held = true
   await a.emit(1)
   await pair.settle()
   await pair.advance(30)
   ba.wire.held = false
   await pair.settle()
-  assert.is(ab.core.rto, 30 + 4 * 15, 'one sample of 30 ms')
-  assert.is(ba.core.rto, undefined, 'b sent nothing')
+  assert.is(ab.core.rto(pair.now), 30 + 4 * 15, 'one sample of 30 ms')
+  assert.is(ba.core.rto(pair.now), undefined, 'b sent nothing')
+  await pair.advance(LAG_MEMORY + 1)
+  assert.is(ab.core.rto(pair.now), 3 * 30, 'none lately: the least, as a first sample')
 })
 
 test('WindowedMax: the largest sample of the window (in slots of an eighth of it), and none older', () => {

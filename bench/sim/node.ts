@@ -637,7 +637,8 @@ export class SimNode {
 
   // SyncService.#rto: how long a copy of `author` on its way here may take.
   #rto (author: string): number | undefined {
-    return rtoOf([...this.sessions.values()].flatMap(s => s.state === 'open' ? [{ rto: s.sender.rtt.timeout, pushes: !s.prunes.has(author) }] : []))
+    const now = this.#world.clock.now
+    return rtoOf([...this.sessions.values()].flatMap(s => s.state === 'open' ? [{ rto: s.sender.rtt.timeout(now), pushes: !s.prunes.has(author) }] : []))
   }
 
   // The optimize change: the announcer on `s` had `author`'s `seq` at least

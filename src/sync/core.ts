@@ -172,9 +172,9 @@ export class SessionCore {
     return this.#receiver.unacked
   }
 
-  /** A timeout for a round trip on this link (ms; see RttEstimator), or undefined before an Entries frame was acknowledged. */
-  get rto (): number | undefined {
-    return this.#sender.rtt.timeout
+  /** A timeout for a round trip on this link at `now` (ms; see RttEstimator), or undefined without an Entries frame acknowledged in the last LAG_MEMORY. */
+  rto (now: number): number | undefined {
+    return this.#sender.rtt.timeout(now)
   }
 
   /** Whether this side asked the remote not to push `author` (hex). */

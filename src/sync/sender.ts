@@ -146,7 +146,7 @@ export class Sender {
     const now = this.#out.now?.()
     if (now !== undefined) {
       const sent = this.#sentAt.splice(0, batches)
-      if (sent.length > 0) this.rtt.sample(now - sent[sent.length - 1])
+      if (sent.length > 0) this.rtt.sample(now - sent[sent.length - 1], now)
     }
     if (this.#probe != null && this.#framesAcked >= this.#probe.frame) this.#probed(this.#probe.authors)
     this.#pump()

@@ -316,7 +316,7 @@ export class SyncService implements Startable {
       if (mine >= seq || !accepts(author)) continue
       // where no first deliverer pushes the author any more, nothing is on
       // its way but what is already in flight: a round trip's timeout
-      this.#repair.announced(peer, author, seq, mine, now, delivers(author) ? undefined : this.#rto(author))
+      this.#repair.announced(peer, author, seq, mine, now, delivers(author) ? undefined : this.#rto(author, now))
     }
     this.#armRepair()
   }
@@ -324,10 +324,11 @@ export class SyncService implements Startable {
   // How long a copy of `author` already on its way here may take: the
   // longest round-trip timeout (ms) of the running sessions that push it
   // here; 0 when none does (nothing can come but by a graft). A session
-  // that pushes it and has no estimate yet makes it the longest of all
-  // sessions, or undefined (the usual wait) when none has one.
-  #rto (author: string): number | undefined {
-    return rtoOf([...this.#sessions.values()].flatMap(({ session }) => session.closed ? [] : [{ rto: session.rto, pushes: !session.pruned(author) }]))
+  // that pushes it and has no estimate (none yet, or none lately) makes it
+  // the longest of all sessions, or undefined (the usual wait) when none
+  // has one.
+  #rto (author: string, now: number): number | undefined {
+    return rtoOf([...this.#sessions.values()].flatMap(({ session }) => session.closed ? [] : [{ rto: session.rto(now), pushes: !session.pruned(author) }]))
   }
 
   // Keeps a timer at LazyRepair's next due time.

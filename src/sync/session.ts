@@ -119,9 +119,9 @@ export class Session {
     return this.#core.backlog
   }
 
-  /** A timeout for a round trip on this link (ms), or undefined before an Entries frame was acknowledged. */
-  get rto (): number | undefined {
-    return this.#core.rto
+  /** A timeout for a round trip on this link at `now` (ms), or undefined without an Entries frame acknowledged lately (see RttEstimator). */
+  rto (now: number): number | undefined {
+    return this.#core.rto(now)
   }
 
   /** Whether this side asked the remote not to push `author` (hex). */

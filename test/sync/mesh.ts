@@ -93,7 +93,8 @@ export class MeshNode {
 
   /** SyncService's: how long a copy of `author` on its way here may take. */
   rto (author: string): number | undefined {
-    return rtoOf([...this.links.values()].flatMap(s => s.core.ended ? [] : [{ rto: s.core.rto, pushes: !s.core.pruned(author) }]))
+    const now = this.#mesh.now
+    return rtoOf([...this.links.values()].flatMap(s => s.core.ended ? [] : [{ rto: s.core.rto(now), pushes: !s.core.pruned(author) }]))
   }
 
   /** SyncService's test: the session with `peer` runs and this side has not pruned `author` on it. */

@@ -172,7 +172,7 @@ export class SessionCore {
     return this.#receiver.unacked
   }
 
-  /** A timeout for a round trip on this link at `now` (ms; see RttEstimator), or undefined without an Entries frame acknowledged in the last LAG_MEMORY. */
+  /** A timeout for a round trip on this link at `now` (ms; see RttEstimator), or undefined before an Entries frame was acknowledged. */
   rto (now: number): number | undefined {
     return this.#sender.rtt.timeout(now)
   }

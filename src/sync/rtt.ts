@@ -2,8 +2,8 @@
 // mean and mean deviation of the samples, and from them a timeout that an
 // answer on the way rarely exceeds. Here a sample is the time from an
 // Entries frame sent to its Ack, which includes the peer's checks and store:
-// the time a hop of the tree takes, as the peer is loaded now; so only
-// recent samples count.
+// the time a hop of the tree takes, as the peer is loaded now: so the
+// estimate holds for a while after its last sample, not for ever.
 
 import { LAG_MEMORY } from './constants.js'
 

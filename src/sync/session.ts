@@ -119,7 +119,7 @@ export class Session {
     return this.#core.backlog
   }
 
-  /** A timeout for a round trip on this link at `now` (ms), or undefined without an Entries frame acknowledged lately (see RttEstimator). */
+  /** A timeout for a round trip on this link at `now` (ms; see RttEstimator), or undefined before an Entries frame was acknowledged. */
   rto (now: number): number | undefined {
     return this.#core.rto(now)
   }

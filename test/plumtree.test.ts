@@ -399,7 +399,7 @@ test('RttEstimator: RFC 6298\'s smoothed round trip and deviation; the timeout i
   assert.ok(Math.abs(e.srtt! - 10) < 0.01 && e.timeout(101)! < 11, `follows the link: ${e.timeout(101)!}`)
 })
 
-test('RttEstimator: an estimate holds for LAG_MEMORY after its last sample, then the least round trip seen counts, as a first sample; the next sample starts it anew', () => {
+test('RttEstimator: at most three times the last sample; an estimate holds for LAG_MEMORY after its last sample, then the least round trip seen counts, as a first sample; the next sample starts it anew', () => {
   const e = new RttEstimator()
   assert.is(e.memory, LAG_MEMORY)
   e.sample(8, 0)
@@ -407,6 +407,10 @@ test('RttEstimator: an estimate holds for LAG_MEMORY after its last sample, then
   const loaded = e.timeout(1900)!
   assert.ok(loaded > 4000, `a loaded link: ${loaded} ms`)
   assert.is(e.timeout(1900 + LAG_MEMORY), loaded, 'still within the memory')
+  const quick = new RttEstimator()
+  for (let i = 0; i < 20; i++) quick.sample(3000 + (i % 2) * 2000, i * 100)
+  quick.sample(20, 2000)
+  assert.is(quick.timeout(2000), 3 * 20, 'a quick last sample after a loaded stretch: three times it, not what the smoothing still holds')
   assert.is(e.timeout(1900 + LAG_MEMORY + 1), 3 * 8, 'too old: the least sample, as a first one')
   e.sample(20, 1900 + LAG_MEMORY + 1)
   assert.is(e.timeout(1900 + LAG_MEMORY + 1), 20 + 4 * 10, 'the first sample after: the burst is forgotten')

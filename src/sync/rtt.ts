@@ -29,6 +29,8 @@ export class RttEstimator {
   #at = -Infinity
   /** the least sample */
   #least = Infinity
+  /** the last sample */
+  #last = 0
 
   constructor (readonly memory = LAG_MEMORY) {}
 
@@ -43,6 +45,7 @@ export class RttEstimator {
       this.#srtt = (1 - ALPHA) * this.#srtt + ALPHA * ms
     }
     this.#at = now
+    this.#last = ms
     if (ms < this.#least) this.#least = ms
   }
 
@@ -52,13 +55,15 @@ export class RttEstimator {
   }
 
   /**
-   * The smoothed round trip and four mean deviations (ms) at `now`, or,
-   * `memory` ms after the last sample, three times the least one (a first
-   * sample's timeout); undefined before a sample.
+   * The smoothed round trip and four mean deviations (ms) at `now`, or
+   * three times the last sample (a first sample's timeout) if that is less:
+   * on a link with few samples the smoothing forgets a burst's round trips
+   * only after many more. `memory` ms after the last sample, three times the
+   * least one. Undefined before a sample.
    */
   timeout (now: number): number | undefined {
     if (this.#srtt === undefined) return undefined
-    return this.#fresh(now) ? this.#srtt + K * this.#rttvar : 3 * this.#least
+    return this.#fresh(now) ? Math.min(this.#srtt + K * this.#rttvar, 3 * this.#last) : 3 * this.#least
   }
 
   #fresh (now: number): boolean {

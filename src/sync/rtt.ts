@@ -1,4 +1,4 @@
-// A link's round-trip time, as TCP estimates it (RFC 6298 §2): a smoothed
+// A link's round-trip time, much as TCP estimates it (RFC 6298 §2): a smoothed
 // mean and mean deviation of the samples, and from them a timeout that an
 // answer on the way rarely exceeds. Here a sample is the time from an
 // Entries frame sent to its Ack, which includes the peer's checks and store:
@@ -12,6 +12,8 @@ const ALPHA = 1 / 8
 const BETA = 1 / 4
 /** The timeout is the mean and this many deviations. */
 const K = 4
+/** A first sample's timeout, in samples: the sample, and K deviations of half of it (3). */
+const FIRST = 1 + K / 2
 
 /**
  * The estimate holds for `memory` ms after its last sample (LAG_MEMORY, as
@@ -63,7 +65,7 @@ export class RttEstimator {
    */
   timeout (now: number): number | undefined {
     if (this.#srtt === undefined) return undefined
-    return this.#fresh(now) ? Math.min(this.#srtt + K * this.#rttvar, 3 * this.#last) : 3 * this.#least
+    return this.#fresh(now) ? Math.min(this.#srtt + K * this.#rttvar, FIRST * this.#last) : FIRST * this.#least
   }
 
   #fresh (now: number): boolean {

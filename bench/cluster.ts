@@ -401,12 +401,12 @@ async function oneEvent (nodes: NodeProcess[], writers: number[], random: () => 
   }
 }
 
-/** How much a sync counter of all nodes grew from `before` to `after`. */
 /** How much `pick` of all nodes grew from `before` to `after`. */
 function growth (before: Stats[], after: Stats[], pick: (s: Stats) => number): number {
   return sum(after.map(pick)) - sum(before.map(pick))
 }
 
+/** How much a sync counter of all nodes grew from `before` to `after`. */
 function syncGrowth (before: Stats[], after: Stats[], key: string): number {
   return growth(before, after, s => s.sync?.[key] ?? 0)
 }

@@ -55,10 +55,11 @@ export type EntryFields = Omit<Entry, 'signature'> & { signature?: Uint8Array<Ar
  * equal), written in one buffer with no intermediate objects.
  */
 export function encodeEntry (fields: EntryFields, identity?: Identity): Uint8Array {
+  const nameLength = Buffer.byteLength(fields.name ?? '')
   // from Node's shared pool: a new ArrayBuffer per entry costs more than the rest
-  const out = Buffer.allocUnsafe(entrySize(fields, Buffer.byteLength(fields.name ?? ''), identity != null))
+  const out = Buffer.allocUnsafe(entrySize(fields, nameLength, identity != null))
   // a plain Uint8Array over the buffer: what callers get is what decode gives
-  return new Uint8Array(out.buffer, out.byteOffset, writeEntry(fields, out, 0, identity))
+  return new Uint8Array(out.buffer, out.byteOffset, writeEntry(fields, nameLength, out, 0, identity))
 }
 
 /** The bytes `writeEntry` writes for `fields`, whose name is `nameLength` bytes of UTF-8. */
@@ -77,23 +78,22 @@ export function entrySize (fields: EntryFields, nameLength: number, signed: bool
 
 /**
  * Writes the bytes of `encodeEntry` into `out` at `at` (room for them is the
- * caller's: `entrySize`) and returns where they end. Every local event is
- * encoded here, a group of them into one buffer (group.ts).
+ * caller's: `entrySize`, with the same `nameLength`) and returns where they
+ * end. Every local event is encoded here, a group of them into one buffer
+ * (group.ts).
  */
-export function writeEntry (fields: EntryFields, out: Buffer, at: number, identity?: Identity): number {
+export function writeEntry (fields: EntryFields, nameLength: number, out: Buffer, at: number, identity?: Identity): number {
   const start = at
-  const name = fields.name ?? ''
   if (fields.author.byteLength > 0) at = writeBytes(out, at, 10, fields.author)
   if (fields.seq !== 0) at = writeNumber(out, at, 16, fields.seq)
   if (fields.prev.byteLength > 0) at = writeBytes(out, at, 26, fields.prev)
   for (const link of fields.links) at = writeBytes(out, at, 34, link)
   if (fields.clock !== 0) at = writeNumber(out, at, 40, fields.clock)
   if (fields.timestamp !== 0) at = writeNumber(out, at, 48, fields.timestamp)
-  if (name.length > 0) {
-    const nameLength = Buffer.byteLength(name)
+  if (nameLength > 0) {
     out[at++] = 58
     at = writeVarint(out, at, nameLength)
-    at += out.write(name, at, 'utf8')
+    at += out.write(fields.name, at, 'utf8')
   }
   if (fields.payload.byteLength > 0) at = writeBytes(out, at, 66, fields.payload)
   if (identity == null) return at

@@ -49,6 +49,8 @@ export function buildGroup (state: LogState<Sub>, identity: Identity, group: Pen
   const out: DecodedEntry[] = []
   const last = group.length - 1
   const entries: Entry[] = []
+  /** each entry's name in UTF-8 bytes, for its size and its write */
+  const nameLengths: number[] = []
   let size = 0
   let lastName = ''
   let lastNameLength = 0
@@ -62,6 +64,7 @@ export function buildGroup (state: LogState<Sub>, identity: Identity, group: Pen
     // prev is an id, set below: its size is the id's
     size += ID_LENGTH + entrySize(entry, lastNameLength, i === last) + (i === 0 && prev.byteLength === 0 ? 0 : 2 + ID_LENGTH)
     entries.push(entry)
+    nameLengths.push(lastNameLength)
     links = []
   }
   const buffer = Buffer.allocUnsafe(size)
@@ -69,7 +72,7 @@ export function buildGroup (state: LogState<Sub>, identity: Identity, group: Pen
   for (let i = 0; i <= last; i++) {
     const entry = entries[i]
     entry.prev = prev
-    const end = writeEntry(entry, buffer, at + ID_LENGTH, i === last ? identity : undefined)
+    const end = writeEntry(entry, nameLengths[i], buffer, at + ID_LENGTH, i === last ? identity : undefined)
     const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset + at + ID_LENGTH, end - at - ID_LENGTH)
     writeId(bytes, buffer, at)
     const id = new Uint8Array(buffer.buffer, buffer.byteOffset + at, ID_LENGTH)

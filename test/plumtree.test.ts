@@ -14,7 +14,7 @@ import { Pair } from './sync/pair.js'
 import { Mesh, type MeshNode } from './sync/mesh.js'
 import { hello } from './sync/author.js'
 import { lenField, numField } from './fuzz/corpus.js'
-import { PrunePolicy, orphanGrafts, rtoOf, type LinkView } from '../src/sync/prune.js'
+import { PrunePolicy, orphanGrafts, parentPrunes, rtoOf, type LinkView } from '../src/sync/prune.js'
 import { LazyRepair } from '../src/sync/plumtree.js'
 import { WindowedMax } from '../src/sync/windowed-max.js'
 import { RttEstimator } from '../src/sync/rtt.js'
@@ -581,6 +581,22 @@ test('PrunePolicy: a copy that came first over a link pruned here proves no path
   assert.ok(policy.mayPrune('u', 'ukey', 'self', () => false), 'this node\'s own entries: always')
 })
 
+test('parentPrunes: an author grafted away from a first deliverer that still runs and pushes it is pruned there; not on the link to the author, nor where it is pruned already, nor without a deliverer', () => {
+  const link = (peer: string, remoteKey: string, pruned: string[]): LinkView => ({ peer, remoteKey, pruned: a => pruned.includes(a) })
+  const links = [link('p1', 'k1', []), link('p2', 'k2', ['y']), link('p3', 'z', []), link('p4', 'k4', [])]
+  const first = new Map([['w', 'p1'], ['x', 'p1'], ['y', 'p2'], ['z', 'p3'], ['v', 'gone'], ['u', 'p4']])
+  const grafts = [
+    { peer: 'p2', author: 'w' }, // p1 pushes w: pruned there
+    { peer: 'p4', author: 'x' }, // the same parent, another author
+    { peer: 'p1', author: 'y' }, // p2 pruned y already: its tree was broken here
+    { peer: 'p1', author: 'z' }, // p3 is z itself
+    { peer: 'p1', author: 'v' }, // its deliverer's session is gone
+    { peer: 'p4', author: 'u' }, // grafted on its own first deliverer
+    { peer: 'p1', author: 't' } // none stored yet
+  ]
+  assert.equal([...parentPrunes(grafts, links, a => first.get(a))].map(([p, a]) => [p, [...a]]), [['p1', ['w', 'x']]])
+})
+
 test('mesh: a first burst crosses only the links from the author, but for one probe entry on each other link (the others have it from the author)', async () => {
   const m = newMesh()
   const nodes = await Promise.all(['a', 'b', 'c', 'd'].map(async name => m.node(name)))
@@ -676,8 +692,10 @@ test('orphanGrafts: an author no other link pushes goes to the link to its autho
   const policy = new PrunePolicy('self')
   policy.stored('p1', ['x', 'y'], 1)
   policy.stored('p2', ['z'], 2)
+  assert.is(policy.first('z'), 'p2')
   assert.equal(policy.ended('p1'), ['x', 'y'], 'the authors it delivered first')
   assert.equal(policy.ended('p1'), [])
+  assert.is(policy.first('x'), undefined, 'its session ended')
 })
 
 test('mesh: a node whose Hello names no features never gets IHave, and still gets everything (regrafts, as before)', async () => {

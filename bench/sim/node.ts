@@ -37,7 +37,7 @@
 import { HyParView, type HyParViewInit, type OverlayMessage } from '../../src/overlay/hyparview.js'
 import { Sender } from '../../src/sync/sender.js'
 import { IHAVE_DELAY } from '../../src/sync/constants.js'
-import { PrunePolicy, Prunes, orphanGrafts, readGraft, readPrune, rtoOf } from '../../src/sync/prune.js'
+import { PrunePolicy, Prunes, orphanGrafts, parentPrunes, readGraft, readPrune, rtoOf, type LinkView } from '../../src/sync/prune.js'
 import { LazyRepair, type LazyRepairInit } from '../../src/sync/plumtree.js'
 import { SIGNATURE_LENGTH } from '../../src/log/identity.js'
 import type { Outgoing } from '../../src/sync/actions.js'
@@ -469,8 +469,7 @@ export class SimNode {
     if (this.sessions.get(s.peer) === s) this.sessions.delete(s.peer)
     if (notify) this.#send(s.peer, { type: 'close', stream: s.stream })
     const orphans = this.policy.ended(s.peer)
-    const links = [...this.sessions.values()].filter(o => o.state === 'open').map(o => ({ peer: o.peer, remoteKey: o.remoteKey, pruned: (a: string) => o.prunes.has(a) }))
-    for (const [peer, authors] of orphanGrafts(orphans, links)) this.#graft(this.sessions.get(peer)!, authors)
+    for (const [peer, authors] of orphanGrafts(orphans, this.#links())) this.#graft(this.sessions.get(peer)!, authors)
     this.repair.peerGone(s.peer)
     this.#armRepair()
     if (this.#orphanGraft) for (const [author, peer] of this.parent) if (peer === s.peer) this.#orphaned.add(author)
@@ -686,7 +685,17 @@ export class SimNode {
       const s = this.sessions.get(peer)
       if (s?.state === 'open') this.#graft(s, authors)
     }
+    for (const [parent, authors] of parentPrunes(grafts, this.#links(), author => this.policy.first(author))) {
+      const ps = this.sessions.get(parent)!
+      const prune = ps.prunes.prune(authors, () => true)
+      if (prune != null) this.#send(ps.peer, { type: 'sync', stream: ps.stream, msg: prune })
+    }
     this.#armRepair()
+  }
+
+  // The open sessions, as orphanGrafts and parentPrunes see them.
+  #links (): LinkView[] {
+    return [...this.sessions.values()].filter(o => o.state === 'open').map(o => ({ peer: o.peer, remoteKey: o.remoteKey, pruned: (a: string) => o.prunes.has(a) }))
   }
 
   #graft (s: Session, authors: Set<string>): void {

@@ -327,6 +327,11 @@ export class SessionCore {
     if (this.#phase === 'open') this.#tree.graft(which)
   }
 
+  /** Asks the remote to stop pushing `authors`: this node takes them by another link now. */
+  prune (authors: Iterable<string>): void {
+    if (this.#phase === 'open') this.#tree.prune(authors)
+  }
+
   /** Ends the session from this side. */
   close (): void {
     if (this.#phase !== 'ended') this.#end(undefined, false)

@@ -99,6 +99,11 @@ export class PrunePolicy {
     for (const author of authors) this.#stored.set(author, { peer, at: now })
   }
 
+  /** The peer whose session stored `author`'s entries first lately, while it runs. */
+  first (author: string): string | undefined {
+    return this.#stored.get(author)?.peer
+  }
+
   /**
    * Whether the session with `peer` (whose author key is `remoteKey`) may ask
    * it to stop pushing `author`: `pushes(first)` tells whether the session
@@ -168,6 +173,30 @@ export function orphanGrafts (orphans: string[], links: LinkView[]): Map<string,
     const authors = out.get(link.peer) ?? new Set()
     authors.add(author)
     out.set(link.peer, authors)
+  }
+  return out
+}
+
+/**
+ * The prunes that go with repair grafts (`grafts`, from LazyRepair.tick):
+ * an author grafted on a link other than its first deliverer's (`first`),
+ * while that deliverer still runs and pushes it, was grafted because the
+ * deliverer fell silent. The announcer becomes the author's parent here and
+ * the old one is pruned, so that what it brings late does not come a second
+ * time (Plumtree's tree optimization: the faster lazy link is grafted, the
+ * eager one pruned). It stays a lazy link: its IHave notices can graft it
+ * again. The link to the author itself is never pruned. Peer -> authors.
+ */
+export function parentPrunes (grafts: Iterable<{ peer: string, author: string }>, links: LinkView[], first: (author: string) => string | undefined): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>()
+  for (const { peer, author } of grafts) {
+    const parent = first(author)
+    if (parent == null || parent === peer) continue
+    const link = links.find(l => l.peer === parent)
+    if (link == null || link.pruned(author) || link.remoteKey === author) continue
+    const authors = out.get(parent) ?? new Set()
+    authors.add(author)
+    out.set(parent, authors)
   }
   return out
 }

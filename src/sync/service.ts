@@ -1,6 +1,6 @@
 import { Session } from './session.js'
 import { blocksPeer } from './core.js'
-import { PrunePolicy, orphanGrafts, rtoOf } from './prune.js'
+import { PrunePolicy, orphanGrafts, parentPrunes, rtoOf, type LinkView } from './prune.js'
 import { SyncCounters, type SyncFigures } from './counters.js'
 import { LazyRepair } from './plumtree.js'
 import {
@@ -269,8 +269,7 @@ export class SyncService implements Startable {
         // that no session pushes here any more (the tree is broken here)
         const orphans = this.#pruning.ended(peer)
         for (const other of this.#sessions.values()) if (!other.session.lazy) other.session.graft()
-        const links = [...this.#sessions].filter(([, e]) => e.session.lazy && !e.session.closed).map(([p, e]) => ({ peer: p, remoteKey: e.remoteKey, pruned: (a: string) => e.session.pruned(a) }))
-        for (const [other, authors] of orphanGrafts(orphans, links)) {
+        for (const [other, authors] of orphanGrafts(orphans, this.#lazyLinks())) {
           this.#sessions.get(other)?.session.graft(author => authors.has(author))
         }
         this.#repair.peerGone(peer)
@@ -278,6 +277,11 @@ export class SyncService implements Startable {
         emit({ type: 'peer:session-end', peer: peerId })
       }
     })
+  }
+
+  // The running lazy/1 sessions, as orphanGrafts and parentPrunes see them.
+  #lazyLinks (): LinkView[] {
+    return [...this.#sessions].filter(([, e]) => e.session.lazy && !e.session.closed).map(([peer, e]) => ({ peer, remoteKey: e.remoteKey, pruned: (a: string) => e.session.pruned(a) }))
   }
 
   // Whether the session with a peer runs and pushes `author` here (this
@@ -365,6 +369,9 @@ export class SyncService implements Startable {
       this.#log('grafting %d authors on %s: announced, not delivered in time', authors.size, peer)
       this.#counters.repairGrafts += authors.size
       session.graft(author => authors.has(author))
+    }
+    for (const [parent, authors] of parentPrunes(grafts, this.#lazyLinks(), author => this.#pruning.first(author))) {
+      this.#sessions.get(parent)?.session.prune(authors)
     }
     this.#armRepair()
   }

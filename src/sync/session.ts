@@ -206,6 +206,12 @@ export class Session {
     this.#pump()
   }
 
+  /** Asks the remote to stop pushing `authors`: this node takes them by another link now. */
+  prune (authors: Iterable<string>): void {
+    this.#core.prune(authors)
+    this.#pump()
+  }
+
   // Performs what the core asks, then schedules its checking work and its timer.
   #pump (): void {
     for (let action = this.#core.poll(); action != null; action = this.#core.poll()) this.#perform(action)

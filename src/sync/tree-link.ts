@@ -47,7 +47,16 @@ export class TreeLink {
 
   /** The remote sent entries of these authors again: the Prune the policy allows, unless pruned already. */
   duplicates (authors: Iterable<string>): void {
-    const prune = this.#prunes.prune(authors, this.#init.mayPrune ?? (() => false))
+    this.#prune(authors, this.#init.mayPrune ?? (() => false))
+  }
+
+  /** Asks the remote to stop pushing `authors` (those not pruned yet): this node now takes them by another link. */
+  prune (authors: Iterable<string>): void {
+    this.#prune(authors, () => true)
+  }
+
+  #prune (authors: Iterable<string>, may: (author: string) => boolean): void {
+    const prune = this.#prunes.prune(authors, may)
     if (prune == null) return
     this.#init.counters.prunesSent += prune.prune!.authors.length
     this.#init.send(prune)

@@ -27,8 +27,8 @@ async function build (path: string): Promise<void> {
   await e.close()
 }
 
-/** Every record of the db, in batches: what any read of it costs at least (records/s). */
-async function rawScan (path: string): Promise<{ records: number, perSecond: number }> {
+/** Every record of the db, in batches: what any read of it costs at least (records, and seconds). */
+async function rawScan (path: string): Promise<{ records: number, seconds: number }> {
   const db = new ClassicLevel<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
   await db.open()
   const started = performance.now()
@@ -38,7 +38,7 @@ async function rawScan (path: string): Promise<{ records: number, perSecond: num
   await it.close()
   const ms = performance.now() - started
   await db.close()
-  return { records, perSecond: records / (ms / 1000) }
+  return { records, seconds: ms / 1000 }
 }
 
 const dir = await tempDir()
@@ -54,7 +54,8 @@ try {
   let read = 0
   for (let at = 1; at <= e.log.length; at += READ) read += (await e.log.read(at, READ)).length
   const readMs = performance.now() - started
-  const ceiling = { ceiling: round(raw.perSecond), ceilingName: `classic-level iterating all ${raw.records} records of the db, per second` }
+  // in events: a log of N events whose every record is iterated in that time
+  const ceiling = { ceiling: round(N / raw.seconds), ceilingName: `classic-level iterating every record of the db (${raw.records}, all sublevels): the ${N} events over its time` }
   report({ name: 'log.read', value: round(read / (readMs / 1000)), unit: 'events/s', goal: '>= 200000', ...ceiling, events: read })
   started = performance.now()
   let events = 0

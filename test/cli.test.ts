@@ -10,7 +10,7 @@ import { parseArgs, UsageError, type CliOptions } from '../src/cli/args.js'
 import { toJsonLine, parseJsonLine, formatEvent, LineError } from '../src/cli/format.js'
 import { formatBar, formatCount, importStatus, Progress } from '../src/cli/progress.js'
 import { formatMetrics } from '../src/cli/metrics.js'
-import { FIXTURES, tempDir, until } from './helpers.js'
+import { FIXTURES, flipStoredByte, tempDir, until } from './helpers.js'
 
 // the compiled bin beside this compiled test: dist-*/test -> dist-*/src/cli/bin.js
 const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url))
@@ -352,18 +352,7 @@ test('hypem verify checks a log offline and prints what is wrong', async () => {
   assert.is(ok.code, 0, ok.stderr)
   assert.match(ok.stderr, /^ok: 3 entries by 1 authors, 0 problems/)
   // flip a byte of the second entry in place
-  const { ClassicLevel } = await import('classic-level')
-  const level = new ClassicLevel(db)
-  try {
-    // a feed record: the entry's id, then its bytes
-    const feed = level.sublevel<Buffer, Buffer>('feed-v2', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
-    const key = Buffer.alloc(8); key.writeBigUInt64BE(2n)
-    const record = Buffer.from((await feed.get(key))!)
-    record[record.length - 1] ^= 1
-    await feed.put(key, record)
-  } finally {
-    await level.close()
-  }
+  await flipStoredByte(db, 2)
   const bad = await hypem(['verify', '--db', db])
   assert.is(bad.code, 4)
   assert.match(bad.stdout, /^entry 2 [0-9a-f]+: id does not match the entry bytes$/m)

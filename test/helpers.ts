@@ -6,6 +6,7 @@ import { MemoryLevel } from 'memory-level'
 import { ClassicLevel } from 'classic-level'
 import type { Test } from 'uvu'
 import { Log, type LogInit } from '../src/log/log.js'
+import { readSeq, seqKey, unpackFeed } from '../src/log/keys.js'
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures')
 
@@ -96,5 +97,25 @@ export function logOpener (t: Test, make: () => Promise<{ db: ClassicLevel | Mem
     const handle = { log: await Log.open(lv.db, init), ...lv }
     opened.push(handle)
     return handle
+  }
+}
+
+/**
+ * Flips the last byte of the entry at feed position `seq` where the db at
+ * `path` (closed) stores it: a damaged entry, for verify to find.
+ */
+export async function flipStoredByte (path: string, seq: number): Promise<void> {
+  const level = new ClassicLevel<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  try {
+    const feed = level.sublevel<Buffer, Buffer>('feed-v3', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+    const [[key, value]] = await feed.iterator({ lte: seqKey(seq), reverse: true, limit: 1 }).all()
+    let end = -1
+    unpackFeed(readSeq(key), value, (at, item) => { if (at === seq) end = item.byteOffset - value.byteOffset + item.byteLength })
+    if (end < 0) throw new Error(`no entry at feed position ${seq}`)
+    const record = Buffer.from(value)
+    record[end - 1] ^= 1
+    await feed.put(key, record)
+  } finally {
+    await level.close()
   }
 }

@@ -1,11 +1,12 @@
-// A db written in the layout before version 2 (entries: id -> bytes, feed:
-// position -> id) is converted when the log opens, whole or from where a
-// crash stopped an earlier conversion, and nothing in it changes meaning.
+// A db written in an older layout (version 1: entries: id -> bytes, feed:
+// position -> id; version 2: feed-v2: position -> id and bytes) is converted
+// when the log opens, whole or from where a crash stopped an earlier
+// conversion, and nothing in it changes meaning.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ClassicLevel } from 'classic-level'
 import { Log } from '../src/log/log.js'
-import { readSeq } from '../src/log/keys.js'
+import { packFeed, PACK_ENTRIES, readSeq, seqKey, unpackFeed } from '../src/log/keys.js'
 import { toHex } from '../src/log/entry.js'
 import { Schema } from '../src/schema/index.js'
 import { LEVELS, fixture } from './helpers.js'
@@ -16,28 +17,44 @@ const opts = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
 /** more than one chunk of the conversion (migrate.ts CHUNK) */
 const N = 5000
 
-/** Rewrites the feed positions above `keepNew` of a log's db in the old layout. */
-async function toOldLayout (path: string, keepNew: number): Promise<void> {
+/**
+ * Rewrites the feed positions above `keepNew` of a log's db in an older
+ * layout: version 1 (feed: position -> id, entries: id -> bytes, no id
+ * records) or version 2 (feed-v2: position -> id and bytes).
+ */
+async function toOldLayout (path: string, keepNew: number, version: 1 | 2): Promise<void> {
   const db = new ClassicLevel<Buffer, Buffer>(path, opts)
-  const feed = db.sublevel<Buffer, Buffer>('feed-v2', opts)
+  const feed = db.sublevel<Buffer, Buffer>('feed-v3', opts)
   const ids = db.sublevel<Buffer, Buffer>('ids', opts)
+  const v2 = db.sublevel<Buffer, Buffer>('feed-v2', opts)
   const oldFeed = db.sublevel<Buffer, Buffer>('feed', opts)
   const oldEntries = db.sublevel<Buffer, Buffer>('entries', opts)
-  for await (const [position, value] of feed.iterator()) {
-    if (readSeq(position) <= keepNew) continue
-    const id = value.subarray(0, 34)
-    await db.batch([
-      { type: 'put', sublevel: oldFeed, key: position, value: id },
-      { type: 'put', sublevel: oldEntries, key: id, value: value.subarray(34) },
-      { type: 'del', sublevel: feed, key: position },
-      { type: 'del', sublevel: ids, key: id }
-    ] as never)
+  for await (const [key, value] of feed.iterator()) {
+    const kept: Buffer[] = []
+    const ops: unknown[] = [{ type: 'del', sublevel: feed, key }]
+    unpackFeed(readSeq(key), value, (seq, item) => {
+      if (seq <= keepNew) {
+        kept.push(item)
+        return
+      }
+      const id = item.subarray(0, 34)
+      if (version === 2) {
+        ops.push({ type: 'put', sublevel: v2, key: seqKey(seq), value: item })
+        return
+      }
+      ops.push({ type: 'put', sublevel: oldFeed, key: seqKey(seq), value: id },
+        { type: 'put', sublevel: oldEntries, key: id, value: item.subarray(34) },
+        { type: 'del', sublevel: ids, key: id })
+    })
+    if (kept.length > 0) ops.push({ type: 'put', sublevel: feed, key, value: packFeed(kept) })
+    await db.batch(ops as never)
   }
   await db.close()
 }
 
-for (const [what, keepNew, kept] of [['a whole db', 0, undefined], ['a db a crash left half converted', 2000, undefined], ['a db whose oldest entries retention dropped', 0, 1200]] as const) {
-  test(`the old layout: ${what} is converted at open; reads, heads and verify are as before, and appends go on`, async () => {
+const cases = [['a whole db', 0, undefined], ['a db a crash left half converted', 2020, undefined], ['a db whose oldest entries retention dropped', 0, 1200]] as const
+for (const [version, [what, keepNew, kept]] of [1, 2].flatMap(v => cases.map(c => [v as 1 | 2, c] as const))) {
+  test(`layout version ${version}: ${what} is converted at open; reads, heads and verify are as before, and appends go on`, async () => {
     const lv = await LEVELS['classic-level']()
     try {
       const log = await Log.open(lv.db)
@@ -48,7 +65,7 @@ for (const [what, keepNew, kept] of [['a whole db', 0, undefined], ['a db a cras
       assert.is(before.length, kept ?? N)
       const heads = log.heads().map(toHex)
       await log.close()
-      await toOldLayout(lv.path, keepNew)
+      await toOldLayout(lv.path, keepNew, version)
       const again = await Log.open(new ClassicLevel(lv.path))
       try {
         assert.is(again.length, N)
@@ -70,6 +87,9 @@ for (const [what, keepNew, kept] of [['a whole db', 0, undefined], ['a db a cras
       const db = new ClassicLevel<Buffer, Buffer>(lv.path, opts)
       assert.is((await db.sublevel<Buffer, Buffer>('feed', opts).keys().all()).length, 0, 'no old feed record left')
       assert.is((await db.sublevel<Buffer, Buffer>('entries', opts).keys().all()).length, 0, 'no old entry record left')
+      assert.is((await db.sublevel<Buffer, Buffer>('feed-v2', opts).keys().all()).length, 0, 'no version 2 feed record left')
+      const records = await db.sublevel<Buffer, Buffer>('feed-v3', opts).iterator().all()
+      assert.ok(records.length < (kept ?? N) / 32, `records of up to ${PACK_ENTRIES} entries: ${records.length}`)
       await db.close()
     } finally {
       await lv.cleanup()

@@ -4,7 +4,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { EMPTY, encodeEntry, entryId, readEntry, toHex, type DecodedEntry } from '../src/log/entry.js'
 import { Identity } from '../src/log/identity.js'
-import { AuthorState, nameRunLast, feedBytes, feedId, readIdValue, readSeq } from '../src/log/keys.js'
+import { AuthorState, nameRunLast, feedBytes, feedId, feedRecordEnd, feedRecordFrom, packRecords, PACK_BYTES, PACK_ENTRIES, readIdValue, readSeq, unpackFeed } from '../src/log/keys.js'
+import { StorageError } from '../src/errors.js'
 import type { BatchOp } from '../src/log/level.js'
 import { CHECKPOINT_COMMITS, CHECKPOINT_ENTRIES, LogState, type Prepared } from '../src/log/state.js'
 import type { LogEntry } from '../src/log/types.js'
@@ -52,10 +53,14 @@ class Entries {
       const value = o.value!
       switch (o.sublevel) {
         case 'feed': {
-          const bytes = feedBytes(value, readSeq(o.key))
-          const id = feedId(value)
-          assert.equal(new Uint8Array(bytes), new Uint8Array(this.get(this.name(id)).bytes))
-          return `feed ${readSeq(o.key)} -> ${this.name(id)}`
+          const start = readSeq(o.key)
+          const names: string[] = []
+          unpackFeed(start, value, (seq, item) => {
+            const id = feedId(item)
+            assert.equal(new Uint8Array(feedBytes(item, seq)), new Uint8Array(this.get(this.name(id)).bytes))
+            names.push(this.name(id))
+          })
+          return `feed ${start}${names.length > 1 ? `..${start + names.length - 1}` : ''} -> ${names.join(' ')}`
         }
         case 'ids': {
           const { seq, clock } = readIdValue(value)
@@ -114,7 +119,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'one author\'s chain: each entry and its feed position, no run record yet',
     commits: [['a1', 'a2', 'a3']],
-    ops: ['feed 1 -> a1', 'ids a1 -> 1', 'feed 2 -> a2', 'ids a2 -> 2', 'feed 3 -> a3', 'ids a3 -> 3', 'names Test@1..3'],
+    ops: ['ids a1 -> 1', 'ids a2 -> 2', 'ids a3 -> 3', 'feed 1..3 -> a1 a2 a3', 'names Test@1..3'],
     heads: ['a3'],
     authors: { a: 'seq 3, run from seq 1 at feed 1' },
     clock: 3
@@ -122,7 +127,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'a chain over several commits stays one run',
     commits: [['a1'], ['a2'], ['a3', 'a4']],
-    ops: ['feed 3 -> a3', 'ids a3 -> 3', 'feed 4 -> a4', 'ids a4 -> 4', 'names Test@3..4'],
+    ops: ['ids a3 -> 3', 'ids a4 -> 4', 'feed 3..4 -> a3 a4', 'names Test@3..4'],
     heads: ['a4'],
     authors: { a: 'seq 4, run from seq 1 at feed 1' },
     clock: 4
@@ -130,7 +135,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'two authors with no links: two heads',
     commits: [['a1'], ['b1', 'b2']],
-    ops: ['feed 2 -> b1', 'ids b1 -> 2', 'feed 3 -> b2', 'ids b2 -> 3', 'names Test@2..3'],
+    ops: ['ids b1 -> 2', 'ids b2 -> 3', 'feed 2..3 -> b1 b2', 'names Test@2..3'],
     heads: ['a1', 'b2'],
     authors: { a: 'seq 1, run from seq 1 at feed 1', b: 'seq 2, run from seq 1 at feed 2' },
     clock: 2
@@ -138,7 +143,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'a link merges heads, and the clock passes the linked one',
     commits: [['a1'], ['b1', 'b2', 'b3'], ['a2>b3']],
-    ops: ['feed 5 -> a2', 'ids a2 -> 5', 'runs a@1 -> last 1 at 1', 'names Test@5'],
+    ops: ['ids a2 -> 5', 'runs a@1 -> last 1 at 1', 'feed 5 -> a2', 'names Test@5'],
     heads: ['a2'],
     authors: { a: 'seq 2, run from seq 2 at feed 5', b: 'seq 3, run from seq 1 at feed 2' },
     clock: 4
@@ -146,7 +151,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'an author\'s run ended by another\'s entry is written when the next one starts',
     commits: [['a1', 'b1', 'a2']],
-    ops: ['feed 1 -> a1', 'ids a1 -> 1', 'feed 2 -> b1', 'ids b1 -> 2', 'feed 3 -> a2', 'ids a2 -> 3', 'runs a@1 -> last 1 at 1', 'names Test@1..3'],
+    ops: ['ids a1 -> 1', 'ids b1 -> 2', 'ids a2 -> 3', 'runs a@1 -> last 1 at 1', 'feed 1..3 -> a1 b1 a2', 'names Test@1..3'],
     heads: ['a2', 'b1'],
     authors: { a: 'seq 2, run from seq 2 at feed 3', b: 'seq 1, run from seq 1 at feed 2' },
     clock: 2
@@ -154,7 +159,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'a run ended in an earlier commit is written by the commit that starts the next',
     commits: [['a1', 'a2'], ['b1'], ['a3>b1']],
-    ops: ['feed 4 -> a3', 'ids a3 -> 4', 'runs a@1 -> last 2 at 1', 'names Test@4'],
+    ops: ['ids a3 -> 4', 'runs a@1 -> last 2 at 1', 'feed 4 -> a3', 'names Test@4'],
     heads: ['a3'],
     authors: { a: 'seq 3, run from seq 3 at feed 4', b: 'seq 1, run from seq 1 at feed 3' },
     clock: 3
@@ -162,7 +167,7 @@ const cases: Array<{ name: string, commits: string[][], ops: string[], heads: st
   {
     name: 'entries linking the tip of the same commit leave one head',
     commits: [['a1', 'b1>a1', 'c1>b1']],
-    ops: ['feed 1 -> a1', 'ids a1 -> 1', 'feed 2 -> b1', 'ids b1 -> 2', 'feed 3 -> c1', 'ids c1 -> 3', 'names Test@1..3'],
+    ops: ['ids a1 -> 1', 'ids b1 -> 2', 'ids c1 -> 3', 'feed 1..3 -> a1 b1 c1', 'names Test@1..3'],
     heads: ['c1'],
     authors: { a: 'seq 1, run from seq 1 at feed 1', b: 'seq 1, run from seq 1 at feed 2', c: 'seq 1, run from seq 1 at feed 3' },
     clock: 3
@@ -271,7 +276,7 @@ test('records older than the feed: the first commit after opening is a checkpoin
   assert.equal(heads(opened, names), ['a2'])
   const c = opened.prepare([names.get('b1')])
   assert.is(c.checkpoint, true)
-  assert.equal(names.ops(c.ops), ['feed 3 -> b1', 'ids b1 -> 3', 'names Test@3', 'runs a@1 -> last 2 at 1', 'runs b@1 -> last 1 at 3', 'heads a2 b1', 'meta checkpoint -> 3', 'meta name-index -> 3'])
+  assert.equal(names.ops(c.ops), ['ids b1 -> 3', 'feed 3 -> b1', 'names Test@3', 'runs a@1 -> last 2 at 1', 'runs b@1 -> last 1 at 3', 'heads a2 b1', 'meta checkpoint -> 3', 'meta name-index -> 3'])
 })
 
 const keyOp = (o: string): boolean => o.startsWith('keys ') || o.startsWith('del keys ')
@@ -297,6 +302,23 @@ test('emit keys: a record per key in the commit, and the oldest removed once pas
 
 test('a fresh state has nothing to checkpoint at close', () => {
   assert.is(new LogState<Name>(LEVELS).closingCheckpoint(), undefined)
+})
+
+test('feed records: consecutive positions only, at most PACK_ENTRIES entries, no further item past PACK_BYTES; a record cut short is a damaged db', () => {
+  const item = (n: number, size = 40): Uint8Array => new Uint8Array(size).fill(n % 256)
+  const positions = [...Array.from({ length: 70 }, (_, i) => i + 1), 80, 81, 90]
+  const records = packRecords(positions.map(p => [p, item(p)]))
+  assert.equal(records.map(([key, value]) => [readSeq(key), feedRecordEnd(readSeq(key), value)]), [[1, PACK_ENTRIES], [PACK_ENTRIES + 1, 70], [80, 81], [90, 90]])
+  const seen: number[] = []
+  unpackFeed(80, records[2][1], (seq, it) => { seen.push(seq, it[0]) })
+  assert.equal(seen, [80, 80, 81, 81])
+  assert.is(readSeq(Buffer.from(feedRecordFrom(1, records[0][1], 3)!.subarray(4, 12))), readSeq(Buffer.from(item(3).subarray(0, 8))))
+  assert.is(feedRecordEnd(3, feedRecordFrom(1, records[0][1], 3)!), PACK_ENTRIES)
+  assert.is(feedRecordFrom(1, records[0][1], PACK_ENTRIES + 1), undefined)
+  const big = packRecords([1, 2, 3].map(p => [p, item(p, PACK_BYTES - 10)]))
+  assert.equal(big.map(([key]) => readSeq(key)), [1, 3], 'the second item passes PACK_BYTES: the third starts a record')
+  const cut = records[0][1].subarray(0, records[0][1].byteLength - 1)
+  assert.throws(() => { unpackFeed(1, cut, () => {}) }, (err: Error) => err instanceof StorageError && /cut short/.test(err.message))
 })
 
 test.run()

@@ -27,9 +27,9 @@ export function readSeq (b: Uint8Array): number {
 }
 
 /**
- * A feed record's value: the entry's id (ID_LENGTH bytes), then its bytes.
- * A read of the feed from a position is one ordered scan, with no lookup per
- * entry.
+ * A feed item: the entry's id (ID_LENGTH bytes), then its bytes. A feed
+ * record holds the items of consecutive positions (packFeed): a read of the
+ * feed from a position is one ordered scan, with no lookup per entry.
  */
 export function feedValue (id: Uint8Array, bytes: Uint8Array): Buffer {
   // a local entry's bytes follow its id in its group's buffer (group.ts)
@@ -40,16 +40,108 @@ export function feedValue (id: Uint8Array, bytes: Uint8Array): Buffer {
   return out
 }
 
-// A feed record's parts are plain views of its value, made directly and
+/**
+ * Most entries of one feed record (layout version 3): a record holds the
+ * entries of consecutive feed positions, keyed by the first, so that the
+ * record of position p starts at most this many positions before it.
+ */
+export const PACK_ENTRIES = 64
+/** A record takes no further entry once it holds this many bytes. */
+export const PACK_BYTES = 64 * 1024
+
+/**
+ * A feed record's value (version 3): for each entry, in feed order, the
+ * length of its item (u32) and the item, `feedValue(id, bytes)`.
+ */
+export function packFeed (items: Uint8Array[]): Buffer {
+  let size = 0
+  for (const item of items) size += 4 + item.byteLength
+  const out = Buffer.allocUnsafe(size)
+  let at = 0
+  for (const item of items) {
+    out.writeUInt32BE(item.byteLength, at)
+    out.set(item, at + 4)
+    at += 4 + item.byteLength
+  }
+  return out
+}
+
+/**
+ * The feed records (key, value) of `items` ([position, item], positions
+ * ascending): a record holds consecutive positions, at most PACK_ENTRIES
+ * of them, and takes no further item once it has PACK_BYTES.
+ */
+export function packRecords (items: Array<[number, Uint8Array]>): Array<[Buffer, Buffer]> {
+  const out: Array<[Buffer, Buffer]> = []
+  let pack: Uint8Array[] = []
+  let start = 0
+  let bytes = 0
+  for (const [seq, item] of items) {
+    if (pack.length > 0 && (seq !== start + pack.length || pack.length === PACK_ENTRIES || bytes >= PACK_BYTES)) {
+      out.push([seqKey(start), packFeed(pack)])
+      pack = []
+      bytes = 0
+    }
+    if (pack.length === 0) start = seq
+    pack.push(item)
+    bytes += item.byteLength
+  }
+  if (pack.length > 0) out.push([seqKey(start), packFeed(pack)])
+  return out
+}
+
+/**
+ * Calls `each` with the position and item (a view of `value`, as
+ * feedValue makes it) of each entry of the feed record at `start`, in
+ * order, until it returns false. A record that does not split into whole
+ * items is a damaged db.
+ */
+export function unpackFeed (start: number, value: Buffer, each: (seq: number, item: Buffer) => boolean | void): void {
+  let at = 0
+  let seq = start
+  while (at < value.byteLength) {
+    const length = at + 4 <= value.byteLength ? value.readUInt32BE(at) : -1
+    if (length < 0 || at + 4 + length > value.byteLength) throw new StorageError(`the feed record at position ${start} is cut short: the db is damaged`)
+    if (each(seq, value.subarray(at + 4, at + 4 + length)) === false) return
+    at += 4 + length
+    seq++
+  }
+}
+
+/** The last position of the feed record at `start`. */
+export function feedRecordEnd (start: number, value: Buffer): number {
+  let end = start - 1
+  unpackFeed(start, value, seq => { end = seq })
+  return end
+}
+
+/**
+ * The value of the feed record at `start` without its entries before
+ * position `from` (a view), or undefined if it holds none from there.
+ */
+export function feedRecordFrom (start: number, value: Buffer, from: number): Buffer | undefined {
+  let offset: number | undefined
+  let at = 0
+  unpackFeed(start, value, (seq, item) => {
+    if (seq >= from) {
+      offset = at
+      return false
+    }
+    at += 4 + item.byteLength
+  })
+  return offset === undefined ? undefined : value.subarray(offset)
+}
+
+// A feed item's parts are plain views of it, made directly and
 // with no object around them: a read of the feed takes them per entry.
 
-/** The entry bytes in the feed record's value at position `seq`; a value too short for them is a damaged db. */
+/** The entry bytes in the feed item at position `seq`; an item too short for them is a damaged db. */
 export function feedBytes (value: Buffer, seq: number): Uint8Array<ArrayBuffer> {
   if (value.byteLength <= ID_LENGTH) throw new StorageError(`feed position ${seq} is too short to hold an entry: the db is damaged`)
   return new Uint8Array(value.buffer as ArrayBuffer, value.byteOffset + ID_LENGTH, value.byteLength - ID_LENGTH)
 }
 
-/** The entry id in a feed record's value (one that `feedBytes` took). */
+/** The entry id in a feed item (one that `feedBytes` took). */
 export function feedId (value: Buffer): Uint8Array<ArrayBuffer> {
   return new Uint8Array(value.buffer as ArrayBuffer, value.byteOffset, ID_LENGTH)
 }

@@ -36,9 +36,9 @@ export function binarySublevel (db: AnyLevel, name: string): Sub {
 export function sublevels (db: AnyLevel): Sublevels {
   const sub = (name: string): Sub => binarySublevel(db, name)
   return {
-    // 'feed' and 'entries' are the layout before version 2 (migrate.ts)
+    // 'feed' and 'entries' are the layout before version 2, 'feed-v2' before version 3 (migrate.ts)
     ids: sub('ids'),
-    feed: sub('feed-v2'),
+    feed: sub('feed-v3'),
     heads: sub('heads'),
     runs: sub('runs'),
     cursors: sub('cursors'),

@@ -7,7 +7,7 @@ import type { AbstractSublevel } from 'abstract-level'
 import { StorageError } from '../errors.js'
 import { ID_LENGTH, toHex } from './entry.js'
 import { Identity } from './identity.js'
-import { AuthorState, decodeRun, forNameRuns, nameKey, namePrefix, nameRunValue, readIdValue, readSeq, runKey, type Run } from './keys.js'
+import { AuthorState, decodeRun, feedRecordEnd, forNameRuns, nameKey, namePrefix, nameRunValue, readIdValue, readSeq, runKey, type Run } from './keys.js'
 import type { Boundary } from './floors.js'
 import { CHECKPOINT_KEY, HEADS_KEY, INDEX_KEY, INDEX_VERSION, indexMark, op, type BatchOp, type LevelOps } from './level.js'
 import { readAt, readFeed } from './reads.js'
@@ -33,7 +33,7 @@ const INDEX_CHUNK = 4096
 export async function loadState (levels: Sublevels, boundary: Boundary, keyWindow = KEY_WINDOW): Promise<LogState<Sub>> {
   // a log whose every entry was dropped still has its length
   let length = boundary.position
-  for await (const key of levels.feed.keys({ reverse: true, limit: 1 })) length = Math.max(length, readSeq(key))
+  for await (const [key, value] of levels.feed.iterator({ reverse: true, limit: 1 })) length = Math.max(length, feedRecordEnd(readSeq(key), value))
   const authors = new Map<string, AuthorState>()
   // each author's newest run, by a skip scan from the last author down
   let below: Buffer | undefined

@@ -9,7 +9,7 @@ import { readFiltered, type Filtered } from './filter.js'
 import { indexNames, loadIdentity, loadState } from './load.js'
 import { migrateLayout } from './migrate.js'
 import { missing } from './missing.js'
-import { readBytes, readFeed } from './reads.js'
+import { feedItems, readBytes, readFeed } from './reads.js'
 import { KEY_WINDOW, type LogState } from './state.js'
 import type { AnyLevel, CommitListener, Db, LogEntry, LogInit, Missing, ReadFilter, Sub, Sublevels, VerifyReport } from './types.js'
 import { expected, verify } from './verify.js'
@@ -267,7 +267,7 @@ export class Log {
     const [record] = await this.#idRecords([id])
     if (record == null) return undefined
     const { seq } = readIdValue(record)
-    const value = await this.#levels.feed.get(seqKey(seq))
+    const [value] = await feedItems(this.#levels, [seq])
     if (value != null) return new Uint8Array(feedBytes(value, seq))
     // retention dropped it meanwhile
     if (seq <= this.#boundary.position) return undefined

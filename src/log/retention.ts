@@ -8,9 +8,9 @@ import { logger } from '@libp2p/logger'
 import { HyperEmitterError } from '../errors.js'
 import { toHex } from './entry.js'
 import { Boundary, CutEntry, type Floor } from './floors.js'
-import { decodeRun, nameKey, namePrefix, nameRunLast, nameRunValue, readSeq, runKey, seqKey, writeSeq, RUN_VALUE_LENGTH } from './keys.js'
+import { decodeRun, nameKey, namePrefix, nameRunLast, nameRunValue, readSeq, runKey, writeSeq, RUN_VALUE_LENGTH } from './keys.js'
 import { op, type BatchOp } from './level.js'
-import { readFeed } from './reads.js'
+import { feedDropOps, readFeed } from './reads.js'
 import type { CommitPipeline } from './commit.js'
 import type { LogState } from './state.js'
 import type { LogEntry, Sub, Sublevels } from './types.js'
@@ -192,8 +192,8 @@ export class Compactor {
     const ops: BatchOp[] = []
     // each author's last dropped entry: its floor is the next seq
     const last = new Map<string, LogEntry>()
+    for (const [type, key, value] of await feedDropOps(levels, from, floor)) ops.push(op(type, levels.feed, key, value))
     for (const e of drop) {
-      ops.push(op('del', levels.feed, seqKey(e.seq), undefined))
       ops.push(op('del', levels.ids, Buffer.from(e.id), undefined))
       last.set(toHex(e.entry.author), e)
     }

@@ -2,7 +2,7 @@
 // state, for tools and tests: it reads everything.
 import { ID_LENGTH, authorHex, decodeEntry, entryId, equalBytes, toHex, type DecodedEntry } from './entry.js'
 import { Boundary } from './floors.js'
-import { feedBytes, feedId, readIdValue, readSeq, seqKey } from './keys.js'
+import { feedBytes, feedId, readIdValue, readSeq, seqKey, unpackFeed } from './keys.js'
 import type { LogState } from './state.js'
 import type { Sub, Sublevels, VerifyProblem, VerifyReport } from './types.js'
 
@@ -141,12 +141,25 @@ export async function verify (levels: Pick<Sublevels, 'feed' | 'ids'>, view: Exp
   }
   // a batch of the feed: decoded, then its links to entries older than
   // RECENT looked up by their id records, then checked in order
-  const checkBatch = async (batch: Array<[Buffer, Buffer]>): Promise<void> => {
+  const checkBatch = async (records: Array<[Buffer, Buffer]>): Promise<void> => {
+    // each record's entries, as [position, item]; those committed after the view was taken are left out
+    const batch: Array<[number, Buffer]> = []
+    for (const [key, value] of records) {
+      const start = readSeq(key)
+      try {
+        unpackFeed(start, value, (seq, item) => {
+          if (seq > view.length) return false
+          batch.push([seq, item])
+        })
+      } catch (err) {
+        problems.push({ seq: start, problem: (err as Error).message })
+      }
+    }
     const decoded: Array<{ d?: DecodedEntry, bad?: unknown }> = []
     const lookup = new Map<string, Buffer>()
-    for (const [position, value] of batch) {
+    for (const [seq, value] of batch) {
       try {
-        const d = value.byteLength > ID_LENGTH ? decodeEntry(feedBytes(value, readSeq(position))) : undefined
+        const d = value.byteLength > ID_LENGTH ? decodeEntry(feedBytes(value, seq)) : undefined
         decoded.push({ d })
         for (const link of d?.entry.links ?? []) {
           if (recentAt(link) !== undefined) continue
@@ -163,7 +176,7 @@ export async function verify (levels: Pick<Sublevels, 'feed' | 'ids'>, view: Exp
       const keys = [...lookup.keys()]
       records.forEach((r, i) => { if (r?.byteLength === 16) older.set(keys[i], readIdValue(r).seq) })
     }
-    batch.forEach(([position, value], i) => { check(readSeq(position), value, decoded[i].d, decoded[i].bad, older) })
+    batch.forEach(([seq, value], i) => { check(seq, value, decoded[i].d, decoded[i].bad, older) })
   }
   await walk(levels.feed, { gt: seqKey(base), lte: seqKey(view.length) }, signal, checkBatch)
   if (count !== view.length) problems.push({ problem: `the feed holds ${count - base} entries after position ${base}, the log says ${view.length - base}` })

@@ -5,6 +5,7 @@
 import { StorageError } from '../errors.js'
 import { readEntry } from './entry.js'
 import { feedBytes, feedId, feedRecordFrom, PACK_ENTRIES, readSeq, seqKey, unpackFeed } from './keys.js'
+import { op, type BatchOp } from './level.js'
 import type { LogEntry, Sublevels } from './types.js'
 
 type Levels = Pick<Sublevels, 'feed'>
@@ -59,31 +60,25 @@ export async function feedItems (levels: Levels, positions: number[]): Promise<A
   // the last record read: its first position and items
   let start = 0
   let items: Buffer[] = []
-  let exhausted = false
+  let done = false
   try {
     for (const i of order) {
       const seq = positions[i]
-      if (seq >= start + items.length && !exhausted) {
-        // a record after the last one read that may hold it: read on, or seek when it is further
+      if (!done && seq >= start + items.length) {
+        // read on to the record that holds it, after a seek if it lies further
         if (items.length === 0 || seq >= start + items.length + PACK_ENTRIES) it.seek(recordFloor(seq))
-        while (true) {
+        do {
           const next = await it.next()
+          items = []
           if (next === undefined) {
-            exhausted = true
+            done = true
             break
           }
-          const [key, value] = next
-          start = readSeq(key)
-          items = []
-          unpackFeed(start, value, (_, item) => { items.push(item) })
-          if (seq < start + items.length) break
-        }
+          start = readSeq(next[0])
+          unpackFeed(start, next[1], (_, item) => { items.push(item) })
+        } while (seq >= start + items.length)
       }
       out[i] = seq >= start && seq < start + items.length ? items[seq - start] : undefined
-      if (exhausted) {
-        start = 0
-        items = []
-      }
     }
   } finally {
     await it.close()
@@ -115,12 +110,12 @@ export async function readBytes (levels: Levels, seqs: number[]): Promise<Uint8A
  * `from`): the records that end by it are deleted, and one that holds
  * positions on both sides of it is written again from `floor` + 1.
  */
-export async function feedDropOps (levels: Levels, from: number, floor: number): Promise<Array<[type: 'put' | 'del', key: Buffer, value: Buffer | undefined]>> {
-  const out: Array<[type: 'put' | 'del', key: Buffer, value: Buffer | undefined]> = []
+export async function feedDropOps (levels: Levels, from: number, floor: number): Promise<BatchOp[]> {
+  const ops: BatchOp[] = []
   for await (const [key, value] of levels.feed.iterator({ gt: seqKey(from), lte: seqKey(floor) })) {
-    out.push(['del', key, undefined])
+    ops.push(op('del', levels.feed, key, undefined))
     const rest = feedRecordFrom(readSeq(key), value, floor + 1)
-    if (rest != null) out.push(['put', seqKey(floor + 1), rest])
+    if (rest != null) ops.push(op('put', levels.feed, seqKey(floor + 1), rest))
   }
-  return out
+  return ops
 }

@@ -192,7 +192,7 @@ export class Compactor {
     const ops: BatchOp[] = []
     // each author's last dropped entry: its floor is the next seq
     const last = new Map<string, LogEntry>()
-    for (const [type, key, value] of await feedDropOps(levels, from, floor)) ops.push(op(type, levels.feed, key, value))
+    ops.push(...await feedDropOps(levels, from, floor))
     for (const e of drop) {
       ops.push(op('del', levels.ids, Buffer.from(e.id), undefined))
       last.set(toHex(e.entry.author), e)

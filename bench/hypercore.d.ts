@@ -18,6 +18,8 @@ declare module 'hypercore' {
     /** a streamx duplex (Noise over the given transport); it pipes like a Node stream */
     replicate (isInitiator: boolean): Duplex
     download (range?: { start?: number, end?: number, linear?: boolean }): Range
+    /** the blocks from `start`, and with `live` those appended later, as they come */
+    createReadStream (opts?: { start?: number, end?: number, live?: boolean }): { on: (event: 'data' | 'error', fn: (value: unknown) => void) => void, destroy: () => void }
     close (): Promise<void>
   }
 }

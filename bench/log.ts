@@ -27,13 +27,13 @@ async function build (path: string): Promise<void> {
   await e.close()
 }
 
-/** Every record of the db, in batches: what any read of it costs at least (records, and seconds). */
+/** Every record of the feed, in batches: what any read of the log costs at least (records, and seconds). */
 async function rawScan (path: string): Promise<{ records: number, seconds: number }> {
   const db = new ClassicLevel<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
   await db.open()
   const started = performance.now()
   let records = 0
-  const it = db.iterator()
+  const it = db.sublevel<Buffer, Buffer>('feed-v3', { keyEncoding: 'buffer', valueEncoding: 'buffer' }).iterator()
   for (let batch = await it.nextv(READ); batch.length > 0; batch = await it.nextv(READ)) records += batch.length
   await it.close()
   const ms = performance.now() - started
@@ -54,8 +54,8 @@ try {
   let read = 0
   for (let at = 1; at <= e.log.length; at += READ) read += (await e.log.read(at, READ)).length
   const readMs = performance.now() - started
-  // in events: a log of N events whose every record is iterated in that time
-  const ceiling = { ceiling: round(N / raw.seconds), ceilingName: `classic-level iterating every record of the db (${raw.records}, all sublevels): the ${N} events over its time` }
+  // in events: the N events of the records iterated in that time
+  const ceiling = { ceiling: round(N / raw.seconds), ceilingName: `classic-level iterating the ${raw.records} records of the feed, without decoding: the ${N} events over its time` }
   report({ name: 'log.read', value: round(read / (readMs / 1000)), unit: 'events/s', goal: '>= 200000', ...ceiling, events: read })
   started = performance.now()
   let events = 0

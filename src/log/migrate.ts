@@ -28,8 +28,8 @@ const CHUNK = 4096
 export async function migrateLayout (db: AnyLevel, levels: Pick<Sublevels, 'feed' | 'ids'>): Promise<void> {
   const started = Date.now()
   try {
+    const oldEntries = binarySublevel(db, 'entries')
     const v1 = await convert(db, binarySublevel(db, 'feed'), async batch => {
-      const oldEntries = binarySublevel(db, 'entries')
       const found = await oldEntries.getMany(batch.map(([, id]) => id))
       const ops: BatchOp[] = []
       const items: Array<[number, Uint8Array]> = []
@@ -51,12 +51,18 @@ export async function migrateLayout (db: AnyLevel, levels: Pick<Sublevels, 'feed
   }
 }
 
+/** A chunk of an older feed converted: its feed items ([position, item]) and the other ops it needs. */
+interface Converted {
+  items: Array<[number, Uint8Array]>
+  ops: BatchOp[]
+}
+
 /**
- * Converts `oldFeed` (position -> record) a chunk at a time: `each` gives
- * the chunk's feed items and the other ops it needs; the chunk's records of
- * `oldFeed` are deleted in the same batch. Returns the positions moved.
+ * Converts `oldFeed` (position -> record) a chunk at a time, by `each`; the
+ * chunk's records of `oldFeed` are deleted in the same batch. Returns the
+ * positions moved.
  */
-async function convert (db: AnyLevel, oldFeed: Sub, each: (batch: Array<[Buffer, Buffer]>) => { items: Array<[number, Uint8Array]>, ops: BatchOp[] } | Promise<{ items: Array<[number, Uint8Array]>, ops: BatchOp[] }>, feed: Sub): Promise<number> {
+async function convert (db: AnyLevel, oldFeed: Sub, each: (batch: Array<[Buffer, Buffer]>) => Converted | Promise<Converted>, feed: Sub): Promise<number> {
   let moved = 0
   while (true) {
     const batch = await oldFeed.iterator({ limit: CHUNK }).all()

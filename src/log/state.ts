@@ -4,7 +4,7 @@
 // without a db: the commit pipeline prepares a commit here, writes its ops,
 // and applies it here only once the write has succeeded.
 import { equalBytes, NO_HEAD, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
-import { AuthorState, feedValue, forNameRuns, idValue, nameKey, namePrefix, nameRunValue, packFeed, PACK_BYTES, PACK_ENTRIES, runKey, seqKey } from './keys.js'
+import { AuthorState, feedValue, forNameRuns, idValue, nameKey, namePrefix, nameRunValue, packRecords, runKey, seqKey } from './keys.js'
 import { CHECKPOINT_KEY, HEADS_KEY, INDEX_KEY, indexMark, op, view, type BatchOp } from './level.js'
 import type { LogEntry } from './types.js'
 
@@ -183,20 +183,12 @@ export class LogState<S> {
     let lastAuthor: Uint8Array | undefined
     let hex = ''
     let state: AuthorState | undefined
-    // the feed records: consecutive entries, PACK_ENTRIES or PACK_BYTES at most
-    let pack: Buffer[] = []
-    let packBytes = 0
+    // the feed's items, written as records of up to PACK_ENTRIES after the loop
+    const items: Array<[number, Uint8Array]> = []
     for (const d of entries) {
       const seq = ++length
       const id = view(d.id)
-      if (pack.length === PACK_ENTRIES || packBytes >= PACK_BYTES) {
-        ops.push(op('put', levels.feed, seqKey(seq - pack.length), packFeed(pack)))
-        pack = []
-        packBytes = 0
-      }
-      const item = feedValue(id, d.bytes)
-      pack.push(item)
-      packBytes += item.byteLength
+      items.push([seq, feedValue(id, d.bytes)])
       ops.push(op('put', levels.ids, id, idValue(seq, d.entry.clock)))
       bytes += d.bytes.byteLength
       const { prev, links } = d.entry
@@ -223,7 +215,7 @@ export class LogState<S> {
       state = after
       stored.push(new StoredEntry(seq, d.id, d.bytes, d.entry))
     }
-    if (pack.length > 0) ops.push(op('put', levels.feed, seqKey(length + 1 - pack.length), packFeed(pack)))
+    for (const [key, value] of packRecords(items)) ops.push(op('put', levels.feed, key, value))
     if (state != null) authors.set(hex, state)
     if (tip != null) heads.set(toHex(tip.id), { id: tip.id, clock: tip.entry.clock })
     // the name index: one record per run of one name

@@ -4,7 +4,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { EMPTY, encodeEntry, entryId, readEntry, toHex, type DecodedEntry } from '../src/log/entry.js'
 import { Identity } from '../src/log/identity.js'
-import { AuthorState, nameRunLast, feedBytes, feedId, feedRecordEnd, feedRecordFrom, packRecords, PACK_BYTES, PACK_ENTRIES, readIdValue, readSeq, unpackFeed } from '../src/log/keys.js'
+import { AuthorState, blockStart, nameRunLast, feedBytes, feedId, feedRecordEnd, feedRecordFrom, packRecords, PACK_BYTES, PACK_ENTRIES, readIdValue, readSeq, unpackFeed } from '../src/log/keys.js'
 import { StorageError } from '../src/errors.js'
 import type { BatchOp } from '../src/log/level.js'
 import { CHECKPOINT_COMMITS, CHECKPOINT_ENTRIES, LogState, type Prepared } from '../src/log/state.js'
@@ -304,14 +304,16 @@ test('a fresh state has nothing to checkpoint at close', () => {
   assert.is(new LogState<Name>(LEVELS).closingCheckpoint(), undefined)
 })
 
-test('feed records: consecutive positions only, at most PACK_ENTRIES entries, no further item past PACK_BYTES; a record cut short is a damaged db', () => {
+test('feed records: consecutive positions of one block only (so at most PACK_ENTRIES entries), no further item past PACK_BYTES; a record cut short is a damaged db', () => {
   const item = (n: number, size = 40): Uint8Array => new Uint8Array(size).fill(n % 256)
-  const positions = [...Array.from({ length: 70 }, (_, i) => i + 1), 80, 81, 90]
+  const P = PACK_ENTRIES
+  const positions = [...Array.from({ length: P + 6 }, (_, i) => i + 1), 2 * P + 1, 2 * P + 2, 3 * P + 5, 4 * P - 1, 4 * P, 4 * P + 1]
   const records = packRecords(positions.map(p => [p, item(p)]))
-  assert.equal(records.map(([key, value]) => [readSeq(key), feedRecordEnd(readSeq(key), value)]), [[1, PACK_ENTRIES], [PACK_ENTRIES + 1, 70], [80, 81], [90, 90]])
+  assert.equal(records.map(([key, value]) => [readSeq(key), feedRecordEnd(readSeq(key), value)]), [[1, P], [P + 1, P + 6], [2 * P + 1, 2 * P + 2], [3 * P + 5, 3 * P + 5], [4 * P - 1, 4 * P], [4 * P + 1, 4 * P + 1]])
+  assert.equal([1, P, P + 1, 3 * P + 5].map(blockStart), [1, 1, P + 1, 3 * P + 1])
   const seen: number[] = []
-  unpackFeed(80, records[2][1], (seq, it) => { seen.push(seq, it[0]) })
-  assert.equal(seen, [80, 80, 81, 81])
+  unpackFeed(2 * P + 1, records[2][1], (seq, it) => { seen.push(seq, it[0]) })
+  assert.equal(seen, [2 * P + 1, (2 * P + 1) % 256, 2 * P + 2, (2 * P + 2) % 256])
   assert.is(readSeq(Buffer.from(feedRecordFrom(1, records[0][1], 3)!.subarray(4, 12))), readSeq(Buffer.from(item(3).subarray(0, 8))))
   assert.is(feedRecordEnd(3, feedRecordFrom(1, records[0][1], 3)!), PACK_ENTRIES)
   assert.is(feedRecordFrom(1, records[0][1], PACK_ENTRIES + 1), undefined)

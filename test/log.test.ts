@@ -392,7 +392,7 @@ t('the feed in records of up to PACK_ENTRIES entries: reads from any position, b
   const lv = await LEVELS['classic-level']()
   const log = await Log.open(lv.db)
   try {
-    // one group of 200 (records at 1, 65, 129, 193), then single commits
+    // one group of 200 (records of a block of PACK_ENTRIES each), then single commits
     await Promise.all(Array.from({ length: 200 }, (_, i) => log.append('Test1', payload(i))))
     for (let i = 200; i < 210; i++) await log.append('Test1', payload(i))
     const all = await log.read(1, 1000)
@@ -403,7 +403,7 @@ t('the feed in records of up to PACK_ENTRIES entries: reads from any position, b
     const seqs = [150, 3, 64, 65, 210, 1, 129, 150, 201]
     assert.equal((await log.readBytes(seqs)).map(b => toHex(b)), seqs.map(s => toHex(all[s - 1].bytes)))
     for (const seq of [1, 100, 193, 206]) assert.equal(toHex((await log.get(all[seq - 1].id))!), toHex(all[seq - 1].bytes))
-    // retention to a floor inside the record at 65: the rest of it is kept under 101
+    // retention to a floor inside a record (100 is not the end of a block): the rest of it is kept under 101
     await log.compact({ maxEvents: 110 })
     assert.is(log.floor, 100)
     assert.equal((await log.read(1, 3)).map(e => e.seq), [101, 102, 103])

@@ -42,12 +42,22 @@ export function feedValue (id: Uint8Array, bytes: Uint8Array): Buffer {
 
 /**
  * Most entries of one feed record (layout version 3): a record holds the
- * entries of consecutive feed positions, keyed by the first, so that the
- * record of position p starts at most this many positions before it.
+ * entries of consecutive feed positions of one block of this many, keyed
+ * by the first.
  */
-export const PACK_ENTRIES = 64
+export const PACK_ENTRIES = 16
 /** A record takes no further entry once it holds this many bytes. */
 export const PACK_BYTES = 64 * 1024
+
+/**
+ * The first position of the block of PACK_ENTRIES positions that holds
+ * `seq`: no record crosses into the next block, so the record that holds a
+ * position starts at the block's start, unless a commit (or a floor)
+ * began a record later in the block.
+ */
+export function blockStart (seq: number): number {
+  return seq - ((seq - 1) % PACK_ENTRIES)
+}
 
 /**
  * A feed record's value (version 3): for each entry, in feed order, the
@@ -68,8 +78,9 @@ export function packFeed (items: Uint8Array[]): Buffer {
 
 /**
  * The feed records (key, value) of `items` ([position, item], positions
- * ascending): a record holds consecutive positions, at most PACK_ENTRIES
- * of them, and takes no further item once it has PACK_BYTES.
+ * ascending): a record holds consecutive positions of one block (see
+ * blockStart), so at most PACK_ENTRIES of them, and takes no further item
+ * once it has PACK_BYTES.
  */
 export function packRecords (items: Array<[number, Uint8Array]>): Array<[Buffer, Buffer]> {
   const out: Array<[Buffer, Buffer]> = []
@@ -77,7 +88,7 @@ export function packRecords (items: Array<[number, Uint8Array]>): Array<[Buffer,
   let start = 0
   let bytes = 0
   for (const [seq, item] of items) {
-    if (pack.length > 0 && (seq !== start + pack.length || pack.length === PACK_ENTRIES || bytes >= PACK_BYTES)) {
+    if (pack.length > 0 && (seq !== start + pack.length || blockStart(seq) === seq || bytes >= PACK_BYTES)) {
       out.push([seqKey(start), packFeed(pack)])
       pack = []
       bytes = 0
@@ -106,6 +117,28 @@ export function unpackFeed (start: number, value: Buffer, each: (seq: number, it
     at += 4 + length
     seq++
   }
+}
+
+/**
+ * Where each item of the feed record at `start` lies in `value`: the offset
+ * of its length, in order (no view is made). A record that does not split
+ * into whole items is a damaged db.
+ */
+export function feedOffsets (start: number, value: Buffer): number[] {
+  const out: number[] = []
+  let at = 0
+  while (at < value.byteLength) {
+    const length = at + 4 <= value.byteLength ? value.readUInt32BE(at) : -1
+    if (length < 0 || at + 4 + length > value.byteLength) throw new StorageError(`the feed record at position ${start} is cut short: the db is damaged`)
+    out.push(at)
+    at += 4 + length
+  }
+  return out
+}
+
+/** The item at `offset` of a feed record's value (see feedOffsets): a view. */
+export function feedItemAt (value: Buffer, offset: number): Buffer {
+  return value.subarray(offset + 4, offset + 4 + value.readUInt32BE(offset))
 }
 
 /** The last position of the feed record at `start`. */

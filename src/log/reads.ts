@@ -4,15 +4,16 @@
 // PACK_ENTRIES consecutive positions, keyed by the first (keys.ts packFeed).
 import { StorageError } from '../errors.js'
 import { readEntry } from './entry.js'
-import { feedBytes, feedId, feedRecordFrom, PACK_ENTRIES, readSeq, seqKey, unpackFeed } from './keys.js'
+import { blockStart, feedBytes, feedId, feedItemAt, feedOffsets, feedRecordFrom, PACK_ENTRIES, readSeq, seqKey, unpackFeed } from './keys.js'
+
 import { op, type BatchOp } from './level.js'
 import type { LogEntry, Sublevels } from './types.js'
 
 type Levels = Pick<Sublevels, 'feed'>
 
-/** The first key at or before which the record holding position `seq` starts. */
+/** The key of the start of the block that holds position `seq`: the record holding it starts there or later. */
 function recordFloor (seq: number): Buffer {
-  return seqKey(Math.max(1, seq - PACK_ENTRIES + 1))
+  return seqKey(blockStart(seq))
 }
 
 /** Up to `limit` entries of the change feed from position `from` (inclusive). */
@@ -48,42 +49,89 @@ function feedEntry (seq: number, item: Buffer): LogEntry {
 }
 
 /**
+ * Wanted positions closer than this to the one before them are read on to
+ * from it; the first of a group and each further one is found by a seek.
+ */
+const NEAR = PACK_ENTRIES
+/** Iterators that read groups side by side: each seek is a round trip of level's thread pool. */
+const READERS = 8
+
+/**
  * The feed items (id and bytes) at the given positions, in their order;
- * undefined where the feed holds none. One iterator, which seeks only where
- * the next position wanted lies past the records it read.
+ * undefined where the feed holds none. One getMany reads, for each
+ * position, the record at its block's start and, for the first of a run of
+ * positions, the one at itself: one of them holds it, unless a record began
+ * between them (a commit that started in the block, a floor). Those left, sorted, fall into groups of near ones,
+ * dealt out to up to READERS iterators that read side by side: for each of
+ * its groups an iterator seeks to the start of the first one's block (the
+ * record that holds it starts there or later) and reads on, a batch of
+ * records at a time.
  */
 export async function feedItems (levels: Levels, positions: number[]): Promise<Array<Buffer | undefined>> {
   const out = new Array<Buffer | undefined>(positions.length)
-  if (positions.length === 0) return out
-  const order = positions.map((_, i) => i).sort((a, b) => positions[a] - positions[b])
-  const it = levels.feed.iterator()
-  // the last record read: its first position and items
-  let start = 0
-  let items: Buffer[] = []
-  let done = false
-  try {
-    for (const i of order) {
-      const seq = positions[i]
-      if (!done && seq >= start + items.length) {
-        // read on to the record that holds it, after a seek if it lies further
-        if (items.length === 0 || seq >= start + items.length + PACK_ENTRIES) it.seek(recordFloor(seq))
-        do {
-          const next = await it.next()
-          items = []
-          if (next === undefined) {
-            done = true
-            break
-          }
-          start = readSeq(next[0])
-          unpackFeed(start, next[1], (_, item) => { items.push(item) })
-        } while (seq >= start + items.length)
+  // first one read of the records that may start a position's record: at
+  // its block's start (a group of emits), or, for the first of a run of
+  // wanted positions, at itself (one emit a commit)
+  const wanted = new Set(positions)
+  const candidates = [...new Set(positions.flatMap(p => wanted.has(p - 1) ? [blockStart(p)] : [blockStart(p), p]))]
+  const found = new Map<number, { value: Buffer, items: number[] }>()
+  const values = await levels.feed.getMany(candidates.map(seqKey))
+  values.forEach((value, i) => { if (value != null) found.set(candidates[i], { value, items: feedOffsets(candidates[i], value) }) })
+  // in position order, so that the record of one position serves the next ones it holds
+  const sorted = positions.map((_, i) => i).sort((a, b) => positions[a] - positions[b])
+  const rest: number[] = []
+  let last: { start: number, value: Buffer, items: number[] } | undefined
+  for (const i of sorted) {
+    const p = positions[i]
+    if (last == null || p < last.start || p >= last.start + last.items.length) {
+      last = undefined
+      for (const start of [blockStart(p), p]) {
+        const r = found.get(start)
+        if (r != null && p < start + r.items.length) last = { start, ...r }
       }
-      out[i] = seq >= start && seq < start + items.length ? items[seq - start] : undefined
     }
-  } finally {
-    await it.close()
+    if (last == null) rest.push(i)
+    else out[i] = feedItemAt(last.value, last.items[p - last.start])
   }
+  if (rest.length === 0) return out
+  // the others, by seeks
+  const order = rest
+  const groups: number[][] = []
+  for (let k = 0; k < order.length; k++) {
+    if (k === 0 || positions[order[k]] - positions[order[k - 1]] >= NEAR) groups.push([])
+    groups[groups.length - 1].push(order[k])
+  }
+  const readers = Math.min(READERS, groups.length)
+  await Promise.all(Array.from({ length: readers }, async (_, r) => {
+    const it = levels.feed.iterator()
+    try {
+      for (let g = r; g < groups.length; g += readers) await readGroup(it, positions, groups[g], out)
+    } finally {
+      await it.close()
+    }
+  }))
   return out
+}
+
+/** The items at the positions of one group (indices into `positions`, ascending), into `out`, by `it`. */
+async function readGroup (it: ReturnType<Levels['feed']['iterator']>, positions: number[], group: number[], out: Array<Buffer | undefined>): Promise<void> {
+  it.seek(recordFloor(positions[group[0]]))
+  let ahead: Array<[Buffer, Buffer]> = []
+  let start = 0
+  let record: Buffer = Buffer.alloc(0)
+  let items: number[] = []
+  for (let k = 0; k < group.length; k++) {
+    const seq = positions[group[k]]
+    while (seq >= start + items.length) {
+      if (ahead.length === 0) ahead = await it.nextv(Math.min(256, group.length - k + 2)) as Array<[Buffer, Buffer]>
+      const next = ahead.shift()
+      if (next === undefined) return
+      start = readSeq(next[0])
+      record = next[1]
+      items = feedOffsets(start, record)
+    }
+    if (seq >= start) out[group[k]] = feedItemAt(record, items[seq - start])
+  }
 }
 
 /** The feed items at the given positions; a missing one is a damaged db. */

@@ -1,11 +1,10 @@
 // Reads of stored entries straight from level. Level may lag the log by the
 // commits still in the write-ahead file: callers wait for the flush to reach
-// what they read first. A feed record holds the entries of up to
-// PACK_ENTRIES consecutive positions, keyed by the first (keys.ts packFeed).
+// what they read first. A feed record holds the entries of consecutive
+// positions of one block of PACK_ENTRIES, keyed by the first (keys.ts).
 import { StorageError } from '../errors.js'
 import { readEntry } from './entry.js'
 import { blockStart, feedBytes, feedId, feedItemAt, feedOffsets, feedRecordFrom, PACK_ENTRIES, readSeq, seqKey, unpackFeed } from './keys.js'
-
 import { op, type BatchOp } from './level.js'
 import type { LogEntry, Sublevels } from './types.js'
 
@@ -61,11 +60,11 @@ const READERS = 8
  * undefined where the feed holds none. One getMany reads, for each
  * position, the record at its block's start and, for the first of a run of
  * positions, the one at itself: one of them holds it, unless a record began
- * between them (a commit that started in the block, a floor). Those left, sorted, fall into groups of near ones,
- * dealt out to up to READERS iterators that read side by side: for each of
- * its groups an iterator seeks to the start of the first one's block (the
- * record that holds it starts there or later) and reads on, a batch of
- * records at a time.
+ * between them (a commit that started in the block, a floor). Those left,
+ * sorted, fall into groups of near ones, dealt out to up to READERS
+ * iterators that read side by side: for each of its groups an iterator
+ * seeks to the start of the first one's block (the record that holds it
+ * starts there or later) and reads on, a batch of records at a time.
  */
 export async function feedItems (levels: Levels, positions: number[]): Promise<Array<Buffer | undefined>> {
   const out = new Array<Buffer | undefined>(positions.length)
@@ -94,12 +93,11 @@ export async function feedItems (levels: Levels, positions: number[]): Promise<A
     else out[i] = feedItemAt(last.value, last.items[p - last.start])
   }
   if (rest.length === 0) return out
-  // the others, by seeks
-  const order = rest
+  // the others (in position order), by seeks
   const groups: number[][] = []
-  for (let k = 0; k < order.length; k++) {
-    if (k === 0 || positions[order[k]] - positions[order[k - 1]] >= NEAR) groups.push([])
-    groups[groups.length - 1].push(order[k])
+  for (let k = 0; k < rest.length; k++) {
+    if (k === 0 || positions[rest[k]] - positions[rest[k - 1]] >= NEAR) groups.push([])
+    groups[groups.length - 1].push(rest[k])
   }
   const readers = Math.min(READERS, groups.length)
   await Promise.all(Array.from({ length: readers }, async (_, r) => {

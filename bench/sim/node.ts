@@ -685,10 +685,12 @@ export class SimNode {
       const s = this.sessions.get(peer)
       if (s?.state === 'open') this.#graft(s, authors)
     }
-    for (const [parent, authors] of parentPrunes(grafts, this.#links(), author => this.policy.first(author))) {
-      const ps = this.sessions.get(parent)!
-      const prune = ps.prunes.prune(authors, () => true)
-      if (prune != null) this.#send(ps.peer, { type: 'sync', stream: ps.stream, msg: prune })
+    if (grafts.length > 0) {
+      for (const [parent, authors] of parentPrunes(grafts, this.#links(), author => this.policy.first(author))) {
+        const ps = this.sessions.get(parent)!
+        const prune = ps.prunes.prune(authors, () => true)
+        if (prune != null) this.#send(ps.peer, { type: 'sync', stream: ps.stream, msg: prune })
+      }
     }
     this.#armRepair()
   }

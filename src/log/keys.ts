@@ -102,24 +102,6 @@ export function packRecords (items: Array<[number, Uint8Array]>): Array<[Buffer,
 }
 
 /**
- * Calls `each` with the position and item (a view of `value`, as
- * feedValue makes it) of each entry of the feed record at `start`, in
- * order, until it returns false. A record that does not split into whole
- * items is a damaged db.
- */
-export function unpackFeed (start: number, value: Buffer, each: (seq: number, item: Buffer) => boolean | void): void {
-  let at = 0
-  let seq = start
-  while (at < value.byteLength) {
-    const length = at + 4 <= value.byteLength ? value.readUInt32BE(at) : -1
-    if (length < 0 || at + 4 + length > value.byteLength) throw new StorageError(`the feed record at position ${start} is cut short: the db is damaged`)
-    if (each(seq, value.subarray(at + 4, at + 4 + length)) === false) return
-    at += 4 + length
-    seq++
-  }
-}
-
-/**
  * Where each item of the feed record at `start` lies in `value`: the offset
  * of its length, in order (no view is made). A record that does not split
  * into whole items is a damaged db.
@@ -141,11 +123,20 @@ export function feedItemAt (value: Buffer, offset: number): Buffer {
   return value.subarray(offset + 4, offset + 4 + value.readUInt32BE(offset))
 }
 
+/**
+ * Calls `each` with the position and item (a view of `value`, as
+ * feedValue makes it) of each entry of the feed record at `start`, in
+ * order, until it returns false. A record that does not split into whole
+ * items is a damaged db.
+ */
+export function unpackFeed (start: number, value: Buffer, each: (seq: number, item: Buffer) => boolean | void): void {
+  const offsets = feedOffsets(start, value)
+  for (let i = 0; i < offsets.length; i++) if (each(start + i, feedItemAt(value, offsets[i])) === false) return
+}
+
 /** The last position of the feed record at `start`. */
 export function feedRecordEnd (start: number, value: Buffer): number {
-  let end = start - 1
-  unpackFeed(start, value, seq => { end = seq })
-  return end
+  return start + feedOffsets(start, value).length - 1
 }
 
 /**
@@ -153,16 +144,9 @@ export function feedRecordEnd (start: number, value: Buffer): number {
  * position `from` (a view), or undefined if it holds none from there.
  */
 export function feedRecordFrom (start: number, value: Buffer, from: number): Buffer | undefined {
-  let offset: number | undefined
-  let at = 0
-  unpackFeed(start, value, (seq, item) => {
-    if (seq >= from) {
-      offset = at
-      return false
-    }
-    at += 4 + item.byteLength
-  })
-  return offset === undefined ? undefined : value.subarray(offset)
+  const offsets = feedOffsets(start, value)
+  const i = Math.max(0, from - start)
+  return i < offsets.length ? value.subarray(offsets[i]) : undefined
 }
 
 // A feed item's parts are plain views of it, made directly and

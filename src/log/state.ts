@@ -183,7 +183,7 @@ export class LogState<S> {
     let lastAuthor: Uint8Array | undefined
     let hex = ''
     let state: AuthorState | undefined
-    // the feed's items, written as records of up to PACK_ENTRIES after the loop
+    // the feed's items, written after the loop as records of one block each (packRecords)
     const items: Array<[number, Uint8Array]> = []
     for (const d of entries) {
       const seq = ++length

@@ -370,8 +370,10 @@ export class SyncService implements Startable {
       this.#counters.repairGrafts += authors.size
       session.graft(author => authors.has(author))
     }
-    for (const [parent, authors] of parentPrunes(grafts, this.#lazyLinks(), author => this.#pruning.first(author))) {
-      this.#sessions.get(parent)?.session.prune(authors)
+    if (grafts.length > 0) {
+      for (const [parent, authors] of parentPrunes(grafts, this.#lazyLinks(), author => this.#pruning.first(author))) {
+        this.#sessions.get(parent)?.session.prune(authors)
+      }
     }
     this.#armRepair()
   }

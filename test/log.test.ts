@@ -15,6 +15,9 @@ import { LEVELS, fixture, flipStoredByte } from './helpers.js'
 import { MemoryLevel } from 'memory-level'
 import { sublevels } from '../src/log/level.js'
 import { verify } from '../src/log/verify.js'
+import { Boundary } from '../src/log/floors.js'
+import { blockStart, idValue, seqKey, unpackFeed } from '../src/log/keys.js'
+import type { VerifyReport } from '../src/log/types.js'
 
 const schema = new Schema(await fixture('basic.proto'))
 const payload = (num: number): Uint8Array<ArrayBuffer> => schema.encode('Test1', { num })
@@ -515,6 +518,44 @@ v('the heads are the entries no later one names as prev or link; other heads, or
   assert.ok(report.problems.some(p => p.problem === `author ${bKey} index says seq 3, the feed 2`), JSON.stringify(report.problems))
   await a.close()
   await b.close()
+})
+
+v('on a worker thread, verify finds just what it finds in this thread: a damaged entry, missing, wrong and extra id records, after retention', async () => {
+  const db = new MemoryLevel()
+  const log = await Log.open(db)
+  try {
+    await Promise.all(Array.from({ length: 200 }, (_, i) => log.append('Test1', payload(i))))
+    for (let i = 200; i < 210; i++) await log.append('Test1', payload(i))
+    await log.compact({ maxEvents: 110 })
+    const levels = sublevels(db)
+    const view = { length: log.length, seqs: new Map([[toHex(log.identity.publicKey), log.length]]), heads: log.heads().map(toHex).sort() }
+    const boundary = await Boundary.load(levels)
+    const both = async (): Promise<VerifyReport> => {
+      const here = await verify(levels, view, undefined, boundary, Infinity)
+      assert.equal(await verify(levels, view, undefined, boundary, 0), here)
+      return here
+    }
+    assert.ok((await both()).ok)
+    const entries = await log.read(101, 110)
+    const at = (seq: number): Uint8Array => entries[seq - 101].id
+    // a flipped byte in the entry at 150
+    const start = blockStart(150)
+    const record = Buffer.from((await levels.feed.get(seqKey(start)))!)
+    unpackFeed(start, record, (seq, item) => { if (seq === 150) item[item.byteLength - 1] ^= 1 })
+    await levels.feed.put(seqKey(start), record)
+    // no id record for 160, a wrong clock in 170's, and one more for position 180
+    await levels.ids.del(Buffer.from(at(160)))
+    await levels.ids.put(Buffer.from(at(170)), idValue(170, entries[69].entry.clock + 5))
+    await levels.ids.put(Buffer.from(at(190)).fill(7, 2), idValue(180, entries[79].entry.clock))
+    const report = await both()
+    const problems = report.problems.map(p => `${p.seq ?? ''} ${p.problem}`)
+    for (const problem of ['150 id does not match the entry bytes', ` its id record says clock ${entries[69].entry.clock + 5}`, ' an id record (feed position 180) for no entry of the feed', ' an id record (feed position 150) for no entry of the feed']) {
+      assert.ok(problems.some(p => p.endsWith(problem)), `${problem} in ${JSON.stringify(problems)}`)
+    }
+    assert.ok(problems.some(p => / entries of the feed have no id record$/.test(p)), JSON.stringify(problems))
+  } finally {
+    await log.close()
+  }
 })
 
 v.run()

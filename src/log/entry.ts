@@ -41,6 +41,15 @@ export function writeId (bytes: Uint8Array, out: Uint8Array, at: number): void {
   for (let i = 0; i < 32; i++) out[at + 2 + i] = digest.charCodeAt(i)
 }
 
+/** Whether `id` is the id of the entry `bytes`, with no id made. */
+export function hasId (bytes: Uint8Array, id: Uint8Array): boolean {
+  if (id.byteLength !== ID_LENGTH || id[0] !== 0x12 || id[1] !== 0x20) return false
+  if (oneShot == null) return equalBytes(sha256(bytes), id.subarray(2))
+  const digest = oneShot('sha256', bytes, 'latin1')
+  for (let i = 0; i < 32; i++) if (id[i + 2] !== digest.charCodeAt(i)) return false
+  return true
+}
+
 /** sha2-256; crypto.hash (Node >= 20.12) skips the Hash object: hashing is per entry */
 const oneShot = (crypto as { hash?: <E extends 'buffer' | 'latin1'>(alg: string, data: Uint8Array, enc: E) => E extends 'buffer' ? Buffer : string }).hash
 export const sha256 = oneShot != null
@@ -269,8 +278,10 @@ export class Decoded implements DecodedEntry {
 /**
  * Decodes `bytes` and checks everything that needs no other entry: size,
  * field shapes, and (when present) the signature. Throws InvalidEntryError.
+ * `options.id`: the entry's id, already checked (`hasId`), taken instead of
+ * hashing the bytes again.
  */
-export function decodeEntry (bytes: Uint8Array, options: { verify?: boolean } = {}): DecodedEntry {
+export function decodeEntry (bytes: Uint8Array, options: { verify?: boolean, id?: Uint8Array<ArrayBuffer> } = {}): DecodedEntry {
   if (bytes.byteLength > MAX_ENTRY_BYTES) throw new InvalidEntryError(`entry of ${bytes.byteLength} bytes is over the ${MAX_ENTRY_BYTES} limit`)
   let entry: Entry
   try {
@@ -286,7 +297,7 @@ export function decodeEntry (bytes: Uint8Array, options: { verify?: boolean } = 
     if (!isId(link)) throw new InvalidEntryError('entry link is not a sha2-256 multihash')
   }
   if (entry.name.length === 0) throw new InvalidEntryError('entry has no event name')
-  const id = entryId(bytes)
+  const id = options.id ?? entryId(bytes)
   if (options.verify !== false) verifyEntry({ id, bytes, entry })
   return new Decoded(id, bytes, entry)
 }

@@ -1,20 +1,14 @@
 // A check of the whole stored log against itself and against the in-memory
 // state, for tools and tests: it reads everything.
-import { ID_LENGTH, authorHex, decodeEntry, entryId, equalBytes, toHex, type DecodedEntry } from './entry.js'
+import { on } from 'node:events'
+import { Worker } from 'node:worker_threads'
+import { ID_LENGTH, entryId, equalBytes, toHex } from './entry.js'
+import { FeedCheck, WALKED, type FeedCheckInit, type FeedCheckResult } from './feed-check.js'
 import { Boundary } from './floors.js'
-import { feedBytes, feedId, readIdValue, readSeq, seqKey, unpackFeed } from './keys.js'
+import { readIdValue, readSeq, seqKey } from './keys.js'
 import type { LogState } from './state.js'
 import type { Sub, Sublevels, VerifyProblem, VerifyReport } from './types.js'
-
-/** An id as a map key: its bytes as a latin1 string. */
-function key (id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1')
-}
-
-/** 48 bits of an id's digest, as a number: a map key that costs no string. */
-function idBits (id: Uint8Array): number {
-  return id[2] * 0x10000000000 + id[3] * 0x100000000 + id[4] * 0x1000000 + id[5] * 0x10000 + id[6] * 0x100 + id[7]
-}
+import type { RecordBatch } from './verify-worker.js'
 
 /** What the in-memory state says, taken between two commits. */
 export interface Expected {
@@ -33,46 +27,26 @@ export function expected (state: LogState<unknown>): Expected {
   }
 }
 
-const WALKED = 1
-const NAMED = 2
-
-/** Entries whose ids are kept in memory, to resolve the links to them: most links point at a recent entry. */
-const RECENT = 65_536
+/** Feeds of at least this many entries to check are checked on a worker thread, while this one walks the id records. */
+export const WORKER_FROM = 65_536
+/** batches of feed records sent to the worker and not yet checked */
+const IN_FLIGHT = 16
 
 /**
  * Walks the feed up to `view.length` (level must have it) and checks every
  * id, parent link, author chain and signature, and that every unsigned entry
- * is covered by a signed one; then walks the id records and checks that
- * each entry has one, with its feed position and clock. Commits may go on
- * meanwhile.
+ * is covered by a signed one (FeedCheck, on a worker thread for a long
+ * feed); meanwhile walks the id records, and then checks that each entry
+ * has one, with its feed position and clock. Commits may go on meanwhile.
  */
-export async function verify (levels: Pick<Sublevels, 'feed' | 'ids'>, view: Expected, signal?: AbortSignal, boundary = new Boundary()): Promise<VerifyReport> {
+export async function verify (levels: Pick<Sublevels, 'feed' | 'ids'>, view: Expected, signal?: AbortSignal, boundary = new Boundary(), workerFrom = WORKER_FROM): Promise<VerifyReport> {
   const problems: VerifyProblem[] = []
   const base = boundary.position
-  const n = Math.max(0, view.length - base)
-  // each walked entry's id and clock, by feed position (from base + 1), and
-  // whether it was WALKED and whether a later entry NAMED it (as prev or
-  // link): those walked that none names are the heads
-  const idAt = Buffer.alloc(n * ID_LENGTH)
-  const clockAt = new Float64Array(n)
-  const state = new Uint8Array(n)
-  const idOf = (seq: number): Buffer => idAt.subarray((seq - base - 1) * ID_LENGTH, (seq - base) * ID_LENGTH)
-  // the last RECENT entries' positions, by 48 bits of their id (a match is
-  // checked against idAt); a link to an older one is found by its id
-  // record, and checked against what the walk saw at that position
-  const recent = new Map<number, number>()
-  const recentAt = (id: Uint8Array): number | undefined => {
-    const at = recent.get(idBits(id))
-    return at != null && equalBytes(idOf(at), id) ? at : undefined
-  }
-  // dropped entries that kept ones refer to are in the cut
-  const cutClocks = new Map<string, number>()
+  const init: FeedCheckInit = { base, length: view.length, cut: [], chains: [] }
   for (const [hex, c] of boundary.cut) {
     if (!equalBytes(entryId(c.bytes), c.id)) problems.push({ id: hex, problem: 'cut entry: id does not match the entry bytes' })
-    cutClocks.set(key(c.id), c.entry.clock)
+    init.cut.push([c.id, c.entry.clock])
   }
-  /** each author's last entry walked: its seq, id, clock, feed position (0: a dropped one), and unsigned entries since a signed one */
-  const chains = new Map<string, { seq: number, id: Uint8Array, clock: number, at: number, unsigned: number }>()
   // each author's chain starts at its floor, on the dropped entry before it
   for (const [author, floor] of boundary.floors) {
     const prev = boundary.cut.get(toHex(floor.prev))
@@ -80,139 +54,156 @@ export async function verify (levels: Pick<Sublevels, 'feed' | 'ids'>, view: Exp
       problems.push({ problem: `the floor of author ${author} does not name the dropped entry before it` })
       continue
     }
-    chains.set(author, { seq: floor.seq - 1, id: floor.prev, clock: prev.entry.clock, at: 0, unsigned: 0 })
+    init.chains.push({ author, seq: floor.seq - 1, id: floor.prev, clock: prev.entry.clock })
   }
-  // the feed starts after the dropped positions
-  let count = base
-  const hexOf = authorHex()
-  // the position of the entry `link` names if the walk saw it before `seq`
-  // (or -1 for a dropped one in the cut), and its clock
-  const linked = (link: Uint8Array, seq: number, older: Map<string, number>): { at: number, clock: number } | undefined => {
-    const at = recentAt(link) ?? (older.size > 0 ? older.get(key(link)) : undefined)
-    if (at != null && at < seq && equalBytes(idOf(at), link)) return { at, clock: clockAt[at - base - 1] }
-    const clock = cutClocks.size > 0 ? cutClocks.get(key(link)) : undefined
-    return clock == null ? undefined : { at: -1, clock }
-  }
-  const check = (seq: number, value: Buffer, d: DecodedEntry | undefined, bad: unknown, older: Map<string, number>): void => {
-    count++
-    if (seq !== count) problems.push({ seq, problem: `feed position ${seq} follows ${count - 1}` })
-    if (value.byteLength <= ID_LENGTH) { problems.push({ seq, problem: 'feed record too short to hold an entry' }); return }
-    const id = feedId(value)
-    if (!equalBytes(d?.id ?? entryId(feedBytes(value, seq)), id)) { problems.push({ seq, id: toHex(id), problem: 'id does not match the entry bytes' }); return }
-    if (d == null) { problems.push({ seq, id: toHex(id), problem: (bad as Error).message }); return }
-    const author = hexOf(d.entry.author)
-    let chain = chains.get(author)
-    if (chain == null) {
-      chain = { seq: 0, id: new Uint8Array(0), clock: 0, at: 0, unsigned: 0 }
-      chains.set(author, chain)
-    }
-    if (d.entry.seq !== chain.seq + 1) problems.push({ seq, id: toHex(id), problem: `author seq ${d.entry.seq} follows ${chain.seq}` })
-    if (equalBytes(d.entry.prev, chain.id)) {
-      if (chain.at > base) state[chain.at - base - 1] = NAMED
-    } else {
-      problems.push({ seq, id: toHex(id), problem: 'prev is not the author\'s previous entry' })
-      const at = d.entry.prev.byteLength > 0 ? recentAt(d.entry.prev) : undefined
-      if (at != null) state[at - base - 1] = NAMED
-    }
-    let parentClock = chain.clock
-    for (const link of d.entry.links) {
-      const parent = linked(link, seq, older)
-      if (parent == null) {
-        problems.push({ seq, id: toHex(id), problem: `link ${toHex(link)} is not stored before the entry` })
-        continue
-      }
-      if (parent.at > base) state[parent.at - base - 1] = NAMED
-      parentClock = Math.max(parentClock, parent.clock)
-    }
-    if (d.entry.clock !== parentClock + 1) problems.push({ seq, id: toHex(id), problem: `clock ${d.entry.clock} is not one more than its parents' ${parentClock}` })
-    chain.seq = d.entry.seq
-    chain.id = d.id
-    chain.clock = d.entry.clock
-    chain.at = seq
-    chain.unsigned = d.entry.signature.byteLength === 0 ? chain.unsigned + 1 : 0
-    idAt.set(id, (seq - base - 1) * ID_LENGTH)
-    clockAt[seq - base - 1] = d.entry.clock
-    state[seq - base - 1] = WALKED
-    recent.set(idBits(id), seq)
-    if (seq - RECENT > base) {
-      const gone = idBits(idOf(seq - RECENT))
-      if (recent.get(gone) === seq - RECENT) recent.delete(gone)
-    }
-  }
-  // a batch of the feed: decoded, then its links to entries older than
-  // RECENT looked up by their id records, then checked in order
-  const checkBatch = async (records: Array<[Buffer, Buffer]>): Promise<void> => {
-    // each record's entries, as [position, item]; those committed after the view was taken are left out
-    const batch: Array<[number, Buffer]> = []
-    for (const [key, value] of records) {
-      const start = readSeq(key)
-      try {
-        unpackFeed(start, value, (seq, item) => {
-          if (seq > view.length) return false
-          batch.push([seq, item])
-        })
-      } catch (err) {
-        problems.push({ seq: start, problem: (err as Error).message })
-      }
-    }
-    const decoded: Array<{ d?: DecodedEntry, bad?: unknown }> = []
-    const lookup = new Map<string, Buffer>()
-    for (const [seq, value] of batch) {
-      try {
-        const d = value.byteLength > ID_LENGTH ? decodeEntry(feedBytes(value, seq)) : undefined
-        decoded.push({ d })
-        for (const link of d?.entry.links ?? []) {
-          if (recentAt(link) !== undefined) continue
-          const k = key(link)
-          if (!cutClocks.has(k)) lookup.set(k, Buffer.from(link))
-        }
-      } catch (err) {
-        decoded.push({ bad: err })
-      }
-    }
-    const older = new Map<string, number>()
-    if (lookup.size > 0) {
-      const records = await levels.ids.getMany([...lookup.values()])
-      const keys = [...lookup.keys()]
-      records.forEach((r, i) => { if (r?.byteLength === 16) older.set(keys[i], readIdValue(r).seq) })
-    }
-    batch.forEach(([seq, value], i) => { check(seq, value, decoded[i].d, decoded[i].bad, older) })
-  }
-  await walk(levels.feed, { gt: seqKey(base), lte: seqKey(view.length) }, signal, checkBatch)
+  const [walked, ids] = await Promise.all([
+    checkFeed(levels.feed, init, signal, view.length - base >= workerFrom),
+    idRecords(levels.ids, base, view.length, signal)
+  ])
+  problems.push(...walked.problems, ...ids.problems)
+  const { count, idAt, clockAt, state } = walked
   if (count !== view.length) problems.push({ problem: `the feed holds ${count - base} entries after position ${base}, the log says ${view.length - base}` })
   // every entry has its id record, and only entries have one
   let records = 0
-  await walk(levels.ids, {}, signal, batch => {
-    for (const [id, value] of batch) {
-      let record: { seq: number, clock: number }
-      try {
-        record = readIdValue(value)
-      } catch {
-        problems.push({ id: toHex(id), problem: 'damaged id record' })
-        continue
-      }
-      // committed after the view was taken
-      if (record.seq > view.length) continue
-      if (record.seq <= base || !equalBytes(idOf(record.seq), id)) {
-        problems.push({ id: toHex(id), problem: `an id record (feed position ${record.seq}) for no entry of the feed` })
-        continue
-      }
-      records++
-      if (clockAt[record.seq - base - 1] !== record.clock) problems.push({ seq: record.seq, id: toHex(id), problem: `its id record says clock ${record.clock}` })
+  const record = (seq: number, clock: number, walked: boolean, id: () => Uint8Array): void => {
+    if (!walked) {
+      problems.push({ id: toHex(id()), problem: `an id record (feed position ${seq}) for no entry of the feed` })
+      return
     }
-  })
+    records++
+    if (clockAt[seq - base - 1] !== clock) problems.push({ seq, id: toHex(id()), problem: `its id record says clock ${clock}` })
+  }
+  for (let i = 0; i < ids.has.length; i++) {
+    if (ids.has[i] === 1) record(base + i + 1, ids.clocks[i], sameId(idAt, i, ids.ids, i), () => ids.ids.subarray(i * ID_LENGTH, (i + 1) * ID_LENGTH))
+  }
+  for (const r of ids.aside) {
+    // committed after the view was taken
+    if (r.seq > view.length) continue
+    record(r.seq, r.clock, r.seq > base && sameId(idAt, r.seq - base - 1, r.id, 0), () => r.id)
+  }
   if (records < count - base) problems.push({ problem: `${count - base - records} entries of the feed have no id record` })
-  for (const [author, chain] of chains) {
-    if (chain.unsigned > 0) problems.push({ problem: `the last ${chain.unsigned} entries of author ${author} are not covered by a signature` })
-    const seq = view.seqs.get(author)
-    if (seq !== chain.seq) problems.push({ problem: `author ${author} index says seq ${seq}, the feed ${chain.seq}` })
+  for (const chain of walked.chains) {
+    if (chain.unsigned > 0) problems.push({ problem: `the last ${chain.unsigned} entries of author ${chain.author} are not covered by a signature` })
+    const seq = view.seqs.get(chain.author)
+    if (seq !== chain.seq) problems.push({ problem: `author ${chain.author} index says seq ${seq}, the feed ${chain.seq}` })
   }
   const headsHex = new Set<string>()
-  for (let seq = base + 1; seq <= count; seq++) if (state[seq - base - 1] === WALKED) headsHex.add(idOf(seq).toString('hex'))
+  for (let seq = base + 1; seq <= count; seq++) if (state[seq - base - 1] === WALKED) headsHex.add(toHex(idAt.subarray((seq - base - 1) * ID_LENGTH, (seq - base) * ID_LENGTH)))
   // a head may be a dropped entry, held in the cut
   for (const hex of view.heads) if (boundary.cut.has(hex)) headsHex.add(hex)
   if ([...headsHex].sort().join() !== view.heads.join()) problems.push({ problem: `the heads are ${view.heads.join(', ')}; the feed says ${[...headsHex].sort().join(', ')}` })
-  return { ok: problems.length === 0, entries: count - base, authors: chains.size, problems }
+  return { ok: problems.length === 0, entries: count - base, authors: walked.chains.length, problems }
+}
+
+/** Whether the `i`th id of `a` and the `j`th of `b` (ID_LENGTH bytes each) are the same. */
+function sameId (a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
+  const at = i * ID_LENGTH
+  const bt = j * ID_LENGTH
+  for (let k = ID_LENGTH - 1; k >= 0; k--) if (a[at + k] !== b[bt + k]) return false
+  return true
+}
+
+/** Checks the feed's records in `init`'s range, on a worker thread or in this one. */
+async function checkFeed (feed: Sub, init: FeedCheckInit, signal: AbortSignal | undefined, onWorker: boolean): Promise<FeedCheckResult> {
+  const range = { gt: seqKey(init.base), lte: seqKey(init.length) }
+  if (!onWorker) {
+    const check = new FeedCheck(init)
+    await walk(feed, range, signal, batch => { for (const [key, value] of batch) check.record(readSeq(key), value) })
+    return check.finish()
+  }
+  const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: init })
+  try {
+    // what the worker posts; its errors are thrown from here
+    const replies = on(worker, 'message')
+    const reply = async (): Promise<unknown> => {
+      const next = await replies.next()
+      return (next.value as unknown[])[0]
+    }
+    let inFlight = 0
+    await walk(feed, range, signal, async batch => {
+      if (inFlight === IN_FLIGHT) {
+        await reply()
+        inFlight--
+      }
+      const records = packBatch(batch)
+      worker.postMessage(records, [records.starts.buffer, records.ends.buffer, records.bytes.buffer] as ArrayBuffer[])
+      inFlight++
+    })
+    for (; inFlight > 0; inFlight--) await reply()
+    worker.postMessage('finish')
+    return await reply() as FeedCheckResult
+  } finally {
+    await worker.terminate()
+  }
+}
+
+/** Feed records as one batch for the worker: their values copied one after another. */
+function packBatch (batch: Array<[Buffer, Buffer]>): RecordBatch {
+  const starts = new Float64Array(batch.length)
+  const ends = new Uint32Array(batch.length)
+  let size = 0
+  for (const [, value] of batch) size += value.byteLength
+  const bytes = new Uint8Array(size)
+  let at = 0
+  batch.forEach(([key, value], i) => {
+    starts[i] = readSeq(key)
+    bytes.set(value, at)
+    at += value.byteLength
+    ends[i] = at
+  })
+  return { starts, ends, bytes }
+}
+
+/**
+ * The id records of positions base + 1 to `length`, copied into flat arrays
+ * by position: a walk of them holds no record. Those of other positions,
+ * and a second one of a position, are kept aside.
+ */
+class IdRecords {
+  readonly ids: Uint8Array
+  readonly clocks: Float64Array
+  /** 1 where a position has its record */
+  readonly has: Uint8Array
+  readonly aside: Array<{ id: Uint8Array, seq: number, clock: number }> = []
+  /** damaged records, left out */
+  readonly problems: VerifyProblem[] = []
+  readonly #base: number
+
+  constructor (base: number, length: number) {
+    const n = Math.max(0, length - base)
+    this.#base = base
+    this.ids = new Uint8Array(n * ID_LENGTH)
+    this.clocks = new Float64Array(n)
+    this.has = new Uint8Array(n)
+  }
+
+  add (id: Uint8Array, value: Uint8Array): void {
+    let record: { seq: number, clock: number }
+    try {
+      record = readIdValue(value)
+    } catch {
+      this.problems.push({ id: toHex(id), problem: 'damaged id record' })
+      return
+    }
+    if (id.byteLength !== ID_LENGTH) {
+      this.problems.push({ id: toHex(id), problem: `an id record (feed position ${record.seq}) for no entry of the feed` })
+      return
+    }
+    const i = record.seq - this.#base - 1
+    if (i < 0 || i >= this.has.length || this.has[i] === 1) {
+      this.aside.push({ id: new Uint8Array(id), ...record })
+      return
+    }
+    this.has[i] = 1
+    this.ids.set(id, i * ID_LENGTH)
+    this.clocks[i] = record.clock
+  }
+}
+
+async function idRecords (sub: Sub, base: number, length: number, signal: AbortSignal | undefined): Promise<IdRecords> {
+  const out = new IdRecords(base, length)
+  await walk(sub, {}, signal, batch => { for (const [id, value] of batch) out.add(id, value) })
+  return out
 }
 
 // Every record of `sub` in `range`, a batch at a time, the next read while

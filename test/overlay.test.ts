@@ -495,7 +495,8 @@ test('fill: with an active peer, refusals in a row double the wait before the ne
       n.receive(to, { type: 'neighbor-reply', accept: false }, now)
     }
   }
-  const rounds = [...new Set(asks)]
+  // a round's asks follow each other's refusals: a tick (50 ms) apart
+  const rounds = asks.filter((t, i) => i === 0 || t - asks[i - 1] > 500)
   const gaps = rounds.slice(1).map((t, i) => t - rounds[i])
   assert.ok(gaps.length >= 3, `asked in ${rounds.length} rounds`)
   for (let i = 1; i < gaps.length; i++) assert.ok(gaps[i] >= Math.min(30_000, gaps[i - 1] * 1.9), `gaps ${gaps.join(', ')} double, up to 30 s`)
@@ -503,6 +504,36 @@ test('fill: with an active peer, refusals in a row double the wait before the ne
   n.failed('a', now)
   const after = sends(drain(n)).filter(([, m]) => m.type === 'neighbor')
   assert.ok(after.length >= 1, 'asks again at once after a change')
+})
+
+test('fill: a refusal asks the next passive peer at once, until the round has asked as many as the passive view holds; then the round backs off', () => {
+  const n = new HyParView({ self: 'n', activeSize: 3, random: seeded(5), shuffleInterval: 1e9 })
+  n.receive('a', { type: 'neighbor', high: true }, 0)
+  const passive = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6']
+  n.learn(passive, 0)
+  drain(n)
+  // a round at 0: two free places, two asks; p6 alone has room
+  n.tick(0)
+  const asked = sends(drain(n)).filter(([, m]) => m.type === 'neighbor').map(([to]) => to)
+  assert.is(asked.length, 2)
+  const order = [...asked]
+  let now = 10
+  while (asked.length > 0) {
+    const [to] = asked.splice(0, 1)
+    n.receive(to, { type: 'neighbor-reply', accept: to === 'p6' }, now++)
+    const next = sends(drain(n)).filter(([, m]) => m.type === 'neighbor').map(([t]) => t)
+    asked.push(...next)
+    order.push(...next)
+  }
+  assert.ok([...n.active].includes('p6'), `p6 found in one round: asked ${order.join(', ')}`)
+  assert.is(new Set(order).size, order.length, 'no peer asked twice in a round')
+  assert.ok(order.length <= 2 + passive.length)
+  // the place left: the round asked everyone, and the last refusal ended it; the next round waits 2 s, not 1 s
+  assert.equal([...n.active].sort(), ['a', 'p6'])
+  n.tick(now + 1500)
+  assert.equal(sends(drain(n)), [], 'no round 1.5 s later')
+  n.tick(now + 2000)
+  assert.ok(sends(drain(n)).some(([, m]) => m.type === 'neighbor'), 'the next round 2 s later')
 })
 
 test('failed: the active peer goes down and to the passive view, the view is filled at once; failures in a row double the backoff, up to 2 s for a peer whose link broke lately', () => {

@@ -135,7 +135,7 @@ function format (r: Report): string {
   switch (r.kind) {
     case 'setup': {
       const g = r.graph
-      lines.push(`setup: ${r.nodes} nodes joined over ${s(r.joinTime)}; connected ${r.connectedAfter === undefined ? 'never' : `${s(r.connectedAfter)} after the last join`}`)
+      lines.push(`setup: ${r.nodes} nodes joined over ${s(r.joinTime)}; connected ${r.connectedAfter === undefined ? 'never' : `${s(r.connectedAfter)} after the last join`}; settled (no session change for 2 s) ${r.quietAfter === undefined ? 'never' : s(r.quietAfter)} after it, last change ${s(r.lastChange)}`)
       lines.push(`  active degree min ${g.degree.min} mean ${f(g.degree.mean)} max ${g.degree.max}; connected ${g.connected ? 'yes' : `no (${g.reached}/${g.live})`}; ` +
         `asymmetric ${g.asymmetric}, empty ${g.empty}, out of bounds ${g.outOfBounds}; sessions ${g.sessions} (${g.sessionsNotActive} off the view)`)
       lines.push(`  overlay ${r.counters.overlay} msgs; ${s(r.virtual)} virtual, ${s(r.wall)} wall`)

@@ -54,6 +54,10 @@ export interface SetupReport {
   joinTime: number
   /** virtual ms after the last join until the active graph was first connected with every view non-empty, or undefined */
   connectedAfter: number | undefined
+  /** ms after the last join that a session last opened or ended (to 100 ms) */
+  lastChange: number
+  /** the last change before SETTLE_QUIET ms without one, as the cluster benchmark measures settling */
+  quietAfter: number | undefined
   graph: GraphReport
   counters: Counters
   virtual: number
@@ -163,12 +167,14 @@ export function grow (cluster: Cluster, n: number, gap: number, settle: number, 
     added(cluster.add(contact.alive ? contact : cluster.pick()))
   }
   const joined = cluster.now
-  const connectedAfter = settleOverlay(cluster, settle)
+  const { connectedAfter, lastChange, quietAfter } = settleOverlay(cluster, settle)
   return {
     kind: 'setup',
     nodes: n,
     joinTime: joined - start,
     connectedAfter,
+    lastChange,
+    quietAfter,
     graph: cluster.graph(),
     counters: diff(cluster.counters, before),
     virtual: cluster.now - start,
@@ -177,13 +183,25 @@ export function grow (cluster: Cluster, n: number, gap: number, settle: number, 
 }
 
 // Runs `settle` ms, noting when the active graph is first connected with no
-// empty view (checked every second).
-function settleOverlay (cluster: Cluster, settle: number): number | undefined {
+// empty view (checked every second), and (checked every 100 ms) when a
+// session last opened or ended, and the last change before the first SETTLE_QUIET
+// ms without one (the cluster benchmark's settle time).
+function settleOverlay (cluster: Cluster, settle: number): { connectedAfter: number | undefined, lastChange: number, quietAfter: number | undefined } {
   const from = cluster.now
+  const changes = (): number => cluster.counters.sessionsOpened + cluster.counters.sessionsEnded
   let connectedAfter: number | undefined
-  for (let t = 0; t < settle; t += 1000) {
+  let lastChange = 0
+  let quietAfter: number | undefined
+  let seen = changes()
+  for (let t = 0; t < settle; t += 100) {
     cluster.run(from + t)
-    if (connectedAfter === undefined) {
+    if (changes() !== seen) {
+      seen = changes()
+      lastChange = t
+    } else if (quietAfter === undefined && t - lastChange >= SETTLE_QUIET) {
+      quietAfter = lastChange
+    }
+    if (connectedAfter === undefined && t % 1000 === 0) {
       const g = cluster.graph()
       if (g.connected && g.empty === 0) connectedAfter = t
     }
@@ -193,8 +211,11 @@ function settleOverlay (cluster: Cluster, settle: number): number | undefined {
     const g = cluster.graph()
     if (g.connected && g.empty === 0) connectedAfter = settle
   }
-  return connectedAfter
+  return { connectedAfter, lastChange, quietAfter }
 }
+
+/** ms without a session change that end settling, as in the cluster benchmark */
+const SETTLE_QUIET = 2000
 
 /** `count` distinct random live nodes. */
 export function pickWriters (cluster: Cluster, count: number, not?: ReadonlySet<SimNode>): SimNode[] {

@@ -92,8 +92,10 @@ export class HyParView {
   /** undefined until the first call that gives the time */
   private shuffleAt: number | undefined
   private fillAt = 0
-  /** between fills: fillInterval, doubling with each refusal in a row (up to MAX_BACKOFF) */
+  /** between fills: fillInterval, doubling with each round of refusals in a row (up to MAX_BACKOFF) */
   private fillDelay: number
+  /** how many more a round of fill may ask after refusals */
+  private sweepLeft = 0
 
   constructor (init: HyParViewInit) {
     this.self = init.self
@@ -273,9 +275,14 @@ export class HyParView {
     if (asked) {
       this.addPassive(from)
       this.hold(from, now)
-      // peers that are full say no: a view that is not empty is not pressed
-      // on them every second
-      if (this.activeView.size > 0) {
+      // a refusal: the next passive peer is asked at once (a sweep), so that
+      // a peer with room is found in one round trip each, not one a fill.
+      // Once the round has asked as many as the passive view holds, peers
+      // that are full say no: a view that is not empty is not pressed on
+      // them every second
+      if (this.sweepLeft > 0 && this.freePlaces > 0 && this.ask(now)) {
+        this.sweepLeft--
+      } else if (this.activeView.size > 0 && this.pending.size === 0) {
         this.fillDelay = Math.min(MAX_BACKOFF, this.fillDelay * 2)
         this.fillAt = now + this.fillDelay
       }
@@ -334,17 +341,23 @@ export class HyParView {
   }
 
   // One Neighbor per free place, at once: a node that lost its peers (or
-  // restarted) has them back in one round trip. High priority for one only,
-  // and only when there is no active peer or request.
+  // restarted) has them back in one round trip. A round of fill begins:
+  // refusals ask on, up to as many as the passive view holds.
   private fill (now: number): void {
     this.fillAt = now + this.fillDelay
-    let high = this.activeView.size === 0 && this.pending.size === 0
-    for (let free = this.freePlaces; free > 0; free--) {
-      const peer = this.picker.pick(this.passiveView.items, p => !this.pending.has(p) && this.backoffs.ready(p, now))
-      if (peer === undefined) return
-      this.request(peer, { type: 'neighbor', high }, now)
-      high = false
-    }
+    this.sweepLeft = this.passiveView.size
+    for (let free = this.freePlaces; free > 0; free--) if (!this.ask(now)) return
+  }
+
+  /**
+   * A Neighbor to a passive peer that is not asked already nor held back, if
+   * there is one. High priority only when there is no active peer or request.
+   */
+  private ask (now: number): boolean {
+    const peer = this.picker.pick(this.passiveView.items, p => !this.pending.has(p) && this.backoffs.ready(p, now))
+    if (peer === undefined) return false
+    this.request(peer, { type: 'neighbor', high: this.activeView.size === 0 && this.pending.size === 0 }, now)
+    return true
   }
 
   /** Sends a Join or Neighbor and waits replyTimeout for its answer. */

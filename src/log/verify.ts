@@ -65,8 +65,8 @@ export async function verify (levels: Pick<Sublevels, 'feed' | 'ids'>, view: Exp
   if (count !== view.length) problems.push({ problem: `the feed holds ${count - base} entries after position ${base}, the log says ${view.length - base}` })
   // every entry has its id record, and only entries have one
   let records = 0
-  const record = (seq: number, clock: number, walked: boolean, id: () => Uint8Array): void => {
-    if (!walked) {
+  const record = (seq: number, clock: number, ofEntry: boolean, id: () => Uint8Array): void => {
+    if (!ofEntry) {
       problems.push({ id: toHex(id()), problem: `an id record (feed position ${seq}) for no entry of the feed` })
       return
     }

@@ -276,10 +276,10 @@ export class HyParView {
       this.addPassive(from)
       this.hold(from, now)
       // a refusal: the next passive peer is asked at once (a sweep), so that
-      // a peer with room is found in one round trip each, not one a fill.
-      // Once the round has asked as many as the passive view holds, peers
-      // that are full say no: a view that is not empty is not pressed on
-      // them every second
+      // a peer with room is found within one round, a round trip each. A
+      // round with nobody left to ask and no answer awaited is over: peers
+      // that are full say no, and a view that is not empty is not pressed
+      // on them every second, so the next round waits twice as long
       if (this.sweepLeft > 0 && this.freePlaces > 0 && this.ask(now)) {
         this.sweepLeft--
       } else if (this.activeView.size > 0 && this.pending.size === 0) {

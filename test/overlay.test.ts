@@ -5,7 +5,8 @@
 // sender. Seeded randomness: each run takes the same steps.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { HyParView, type HyParViewInit, type OverlayAction, type OverlayMessage } from '../src/overlay/hyparview.js'
+import { HyParView, type HyParViewInit } from '../src/overlay/hyparview.js'
+import type { OverlayAction, OverlayMessage } from '../src/overlay/messages.js'
 
 /** mulberry32: a small seeded generator, uniform in [0, 1). */
 function seeded (seed: number): () => number {

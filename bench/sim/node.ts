@@ -34,7 +34,8 @@
 // orphanGraft, optimize); they are off unless asked for.
 // orphanGraft takes `parent` (whose copy a node stored last) for
 // PrunePolicy's first deliverer, which it keeps to itself.
-import { HyParView, type HyParViewInit, type OverlayMessage } from '../../src/overlay/hyparview.js'
+import { HyParView, type HyParViewInit } from '../../src/overlay/hyparview.js'
+import type { OverlayMessage } from '../../src/overlay/messages.js'
 import { Sender } from '../../src/sync/sender.js'
 import { IHAVE_DELAY } from '../../src/sync/constants.js'
 import { PrunePolicy, Prunes, orphanGrafts, parentPrunes, readGraft, readPrune, rtoOf, type LinkView } from '../../src/sync/prune.js'

@@ -12,11 +12,14 @@
 // Neither view ever holds `self`; the passive view never holds an active peer.
 // Every `up` of a peer is followed by exactly one `down` before its next `up`.
 // The rules for each message, the fill, the shuffle and failures are in
-// README.md (Rules); view.ts holds the views and the random picks, and
-// backoff.ts when a passive peer may be asked again. The driver must deliver
-// the messages from one peer in the order sent (a stream does): the views
+// README.md (Rules); view.ts holds the views and the random picks,
+// backoff.ts when a passive peer may be asked again, fill.ts when a round of
+// fill is due, and messages.ts the messages and actions. The driver must
+// deliver the messages from one peer in the order sent (a stream does): the views
 // stay symmetric because each side's messages reflect its view at the time.
-import { Backoffs, MAX_BACKOFF } from './backoff.js'
+import { Backoffs } from './backoff.js'
+import { FillRounds } from './fill.js'
+import { peerList, ttl, type OverlayAction, type OverlayMessage } from './messages.js'
 import { Picker, View } from './view.js'
 
 export interface HyParViewInit {
@@ -45,22 +48,6 @@ export interface HyParViewInit {
   random?: () => number
 }
 
-export type OverlayMessage =
-  | { type: 'join' }
-  | { type: 'forward-join', peer: string, ttl: number }
-  | { type: 'neighbor', high: boolean }
-  | { type: 'neighbor-reply', accept: boolean }
-  | { type: 'disconnect' }
-  | { type: 'shuffle', origin: string, ttl: number, peers: string[] }
-  | { type: 'shuffle-reply', peers: string[] }
-
-export type OverlayAction =
-  | { type: 'send', to: string, message: OverlayMessage }
-  /** `peer` entered the active view: the driver keeps a connection and a sync session with it */
-  | { type: 'up', peer: string }
-  /** `peer` left the active view: the driver ends the session and drops the connection once pending sends are out */
-  | { type: 'down', peer: string }
-
 export class HyParView {
   readonly self: string
   private readonly activeView: View
@@ -71,7 +58,6 @@ export class HyParView {
   private readonly shufflePassive: number
   private readonly shuffleInterval: number
   private readonly replyTimeout: number
-  private readonly fillInterval: number
   private readonly random: () => number
   private readonly picker: Picker
   private readonly actions: OverlayAction[] = []
@@ -91,11 +77,7 @@ export class HyParView {
   private shuffleOpen = false
   /** undefined until the first call that gives the time */
   private shuffleAt: number | undefined
-  private fillAt = 0
-  /** between fills: fillInterval, doubling with each round of refusals in a row (up to MAX_BACKOFF) */
-  private fillDelay: number
-  /** how many more a round of fill may ask after refusals */
-  private sweepLeft = 0
+  private readonly rounds: FillRounds
 
   constructor (init: HyParViewInit) {
     this.self = init.self
@@ -107,8 +89,7 @@ export class HyParView {
     this.shufflePassive = atLeast(init.shufflePassive ?? 4, 0)
     this.shuffleInterval = atLeast(init.shuffleInterval ?? 10_000, 1)
     this.replyTimeout = atLeast(init.replyTimeout ?? 5_000, 1)
-    this.fillInterval = atLeast(init.fillInterval ?? 1_000, 1)
-    this.fillDelay = this.fillInterval
+    this.rounds = new FillRounds(atLeast(init.fillInterval ?? 1_000, 1))
     this.backoffs = new Backoffs(atLeast(init.retryBackoff ?? 1_000, 0))
     this.random = init.random ?? Math.random
     this.picker = new Picker(this.random)
@@ -125,7 +106,7 @@ export class HyParView {
     let t = this.activeView.size > 0 ? this.shuffleAt : undefined
     for (const deadline of this.pending.values()) t = t === undefined ? deadline : Math.min(t, deadline)
     if (this.freePlaces > 0 && this.passiveView.items.some(p => !this.pending.has(p))) {
-      t = t === undefined ? this.fillAt : Math.min(t, this.fillAt)
+      t = t === undefined ? this.rounds.at : Math.min(t, this.rounds.at)
     }
     return t
   }
@@ -194,7 +175,7 @@ export class HyParView {
       this.shuffleAt = now + this.shuffleInterval
       if (this.activeView.size > 0) this.shuffle()
     }
-    if (now >= this.fillAt) this.fill(now)
+    if (now >= this.rounds.at) this.fill(now)
   }
 
   poll (): OverlayAction | undefined {
@@ -211,7 +192,7 @@ export class HyParView {
     if (this.shuffleAt !== undefined) return
     // spread out, so that nodes started together do not shuffle together
     this.shuffleAt = now + Math.floor(this.random() * this.shuffleInterval)
-    this.fillAt = now
+    this.rounds.start(now)
   }
 
   private onJoin (from: string): void {
@@ -275,16 +256,12 @@ export class HyParView {
     if (asked) {
       this.addPassive(from)
       this.hold(from, now)
-      // a refusal: the next passive peer is asked at once (a sweep), so that
-      // a peer with room is found within one round, a round trip each. A
-      // round with nobody left to ask and no answer awaited is over: peers
-      // that are full say no, and a view that is not empty is not pressed
-      // on them every second, so the next round waits twice as long
-      if (this.sweepLeft > 0 && this.freePlaces > 0 && this.ask(now)) {
-        this.sweepLeft--
+      // a refusal: the round asks on (fill.ts); once nobody is left to ask
+      // and no answer is awaited, a view that is not empty waits longer
+      if (this.rounds.mayAskOn && this.freePlaces > 0 && this.ask(now)) {
+        this.rounds.asked()
       } else if (this.activeView.size > 0 && this.pending.size === 0) {
-        this.fillDelay = Math.min(MAX_BACKOFF, this.fillDelay * 2)
-        this.fillAt = now + this.fillDelay
+        this.rounds.over(now)
       }
     }
   }
@@ -340,12 +317,10 @@ export class HyParView {
     return this.activeView.capacity - this.activeView.size - this.pending.size
   }
 
-  // One Neighbor per free place, at once: a node that lost its peers (or
-  // restarted) has them back in one round trip. A round of fill begins:
-  // refusals ask on, up to as many as the passive view holds.
+  // A round of fill: one Neighbor per free place, at once, so that a node
+  // that lost its peers (or restarted) has them back in one round trip.
   private fill (now: number): void {
-    this.fillAt = now + this.fillDelay
-    this.sweepLeft = this.passiveView.size
+    this.rounds.begin(now, this.passiveView.size)
     for (let free = this.freePlaces; free > 0; free--) if (!this.ask(now)) return
   }
 
@@ -380,13 +355,13 @@ export class HyParView {
     // accept the request before the disconnect comes, and drop this node again
     this.pending.delete(peer)
     this.activeView.add(peer)
-    this.fillDelay = this.fillInterval
+    this.rounds.reset()
     this.actions.push({ type: 'up', peer })
   }
 
   private removeActive (peer: string): void {
     this.activeView.delete(peer)
-    this.fillDelay = this.fillInterval
+    this.rounds.reset()
     this.actions.push({ type: 'down', peer })
   }
 
@@ -429,22 +404,6 @@ export class HyParView {
   private send (to: string, message: OverlayMessage): void {
     this.actions.push({ type: 'send', to, message })
   }
-}
-
-/** A ttl from the wire as a whole number in [0, most]: a peer cannot send a walk around forever. */
-function ttl (ttl: unknown, most: number): number {
-  return typeof ttl === 'number' && ttl > 0 ? Math.min(Math.floor(ttl), most) : 0
-}
-
-/** Peer ids from the wire: strings only, at most `most`. */
-function peerList (peers: unknown, most: number): string[] {
-  if (!Array.isArray(peers)) return []
-  const list: string[] = []
-  for (const p of peers) {
-    if (list.length >= most) break
-    if (typeof p === 'string') list.push(p)
-  }
-  return list
 }
 
 function atLeast (n: number, least: number): number {

@@ -7,6 +7,8 @@ import { ClassicLevel } from 'classic-level'
 import type { Test } from 'uvu'
 import { Log, type LogInit } from '../src/log/log.js'
 import { readSeq, seqKey, unpackFeed } from '../src/log/keys.js'
+import { sublevels } from '../src/log/level.js'
+import type { Sub } from '../src/log/types.js'
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures')
 
@@ -101,20 +103,24 @@ export function logOpener (t: Test, make: () => Promise<{ db: ClassicLevel | Mem
 }
 
 /**
- * Flips the last byte of the entry at feed position `seq` where the db at
- * `path` (closed) stores it: a damaged entry, for verify to find.
+ * Flips the last byte of the entry at feed position `seq` in a log's feed
+ * (`sublevels(db).feed`): a damaged entry, for verify to find.
  */
+export async function flipFeedByte (feed: Sub, seq: number): Promise<void> {
+  const [[key, value]] = await feed.iterator({ lte: seqKey(seq), reverse: true, limit: 1 }).all()
+  let end = -1
+  unpackFeed(readSeq(key), value, (at, item) => { if (at === seq) end = item.byteOffset - value.byteOffset + item.byteLength })
+  if (end < 0) throw new Error(`no entry at feed position ${seq}`)
+  const record = Buffer.from(value)
+  record[end - 1] ^= 1
+  await feed.put(key, record)
+}
+
+/** flipFeedByte on the db at `path` (closed). */
 export async function flipStoredByte (path: string, seq: number): Promise<void> {
   const level = new ClassicLevel<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
   try {
-    const feed = level.sublevel<Buffer, Buffer>('feed-v3', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
-    const [[key, value]] = await feed.iterator({ lte: seqKey(seq), reverse: true, limit: 1 }).all()
-    let end = -1
-    unpackFeed(readSeq(key), value, (at, item) => { if (at === seq) end = item.byteOffset - value.byteOffset + item.byteLength })
-    if (end < 0) throw new Error(`no entry at feed position ${seq}`)
-    const record = Buffer.from(value)
-    record[end - 1] ^= 1
-    await feed.put(key, record)
+    await flipFeedByte(sublevels(level).feed, seq)
   } finally {
     await level.close()
   }

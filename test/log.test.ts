@@ -11,12 +11,12 @@ import { Ingester } from '../src/log/ingest.js'
 import { Entry, encodeEntry, entryId, readEntry, toHex } from '../src/log/entry.js'
 import { Identity } from '../src/log/identity.js'
 import { Schema } from '../src/schema/index.js'
-import { LEVELS, fixture, flipStoredByte } from './helpers.js'
+import { LEVELS, fixture, flipFeedByte, flipStoredByte } from './helpers.js'
 import { MemoryLevel } from 'memory-level'
 import { sublevels } from '../src/log/level.js'
 import { verify } from '../src/log/verify.js'
 import { Boundary } from '../src/log/floors.js'
-import { blockStart, idValue, seqKey, unpackFeed } from '../src/log/keys.js'
+import { idValue } from '../src/log/keys.js'
 import type { VerifyReport } from '../src/log/types.js'
 
 const schema = new Schema(await fixture('basic.proto'))
@@ -539,10 +539,7 @@ v('on a worker thread, verify finds just what it finds in this thread: a damaged
     const entries = await log.read(101, 110)
     const at = (seq: number): Uint8Array => entries[seq - 101].id
     // a flipped byte in the entry at 150
-    const start = blockStart(150)
-    const record = Buffer.from((await levels.feed.get(seqKey(start)))!)
-    unpackFeed(start, record, (seq, item) => { if (seq === 150) item[item.byteLength - 1] ^= 1 })
-    await levels.feed.put(seqKey(start), record)
+    await flipFeedByte(levels.feed, 150)
     // no id record for 160, a wrong clock in 170's, and one more for position 180
     await levels.ids.del(Buffer.from(at(160)))
     await levels.ids.put(Buffer.from(at(170)), idValue(170, entries[69].entry.clock + 5))

@@ -28,7 +28,7 @@ export async function readFeed (levels: Levels, from: number, limit: number): Pr
   }
   try {
     while (out.length < limit) {
-      const batch = await it.nextv(Math.max(1, Math.min(Math.ceil((limit - out.length) / 16), 256)))
+      const batch = await it.nextv(Math.max(1, Math.min(Math.ceil((limit - out.length) / PACK_ENTRIES), 256)))
       if (batch.length === 0) break
       for (const [key, value] of batch) {
         unpackFeed(readSeq(key), value, take)

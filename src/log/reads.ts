@@ -5,7 +5,7 @@
 import { StorageError } from '../errors.js'
 import { readEntry } from './entry.js'
 import { blockStart, feedBytes, feedId, feedItemAt, feedOffsets, feedRecordFrom, PACK_ENTRIES, readSeq, seqKey, unpackFeed } from './keys.js'
-import { op, type BatchOp } from './level.js'
+import { op, SCAN, type BatchOp } from './level.js'
 import type { LogEntry, Sublevels } from './types.js'
 
 type Levels = Pick<Sublevels, 'feed'>
@@ -20,7 +20,7 @@ export async function readFeed (levels: Levels, from: number, limit: number): Pr
   from = Math.max(1, from)
   // records many at a time: an iterator's next() per record costs a promise
   // each; nextv gives fewer than asked for once it holds enough bytes
-  const it = levels.feed.iterator({ gte: recordFloor(from) })
+  const it = levels.feed.iterator({ ...SCAN, gte: recordFloor(from) })
   const out: LogEntry[] = []
   const take = (seq: number, item: Buffer): boolean => {
     if (seq >= from) out.push(feedEntry(seq, item))
@@ -101,7 +101,7 @@ export async function feedItems (levels: Levels, positions: number[]): Promise<A
   }
   const readers = Math.min(READERS, groups.length)
   await Promise.all(Array.from({ length: readers }, async (_, r) => {
-    const it = levels.feed.iterator()
+    const it = levels.feed.iterator(SCAN)
     try {
       for (let g = r; g < groups.length; g += readers) await readGroup(it, positions, groups[g], out)
     } finally {

@@ -6,6 +6,7 @@ import { ID_LENGTH, entryId, equalBytes, toHex } from './entry.js'
 import { FeedCheck, WALKED, type FeedCheckInit, type FeedCheckResult } from './feed-check.js'
 import { Boundary } from './floors.js'
 import { readIdValue, readSeq, seqKey } from './keys.js'
+import { SCAN } from './level.js'
 import type { LogState } from './state.js'
 import type { Sub, Sublevels, VerifyProblem, VerifyReport } from './types.js'
 import type { RecordBatch } from './verify-worker.js'
@@ -210,7 +211,7 @@ async function idRecords (sub: Sub, base: number, length: number, signal: AbortS
 // this one is checked: a long walk stops between batches once nobody waits
 // for it (`signal`).
 async function walk (sub: Sub, range: { gt?: Buffer, lte?: Buffer }, signal: AbortSignal | undefined, each: (batch: Array<[Buffer, Buffer]>) => void | Promise<void>): Promise<void> {
-  const it = sub.iterator(range)
+  const it = sub.iterator({ ...SCAN, ...range })
   let next = it.nextv(1024)
   try {
     for (let batch = await next; batch.length > 0; batch = await next) {

@@ -315,6 +315,12 @@ export function verifyEntry ({ bytes, entry }: DecodedEntry): void {
   }
 }
 
+/** Whether the entry `bytes` ends with a signature field (a quick look: `verifyEntry` checks it). */
+export function endsSigned (bytes: Uint8Array): boolean {
+  const end = bytes.byteLength - SIGNATURE_LENGTH - 2
+  return end > 0 && bytes[end] === SIGNATURE_TAG && bytes[end + 1] === SIGNATURE_LENGTH
+}
+
 function isId (bytes: Uint8Array): boolean {
   return bytes.byteLength === ID_LENGTH && bytes[0] === 0x12 && bytes[1] === 0x20
 }

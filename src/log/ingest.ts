@@ -3,6 +3,7 @@ import { authorHex, decodeEntry, readEntry, verifyEntry, follows, toHex, Decoded
 import type { CutEntry, Log, LogEntry } from './log.js'
 import { Pending, Vouch, adoption, inClockOrder, inSeqOrder, trimUnsigned } from './held.js'
 import { PeerContext } from './peer-context.js'
+import { VALID, type Checked } from './check-pool.js'
 
 /** Entries held while they wait for a signature or their parents. */
 export const MAX_PENDING_ENTRIES = 32_768
@@ -107,10 +108,12 @@ export class Ingester {
   /**
    * Checks a batch and holds its valid entries; `storeReady` stores them. A
    * receiver checks the next batch while the last one is being written.
-   * `now` (ms) stamps the held entries and expires older ones. Throws
-   * ProtocolError when the pending set is over its bounds.
+   * `now` (ms) stamps the held entries and expires older ones. `checked`,
+   * what a CheckPool found for the batch, gives each entry's id and says
+   * which signatures verify. Throws ProtocolError when the pending set is
+   * over its bounds.
    */
-  accept (batch: Uint8Array[], now = Date.now(), context?: DecodedEntry[]): Omit<IngestResult, 'stored' | 'pending'> {
+  accept (batch: Uint8Array[], now = Date.now(), context?: DecodedEntry[], checked?: Checked): Omit<IngestResult, 'stored' | 'pending'> {
     const invalid: InvalidEntryError[] = []
     if (context != null) this.#context.take(context, now)
     const seen = new Map<string, number>()
@@ -119,13 +122,14 @@ export class Ingester {
     let refused = 0
     const hexOf = authorHex()
     this.expire(now)
-    for (const bytes of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const bytes = batch[i]
       let d: DecodedEntry
       let hex: string
       let author: string
       try {
         // the signature is checked below, once the entry is known to be new
-        d = decodeEntry(bytes, { verify: false })
+        d = decodeEntry(bytes, { verify: false, id: checked?.id(i) })
         author = hexOf(d.entry.author)
         if (this.#init.accept != null && !this.#init.accept(author)) {
           // not an offence: a relay may hold entries of writers this node refuses
@@ -140,7 +144,8 @@ export class Ingester {
           duplicateAuthors.add(author)
           continue
         }
-        verifyEntry(d)
+        // one that failed the pool's check is checked here again, for the reason
+        if (checked?.signatures[i] !== VALID) verifyEntry(d)
         this.#check(d)
       } catch (err) {
         invalid.push(err instanceof InvalidEntryError ? err : new InvalidEntryError((err as Error).message))

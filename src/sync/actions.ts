@@ -5,6 +5,7 @@ import type { InvalidEntryError } from '../errors.js'
 import type { Ingester } from '../log/ingest.js'
 import type { DecodedEntry } from '../log/entry.js'
 import type { LogEntry } from '../log/log.js'
+import type { Checked } from '../log/check-pool.js'
 
 /** An entry to send: its bytes, author (hex) and author seq. */
 export interface Outgoing {
@@ -29,7 +30,8 @@ export type Accepted = ReturnType<Ingester['accept']>
 /**
  * Something for the driver to do, in the order given. Storage actions start
  * work whose result the driver hands back: `read` to `core.readDone`,
- * `store` to `core.storeDone` (or a failure to `core.storageFailed`).
+ * `store` to `core.storeDone` (or a failure to `core.storageFailed`),
+ * `check` to `core.checkDone`.
  */
 export type Action =
   /** write these bytes (whole frames) to the peer */
@@ -38,6 +40,8 @@ export type Action =
   | { type: 'read', have: Map<string, number>, limit: number }
   /** a store pass over the held entries of the parts accepted up to `upTo`; `detach` once their frame is done with */
   | { type: 'store', upTo: number, detach: boolean }
+  /** hash the entries of Entries frame number `frame` and check their signatures off this thread (CoreStorage.wantsCheck) */
+  | { type: 'check', frame: number, entries: Uint8Array[] }
   /** the handshake passed */
   | { type: 'ready' }
   /** the remote has sent everything this node lacked, and it is stored */
@@ -71,8 +75,10 @@ export interface CoreStorage {
   /** entries stored */
   readonly length: number
   authorSeq: (author: string) => number
-  /** checks a part of a frame and holds its valid entries; throws ProtocolError past the pending bounds */
-  accept: (entries: Uint8Array[], now: number, context?: DecodedEntry[]) => Accepted
+  /** checks a part of a frame and holds its valid entries, with what a `check` action found for it if one did; throws ProtocolError past the pending bounds */
+  accept: (entries: Uint8Array[], now: number, context?: DecodedEntry[], checked?: Checked) => Accepted
+  /** Whether an Entries frame is given to a `check` action before it is accepted. @default none is */
+  wantsCheck?: (entries: Uint8Array[]) => boolean
   /** held entries whose signature is in place: they wait for parents only */
   readonly verified: number
   /** held entries */

@@ -36,6 +36,14 @@ export const SESSION_MAX_PENDING = WINDOW * MAX_BATCH_ENTRIES + 2 * MAX_GROUP
  * that live across a few scavenges go to V8's old generation until a full GC.
  */
 export const RECEIVE_PART = 1024
+/**
+ * Entries frames with at least this many signed entries are hashed and
+ * their signatures checked on the node's check pool while the last ones
+ * are stored. Others (a live push, or a catch-up of groups, one signature
+ * each) are checked on this thread: the copy to a worker and back costs
+ * more than their hashes.
+ */
+export const CHECK_FROM = 32
 /** Most authors in a Hello (about 38 bytes each, so the Hello fits MAX_FRAME_BYTES). */
 export const MAX_HAVE = 20_000
 /** A peer that does not say Hello within this time is dropped. */

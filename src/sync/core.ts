@@ -20,6 +20,7 @@ import type { Action, CoreStorage, Outgoing, StoreResult } from './actions.js'
 import type { Hello, SyncMessage } from '../pb/sync.js'
 import type { Change } from '../schema/compat.js'
 import type { LogEntry } from '../log/log.js'
+import type { Checked } from '../log/check-pool.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 export interface CoreInit {
@@ -122,7 +123,12 @@ export class SessionCore {
       }
     })
     this.#receiver = new Receiver({
-      accept: (entries, now, context) => this.#storage.accept(entries, now, context),
+      accept: (entries, now, context, checked) => this.#storage.accept(entries, now, context, checked),
+      check: (frame, entries) => {
+        if (this.#storage.wantsCheck?.(entries) !== true) return false
+        this.#act({ type: 'check', frame, entries })
+        return true
+      },
       seen: (author, seq) => { this.#sender.seen(author, seq) },
       duplicates: authors => { this.#tree.duplicates(authors) },
       holds: author => this.#storage.authorSeq(author),
@@ -302,6 +308,12 @@ export class SessionCore {
       return
     }
     this.#guard(() => { this.#receiver.storeDone(res) })
+  }
+
+  /** A `check` action is done: `checked` is what it found, or undefined if it failed (the core checks the frame itself). */
+  checkDone (frame: number, checked: Checked | undefined): void {
+    if (this.#phase === 'ended') return
+    this.#receiver.checkDone(frame, checked)
   }
 
   /** A `read` or `store` action failed: the session ends with that error. */

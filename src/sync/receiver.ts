@@ -9,11 +9,17 @@ import { authorHex, type DecodedEntry } from '../log/entry.js'
 import { MAX_INVALID, RECEIVE_PART, REFUSE, WINDOW } from './constants.js'
 import type { Accepted, StoreResult } from './actions.js'
 import type { SyncMessage } from '../pb/sync.js'
+import type { Checked } from '../log/check-pool.js'
 
 /** What the receiver does outside itself; the core turns these into frames and actions. */
 export interface ReceiverOutput {
-  /** checks a part of a frame against the log and holds its valid entries */
-  accept: (entries: Uint8Array[], now: number, context?: DecodedEntry[]) => Accepted
+  /** checks a part of a frame against the log and holds its valid entries; `checked` is what a check pool found for the part */
+  accept: (entries: Uint8Array[], now: number, context?: DecodedEntry[], checked?: Checked) => Accepted
+  /**
+   * Whether the entries of frame number `frame` are hashed and their
+   * signatures checked elsewhere first; if so, `checkDone` gets the result.
+   */
+  check?: (frame: number, entries: Uint8Array[]) => boolean
   /** the remote holds entries of `author` up to `seq` */
   seen: (author: string, seq: number) => void
   /** the remote sent entries of these authors (hex) that this node had, or that another session stored first */
@@ -26,6 +32,19 @@ export interface ReceiverOutput {
   invalid: (count: number, reason: string) => void
   stored: (authors: Set<string>) => void
   synced: () => void
+}
+
+/** An Entries frame waiting to be checked. */
+interface Frame {
+  /** its number, from 0 */
+  n: number
+  entries: Uint8Array[]
+  /** its context entries (protocols/README.md §5.9) */
+  context: DecodedEntry[] | undefined
+  /** while its check elsewhere is under way */
+  checking: boolean
+  /** what that check found, if it did */
+  checked?: Checked
 }
 
 /** A store pass queued: of the parts checked up to `upTo`. */
@@ -46,9 +65,7 @@ export class Receiver {
   /** invalid entries so far */
   #invalid = 0
   /** Entries frames waiting to be checked, in order; the first from `#from` on */
-  readonly #frames: Uint8Array[][] = []
-  /** the context entries of each frame waiting (protocols/README.md §5.9) */
-  readonly #contexts: Array<DecodedEntry[] | undefined> = []
+  readonly #frames: Frame[] = []
   #from = 0
   /** store passes queued; the first runs while `#storing` */
   readonly #passes: Pass[] = []
@@ -79,9 +96,9 @@ export class Receiver {
   /** An Entries frame came: counted at once, checked later (it waits encoded, several times smaller than decoded). */
   entries (entries: Uint8Array[], context?: DecodedEntry[]): void {
     if (++this.#unacked > WINDOW) throw new RefusedError('more Entries frames than the window allows', { refuseCode: REFUSE.LIMIT })
-    this.#frames.push(entries)
-    this.#contexts.push(context)
-    this.#framesIn++
+    const frame: Frame = { n: this.#framesIn++, entries, context, checking: false }
+    this.#frames.push(frame)
+    frame.checking = this.#out.check?.(frame.n, entries) ?? false
   }
 
   /** Synced came: the remote is synced once what came before it is stored. Only the first counts. */
@@ -93,26 +110,27 @@ export class Receiver {
 
   /** Whether a part waits to be checked and may be now. */
   get wantsWork (): boolean {
-    return this.#frames.length > 0 && this.#partPasses <= 1
+    return this.#frames.length > 0 && !this.#frames[0].checking && this.#partPasses <= 1
   }
 
   /** Checks the next part, and queues its store pass. */
   work (now: number): void {
     if (!this.wantsWork) return
-    const entries = this.#frames[0]
+    const { entries, context, checked } = this.#frames[0]
     const from = this.#from
     const last = from + RECEIVE_PART >= entries.length
     let res: Accepted
     try {
       // the frame's context comes with its first part
-      res = this.#out.accept(from === 0 && last ? entries : entries.slice(from, from + RECEIVE_PART), now, from === 0 ? this.#contexts[0] : undefined)
+      const whole = from === 0 && last
+      const to = from + RECEIVE_PART
+      res = this.#out.accept(whole ? entries : entries.slice(from, to), now, from === 0 ? context : undefined, whole ? checked : checked?.slice(from, to))
     } catch (err) {
       if (err instanceof ProtocolError) throw new RefusedError(err.message, { refuseCode: REFUSE.LIMIT })
       throw err
     }
     if (last) {
       this.#frames.shift()
-      this.#contexts.shift()
       this.#from = 0
     } else {
       this.#from = from + RECEIVE_PART
@@ -126,6 +144,14 @@ export class Receiver {
       this.#framesChecked++
       this.#checkSynced()
     }
+  }
+
+  /** The check of frame `n` elsewhere is done: `checked` is what it found, or undefined if it failed (the frame is then checked here). */
+  checkDone (n: number, checked: Checked | undefined): void {
+    const frame = this.#frames.find(f => f.n === n)
+    if (frame == null) return
+    frame.checking = false
+    frame.checked = checked
   }
 
   /** Stores held entries again: their parents may have come through another session. */

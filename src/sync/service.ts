@@ -10,6 +10,7 @@ import { ProtocolError, RefusedError } from '../errors.js'
 import { toHex } from '../log/entry.js'
 import type { SyncComponents, SyncInit } from './types.js'
 import type { IngestInit } from '../log/ingest.js'
+import { CheckPool } from '../log/check-pool.js'
 import type { Connection, Logger, Startable, Stream, PeerId } from '@libp2p/interface'
 
 interface Entry {
@@ -52,6 +53,8 @@ export class SyncService implements Startable {
   #reconcile: ReturnType<typeof setInterval> | undefined
   #topology: string | undefined
   #running = false
+  /** hashes and checks the signatures of long Entries frames for every session */
+  readonly #checks: CheckPool
 
   constructor (components: SyncComponents, init: SyncInit) {
     this.#components = components
@@ -61,6 +64,7 @@ export class SyncService implements Startable {
     this.#repair = new LazyRepair({ timeout: init.graftTimeout, retry: init.graftRetry })
     this.#features = init.lazy === false ? [] : FEATURES
     this.#ingest = { ...init.ingest, pool: new Set() }
+    this.#checks = new CheckPool()
   }
 
   readonly [Symbol.toStringTag] = '@hyperemitter/sync'
@@ -116,6 +120,7 @@ export class SyncService implements Startable {
     if (this.#topology != null) this.#components.registrar.unregister(this.#topology)
     for (const { session } of this.#sessions.values()) session.close()
     this.#sessions.clear()
+    await this.#checks.close()
   }
 
   /** Peers (string ids) with a running session. */
@@ -240,7 +245,8 @@ export class SyncService implements Startable {
       mayPrune: (author) => this.#pruning.mayPrune(peer, remoteKey, author, this.#pushes(author)),
       features: this.#features,
       onIHave: (have) => { this.#announced(peer, have) },
-      counters: this.#counters
+      counters: this.#counters,
+      checks: this.#checks
     })
     const entry: Entry = { session, remoteKey, initiator, ready: session.ready }
     session.ready.then(() => { entry.readyAt = Date.now() }, () => {})

@@ -10,6 +10,7 @@ import type { Action } from './actions.js'
 import type { SyncCounters } from './counters.js'
 import type { LocalDescriptor } from './schemas.js'
 import type { IngestInit } from '../log/ingest.js'
+import type { CheckPool } from '../log/check-pool.js'
 import type { Log } from '../log/log.js'
 import type { Logger, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -45,6 +46,8 @@ export interface SessionInit {
   onIHave?: (have: Array<[string, number]>) => void
   /** the node's counters, raised by this session too */
   counters?: SyncCounters
+  /** where long Entries frames are checked (SessionStorage) */
+  checks?: CheckPool
 }
 
 /**
@@ -74,7 +77,7 @@ export class Session {
   constructor (stream: Stream, init: SessionInit) {
     this.#stream = stream
     this.#init = init
-    this.#storage = new SessionStorage(init.log, init.ingest)
+    this.#storage = new SessionStorage(init.log, init.ingest, init.checks)
     this.#core = new SessionCore({
       storage: this.#storage,
       fingerprint: init.fingerprint,
@@ -247,6 +250,13 @@ export class Session {
         this.#storage.read(action.have, action.limit).then(
           entries => { this.#core.readDone(entries) },
           (err: Error) => { this.#core.storageFailed(err) }
+        ).finally(() => { this.#pump() })
+        break
+      case 'check':
+        // a failed check leaves the frame to be checked here
+        this.#storage.check(action.entries).then(
+          checked => { this.#core.checkDone(action.frame, checked) },
+          () => { this.#core.checkDone(action.frame, undefined) }
         ).finally(() => { this.#pump() })
         break
       case 'store':

@@ -2,9 +2,10 @@
 // reads and checks through it synchronously (CoreStorage); its drivers run
 // the reads and store passes the core asks for.
 import { Ingester, type IngestInit } from '../log/ingest.js'
-import { SESSION_MAX_PENDING } from './constants.js'
+import { CHECK_FROM, SESSION_MAX_PENDING } from './constants.js'
+import type { CheckPool, Checked } from '../log/check-pool.js'
 import type { Accepted, CoreStorage, Outgoing, StoreResult } from './actions.js'
-import { readEntry, type DecodedEntry } from '../log/entry.js'
+import { endsSigned, readEntry, type DecodedEntry } from '../log/entry.js'
 import type { Log, LogEntry } from '../log/log.js'
 
 /** The bytes of the dropped entries a peer may need to store an entry (Log.context). */
@@ -15,9 +16,12 @@ export function context (log: Log, author: string, bytes: Uint8Array): Uint8Arra
 export class SessionStorage implements CoreStorage {
   readonly log: Log
   readonly #ingester: Ingester
+  readonly #checks: CheckPool | undefined
 
-  constructor (log: Log, ingest: IngestInit) {
+  /** `checks`: where long Entries frames are hashed and their signatures checked (a `check` action) while the last ones are stored. */
+  constructor (log: Log, ingest: IngestInit, checks?: CheckPool) {
     this.log = log
+    this.#checks = checks
     this.#ingester = new Ingester(log, {
       ...ingest,
       maxPendingEntries: SESSION_MAX_PENDING,
@@ -38,8 +42,21 @@ export class SessionStorage implements CoreStorage {
     return this.log.authorSeq(author)
   }
 
-  accept (entries: Uint8Array[], now: number, context?: DecodedEntry[]): Accepted {
-    return this.#ingester.accept(entries, now, context)
+  accept (entries: Uint8Array[], now: number, context?: DecodedEntry[], checked?: Checked): Accepted {
+    return this.#ingester.accept(entries, now, context, checked)
+  }
+
+  wantsCheck (entries: Uint8Array[]): boolean {
+    if (this.#checks == null || entries.length < CHECK_FROM) return false
+    let signed = 0
+    for (const bytes of entries) if (endsSigned(bytes) && ++signed === CHECK_FROM) return true
+    return false
+  }
+
+  /** A `check` action: what the pool finds for `entries`. */
+  async check (entries: Uint8Array[]): Promise<Checked> {
+    if (this.#checks == null) throw new Error('no check pool')
+    return this.#checks.check(entries)
   }
 
   get verified (): number {

@@ -14,6 +14,7 @@ import { FrameReader } from '../../src/sync/framing.js'
 import { LocalDescriptor } from '../../src/sync/schemas.js'
 import { fixture } from '../helpers.js'
 import type { IngestInit } from '../../src/log/ingest.js'
+import type { CheckPool } from '../../src/log/check-pool.js'
 import type { Action } from '../../src/sync/actions.js'
 
 /** A frame on a wire: decoded, or undefined where its bytes are not a SyncMessage. */
@@ -135,6 +136,8 @@ export class Node {
 
 export interface SessionOptions {
   ingest?: Partial<IngestInit>
+  /** where long Entries frames of signed entries are checked */
+  checks?: CheckPool
   mayPrune?: (author: string) => boolean
   fingerprint?: Uint8Array
   /** its schema descriptor (the node's by default); false: a core of a version before descriptors, that compares `fingerprint` only */
@@ -174,7 +177,7 @@ export class Session implements End {
     this.node = node
     this.tap = new Tap(pair)
     this.inbox = new Tap(pair)
-    this.storage = new SessionStorage(node.log, { validate: (name, payload) => { node.schema.checkEntry(name, payload) }, ...init.ingest })
+    this.storage = new SessionStorage(node.log, { validate: (name, payload) => { node.schema.checkEntry(name, payload) }, ...init.ingest }, init.checks)
     const descriptor = init.descriptor === false ? undefined : init.descriptor ?? new LocalDescriptor(node.schema.descriptor)
     this.core = new SessionCore({ storage: this.storage, fingerprint: init.fingerprint ?? node.schema.fingerprint, descriptor, topic: node.topic, mayPrune: init.mayPrune, features: init.features, self: node.key })
   }
@@ -203,6 +206,7 @@ export class Session implements End {
           break
         }
         case 'read': this.#pair.track(this.storage.read(a.have, a.limit).then(e => { this.core.readDone(e) }, (err: Error) => { this.core.storageFailed(err) })); break
+        case 'check': this.#pair.track(this.storage.check(a.entries).then(c => { this.core.checkDone(a.frame, c) }, () => { this.core.checkDone(a.frame, undefined) })); break
         case 'store': this.#pair.track(this.storage.store(a.upTo, a.detach).then(r => { this.core.storeDone(r); this.pump() }, (err: Error) => { this.core.storageFailed(err) })); break
         case 'ready': this.ready = true; break
         case 'synced': this.synced = true; break

@@ -95,7 +95,7 @@ test('a frame of signed entries is checked on the pool: stored as without it; a 
 /** A pool whose workers always fail. */
 class FailingPool extends CheckPool {
   override async check (): Promise<Checked> {
-    throw new Error('a worker failed')
+    return await Promise.reject(new Error('a worker failed'))
   }
 }
 

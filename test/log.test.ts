@@ -405,12 +405,17 @@ t('the feed in records of up to PACK_ENTRIES entries: reads from any position, b
     }
     const seqs = [150, 3, 64, 65, 210, 1, 129, 150, 201]
     assert.equal((await log.readBytes(seqs)).map(b => toHex(b)), seqs.map(s => toHex(all[s - 1].bytes)))
+    // over 16 positions: the records at block starts, then those at the first of each run not found (the single commits)
+    const many = [...seqs, 209, 202, 203, 205, 206, 207, 2, 33, 34, 100, 208, 17]
+    assert.equal((await log.readBytes(many)).map(b => toHex(b)), many.map(s => toHex(all[s - 1].bytes)))
     for (const seq of [1, 100, 193, 206]) assert.equal(toHex((await log.get(all[seq - 1].id))!), toHex(all[seq - 1].bytes))
     // retention to a floor inside a record (100 is not the end of a block): the rest of it is kept under 101
     await log.compact({ maxEvents: 110 })
     assert.is(log.floor, 100)
     assert.equal((await log.read(1, 3)).map(e => e.seq), [101, 102, 103])
     assert.equal((await log.readBytes([128, 101])).map(b => toHex(b)), [toHex(all[127].bytes), toHex(all[100].bytes)])
+    const kept = Array.from({ length: 20 }, (_, i) => 101 + i * 5)
+    assert.equal((await log.readBytes(kept)).map(b => toHex(b)), kept.map(s => toHex(all[s - 1].bytes)))
     assert.is(await log.get(all[99].id), undefined)
     const report = await log.verify()
     assert.ok(report.ok, JSON.stringify(report.problems))

@@ -7,7 +7,8 @@
 import { StorageError } from '../errors.js'
 import { toHex } from './entry.js'
 import { decodeRun, nameKey, namePrefix, nameRunLast, readSeq, runKey, RUN_VALUE_LENGTH, type AuthorState, type Run } from './keys.js'
-import { plain } from './level.js'
+import { plain, SCAN } from './level.js'
+import type { AbstractIteratorOptions } from 'abstract-level'
 import type { LogEntry, ReadFilter, Sub, Sublevels } from './types.js'
 import { readAt } from './reads.js'
 
@@ -79,12 +80,32 @@ function namePositions (names: Sub, prefix: Buffer): Positions {
       const last = Math.min(upTo, nameRunLast(first, value))
       for (let pos = Math.max(first, after + 1); pos <= last && out.length < limit; pos++) out.push(pos)
     }
-    for await (const [key, value] of names.iterator({ lte: nameKey(prefix, after), gte: nameKey(prefix, 0), reverse: true, limit: 1 })) take(key, value)
-    for await (const [key, value] of names.iterator({ gt: nameKey(prefix, after), lte: nameKey(prefix, upTo), limit })) {
+    // side by side, and each in one batch: a next() is a round trip of level's thread pool
+    const [before, runs] = await Promise.all([
+      records(names, { lte: nameKey(prefix, after), gte: nameKey(prefix, 0), reverse: true, limit: 1 }),
+      records(names, { gt: nameKey(prefix, after), lte: nameKey(prefix, upTo), limit })
+    ])
+    for (const [key, value] of [...before, ...runs]) {
       if (out.length >= limit) break
       take(key, value)
     }
     return out
+  }
+}
+
+/** The records of `sub` in `range` (up to its `limit`), in as few batches as level gives. */
+async function records (sub: Sub, range: AbstractIteratorOptions<Buffer, Buffer> & { limit: number }): Promise<Array<[Buffer, Buffer]>> {
+  const it = sub.iterator({ ...SCAN, ...range })
+  const out: Array<[Buffer, Buffer]> = []
+  try {
+    while (out.length < range.limit) {
+      const batch = await it.nextv(range.limit - out.length)
+      if (batch.length === 0) break
+      out.push(...batch)
+    }
+    return out
+  } finally {
+    await it.close()
   }
 }
 

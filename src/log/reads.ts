@@ -55,42 +55,37 @@ const NEAR = PACK_ENTRIES
 /** Iterators that read groups side by side: each seek is a round trip of level's thread pool. */
 const READERS = 8
 
+/** Up to this many positions, a read asks for both records that may hold each one in one getMany. */
+const ONE_PASS = 16
+
 /**
  * The feed items (id and bytes) at the given positions, in their order;
- * undefined where the feed holds none. One getMany reads, for each
- * position, the record at its block's start and, for the first of a run of
- * positions, the one at itself: one of them holds it, unless a record began
- * between them (a commit that started in the block, a floor). Those left,
- * sorted, fall into groups of near ones, dealt out to up to READERS
- * iterators that read side by side: for each of its groups an iterator
- * seeks to the start of the first one's block (the record that holds it
- * starts there or later) and reads on, a batch of records at a time.
+ * undefined where the feed holds none. The record that holds a position
+ * starts at its block's start (a group of emits) or, unless a record began
+ * between them (a commit that started in the block, a floor), at the first
+ * of its run of wanted positions (one emit a commit). One getMany reads the
+ * records at the blocks' starts; a second, those at the first of each run
+ * of positions still not found. (Up to ONE_PASS positions, one getMany asks
+ * for both: a lookup by id is one round trip.) A key that is not there costs
+ * level a lookup through every table, as much as one that is: a read by
+ * name of a rare event, a position a record, asked for twice as many keys
+ * when both went at once. Those left, sorted, fall into groups of near
+ * ones, dealt out to up to READERS iterators that read side by side: for
+ * each of its groups an iterator seeks to the start of the first one's
+ * block (the record that holds it starts there or later) and reads on, a
+ * batch of records at a time.
  */
 export async function feedItems (levels: Levels, positions: number[]): Promise<Array<Buffer | undefined>> {
   const out = new Array<Buffer | undefined>(positions.length)
-  // first one read of the records that may start a position's record: at
-  // its block's start (a group of emits), or, for the first of a run of
-  // wanted positions, at itself (one emit a commit)
-  const wanted = new Set(positions)
-  const candidates = [...new Set(positions.flatMap(p => wanted.has(p - 1) ? [blockStart(p)] : [blockStart(p), p]))]
-  const found = new Map<number, { value: Buffer, items: number[] }>()
-  const values = await levels.feed.getMany(candidates.map(seqKey))
-  values.forEach((value, i) => { if (value != null) found.set(candidates[i], { value, items: feedOffsets(candidates[i], value) }) })
   // in position order, so that the record of one position serves the next ones it holds
-  const sorted = positions.map((_, i) => i).sort((a, b) => positions[a] - positions[b])
-  const rest: number[] = []
-  let last: { start: number, value: Buffer, items: number[] } | undefined
-  for (const i of sorted) {
-    const p = positions[i]
-    if (last == null || p < last.start || p >= last.start + last.items.length) {
-      last = undefined
-      for (const start of [blockStart(p), p]) {
-        const r = found.get(start)
-        if (r != null && p < start + r.items.length) last = { start, ...r }
-      }
-    }
-    if (last == null) rest.push(i)
-    else out[i] = feedItemAt(last.value, last.items[p - last.start])
+  let rest = positions.map((_, i) => i).sort((a, b) => positions[a] - positions[b])
+  const firstOfRun = (k: number, of: number[]): boolean => k === 0 || positions[of[k - 1]] !== positions[of[k]] - 1
+  const starts = rest.map(i => blockStart(positions[i]))
+  if (rest.length <= ONE_PASS) {
+    rest = await readRecords(levels, positions, rest, [...starts, ...rest.filter((_, k) => firstOfRun(k, rest)).map(i => positions[i])], out)
+  } else {
+    rest = await readRecords(levels, positions, rest, starts, out)
+    if (rest.length > 0) rest = await readRecords(levels, positions, rest, rest.filter((_, k) => firstOfRun(k, rest)).map(i => positions[i]), out)
   }
   if (rest.length === 0) return out
   // the others (in position order), by seeks
@@ -109,6 +104,33 @@ export async function feedItems (levels: Levels, positions: number[]): Promise<A
     }
   }))
   return out
+}
+
+/**
+ * Reads the records that start at `keys` in one getMany, and puts in `out`
+ * the items they hold of the positions `indices` (into `positions`, in
+ * position order); returns the indices of those none of them holds.
+ */
+async function readRecords (levels: Levels, positions: number[], indices: number[], keys: number[], out: Array<Buffer | undefined>): Promise<number[]> {
+  const candidates = [...new Set(keys)]
+  const found = new Map<number, { value: Buffer, items: number[] }>()
+  const values = await levels.feed.getMany(candidates.map(seqKey))
+  values.forEach((value, i) => { if (value != null) found.set(candidates[i], { value, items: feedOffsets(candidates[i], value) }) })
+  const rest: number[] = []
+  let last: { start: number, value: Buffer, items: number[] } | undefined
+  for (const i of indices) {
+    const p = positions[i]
+    if (last == null || p < last.start || p >= last.start + last.items.length) {
+      last = undefined
+      for (const start of [blockStart(p), p]) {
+        const r = found.get(start)
+        if (r != null && p >= start && p < start + r.items.length) last = { start, ...r }
+      }
+    }
+    if (last == null) rest.push(i)
+    else out[i] = feedItemAt(last.value, last.items[p - last.start])
+  }
+  return rest
 }
 
 /** The items at the positions of one group (indices into `positions`, ascending), into `out`, by `it`. */

@@ -11,6 +11,7 @@ const cases: Array<[string, string]> = [
   ['read.js', 'read'],
   ['log.js', 'log'],
   ['sync.js', 'sync.catchup'],
+  ['sync.js', 'sync.catchup.signed'],
   ['sync.js', 'sync.latency'],
   ['sync.js', 'sync.chain20'],
   // N = 10, 20 and 40 node processes (minutes; `npm run bench:cluster` takes its options)

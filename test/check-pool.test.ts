@@ -17,7 +17,7 @@ function chain (n: number, author = new Author()): Uint8Array[] {
   return Array.from({ length: n }, () => author.next('Hello', payload).bytes)
 }
 
-test('each entry\'s id and the verdict on its signature, in order, over two workers; a pool closed starts again', async () => {
+test('each entry\'s id and the verdict on its signature, in order, over two workers; a pool closed fails the checks under way and starts again', async () => {
   const pool = new CheckPool(2)
   try {
     const a = new Author()
@@ -47,6 +47,11 @@ test('each entry\'s id and the verdict on its signature, in order, over two work
     }
     assertChecked(await pool.check(entries))
     await pool.close()
+    assertChecked(await pool.check(entries))
+    // a check under way when the workers go fails, and none hangs; the next one starts new workers
+    const under = pool.check(entries)
+    await pool.close()
+    await under.then(() => assert.unreachable('the check failed'), (err: Error) => { assert.match(err.message, /closed/) })
     assertChecked(await pool.check(entries))
   } finally {
     await pool.close()

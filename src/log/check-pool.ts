@@ -81,8 +81,10 @@ export class CheckPool {
     this.#start()
     const pieces = Math.max(1, Math.min(this.#size, Math.floor(entries.length / MIN_SLICE)))
     const step = Math.ceil(entries.length / pieces)
+    // the least busy first
+    const workers = [...this.#workers].sort((a, b) => (this.#jobs.get(a) ?? 0) - (this.#jobs.get(b) ?? 0))
     const replies = await Promise.all(Array.from({ length: pieces }, async (_, k) =>
-      this.#run(this.#workers[k], entries.slice(k * step, (k + 1) * step))))
+      this.#run(workers[k], entries.slice(k * step, (k + 1) * step))))
     if (replies.length === 1) return new Checked(replies[0].ids, replies[0].signatures)
     const ids = new Uint8Array(entries.length * ID_LENGTH)
     const signatures = new Uint8Array(entries.length)
@@ -95,9 +97,16 @@ export class CheckPool {
 
   /** Stops the workers; a later check starts them again. */
   async close (): Promise<void> {
+    await this.#stop(new Error('the check pool is closed'))
+  }
+
+  // Fails every check under way (their callers check on their own thread)
+  // and lets the workers go: the next check starts new ones.
+  async #stop (err: Error): Promise<void> {
     const workers = this.#workers.splice(0)
     this.#jobs.clear()
-    this.#fail(new Error('the check pool is closed'))
+    for (const { reject } of this.#waiting.values()) reject(err)
+    this.#waiting.clear()
     await Promise.all(workers.map(async w => w.terminate()))
   }
 
@@ -114,7 +123,10 @@ export class CheckPool {
         if (jobs === 0) worker.unref()
         waiting?.resolve(reply)
       })
-      worker.on('error', err => { this.#fail(err) })
+      // one that fails or ends takes the pool with it, and none hangs a check
+      const lost = (err: Error): void => { if (this.#workers.includes(worker)) void this.#stop(err) }
+      worker.on('error', lost)
+      worker.on('exit', code => { lost(new Error(`a check worker exited (${code})`)) })
       worker.unref()
       this.#jobs.set(worker, 0)
       this.#workers.push(worker)
@@ -138,11 +150,5 @@ export class CheckPool {
     const reply = new Promise<CheckReply>((resolve, reject) => { this.#waiting.set(job, { resolve, reject }) })
     worker.postMessage({ job, bytes, ends } satisfies CheckJob, [bytes.buffer, ends.buffer])
     return reply
-  }
-
-  // A worker that fails fails every check under way: the callers check on their own thread.
-  #fail (err: Error): void {
-    for (const { reject } of this.#waiting.values()) reject(err)
-    this.#waiting.clear()
   }
 }

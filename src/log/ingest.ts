@@ -1,5 +1,5 @@
 import { InvalidEntryError, ProtocolError } from '../errors.js'
-import { authorHex, decodeEntry, readEntry, verifyEntry, follows, toHex, Decoded, type DecodedEntry, type Head } from './entry.js'
+import { authorHex, decodeEntry, equalBytes, readEntry, verifyEntry, follows, toHex, Decoded, type DecodedEntry, type Head } from './entry.js'
 import type { CutEntry, Log, LogEntry } from './log.js'
 import { Pending, Vouch, adoption, inClockOrder, inSeqOrder, trimUnsigned } from './held.js'
 import { PeerContext } from './peer-context.js'
@@ -122,6 +122,8 @@ export class Ingester {
     let refused = 0
     const hexOf = authorHex()
     this.expire(now)
+    // the entry held last in this batch
+    let last: Pending | undefined
     for (let i = 0; i < batch.length; i++) {
       const bytes = batch[i]
       let d: DecodedEntry
@@ -154,6 +156,8 @@ export class Ingester {
       if (d.entry.seq > (seen.get(author) ?? 0)) seen.set(author, d.entry.seq)
       const framed = bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength
       const p = new Pending(d, author, hex, now, ++this.#accepted, framed)
+      if (last != null && last.author === author && last.d.entry.seq === d.entry.seq - 1 && equalBytes(last.d.id, d.entry.prev)) p.below = last
+      last = p
       this.#pending.set(hex, p)
       this.#bytes += bytes.byteLength
       const vouch = this.#vouched.get(hex)
@@ -261,8 +265,15 @@ export class Ingester {
       this.#verified++
       const entry: DecodedEntry['entry'] = current.d.entry
       if (entry.seq === 1) break
-      const prevHex = toHex(entry.prev)
       if (entry.seq - 1 <= this.#log.authorSeq(current.author)) break
+      // the one before, held: no vouch is needed for an entry already here
+      const below: Pending | undefined = current.below
+      current.below = undefined
+      if (below != null && this.#pending.get(below.hex) === below) {
+        current = below
+        continue
+      }
+      const prevHex = toHex(entry.prev)
       // bounded like the pending set: a vouch is for an entry about to arrive
       if (this.#vouched.size >= (this.#init.maxPendingEntries ?? MAX_PENDING_ENTRIES)) this.#vouched.clear()
       this.#vouched.set(prevHex, new Vouch(current.author, entry.seq - 1))

@@ -292,7 +292,7 @@ export class Ingester {
     let ready: Pending[] = []
     // whether an entry was left out that what this round stores can make ready
     let again = false
-    // clocks of the entries ready in this batch, by hex id
+    // clocks of the entries ready in this batch that a link names, by hex id
     const inBatch = new Map<string, number>()
     // each author's newest entry so far: stored, or ready in this batch
     const heads = new Map<string, Head>()
@@ -303,6 +303,10 @@ export class Ingester {
     const cut = new Map<string, CutEntry>()
     const borrowed = borrow ? this.#borrowable() : undefined
     const candidates = borrowed == null ? inSeqOrder(this.#pending.values(), upTo) : inClockOrder([...inSeqOrder(this.#pending.values(), upTo), ...borrowed.keys()])
+    // the ids the candidates link: only those entries are looked up by id
+    // below (most entries of a group link none)
+    const linked = new Set<string>()
+    for (const p of candidates) for (const l of p.d.entry.links) linked.add(toHex(l))
     for (const p of candidates) {
       const { entry } = p.d
       let head = heads.get(p.author) ?? this.#log.authorHead(p.author)
@@ -319,7 +323,7 @@ export class Ingester {
       p.prevClock = head.clock
       for (const l of entry.links) if (!inBatch.has(toHex(l))) outside.push(l)
       heads.set(p.author, { seq: entry.seq, id: p.d.id, clock: entry.clock })
-      inBatch.set(p.hex, entry.clock)
+      if (linked.has(p.hex)) inBatch.set(p.hex, entry.clock)
       ready.push(p)
     }
     if (ready.length === 0) return { stored: [], invalid: [], again: false }
@@ -366,9 +370,9 @@ export class Ingester {
       }
       if (waits) {
         blocked.add(p.author)
-        blocked.add(p.hex)
+        if (linked.has(p.hex)) blocked.add(p.hex)
       } else {
-        before.set(p.hex, entry.clock)
+        if (linked.has(p.hex)) before.set(p.hex, entry.clock)
         keep.push(p)
       }
     }

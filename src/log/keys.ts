@@ -26,19 +26,9 @@ export function readSeq (b: Uint8Array): number {
   return high * HIGH + low
 }
 
-/**
- * A feed item: the entry's id (ID_LENGTH bytes), then its bytes. A feed
- * record holds the items of consecutive positions (packFeed): a read of the
- * feed from a position is one ordered scan, with no lookup per entry.
- */
-export function feedValue (id: Uint8Array, bytes: Uint8Array): Buffer {
-  // a local entry's bytes follow its id in its group's buffer (group.ts)
-  if (bytes.buffer === id.buffer && bytes.byteOffset === id.byteOffset + id.byteLength) return Buffer.from(id.buffer, id.byteOffset, id.byteLength + bytes.byteLength)
-  const out = Buffer.allocUnsafe(id.byteLength + bytes.byteLength)
-  out.set(id, 0)
-  out.set(bytes, id.byteLength)
-  return out
-}
+// A feed item is an entry's id (ID_LENGTH bytes), then its bytes. A feed
+// record holds the items of consecutive positions (packRecords): a read of
+// the feed from a position is one ordered scan, with no lookup per entry.
 
 /**
  * Most entries of one feed record (layout version 3): a record holds the
@@ -61,43 +51,58 @@ export function blockStart (seq: number): number {
 
 /**
  * A feed record's value (version 3): for each entry, in feed order, the
- * length of its item (u32) and the item, `feedValue(id, bytes)`.
+ * length of its item (u32) and the item (the entry's id, then its bytes).
  */
 export function packFeed (items: Uint8Array[]): Buffer {
-  let size = 0
-  for (const item of items) size += 4 + item.byteLength
-  const out = Buffer.allocUnsafe(size)
-  let at = 0
-  for (const item of items) {
-    out.writeUInt32BE(item.byteLength, at)
-    out.set(item, at + 4)
-    at += 4 + item.byteLength
+  return packItems(items.map(item => [0, item]), 0, items.length)
+}
+
+/** A feed item to pack: its position, and its bytes as one part or two (an entry's id, then its bytes: written with no copy made first). */
+export type FeedItem = [seq: number, head: Uint8Array, tail?: Uint8Array]
+
+/**
+ * The feed records (key, value) of `items` (positions ascending): a record
+ * holds consecutive positions of one block (see blockStart), so at most
+ * PACK_ENTRIES of them, and takes no further item once it has PACK_BYTES.
+ */
+export function packRecords (items: FeedItem[]): Array<[Buffer, Buffer]> {
+  const out: Array<[Buffer, Buffer]> = []
+  let first = 0
+  let bytes = 0
+  for (let i = 0; i < items.length; i++) {
+    const seq = items[i][0]
+    const start = items[first][0]
+    if (i > first && (seq !== start + i - first || blockStart(seq) === seq || bytes >= PACK_BYTES)) {
+      out.push([seqKey(start), packItems(items, first, i)])
+      first = i
+      bytes = 0
+    }
+    bytes += itemLength(items[i])
   }
+  if (items.length > first) out.push([seqKey(items[first][0]), packItems(items, first, items.length)])
   return out
 }
 
-/**
- * The feed records (key, value) of `items` ([position, item], positions
- * ascending): a record holds consecutive positions of one block (see
- * blockStart), so at most PACK_ENTRIES of them, and takes no further item
- * once it has PACK_BYTES.
- */
-export function packRecords (items: Array<[number, Uint8Array]>): Array<[Buffer, Buffer]> {
-  const out: Array<[Buffer, Buffer]> = []
-  let pack: Uint8Array[] = []
-  let start = 0
-  let bytes = 0
-  for (const [seq, item] of items) {
-    if (pack.length > 0 && (seq !== start + pack.length || blockStart(seq) === seq || bytes >= PACK_BYTES)) {
-      out.push([seqKey(start), packFeed(pack)])
-      pack = []
-      bytes = 0
+function itemLength ([, head, tail]: FeedItem): number {
+  return head.byteLength + (tail?.byteLength ?? 0)
+}
+
+// The record value of items[from] to items[to - 1].
+function packItems (items: FeedItem[], from: number, to: number): Buffer {
+  let size = 0
+  for (let i = from; i < to; i++) size += 4 + itemLength(items[i])
+  const out = Buffer.allocUnsafe(size)
+  let at = 0
+  for (let i = from; i < to; i++) {
+    const [, head, tail] = items[i]
+    out.writeUInt32BE(itemLength(items[i]), at)
+    out.set(head, at + 4)
+    at += 4 + head.byteLength
+    if (tail != null) {
+      out.set(tail, at)
+      at += tail.byteLength
     }
-    if (pack.length === 0) start = seq
-    pack.push(item)
-    bytes += item.byteLength
   }
-  if (pack.length > 0) out.push([seqKey(start), packFeed(pack)])
   return out
 }
 
@@ -124,8 +129,8 @@ export function feedItemAt (value: Buffer, offset: number): Buffer {
 }
 
 /**
- * Calls `each` with the position and item (a view of `value`, as
- * feedValue makes it) of each entry of the feed record at `start`, in
+ * Calls `each` with the position and item (a view of `value`: the id,
+ * then the bytes) of each entry of the feed record at `start`, in
  * order, until it returns false. A record that does not split into whole
  * items is a damaged db.
  */

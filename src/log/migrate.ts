@@ -10,7 +10,7 @@
 import { logger } from '@libp2p/logger'
 import { StorageError } from '../errors.js'
 import { readEntry, toHex } from './entry.js'
-import { feedValue, idValue, packRecords, readSeq } from './keys.js'
+import { idValue, packRecords, readSeq, type FeedItem } from './keys.js'
 import { binarySublevel, describe, op, type BatchOp, type LevelOps } from './level.js'
 import type { AnyLevel, Db, Sub, Sublevels } from './types.js'
 
@@ -32,11 +32,11 @@ export async function migrateLayout (db: AnyLevel, levels: Pick<Sublevels, 'feed
     const v1 = await convert(db, binarySublevel(db, 'feed'), async batch => {
       const found = await oldEntries.getMany(batch.map(([, id]) => id))
       const ops: BatchOp[] = []
-      const items: Array<[number, Uint8Array]> = []
+      const items: FeedItem[] = []
       batch.forEach(([position, id], i) => {
         const bytes = found[i]
         if (bytes == null) throw new StorageError(`entry ${toHex(id)} at ${readSeq(position)} is missing: the db is damaged`)
-        items.push([readSeq(position), feedValue(id, bytes)])
+        items.push([readSeq(position), id, bytes])
         ops.push(op('put', levels.ids, id, idValue(readSeq(position), readEntry(bytes).clock)))
         ops.push(op('del', oldEntries, id, undefined))
       })
@@ -53,7 +53,7 @@ export async function migrateLayout (db: AnyLevel, levels: Pick<Sublevels, 'feed
 
 /** A chunk of an older feed converted: its feed items ([position, item]) and the other ops it needs. */
 interface Converted {
-  items: Array<[number, Uint8Array]>
+  items: FeedItem[]
   ops: BatchOp[]
 }
 

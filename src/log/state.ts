@@ -4,7 +4,7 @@
 // without a db: the commit pipeline prepares a commit here, writes its ops,
 // and applies it here only once the write has succeeded.
 import { equalBytes, NO_HEAD, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
-import { AuthorState, feedValue, forNameRuns, idValue, nameKey, namePrefix, nameRunValue, packRecords, runKey, seqKey } from './keys.js'
+import { AuthorState, forNameRuns, idValue, nameKey, namePrefix, nameRunValue, packRecords, runKey, seqKey, type FeedItem } from './keys.js'
 import { CHECKPOINT_KEY, HEADS_KEY, INDEX_KEY, indexMark, op, view, type BatchOp } from './level.js'
 import type { LogEntry } from './types.js'
 
@@ -184,11 +184,11 @@ export class LogState<S> {
     let hex = ''
     let state: AuthorState | undefined
     // the feed's items, written after the loop as records of one block each (packRecords)
-    const items: Array<[number, Uint8Array]> = []
+    const items: FeedItem[] = []
     for (const d of entries) {
       const seq = ++length
       const id = view(d.id)
-      items.push([seq, feedValue(id, d.bytes)])
+      items.push([seq, id, d.bytes])
       ops.push(op('put', levels.ids, id, idValue(seq, d.entry.clock)))
       bytes += d.bytes.byteLength
       const { prev, links } = d.entry

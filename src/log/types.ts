@@ -23,7 +23,7 @@ export type Sub = AbstractSublevel<Db, unknown, Buffer, Buffer>
 
 /** The log's sublevels, all with binary keys and values (see keys.ts). */
 export interface Sublevels {
-  /** feed position -> entry id and bytes (keys.ts feedValue) */
+  /** first feed position of a record -> the ids and bytes of its entries (keys.ts packRecords) */
   feed: Sub
   /** entry id -> feed position and Lamport clock (keys.ts idValue) */
   ids: Sub

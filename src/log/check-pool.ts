@@ -7,6 +7,7 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { ID_LENGTH } from './entry.js'
+import { pack, transfers, type Packed } from './packed.js'
 
 /** The verdict on an entry's signature (`Checked.signatures`). */
 export const UNSIGNED = 0
@@ -43,11 +44,9 @@ export class Checked {
   }
 }
 
-/** A job for a worker: entries one after another, each ending at its `ends`. */
-export interface CheckJob {
+/** A job for a worker: its entries, packed. */
+export interface CheckJob extends Packed {
   job: number
-  bytes: Uint8Array
-  ends: Uint32Array
 }
 
 export interface CheckReply {
@@ -134,21 +133,13 @@ export class CheckPool {
   }
 
   async #run (worker: Worker, entries: Uint8Array[]): Promise<CheckReply> {
-    const ends = new Uint32Array(entries.length)
-    let size = 0
-    entries.forEach((e, i) => { size += e.byteLength; ends[i] = size })
-    const bytes = new Uint8Array(size)
-    let at = 0
-    for (const e of entries) {
-      bytes.set(e, at)
-      at += e.byteLength
-    }
+    const packed = pack(entries)
     const job = this.#next++
     const jobs = this.#jobs.get(worker) ?? 0
     if (jobs === 0) worker.ref()
     this.#jobs.set(worker, jobs + 1)
     const reply = new Promise<CheckReply>((resolve, reject) => { this.#waiting.set(job, { resolve, reject }) })
-    worker.postMessage({ job, bytes, ends } satisfies CheckJob, [bytes.buffer, ends.buffer])
+    worker.postMessage({ job, ...packed } satisfies CheckJob, transfers(packed))
     return reply
   }
 }

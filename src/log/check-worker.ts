@@ -3,16 +3,16 @@
 import { parentPort } from 'node:worker_threads'
 import { ID_LENGTH, readEntry, verifyEntry, writeId } from './entry.js'
 import { FAILED, UNSIGNED, VALID, type CheckJob, type CheckReply } from './check-pool.js'
+import { part } from './packed.js'
 
 const port = parentPort
 if (port != null) {
-  port.on('message', ({ job, bytes, ends }: CheckJob) => {
-    const ids = new Uint8Array(ends.length * ID_LENGTH)
-    const signatures = new Uint8Array(ends.length)
-    let from = 0
-    for (let i = 0; i < ends.length; i++) {
-      const entry = bytes.subarray(from, ends[i])
-      from = ends[i]
+  port.on('message', (message: CheckJob) => {
+    const n = message.ends.length
+    const ids = new Uint8Array(n * ID_LENGTH)
+    const signatures = new Uint8Array(n)
+    for (let i = 0; i < n; i++) {
+      const entry = part(message, i)
       writeId(entry, ids, i * ID_LENGTH)
       try {
         const decoded = readEntry(entry)
@@ -26,6 +26,6 @@ if (port != null) {
         signatures[i] = FAILED
       }
     }
-    port.postMessage({ job, ids, signatures } satisfies CheckReply, [ids.buffer, signatures.buffer])
+    port.postMessage({ job: message.job, ids, signatures } satisfies CheckReply, [ids.buffer, signatures.buffer])
   })
 }

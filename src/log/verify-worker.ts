@@ -3,12 +3,11 @@
 // 'finish' with the result, its arrays transferred.
 import { parentPort, workerData } from 'node:worker_threads'
 import { FeedCheck, type FeedCheckInit } from './feed-check.js'
+import { part, type Packed } from './packed.js'
 
-/** A batch of feed records: each one's start position, and their values one after another, each ending at its `ends`. */
-export interface RecordBatch {
+/** A batch of feed records: each one's start position, and their values packed. */
+export interface RecordBatch extends Packed {
   starts: Float64Array
-  ends: Uint32Array
-  bytes: Uint8Array
 }
 
 const port = parentPort
@@ -20,12 +19,7 @@ if (port != null) {
       port.postMessage(result, [result.idAt.buffer, result.clockAt.buffer, result.state.buffer] as ArrayBuffer[])
       return
     }
-    const { starts, ends, bytes } = message
-    let from = 0
-    for (let i = 0; i < starts.length; i++) {
-      check.record(starts[i], Buffer.from(bytes.buffer, bytes.byteOffset + from, ends[i] - from))
-      from = ends[i]
-    }
+    for (let i = 0; i < message.starts.length; i++) check.record(message.starts[i], part(message, i))
     port.postMessage('ack')
   })
 }

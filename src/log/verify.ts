@@ -7,6 +7,7 @@ import { FeedCheck, WALKED, type FeedCheckInit, type FeedCheckResult } from './f
 import { Boundary } from './floors.js'
 import { readIdValue, readSeq, seqKey } from './keys.js'
 import { SCAN } from './level.js'
+import { pack, transfers } from './packed.js'
 import type { LogState } from './state.js'
 import type { Sub, Sublevels, VerifyProblem, VerifyReport } from './types.js'
 import type { RecordBatch } from './verify-worker.js'
@@ -127,7 +128,7 @@ async function checkFeed (feed: Sub, init: FeedCheckInit, signal: AbortSignal | 
         inFlight--
       }
       const records = packBatch(batch)
-      worker.postMessage(records, [records.starts.buffer, records.ends.buffer, records.bytes.buffer] as ArrayBuffer[])
+      worker.postMessage(records, [records.starts.buffer as ArrayBuffer, ...transfers(records)])
       inFlight++
     })
     for (; inFlight > 0; inFlight--) await reply()
@@ -138,21 +139,9 @@ async function checkFeed (feed: Sub, init: FeedCheckInit, signal: AbortSignal | 
   }
 }
 
-/** Feed records as one batch for the worker: their values copied one after another. */
+/** Feed records as one batch for the worker: their start positions, and their values packed. */
 function packBatch (batch: Array<[Buffer, Buffer]>): RecordBatch {
-  const starts = new Float64Array(batch.length)
-  const ends = new Uint32Array(batch.length)
-  let size = 0
-  for (const [, value] of batch) size += value.byteLength
-  const bytes = new Uint8Array(size)
-  let at = 0
-  batch.forEach(([key, value], i) => {
-    starts[i] = readSeq(key)
-    bytes.set(value, at)
-    at += value.byteLength
-    ends[i] = at
-  })
-  return { starts, ends, bytes }
+  return { starts: Float64Array.from(batch, ([key]) => readSeq(key)), ...pack(batch.map(([, value]) => value)) }
 }
 
 /**

@@ -315,6 +315,14 @@ export function verifyEntry ({ bytes, entry }: DecodedEntry): void {
   }
 }
 
+/** Whether the `i`th id of `a` and the `j`th of `b` (ids of ID_LENGTH bytes laid end to end) are the same. */
+export function sameIdAt (a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
+  const at = i * ID_LENGTH
+  const bt = j * ID_LENGTH
+  for (let k = ID_LENGTH - 1; k >= 0; k--) if (a[at + k] !== b[bt + k]) return false
+  return true
+}
+
 /** Whether the entry `bytes` ends with a signature field (a quick look: `verifyEntry` checks it). */
 export function endsSigned (bytes: Uint8Array): boolean {
   const end = bytes.byteLength - SIGNATURE_LENGTH - 2

@@ -3,7 +3,7 @@
 // chain and signature. It keeps every walked entry's id in memory, so a link
 // to any earlier entry is found without a read. Run in this thread or on a
 // worker (verify-worker.ts).
-import { ID_LENGTH, authorHex, decodeEntry, equalBytes, hasId, toHex, type DecodedEntry } from './entry.js'
+import { ID_LENGTH, authorHex, decodeEntry, equalBytes, hasId, sameIdAt, toHex, type DecodedEntry } from './entry.js'
 import { feedBytes, feedId, unpackFeed } from './keys.js'
 import type { VerifyProblem } from './types.js'
 
@@ -100,11 +100,7 @@ export class FeedCheck {
 
   /** Whether the id walked at `at` (a position less base) is `id`. */
   #idIs (at: number, id: Uint8Array): boolean {
-    if (id.byteLength !== ID_LENGTH) return false
-    const idAt = this.#idAt
-    const from = (at - 1) * ID_LENGTH
-    for (let i = ID_LENGTH - 1; i >= 0; i--) if (idAt[from + i] !== id[i]) return false
-    return true
+    return id.byteLength === ID_LENGTH && sameIdAt(this.#idAt, at - 1, id, 0)
   }
 
   /** The position of the walked entry `id` (the first, if it is there twice). */

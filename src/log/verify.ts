@@ -2,7 +2,7 @@
 // state, for tools and tests: it reads everything.
 import { on } from 'node:events'
 import { Worker } from 'node:worker_threads'
-import { ID_LENGTH, entryId, equalBytes, toHex } from './entry.js'
+import { ID_LENGTH, entryId, equalBytes, sameIdAt, toHex } from './entry.js'
 import { FeedCheck, WALKED, type FeedCheckInit, type FeedCheckResult } from './feed-check.js'
 import { Boundary } from './floors.js'
 import { readIdValue, readSeq, seqKey } from './keys.js'
@@ -76,12 +76,12 @@ export async function verify (levels: Pick<Sublevels, 'feed' | 'ids'>, view: Exp
     if (clockAt[seq - base - 1] !== clock) problems.push({ seq, id: toHex(id()), problem: `its id record says clock ${clock}` })
   }
   for (let i = 0; i < ids.has.length; i++) {
-    if (ids.has[i] === 1) record(base + i + 1, ids.clocks[i], sameId(idAt, i, ids.ids, i), () => ids.ids.subarray(i * ID_LENGTH, (i + 1) * ID_LENGTH))
+    if (ids.has[i] === 1) record(base + i + 1, ids.clocks[i], sameIdAt(idAt, i, ids.ids, i), () => ids.ids.subarray(i * ID_LENGTH, (i + 1) * ID_LENGTH))
   }
   for (const r of ids.aside) {
     // committed after the view was taken
     if (r.seq > view.length) continue
-    record(r.seq, r.clock, r.seq > base && sameId(idAt, r.seq - base - 1, r.id, 0), () => r.id)
+    record(r.seq, r.clock, r.seq > base && sameIdAt(idAt, r.seq - base - 1, r.id, 0), () => r.id)
   }
   if (records < count - base) problems.push({ problem: `${count - base - records} entries of the feed have no id record` })
   for (const chain of walked.chains) {
@@ -95,14 +95,6 @@ export async function verify (levels: Pick<Sublevels, 'feed' | 'ids'>, view: Exp
   for (const hex of view.heads) if (boundary.cut.has(hex)) headsHex.add(hex)
   if ([...headsHex].sort().join() !== view.heads.join()) problems.push({ problem: `the heads are ${view.heads.join(', ')}; the feed says ${[...headsHex].sort().join(', ')}` })
   return { ok: problems.length === 0, entries: count - base, authors: walked.chains.length, problems }
-}
-
-/** Whether the `i`th id of `a` and the `j`th of `b` (ID_LENGTH bytes each) are the same. */
-function sameId (a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
-  const at = i * ID_LENGTH
-  const bt = j * ID_LENGTH
-  for (let k = ID_LENGTH - 1; k >= 0; k--) if (a[at + k] !== b[bt + k]) return false
-  return true
 }
 
 /** Checks the feed's records in `init`'s range, on a worker thread or in this one. */

@@ -79,13 +79,14 @@ export async function feedItems (levels: Levels, positions: number[]): Promise<A
   const out = new Array<Buffer | undefined>(positions.length)
   // in position order, so that the record of one position serves the next ones it holds
   let rest = positions.map((_, i) => i).sort((a, b) => positions[a] - positions[b])
-  const firstOfRun = (k: number, of: number[]): boolean => k === 0 || positions[of[k - 1]] !== positions[of[k]] - 1
-  const starts = rest.map(i => blockStart(positions[i]))
+  // the first position of each run of consecutive ones among `of`
+  const runStarts = (of: number[]): number[] => of.filter((_, k) => k === 0 || positions[of[k - 1]] !== positions[of[k]] - 1).map(i => positions[i])
+  const blockStarts = rest.map(i => blockStart(positions[i]))
   if (rest.length <= ONE_PASS) {
-    rest = await readRecords(levels, positions, rest, [...starts, ...rest.filter((_, k) => firstOfRun(k, rest)).map(i => positions[i])], out)
+    rest = await readRecords(levels, positions, rest, [...blockStarts, ...runStarts(rest)], out)
   } else {
-    rest = await readRecords(levels, positions, rest, starts, out)
-    if (rest.length > 0) rest = await readRecords(levels, positions, rest, rest.filter((_, k) => firstOfRun(k, rest)).map(i => positions[i]), out)
+    rest = await readRecords(levels, positions, rest, blockStarts, out)
+    if (rest.length > 0) rest = await readRecords(levels, positions, rest, runStarts(rest), out)
   }
   if (rest.length === 0) return out
   // the others (in position order), by seeks

@@ -4,6 +4,7 @@ import { InvalidMessageError, UnknownEventError } from '../errors.js'
 import { describe, isFullName, type Descriptor } from './descriptor.js'
 import { eventNames } from './names.js'
 import { eventTypes, parseSchema } from './parse.js'
+import { wireCheck, type WireCheck } from './wire-check.js'
 
 export { EVENT_PEER_PROTO } from './parse.js'
 
@@ -27,6 +28,7 @@ export class Schema {
   /** sha2-256 of the parsed schema (protobufjs JSON): the handshake compares it with peers that send no descriptor. */
   readonly fingerprint: Uint8Array
   readonly #types = new Map<string, protobuf.Type>()
+  readonly #checks = new Map<string, WireCheck>()
   readonly #root: protobuf.Root
   #descriptor: Descriptor | undefined
 
@@ -73,7 +75,11 @@ export class Schema {
 
   /** Throws unless `bytes` decode as event `name` with all required fields. */
   check (name: string, bytes: Uint8Array): void {
-    this.#type(name).decode(bytes)
+    const type = this.#type(name)
+    let quick = this.#checks.get(name)
+    if (quick == null) this.#checks.set(name, quick = wireCheck(type))
+    // the quick walk says yes or "not sure": then the decode gives the verdict
+    if (!quick(bytes)) type.decode(bytes)
   }
 
   /** Whether the schema defines event `name` (a full name, or a short name that is unique). */

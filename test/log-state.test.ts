@@ -6,7 +6,7 @@ import { EMPTY, encodeEntry, entryId, readEntry, toHex, type DecodedEntry } from
 import { Identity } from '../src/log/identity.js'
 import { AuthorState, blockStart, nameRunLast, feedBytes, feedId, feedRecordEnd, feedRecordFrom, packRecords, PACK_BYTES, PACK_ENTRIES, readIdValue, readSeq, unpackFeed } from '../src/log/keys.js'
 import { StorageError } from '../src/errors.js'
-import type { BatchOp } from '../src/log/level.js'
+import { single, type Op } from '../src/log/level.js'
 import { CHECKPOINT_COMMITS, CHECKPOINT_ENTRIES, LogState, type Prepared } from '../src/log/state.js'
 import type { LogEntry } from '../src/log/types.js'
 
@@ -47,8 +47,8 @@ class Entries {
   }
 
   /** Readable ops: `sublevel key -> value`, by entry and author names. */
-  ops (ops: Array<BatchOp<Name>>): string[] {
-    return ops.map(o => {
+  ops (ops: Array<Op<Name>>): string[] {
+    return single(ops).map(o => {
       if (o.type === 'del') return `del ${o.sublevel} ${o.key.toString()}`
       const value = o.value!
       switch (o.sublevel) {

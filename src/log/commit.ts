@@ -9,7 +9,7 @@ import { ClosedError, StorageError } from '../errors.js'
 import { authorHex, entryId, follows, readEntry, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
 import { buildGroup, settle, type PendingAppend } from './group.js'
 import type { Identity } from './identity.js'
-import { describe, INDEX_KEY, indexMark, op, writeBatch, type BatchOp } from './level.js'
+import { describe, INDEX_KEY, indexMark, op, writeBatch, type Op } from './level.js'
 import type { LogState } from './state.js'
 import { Boundary, type CutEntry } from './floors.js'
 import type { CommitListener, Db, LogEntry, Sub, Sublevels } from './types.js'
@@ -63,7 +63,7 @@ export class CommitPipeline {
   /** feed position up to which level holds the log (the rest is in the write-ahead file) */
   #flushed: number
   /** level ops committed to the write-ahead file, not yet given to level */
-  #unflushed: BatchOp[] = []
+  #unflushed: Op[] = []
   #unflushedBytes = 0
   /** entry bytes in the level batch being written */
   #flushingBytes = 0
@@ -213,7 +213,7 @@ export class CommitPipeline {
   }
 
   /** Writes ops straight to level, once it holds every commit (a compaction step, run serialized). */
-  async writeNow (ops: BatchOp[]): Promise<void> {
+  async writeNow (ops: Op[]): Promise<void> {
     this.checkWritable()
     await this.flushedTo(this.#state.length)
     await this.#write(ops)
@@ -272,13 +272,13 @@ export class CommitPipeline {
   // Commit ops up to feed position `upTo`, with the name index's mark moved
   // to it in the same batch: the name records a commit writes are runs, and
   // an index that is rebuilt past its mark on open must not hold them already.
-  #indexed (ops: BatchOp[], upTo: number): BatchOp[] {
+  #indexed (ops: Op[], upTo: number): Op[] {
     ops.push(op('put', this.#levels.meta, INDEX_KEY, indexMark(upTo)))
     return ops
   }
 
   /** One atomic level batch; a failure that may leave part of it behind stops all writes. */
-  async #write (ops: BatchOp[]): Promise<void> {
+  async #write (ops: Op[]): Promise<void> {
     try {
       await writeBatch(this.#db, ops, this.#fsync)
     } catch (err) {

@@ -168,12 +168,20 @@ export function feedId (value: Buffer): Uint8Array<ArrayBuffer> {
   return new Uint8Array(value.buffer as ArrayBuffer, value.byteOffset, ID_LENGTH)
 }
 
+/** The length of an id record's value. */
+export const ID_VALUE_LENGTH = 16
+
 /** An id record's value: the entry's feed position, then its Lamport clock (8 bytes each). */
 export function idValue (seq: number, clock: number): Buffer {
-  const out = Buffer.allocUnsafe(16)
-  writeSeq(out, seq, 0)
-  writeSeq(out, clock, 8)
+  const out = Buffer.allocUnsafe(ID_VALUE_LENGTH)
+  writeIdValue(out, 0, seq, clock)
   return out
+}
+
+/** Writes an id record's value (see idValue) into `out` at `at`. */
+export function writeIdValue (out: Buffer, at: number, seq: number, clock: number): void {
+  writeSeq(out, seq, at)
+  writeSeq(out, clock, at + 8)
 }
 
 /** The feed position and clock of an id record's value. */

@@ -78,26 +78,91 @@ export function op<S> (type: 'put' | 'del', sublevel: S, key: Buffer, value: Buf
 }
 
 /**
+ * Puts of many records of one sublevel in one op: their keys (`keyLength`
+ * bytes) and values (`valueLength`) laid one after another in one buffer. A
+ * commit's id records wait for the flush so, as bytes: an op and two
+ * Buffers a record lived long enough for V8 to move them to its old
+ * generation, and scavenges copied them on the way.
+ */
+export class PackedPuts<S = Sub> {
+  readonly type = 'puts'
+  readonly bytes: Buffer
+  count = 0
+
+  constructor (readonly sublevel: S, readonly keyLength: number, readonly valueLength: number, capacity: number) {
+    this.bytes = Buffer.allocUnsafe(capacity * (keyLength + valueLength))
+  }
+
+  /** Room for one more record: where its key goes, its value right after. */
+  add (): number {
+    return this.count++ * (this.keyLength + this.valueLength)
+  }
+
+  key (i: number): Buffer {
+    const at = i * (this.keyLength + this.valueLength)
+    return this.bytes.subarray(at, at + this.keyLength)
+  }
+
+  value (i: number): Buffer {
+    const at = i * (this.keyLength + this.valueLength) + this.keyLength
+    return this.bytes.subarray(at, at + this.valueLength)
+  }
+
+  /** Its records as single puts. */
+  ops (): Array<BatchOp<S>> {
+    return Array.from({ length: this.count }, (_, i) => op('put', this.sublevel, this.key(i), this.value(i)))
+  }
+}
+
+/** An op of a batch: one record, or many puts at once. */
+export type Op<S = Sub> = BatchOp<S> | PackedPuts<S>
+
+/** The ops with packed puts spread into single ones. */
+export function single<S> (ops: Array<Op<S>>): Array<BatchOp<S>> {
+  return ops.flatMap(o => o instanceof PackedPuts ? o.ops() : [o])
+}
+
+/**
  * Writes `ops` in one atomic batch. On a db whose keys and values are
  * buffers by default (HyperEmitter opens classic-level so), it is a chained
  * batch of keys prefixed here, which costs about half of an array batch:
  * abstract-level copies and checks every op of an array, and classic-level
  * reads each op's properties one by one. Any other db gets the array.
  */
-export async function writeBatch (db: Db, ops: BatchOp[], sync: boolean): Promise<void> {
+export async function writeBatch (db: Db, ops: Op[], sync: boolean): Promise<void> {
   const options = sync ? SYNC : NO_SYNC
   if (!takesBuffers(db)) {
-    await db.batch(ops as unknown as LevelOps, options)
+    await db.batch(single(ops) as unknown as LevelOps, options)
     return
   }
   const batch = db.batch()
   for (const o of ops) {
+    if (o.type === 'puts') {
+      putPacked(batch, o)
+      continue
+    }
     const key = o.sublevel.prefixKey(o.key, 'buffer', true)
     if (o.type === 'put') batch.put(key, o.value)
     else batch.del(key)
   }
   await batch.write(options)
 }
+
+// The prefixed keys of packed puts in one buffer, each put a view of it.
+function putPacked (batch: ReturnType<Db['batch']>, o: PackedPuts): void {
+  const prefix = o.sublevel.prefixKey(EMPTY_KEY, 'buffer', true)
+  const size = prefix.byteLength + o.keyLength
+  const keys = Buffer.allocUnsafe(o.count * size)
+  for (let i = 0; i < o.count; i++) {
+    const at = i * size
+    const from = i * (o.keyLength + o.valueLength)
+    keys.set(prefix, at)
+    o.bytes.copy(keys, at + prefix.byteLength, from, from + o.keyLength)
+    batch.put(keys.subarray(at, at + size), o.value(i))
+  }
+}
+
+const EMPTY_KEY = Buffer.alloc(0)
 
 /** classic-level's fsync option, which abstract-level's batch options lack. */
 const SYNC = { sync: true }

@@ -3,9 +3,9 @@
 // commit makes of it (with the name index's records). Synchronous and
 // without a db: the commit pipeline prepares a commit here, writes its ops,
 // and applies it here only once the write has succeeded.
-import { equalBytes, NO_HEAD, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
-import { AuthorState, forNameRuns, idValue, nameKey, namePrefix, nameRunValue, packRecords, runKey, seqKey, type FeedItem } from './keys.js'
-import { CHECKPOINT_KEY, HEADS_KEY, INDEX_KEY, indexMark, op, view, type BatchOp } from './level.js'
+import { equalBytes, ID_LENGTH, NO_HEAD, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
+import { AuthorState, forNameRuns, ID_VALUE_LENGTH, nameKey, namePrefix, nameRunValue, packRecords, runKey, seqKey, writeIdValue, type FeedItem } from './keys.js'
+import { CHECKPOINT_KEY, HEADS_KEY, INDEX_KEY, indexMark, op, PackedPuts, type BatchOp, type Op } from './level.js'
 import type { LogEntry } from './types.js'
 
 /**
@@ -42,7 +42,7 @@ export interface LoadedState {
 
 /** A commit ready to write: its level ops and the in-memory state after it. */
 export interface Prepared<S> {
-  ops: Array<BatchOp<S>>
+  ops: Array<Op<S>>
   stored: LogEntry[]
   heads: Map<string, HeadRef>
   authors: Map<string, AuthorState>
@@ -169,7 +169,9 @@ export class LogState<S> {
    */
   prepare (entries: DecodedEntry[], keys?: ReadonlyArray<string | undefined>): Prepared<S> {
     const levels = this.#levels
-    const ops: Array<BatchOp<S>> = []
+    const ops: Array<Op<S>> = []
+    const ids = new PackedPuts(levels.ids, ID_LENGTH, ID_VALUE_LENGTH, entries.length)
+    ops.push(ids)
     const heads = new Map(this.#heads)
     const authors = new Map<string, AuthorState>()
     let length = this.#length
@@ -187,9 +189,10 @@ export class LogState<S> {
     const items: FeedItem[] = []
     for (const d of entries) {
       const seq = ++length
-      const id = view(d.id)
-      items.push([seq, id, d.bytes])
-      ops.push(op('put', levels.ids, id, idValue(seq, d.entry.clock)))
+      items.push([seq, d.id, d.bytes])
+      const at = ids.add()
+      ids.bytes.set(d.id, at)
+      writeIdValue(ids.bytes, at + ID_LENGTH, seq, d.entry.clock)
       bytes += d.bytes.byteLength
       const { prev, links } = d.entry
       if (tip != null && !(prev.byteLength > 0 && equalBytes(prev, tip.id))) {
@@ -239,7 +242,7 @@ export class LogState<S> {
 
   // The emit key records of a commit: one per key stored, and the removal of
   // the oldest ones that fall out of the window.
-  #keyOps (ops: Array<BatchOp<S>>, stored: LogEntry[], keys: ReadonlyArray<string | undefined> | undefined): { added: Array<[string, number]>, evicted: string[] } {
+  #keyOps (ops: Array<Op<S>>, stored: LogEntry[], keys: ReadonlyArray<string | undefined> | undefined): { added: Array<[string, number]>, evicted: string[] } {
     let added: Array<[string, number]> = []
     const evicted: string[] = []
     if (keys == null) return { added, evicted }
@@ -325,7 +328,7 @@ export class LogState<S> {
   // The records a checkpoint writes: every changed author's current run, the
   // heads, and the feed position they reflect, which the name index reaches
   // too (every commit writes its entries' index records).
-  #checkpointOps (ops: Array<BatchOp<S>>, authors: Map<string, AuthorState>, heads: Map<string, { id: Uint8Array }>, length: number): void {
+  #checkpointOps (ops: Array<Op<S>>, authors: Map<string, AuthorState>, heads: Map<string, { id: Uint8Array }>, length: number): void {
     const levels = this.#levels
     const changed = new Set([...this.#dirty, ...authors.keys()])
     for (const author of changed) {

@@ -123,6 +123,13 @@ function scalarEnd (bytes: Uint8Array, wire: number, at: number, end: number): n
   return at + size <= end ? at + size : -1
 }
 
+// Whether bytes[at, stop) are UTF-8: ASCII is checked here, as most strings
+// of events are, faster than a call into isUtf8 and the view it takes.
+function utf8 (bytes: Uint8Array, at: number, stop: number): boolean {
+  for (let i = at; i < stop; i++) if (bytes[i] >= 0x80) return isUtf8(bytes.subarray(i, stop))
+  return true
+}
+
 function walk (plan: Plan, bytes: Uint8Array, at: number, end: number, depth: number): boolean {
   if (plan.unsure || depth > MAX_DEPTH) return false
   let seen = 0
@@ -147,7 +154,7 @@ function walk (plan: Plan, bytes: Uint8Array, at: number, end: number, depth: nu
       at = next
       const stop = at + length
       if (stop > end) return false
-      if (field.kind === Kind.Str && !isUtf8(bytes.subarray(at, stop))) return false
+      if (field.kind === Kind.Str && !utf8(bytes, at, stop)) return false
       if (field.kind === Kind.Message && !walk(field.message!, bytes, at, stop, depth + 1)) return false
       at = stop
       continue

@@ -11,9 +11,9 @@ import protobuf from 'protobufjs'
  * says, varints of at most 10 bytes, tags and lengths of at most 4, strings
  * valid UTF-8, required fields present. Anything else (a map or group
  * field, a long tag, an invalid string, a missing required field, a
- * required enum, deep nesting) gets `false`: "not sure", and the caller decodes the bytes with
- * protobufjs for the verdict. So the verdict is always protobufjs'; a test
- * holds the two together on mutated payloads.
+ * required enum, deep nesting) gets `false`: "not sure", and the caller
+ * decodes the bytes with protobufjs for the verdict. So the verdict is
+ * always protobufjs'; a test holds the two together on mutated payloads.
  */
 export type WireCheck = (bytes: Uint8Array) => boolean
 
@@ -116,6 +116,14 @@ function readSmall (bytes: Uint8Array, at: number, end: number): number {
   return -1
 }
 
+// The end of the length-delimited field whose length is at `at`, or -1 if
+// it runs past `end`; `next` is where its bytes start.
+function delimited (bytes: Uint8Array, at: number, end: number): number {
+  const length = readSmall(bytes, at, end)
+  if (length < 0 || next + length > end) return -1
+  return next + length
+}
+
 // The end of one scalar of wire type `wire` at `at`, or -1.
 function scalarEnd (bytes: Uint8Array, wire: number, at: number, end: number): number {
   if (wire === VARINT) return varintEnd(bytes, at, end, 10)
@@ -149,11 +157,9 @@ function walk (plan: Plan, bytes: Uint8Array, at: number, end: number, depth: nu
         if (at < 0) return false
         continue
       }
-      const length = readSmall(bytes, at, end)
-      if (length < 0) return false
+      const stop = delimited(bytes, at, end)
+      if (stop < 0) return false
       at = next
-      const stop = at + length
-      if (stop > end) return false
       if (field.kind === Kind.Str && !utf8(bytes, at, stop)) return false
       if (field.kind === Kind.Message && !walk(field.message!, bytes, at, stop, depth + 1)) return false
       at = stop
@@ -161,11 +167,9 @@ function walk (plan: Plan, bytes: Uint8Array, at: number, end: number, depth: nu
     }
     if (field !== undefined && field.packable && wire === LEN) {
       // packed: scalars laid end to end, the last ending at the length
-      const length = readSmall(bytes, at, end)
-      if (length < 0) return false
+      const stop = delimited(bytes, at, end)
+      if (stop < 0) return false
       at = next
-      const stop = at + length
-      if (stop > end) return false
       while (at < stop) {
         at = scalarEnd(bytes, field.wire, at, stop)
         if (at < 0) return false
@@ -175,10 +179,8 @@ function walk (plan: Plan, bytes: Uint8Array, at: number, end: number, depth: nu
     }
     // unknown, or a known field in a wire type other than its own: skipped
     if (wire === LEN) {
-      const length = readSmall(bytes, at, end)
-      if (length < 0) return false
-      at = next + length
-      if (at > end) return false
+      at = delimited(bytes, at, end)
+      if (at < 0) return false
     } else if (wire === VARINT || wire === I32 || wire === I64) {
       at = scalarEnd(bytes, wire, at, end)
       if (at < 0) return false

@@ -221,8 +221,12 @@ export class Session {
     if (this.#core.ended) return
     if (this.#core.wantsWork && !this.#working) {
       this.#working = true
-      // after the actions before it: an Ack is written before the next part is checked
-      queueMicrotask(() => {
+      // after the actions before it: an Ack is written before the next part
+      // is checked. In a later turn of the event loop, not a microtask: a
+      // catch-up's parts and store passes would otherwise run back to back
+      // for whole frames, with the socket unread and V8's GC tasks waiting
+      // (B's peak RSS in a catch-up of 100,000: median 225 -> 201 MB)
+      setImmediate(() => {
         this.#working = false
         this.#core.work(Date.now())
         this.#pump()

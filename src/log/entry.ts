@@ -158,6 +158,7 @@ export interface DecodedEntry {
 }
 
 const EMPTY_TEXT = ''
+const NO_LINKS: Array<Uint8Array<ArrayBuffer>> = Object.freeze([]) as unknown as Array<Uint8Array<ArrayBuffer>>
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 // entries come in runs of one event name: the last one's string is reused
 let lastName: { bytes: Uint8Array, text: string } = { bytes: EMPTY, text: EMPTY_TEXT }
@@ -180,44 +181,40 @@ function readName (bytes: Uint8Array): string {
  * Every entry from the network is read here.
  */
 export function readEntry (bytes: Uint8Array): Entry {
-  const buffer = bytes.buffer as ArrayBuffer
-  const base = bytes.byteOffset
-  const end = bytes.byteLength
-  let at = 0
-  const varint = (): number => {
-    let value = 0
-    let scale = 1
-    for (let i = 0; i < 8; i++) {
-      if (at >= end) throw new RangeError('a varint runs past the end')
-      const byte = bytes[at++]
-      value += (byte & 0x7f) * scale
-      if (byte < 0x80) {
-        if (byte === 0 && i > 0) throw new RangeError('a varint is not in its shortest form')
-        if (value > Number.MAX_SAFE_INTEGER) throw new RangeError('a varint is over 2^53')
-        return value
-      }
-      scale *= 128
-    }
-    throw new RangeError('a varint is over 2^53')
+  const r = reader
+  r.bytes = bytes
+  r.at = 0
+  r.end = bytes.byteLength
+  try {
+    return readFields(r, bytes.buffer as ArrayBuffer, bytes.byteOffset)
+  } finally {
+    // the reader is shared: it must not keep the last entry's bytes alive
+    r.bytes = EMPTY
   }
-  const field = (): Uint8Array<ArrayBuffer> => {
-    const length = varint()
-    if (length > end - at) throw new RangeError('a field runs past the end')
-    const view = new Uint8Array(buffer, base + at, length)
-    at += length
-    return view
-  }
+}
+
+// Where readEntry is in the bytes it reads: one, shared by every call (a
+// read never starts another), so that a read makes no closures.
+class Reader {
+  bytes: Uint8Array = EMPTY
+  at = 0
+  end = 0
+}
+const reader = new Reader()
+
+function readFields (r: Reader, buffer: ArrayBuffer, base: number): Entry {
   let author = EMPTY
   let seq = 0
   let prev = EMPTY
-  const links: Array<Uint8Array<ArrayBuffer>> = []
+  // most entries link none: their links share one empty array, never written to
+  let links = NO_LINKS
   let clock = 0
   let timestamp = 0
   let name = EMPTY_TEXT
   let payload = EMPTY
   let signature = EMPTY
-  while (at < end) {
-    const tag = varint()
+  while (r.at < r.end) {
+    const tag = readVarint(r)
     // field numbers stop at 2^29 - 1: a tag is a uint32
     if (tag > 0xffffffff) throw new RangeError('a tag over 32 bits')
     const wireType = tag & 7
@@ -227,30 +224,58 @@ export function readEntry (bytes: Uint8Array): Entry {
       if (wireType !== expected) throw new RangeError(`field ${number} has wire type ${wireType}`)
     }
     switch (number) {
-      case 1: author = field(); break
-      case 2: seq = varint(); break
-      case 3: prev = field(); break
+      case 1: author = readField(r, buffer, base); break
+      case 2: seq = readVarint(r); break
+      case 3: prev = readField(r, buffer, base); break
       case 4:
         if (links.length >= MAX_LINKS) throw new RangeError(`more than ${MAX_LINKS} links`)
-        links.push(field())
+        if (links === NO_LINKS) links = []
+        links.push(readField(r, buffer, base))
         break
-      case 5: clock = varint(); break
-      case 6: timestamp = varint(); break
-      case 7: name = readName(field()); break
-      case 8: payload = field(); break
-      case 15: signature = field(); break
+      case 5: clock = readVarint(r); break
+      case 6: timestamp = readVarint(r); break
+      case 7: name = readName(readField(r, buffer, base)); break
+      case 8: payload = readField(r, buffer, base); break
+      case 15: signature = readField(r, buffer, base); break
       default:
         // an unknown field is skipped, as protobuf does
-        if (wireType === 0) varint()
-        else if (wireType === 2) field()
+        if (wireType === 0) readVarint(r)
+        else if (wireType === 2) readField(r, buffer, base)
         else if (wireType === 1 || wireType === 5) {
           const size = wireType === 1 ? 8 : 4
-          if (size > end - at) throw new RangeError('a field runs past the end')
-          at += size
+          if (size > r.end - r.at) throw new RangeError('a field runs past the end')
+          r.at += size
         } else throw new RangeError(`wire type ${wireType}`)
     }
   }
   return new ReadEntry(author, seq, prev, links, clock, timestamp, name, payload, signature)
+}
+
+function readVarint (r: Reader): number {
+  const bytes = r.bytes
+  let value = 0
+  let scale = 1
+  for (let i = 0; i < 8; i++) {
+    if (r.at >= r.end) throw new RangeError('a varint runs past the end')
+    const byte = bytes[r.at++]
+    value += (byte & 0x7f) * scale
+    if (byte < 0x80) {
+      if (byte === 0 && i > 0) throw new RangeError('a varint is not in its shortest form')
+      if (value > Number.MAX_SAFE_INTEGER) throw new RangeError('a varint is over 2^53')
+      return value
+    }
+    scale *= 128
+  }
+  throw new RangeError('a varint is over 2^53')
+}
+
+// A length-delimited field's bytes, as a view into the entry's buffer.
+function readField (r: Reader, buffer: ArrayBuffer, base: number): Uint8Array<ArrayBuffer> {
+  const length = readVarint(r)
+  if (length > r.end - r.at) throw new RangeError('a field runs past the end')
+  const view = new Uint8Array(buffer, base + r.at, length)
+  r.at += length
+  return view
 }
 
 // Per-entry records are class instances, not object literals: V8 moves an
@@ -376,5 +401,8 @@ export function authorHex (): (author: Uint8Array) => string {
 }
 
 export function toHex (bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+  // Buffer's own hex writer takes any Uint8Array: no Buffer view per call
+  return hexSlice.call(bytes, 0, bytes.byteLength)
 }
+
+const hexSlice = (Buffer.prototype as unknown as { hexSlice: (this: Uint8Array, start: number, end: number) => string }).hexSlice

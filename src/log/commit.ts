@@ -6,7 +6,7 @@
 // flush, and reads wait for the flush to reach what they read.
 import { logger } from '@libp2p/logger'
 import { ClosedError, StorageError } from '../errors.js'
-import { authorHex, entryId, follows, readEntry, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
+import { authorHex, entryId, equalBytes, readEntry, toHex, EMPTY, type DecodedEntry, type Entry, type Head } from './entry.js'
 import { buildGroup, settle, type PendingAppend } from './group.js'
 import type { Identity } from './identity.js'
 import { describe, INDEX_KEY, indexMark, op, writeBatch, type Op } from './level.js'
@@ -175,11 +175,27 @@ export class CommitPipeline {
         floors.set(author, prev)
         heads.set(author, prev.head)
       }
+      // entries come in runs of one author: the run's head is kept here, as
+      // the last entry taken, and goes to the map only when the run ends
+      let author = ''
+      let seq = 0
+      let id: Uint8Array = EMPTY
+      let last: DecodedEntry | undefined
       for (const d of entries) {
-        const author = hexOf(d.entry.author)
+        const a = hexOf(d.entry.author)
+        if (a !== author) {
+          if (last != null) heads.set(author, headOf(last))
+          author = a
+          const head = heads.get(a) ?? this.#state.authorHead(a)
+          seq = head.seq
+          id = head.id
+          last = undefined
+        }
         // stored already, or a fork of what is stored: the first one stays
-        if (!follows(d.entry, heads.get(author) ?? this.#state.authorHead(author))) continue
-        heads.set(author, { seq: d.entry.seq, id: d.id, clock: d.entry.clock })
+        if (d.entry.seq !== seq + 1 || !equalBytes(d.entry.prev, id)) continue
+        seq = d.entry.seq
+        id = d.id
+        last = d
         fresh.push(d)
       }
       if (floors.size === 0 && (adopt == null || adopt.cut.length === 0)) return fresh.length === 0 ? [] : this.#commit(fresh)
@@ -438,4 +454,8 @@ export class CommitPipeline {
       this.#wal.close()
     }
   }
+}
+
+function headOf (d: DecodedEntry): Head {
+  return { seq: d.entry.seq, id: d.id, clock: d.entry.clock }
 }

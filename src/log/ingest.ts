@@ -117,6 +117,18 @@ export class Ingester {
     const invalid: InvalidEntryError[] = []
     if (context != null) this.#context.take(context, now)
     const seen = new Map<string, number>()
+    // entries come in runs of one author: the run's highest seq goes to
+    // `seen` when the run ends, not one Map write per entry
+    let seenAuthor = ''
+    let seenSeq = 0
+    const saw = (author: string, seq: number): void => {
+      if (author !== seenAuthor) {
+        if (seenAuthor !== '') seen.set(seenAuthor, seenSeq)
+        seenAuthor = author
+        seenSeq = seen.get(author) ?? 0
+      }
+      if (seq > seenSeq) seenSeq = seq
+    }
     const duplicateAuthors = new Set<string>()
     let duplicates = 0
     let refused = 0
@@ -141,7 +153,7 @@ export class Ingester {
         // a replay of what is held or stored costs no signature check
         hex = toHex(d.id)
         if (this.#pending.has(hex) || d.entry.seq <= this.#log.authorSeq(author)) {
-          if (d.entry.seq > (seen.get(author) ?? 0)) seen.set(author, d.entry.seq)
+          saw(author, d.entry.seq)
           duplicates++
           duplicateAuthors.add(author)
           continue
@@ -153,7 +165,7 @@ export class Ingester {
         invalid.push(err instanceof InvalidEntryError ? err : new InvalidEntryError((err as Error).message))
         continue
       }
-      if (d.entry.seq > (seen.get(author) ?? 0)) seen.set(author, d.entry.seq)
+      saw(author, d.entry.seq)
       const framed = bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength
       const p = new Pending(d, author, hex, now, ++this.#accepted, framed)
       if (last != null && last.author === author && last.d.entry.seq === d.entry.seq - 1 && equalBytes(last.d.id, d.entry.prev)) p.below = last
@@ -165,6 +177,7 @@ export class Ingester {
         this.#markVerified(p)
       }
     }
+    if (seenAuthor !== '') seen.set(seenAuthor, seenSeq)
     // before anything is stored, so that the commit does not echo them back
     if (this.#init.onSeen != null) for (const [a, seq] of seen) this.#init.onSeen(a, seq)
     if (this.#pending.size > (this.#init.maxPendingEntries ?? MAX_PENDING_ENTRIES) ||

@@ -13,9 +13,19 @@ export function seqKey (seq: number): Buffer {
   return key
 }
 
-export function writeSeq (out: Buffer, seq: number, at: number): void {
-  out.writeUInt32BE(Math.floor(seq / HIGH), at)
-  out.writeUInt32BE(seq % HIGH, at + 4)
+export function writeSeq (out: Uint8Array, seq: number, at: number): void {
+  // byte by byte: Buffer's writeUInt32BE checks its arguments on every call,
+  // and a commit writes two of these per entry
+  const high = Math.floor(seq / HIGH)
+  const low = seq % HIGH
+  out[at] = high >>> 24
+  out[at + 1] = high >>> 16
+  out[at + 2] = high >>> 8
+  out[at + 3] = high
+  out[at + 4] = low >>> 24
+  out[at + 5] = low >>> 16
+  out[at + 6] = low >>> 8
+  out[at + 7] = low
 }
 
 export function readSeq (b: Uint8Array): number {

@@ -224,7 +224,7 @@ function readFields (r: Reader, buffer: ArrayBuffer, base: number): Entry {
       if (wireType !== expected) throw new RangeError(`field ${number} has wire type ${wireType}`)
     }
     switch (number) {
-      case 1: author = readField(r, buffer, base); break
+      case 1: author = readAuthor(r); break
       case 2: seq = readVarint(r); break
       case 3: prev = readField(r, buffer, base); break
       case 4:
@@ -267,6 +267,23 @@ function readVarint (r: Reader): number {
     scale *= 128
   }
   throw new RangeError('a varint is over 2^53')
+}
+
+// Entries come in runs of one author: the run's entries share one copy of
+// its key, not a view each (entries in flight are what V8's scavenges copy).
+let lastAuthor: Uint8Array<ArrayBuffer> = EMPTY
+
+function readAuthor (r: Reader): Uint8Array<ArrayBuffer> {
+  const length = readVarint(r)
+  if (length > r.end - r.at) throw new RangeError('a field runs past the end')
+  const bytes = r.bytes
+  const at = r.at
+  r.at += length
+  let same = length === lastAuthor.byteLength
+  for (let i = 0; same && i < length; i++) same = bytes[at + i] === lastAuthor[i]
+  // a copy (of a view, never a Buffer slice, which shares memory): it outlives the bytes
+  if (!same) lastAuthor = new Uint8Array(bytes.subarray(at, at + length))
+  return lastAuthor
 }
 
 // A length-delimited field's bytes, as a view into the entry's buffer.
@@ -324,8 +341,14 @@ export function decodeEntry (bytes: Uint8Array, options: { verify?: boolean, id?
   if (entry.name.length === 0) throw new InvalidEntryError('entry has no event name')
   const id = options.id ?? entryId(bytes)
   if (options.verify !== false) verifyEntry({ id, bytes, entry })
+  // in a chain, prev is the id of the entry decoded just before: that id
+  // serves for both, one view fewer per entry
+  if (entry.prev.byteLength > 0 && equalBytes(entry.prev, lastId)) entry.prev = lastId
+  lastId = id
   return new Decoded(id, bytes, entry)
 }
+
+let lastId: Uint8Array<ArrayBuffer> = EMPTY
 
 /** Checks the signature of a decoded entry, if it has one. Throws InvalidEntryError. */
 export function verifyEntry ({ bytes, entry }: DecodedEntry): void {

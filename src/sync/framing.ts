@@ -129,6 +129,46 @@ export class FrameReader {
 }
 
 /**
+ * The entries of an Entries frame as where they lie in the frame, not a view
+ * each: a frame waits for its turn for a few store passes, long enough for
+ * V8's scavenges to copy its views from one to the next and then to its old
+ * generation. Views are made a part at a time (`slice`). Entries that do not
+ * all lie in one buffer are kept as they are.
+ */
+export class EntryList {
+  readonly length: number
+  readonly #buffer: ArrayBufferLike | undefined
+  /** offset and length of each entry in #buffer */
+  readonly #at: Uint32Array | undefined
+  readonly #views: Uint8Array[] | undefined
+
+  constructor (entries: Uint8Array[]) {
+    this.length = entries.length
+    const buffer = entries[0]?.buffer
+    if (buffer == null || entries.some(e => e.buffer !== buffer)) {
+      this.#views = entries
+      return
+    }
+    this.#buffer = buffer
+    const at = new Uint32Array(entries.length * 2)
+    for (let i = 0; i < entries.length; i++) {
+      at[2 * i] = entries[i].byteOffset
+      at[2 * i + 1] = entries[i].byteLength
+    }
+    this.#at = at
+  }
+
+  /** Entries `from` to `to` (not included), as views. */
+  slice (from: number, to = this.length): Uint8Array[] {
+    if (this.#views != null) return this.#views.slice(from, to)
+    const end = Math.min(to, this.length)
+    const out: Uint8Array[] = []
+    for (let i = from; i < end; i++) out.push(new Uint8Array(this.#buffer!, this.#at![2 * i], this.#at![2 * i + 1]))
+    return out
+  }
+}
+
+/**
  * The context entries of an Entries frame (protocols/README.md §5.9),
  * decoded: more than CONTEXT_PER_ENTRY per entry, or one that does not
  * decode as an entry, is a PROTOCOL error.

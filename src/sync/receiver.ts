@@ -10,6 +10,7 @@ import { MAX_INVALID, RECEIVE_PART, REFUSE, WINDOW } from './constants.js'
 import type { Accepted, StoreResult } from './actions.js'
 import type { SyncMessage } from '../pb/sync.js'
 import type { Checked } from '../log/check-pool.js'
+import { EntryList } from './framing.js'
 
 /** What the receiver does outside itself; the core turns these into frames and actions. */
 export interface ReceiverOutput {
@@ -38,7 +39,7 @@ export interface ReceiverOutput {
 interface Frame {
   /** its number, from 0 */
   n: number
-  entries: Uint8Array[]
+  entries: EntryList
   /** its context entries (protocols/README.md §5.9) */
   context: DecodedEntry[] | undefined
   /** while its check elsewhere is under way */
@@ -96,7 +97,7 @@ export class Receiver {
   /** An Entries frame came: counted at once, checked later (it waits encoded, several times smaller than decoded). */
   entries (entries: Uint8Array[], context?: DecodedEntry[]): void {
     if (++this.#unacked > WINDOW) throw new RefusedError('more Entries frames than the window allows', { refuseCode: REFUSE.LIMIT })
-    const frame: Frame = { n: this.#framesIn++, entries, context, checking: false }
+    const frame: Frame = { n: this.#framesIn++, entries: new EntryList(entries), context, checking: false }
     this.#frames.push(frame)
     frame.checking = this.#out.check?.(frame.n, entries) ?? false
   }
@@ -124,7 +125,7 @@ export class Receiver {
       // the frame's context comes with its first part
       const whole = from === 0 && last
       const to = from + RECEIVE_PART
-      res = this.#out.accept(whole ? entries : entries.slice(from, to), now, from === 0 ? context : undefined, whole ? checked : checked?.slice(from, to))
+      res = this.#out.accept(entries.slice(from, to), now, from === 0 ? context : undefined, whole ? checked : checked?.slice(from, to))
     } catch (err) {
       if (err instanceof ProtocolError) throw new RefusedError(err.message, { refuseCode: REFUSE.LIMIT })
       throw err

@@ -211,7 +211,9 @@ function readFields (r: Reader, buffer: ArrayBuffer, base: number): Entry {
   let clock = 0
   let timestamp = 0
   let name = EMPTY_TEXT
-  let payload = EMPTY
+  // where the payload lies: its view is made when it is asked for
+  let payloadAt = 0
+  let payloadLength = 0
   let signature = EMPTY
   while (r.at < r.end) {
     const tag = readVarint(r)
@@ -235,7 +237,13 @@ function readFields (r: Reader, buffer: ArrayBuffer, base: number): Entry {
       case 5: clock = readVarint(r); break
       case 6: timestamp = readVarint(r); break
       case 7: name = readName(readField(r, buffer, base)); break
-      case 8: payload = readField(r, buffer, base); break
+      case 8: {
+        payloadLength = readVarint(r)
+        if (payloadLength > r.end - r.at) throw new RangeError('a field runs past the end')
+        payloadAt = base + r.at
+        r.at += payloadLength
+        break
+      }
       case 15: signature = readField(r, buffer, base); break
       default:
         // an unknown field is skipped, as protobuf does
@@ -248,7 +256,7 @@ function readFields (r: Reader, buffer: ArrayBuffer, base: number): Entry {
         } else throw new RangeError(`wire type ${wireType}`)
     }
   }
-  return new ReadEntry(author, seq, prev, links, clock, timestamp, name, payload, signature)
+  return new ReadEntry(author, seq, prev, links, clock, timestamp, name, buffer, payloadAt, payloadLength, signature)
 }
 
 function readVarint (r: Reader): number {
@@ -299,7 +307,15 @@ function readField (r: Reader, buffer: ArrayBuffer, base: number): Uint8Array<Ar
 // object literal's allocation site to the old generation ("pretenuring")
 // once its objects often outlive a scavenge, as entries in flight do, and the
 // old generation then fills with dead entries until a full GC.
+//
+// The payload is kept as where it lies in the entry's buffer, and made a view
+// when asked for: an entry from a peer is asked for it once, by the check of
+// its event, and entries in flight are what scavenges copy.
 class ReadEntry implements Entry {
+  readonly #buffer: ArrayBuffer
+  readonly #payloadAt: number
+  readonly #payloadLength: number
+
   constructor (
     public author: Uint8Array<ArrayBuffer>,
     public seq: number,
@@ -308,9 +324,19 @@ class ReadEntry implements Entry {
     public clock: number,
     public timestamp: number,
     public name: string,
-    public payload: Uint8Array<ArrayBuffer>,
+    buffer: ArrayBuffer,
+    payloadAt: number,
+    payloadLength: number,
     public signature: Uint8Array<ArrayBuffer>
-  ) {}
+  ) {
+    this.#buffer = buffer
+    this.#payloadAt = payloadAt
+    this.#payloadLength = payloadLength
+  }
+
+  get payload (): Uint8Array<ArrayBuffer> {
+    return this.#payloadLength === 0 ? EMPTY : new Uint8Array(this.#buffer, this.#payloadAt, this.#payloadLength)
+  }
 }
 
 export class Decoded implements DecodedEntry {

@@ -99,7 +99,7 @@ export class Delivery {
   }
 
   #committed (entries: LogEntry[]): void {
-    if (this.#cache.length < DELIVERY_CACHE) this.#cache.push(...entries)
+    if (this.#cache.length < DELIVERY_CACHE && this.#listeners.size > 0) this.#cache.push(...entries)
     this.wake()
     if (!this.#delivering) void this.#deliverAll()
   }
@@ -111,6 +111,12 @@ export class Delivery {
     try {
       const l = this.#log!
       while (!this.#init.closed() && this.#delivered < l.length) {
+        // with no listener, there is nothing to hand the events to, nor to read
+        if (this.#listeners.size === 0) {
+          this.#cache = []
+          this.#delivered = l.length
+          break
+        }
         let batch = this.#cache
         this.#cache = []
         if (batch.length === 0 || batch[0].seq > this.#delivered + 1) {

@@ -113,6 +113,7 @@ export function inClockOrder (pending: Pending[]): Pending[] {
 
 // Each author's entries in seq order, in the places its entries take in `list`.
 function seqWithinAuthors (list: Pending[]): Pending[] {
+  if (inOrder(list)) return list
   const byAuthor = new Map<string, Pending[]>()
   for (const p of list) {
     const mine = byAuthor.get(p.author)
@@ -126,4 +127,23 @@ function seqWithinAuthors (list: Pending[]): Pending[] {
     next.set(p.author, i + 1)
     return byAuthor.get(p.author)![i]
   })
+}
+
+// Whether each author's entries already come in seq order, as a peer sends
+// them: then there is nothing to sort. The last seq of each author is kept
+// in locals while its run lasts.
+function inOrder (list: Pending[]): boolean {
+  const last = new Map<string, number>()
+  let author = ''
+  let seq = 0
+  for (const p of list) {
+    if (p.author !== author) {
+      if (author !== '') last.set(author, seq)
+      author = p.author
+      seq = last.get(author) ?? 0
+    }
+    if (p.d.entry.seq <= seq) return false
+    seq = p.d.entry.seq
+  }
+  return true
 }

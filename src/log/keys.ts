@@ -28,6 +28,14 @@ export function writeSeq (out: Uint8Array, seq: number, at: number): void {
   out[at + 7] = low
 }
 
+/** A 32-bit big-endian length, byte by byte (writeUInt32BE checks its arguments per call). */
+export function writeU32 (out: Uint8Array, at: number, n: number): void {
+  out[at] = n >>> 24
+  out[at + 1] = n >>> 16
+  out[at + 2] = n >>> 8
+  out[at + 3] = n
+}
+
 export function readSeq (b: Uint8Array): number {
   if (b.byteLength < 8) throw new StorageError('damaged record: a position or seq of fewer than 8 bytes')
   // by hand, not through a Buffer view: a read of the feed does this per entry
@@ -105,7 +113,7 @@ function packItems (items: FeedItem[], from: number, to: number): Buffer {
   let at = 0
   for (let i = from; i < to; i++) {
     const [, head, tail] = items[i]
-    out.writeUInt32BE(itemLength(items[i]), at)
+    writeU32(out, at, itemLength(items[i]))
     out.set(head, at + 4)
     at += 4 + head.byteLength
     if (tail != null) {

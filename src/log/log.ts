@@ -40,6 +40,16 @@ export const WAL_NAME = 'hyperemitter.wal'
  * calls and hands them on: state.ts holds the state, commit.ts every write,
  * reads.ts, missing.ts and verify.ts the reads (README.md).
  */
+/**
+ * An entry a peer lacks, with its bytes (Log.missingBytes): a class, one
+ * object per entry a catch-up sends, with room for the dropped entries the
+ * peer may need along with it (`context`, filled in by the caller).
+ */
+export class MissingBytes implements Missing {
+  context: Uint8Array[] | undefined = undefined
+  constructor (readonly seq: number, readonly author: string, readonly authorSeq: number, readonly bytes: Uint8Array) {}
+}
+
 export class Log {
   readonly identity: Identity
   readonly #db: Db
@@ -319,11 +329,11 @@ export class Log {
    * finds them, with their bytes; found again if a compaction step dropped
    * some of them meanwhile.
    */
-  async missingBytes (have: Map<string, number>, limit: number): Promise<Array<Missing & { bytes: Uint8Array }>> {
+  async missingBytes (have: Map<string, number>, limit: number): Promise<MissingBytes[]> {
     return this.#stable(async () => {
       const missing = await this.missing(have, limit)
       const bytes = await this.readBytes(missing.map(m => m.seq))
-      return missing.map((m, i) => ({ ...m, bytes: bytes[i] }))
+      return missing.map((m, i) => new MissingBytes(m.seq, m.author, m.authorSeq, bytes[i]))
     })
   }
 

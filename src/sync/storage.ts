@@ -84,8 +84,8 @@ export class SessionStorage implements CoreStorage {
     const missing = await this.log.missingBytes(have, limit)
     const log = this.log
     // only a log that dropped entries or took floors sends context
-    const bounded = log.hasCut
-    return missing.map(m => ({ bytes: m.bytes, author: m.author, authorSeq: m.authorSeq, context: bounded ? context(log, m.author, m.bytes) : undefined }))
+    if (log.hasCut) for (const m of missing) m.context = context(log, m.author, m.bytes)
+    return missing
   }
 
   context (author: string, e: LogEntry): Uint8Array[] | undefined {

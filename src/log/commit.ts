@@ -20,6 +20,9 @@ const log = logger('hyperemitter:log')
 /** Most local emits committed in one group: one signature covers them all. */
 export const MAX_GROUP = 1024
 
+/** A commit queued while a level flush runs longer than this goes after a turn of the event loop. */
+const FLUSH_TURN_MS = 1
+
 /** Committed entry bytes not yet in level: a commit over it waits for level. */
 const MAX_UNFLUSHED_BYTES = 4 * 1024 * 1024
 /** The write-ahead file is emptied when level has all of it and it is this big... */
@@ -68,6 +71,8 @@ export class CommitPipeline {
   /** entry bytes in the level batch being written */
   #flushingBytes = 0
   #flushing = false
+  /** when the level batch being written was started (performance.now()) */
+  #flushStarted = 0
   #flushWaiters: FlushWaiter[] = []
   /** appends with an emit key, queued or being committed, by key */
   readonly #keyed = new Map<string, PendingAppend>()
@@ -103,7 +108,14 @@ export class CommitPipeline {
       if (!this.#commitScheduled) {
         this.#commitScheduled = true
         // not awaited: #commitQueued never rejects, it rejects the queued appends instead
-        void this.serialize(() => this.#commitQueued())
+        if (this.#flushing && performance.now() - this.#flushStarted > FLUSH_TURN_MS) {
+          // emits awaited one by one chain in microtasks: without a turn of
+          // the event loop now and then, level's flush is never seen done,
+          // and the write-ahead file fills until a commit waits for level
+          setImmediate(() => { void this.serialize(() => this.#commitQueued()) })
+        } else {
+          void this.serialize(() => this.#commitQueued())
+        }
       }
     })
   }
@@ -323,6 +335,7 @@ export class CommitPipeline {
     this.#unflushedBytes = 0
     this.#flushingBytes += bytes
     this.#flushing = true
+    this.#flushStarted = performance.now()
     this.#write(this.#indexed(ops, upTo)).then(() => {
       this.#flushing = false
       this.#flushingBytes -= bytes

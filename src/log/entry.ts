@@ -237,13 +237,11 @@ function readFields (r: Reader, buffer: ArrayBuffer, base: number): Entry {
       case 5: clock = readVarint(r); break
       case 6: timestamp = readVarint(r); break
       case 7: name = readName(readField(r, buffer, base)); break
-      case 8: {
-        payloadLength = readVarint(r)
-        if (payloadLength > r.end - r.at) throw new RangeError('a field runs past the end')
+      case 8:
+        payloadLength = fieldLength(r)
         payloadAt = base + r.at
         r.at += payloadLength
         break
-      }
       case 15: signature = readField(r, buffer, base); break
       default:
         // an unknown field is skipped, as protobuf does
@@ -282,8 +280,7 @@ function readVarint (r: Reader): number {
 let lastAuthor: Uint8Array<ArrayBuffer> = EMPTY
 
 function readAuthor (r: Reader): Uint8Array<ArrayBuffer> {
-  const length = readVarint(r)
-  if (length > r.end - r.at) throw new RangeError('a field runs past the end')
+  const length = fieldLength(r)
   const bytes = r.bytes
   const at = r.at
   r.at += length
@@ -294,10 +291,16 @@ function readAuthor (r: Reader): Uint8Array<ArrayBuffer> {
   return lastAuthor
 }
 
-// A length-delimited field's bytes, as a view into the entry's buffer.
-function readField (r: Reader, buffer: ArrayBuffer, base: number): Uint8Array<ArrayBuffer> {
+// The length of a length-delimited field, which must lie within the entry.
+function fieldLength (r: Reader): number {
   const length = readVarint(r)
   if (length > r.end - r.at) throw new RangeError('a field runs past the end')
+  return length
+}
+
+// A length-delimited field's bytes, as a view into the entry's buffer.
+function readField (r: Reader, buffer: ArrayBuffer, base: number): Uint8Array<ArrayBuffer> {
+  const length = fieldLength(r)
   const view = new Uint8Array(buffer, base + r.at, length)
   r.at += length
   return view
@@ -343,6 +346,9 @@ export class Decoded implements DecodedEntry {
   constructor (readonly id: Uint8Array<ArrayBuffer>, readonly bytes: Uint8Array, readonly entry: Entry) {}
 }
 
+// the id of the entry decodeEntry decoded last: the next one's prev, in a chain
+let lastId: Uint8Array<ArrayBuffer> = EMPTY
+
 /**
  * Decodes `bytes` and checks everything that needs no other entry: size,
  * field shapes, and (when present) the signature. Throws InvalidEntryError.
@@ -374,7 +380,6 @@ export function decodeEntry (bytes: Uint8Array, options: { verify?: boolean, id?
   return new Decoded(id, bytes, entry)
 }
 
-let lastId: Uint8Array<ArrayBuffer> = EMPTY
 
 /** Checks the signature of a decoded entry, if it has one. Throws InvalidEntryError. */
 export function verifyEntry ({ bytes, entry }: DecodedEntry): void {

@@ -14,21 +14,14 @@ export function seqKey (seq: number): Buffer {
 }
 
 export function writeSeq (out: Uint8Array, seq: number, at: number): void {
-  // byte by byte: Buffer's writeUInt32BE checks its arguments on every call,
-  // and a commit writes two of these per entry
-  const high = Math.floor(seq / HIGH)
-  const low = seq % HIGH
-  out[at] = high >>> 24
-  out[at + 1] = high >>> 16
-  out[at + 2] = high >>> 8
-  out[at + 3] = high
-  out[at + 4] = low >>> 24
-  out[at + 5] = low >>> 16
-  out[at + 6] = low >>> 8
-  out[at + 7] = low
+  writeU32(out, at, Math.floor(seq / HIGH))
+  writeU32(out, at + 4, seq % HIGH)
 }
 
-/** A 32-bit big-endian length, byte by byte (writeUInt32BE checks its arguments per call). */
+/**
+ * A 32-bit big-endian number, byte by byte: Buffer's writeUInt32BE checks
+ * its arguments on every call, and a commit writes a few per entry.
+ */
 export function writeU32 (out: Uint8Array, at: number, n: number): void {
   out[at] = n >>> 24
   out[at + 1] = n >>> 16

@@ -34,13 +34,6 @@ export const MAX_KEY_BYTES = 256
 export const WAL_NAME = 'hyperemitter.wal'
 
 /**
- * The hash-linked log on an abstract-level db. Entries are stored only after
- * their parents; local appends are committed in groups (one level batch, one
- * signature per group); every commit is one atomic batch. This class checks
- * calls and hands them on: state.ts holds the state, commit.ts every write,
- * reads.ts, missing.ts and verify.ts the reads (README.md).
- */
-/**
  * An entry a peer lacks, with its bytes (Log.missingBytes): a class, one
  * object per entry a catch-up sends, with room for the dropped entries the
  * peer may need along with it (`context`, filled in by the caller).
@@ -50,6 +43,13 @@ export class MissingBytes implements Missing {
   constructor (readonly seq: number, readonly author: string, readonly authorSeq: number, readonly bytes: Uint8Array) {}
 }
 
+/**
+ * The hash-linked log on an abstract-level db. Entries are stored only after
+ * their parents; local appends are committed in groups (one level batch, one
+ * signature per group); every commit is one atomic batch. This class checks
+ * calls and hands them on: state.ts holds the state, commit.ts every write,
+ * reads.ts, missing.ts and verify.ts the reads (README.md).
+ */
 export class Log {
   readonly identity: Identity
   readonly #db: Db

@@ -2,18 +2,18 @@ import crypto from 'node:crypto'
 import { Entry } from '../pb/entry.js'
 import { InvalidEntryError } from '../errors.js'
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, verifySignature, type Identity } from './identity.js'
+import { EMPTY, equalBytes } from './bytes.js'
+import { readEntry } from './entry-read.js'
 
 export { Entry }
+export { EMPTY, authorHex, equalBytes, toHex } from './bytes.js'
+export { MAX_LINKS, readEntry } from './entry-read.js'
 
-/** The empty signature of entries that a later signed one covers. */
-export const EMPTY: Uint8Array<ArrayBuffer> = new Uint8Array(0)
 
 /** Largest encoded entry accepted, local or remote: bounds every buffer per entry. */
 export const MAX_ENTRY_BYTES = 64 * 1024
 /** A sha2-256 multihash: 0x12 0x20 and 32 bytes of digest. */
 export const ID_LENGTH = 34
-/** Most links (parents besides prev) one entry may carry; heads merge quickly. */
-export const MAX_LINKS = 64
 
 // field 15, wire type 2, then the length 64: the two bytes before a signature
 const SIGNATURE_TAG = (15 << 3) | 2
@@ -157,190 +157,6 @@ export interface DecodedEntry {
   entry: Entry
 }
 
-const EMPTY_TEXT = ''
-const NO_LINKS: Array<Uint8Array<ArrayBuffer>> = Object.freeze([]) as unknown as Array<Uint8Array<ArrayBuffer>>
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
-// entries come in runs of one event name: the last one's string is reused
-let lastName: { bytes: Uint8Array, text: string } = { bytes: EMPTY, text: EMPTY_TEXT }
-
-function readName (bytes: Uint8Array): string {
-  if (!equalBytes(bytes, lastName.bytes)) {
-    // invalid UTF-8 throws: no name that two decoders could read apart
-    lastName = { bytes: bytes.slice(), text: utf8.decode(bytes) }
-  }
-  return lastName.text
-}
-
-/**
- * Reads an entry: what `Entry.decode` (protons) reads from the bytes
- * `encodeEntry` writes (a test holds them equal), with no intermediate
- * objects, and stricter (protocols/README.md §3): a known field of the wrong
- * wire type, a varint not in its shortest form or over 2^53, a tag over 32
- * bits, a group, a name that is not UTF-8, more than MAX_LINKS links, or
- * bytes past the end throw. Bytes fields are views into `bytes`.
- * Every entry from the network is read here.
- */
-export function readEntry (bytes: Uint8Array): Entry {
-  const r = reader
-  r.bytes = bytes
-  r.at = 0
-  r.end = bytes.byteLength
-  try {
-    return readFields(r, bytes.buffer as ArrayBuffer, bytes.byteOffset)
-  } finally {
-    // the reader is shared: it must not keep the last entry's bytes alive
-    r.bytes = EMPTY
-  }
-}
-
-// Where readEntry is in the bytes it reads: one, shared by every call (a
-// read never starts another), so that a read makes no closures.
-class Reader {
-  bytes: Uint8Array = EMPTY
-  at = 0
-  end = 0
-}
-const reader = new Reader()
-
-function readFields (r: Reader, buffer: ArrayBuffer, base: number): Entry {
-  let author = EMPTY
-  let seq = 0
-  let prev = EMPTY
-  // most entries link none: their links share one empty array, never written to
-  let links = NO_LINKS
-  let clock = 0
-  let timestamp = 0
-  let name = EMPTY_TEXT
-  // where the payload lies: its view is made when it is asked for
-  let payloadAt = 0
-  let payloadLength = 0
-  let signature = EMPTY
-  while (r.at < r.end) {
-    const tag = readVarint(r)
-    // field numbers stop at 2^29 - 1: a tag is a uint32
-    if (tag > 0xffffffff) throw new RangeError('a tag over 32 bits')
-    const wireType = tag & 7
-    const number = Math.floor(tag / 8)
-    const expected = number === 2 || number === 5 || number === 6 ? 0 : 2
-    if (number >= 1 && number <= 8 || number === 15) {
-      if (wireType !== expected) throw new RangeError(`field ${number} has wire type ${wireType}`)
-    }
-    switch (number) {
-      case 1: author = readAuthor(r); break
-      case 2: seq = readVarint(r); break
-      case 3: prev = readField(r, buffer, base); break
-      case 4:
-        if (links.length >= MAX_LINKS) throw new RangeError(`more than ${MAX_LINKS} links`)
-        if (links === NO_LINKS) links = []
-        links.push(readField(r, buffer, base))
-        break
-      case 5: clock = readVarint(r); break
-      case 6: timestamp = readVarint(r); break
-      case 7: name = readName(readField(r, buffer, base)); break
-      case 8:
-        payloadLength = fieldLength(r)
-        payloadAt = base + r.at
-        r.at += payloadLength
-        break
-      case 15: signature = readField(r, buffer, base); break
-      default:
-        // an unknown field is skipped, as protobuf does
-        if (wireType === 0) readVarint(r)
-        else if (wireType === 2) readField(r, buffer, base)
-        else if (wireType === 1 || wireType === 5) {
-          const size = wireType === 1 ? 8 : 4
-          if (size > r.end - r.at) throw new RangeError('a field runs past the end')
-          r.at += size
-        } else throw new RangeError(`wire type ${wireType}`)
-    }
-  }
-  return new ReadEntry(author, seq, prev, links, clock, timestamp, name, buffer, payloadAt, payloadLength, signature)
-}
-
-function readVarint (r: Reader): number {
-  const bytes = r.bytes
-  let value = 0
-  let scale = 1
-  for (let i = 0; i < 8; i++) {
-    if (r.at >= r.end) throw new RangeError('a varint runs past the end')
-    const byte = bytes[r.at++]
-    value += (byte & 0x7f) * scale
-    if (byte < 0x80) {
-      if (byte === 0 && i > 0) throw new RangeError('a varint is not in its shortest form')
-      if (value > Number.MAX_SAFE_INTEGER) throw new RangeError('a varint is over 2^53')
-      return value
-    }
-    scale *= 128
-  }
-  throw new RangeError('a varint is over 2^53')
-}
-
-// Entries come in runs of one author: the run's entries share one copy of
-// its key, not a view each (entries in flight are what V8's scavenges copy).
-let lastAuthor: Uint8Array<ArrayBuffer> = EMPTY
-
-function readAuthor (r: Reader): Uint8Array<ArrayBuffer> {
-  const length = fieldLength(r)
-  const bytes = r.bytes
-  const at = r.at
-  r.at += length
-  let same = length === lastAuthor.byteLength
-  for (let i = 0; same && i < length; i++) same = bytes[at + i] === lastAuthor[i]
-  // a copy (of a view, never a Buffer slice, which shares memory): it outlives the bytes
-  if (!same) lastAuthor = new Uint8Array(bytes.subarray(at, at + length))
-  return lastAuthor
-}
-
-// The length of a length-delimited field, which must lie within the entry.
-function fieldLength (r: Reader): number {
-  const length = readVarint(r)
-  if (length > r.end - r.at) throw new RangeError('a field runs past the end')
-  return length
-}
-
-// A length-delimited field's bytes, as a view into the entry's buffer.
-function readField (r: Reader, buffer: ArrayBuffer, base: number): Uint8Array<ArrayBuffer> {
-  const length = fieldLength(r)
-  const view = new Uint8Array(buffer, base + r.at, length)
-  r.at += length
-  return view
-}
-
-// Per-entry records are class instances, not object literals: V8 moves an
-// object literal's allocation site to the old generation ("pretenuring")
-// once its objects often outlive a scavenge, as entries in flight do, and the
-// old generation then fills with dead entries until a full GC.
-//
-// The payload is kept as where it lies in the entry's buffer, and made a view
-// when asked for: an entry from a peer is asked for it once, by the check of
-// its event, and entries in flight are what scavenges copy.
-class ReadEntry implements Entry {
-  readonly #buffer: ArrayBuffer
-  readonly #payloadAt: number
-  readonly #payloadLength: number
-
-  constructor (
-    public author: Uint8Array<ArrayBuffer>,
-    public seq: number,
-    public prev: Uint8Array<ArrayBuffer>,
-    public links: Array<Uint8Array<ArrayBuffer>>,
-    public clock: number,
-    public timestamp: number,
-    public name: string,
-    buffer: ArrayBuffer,
-    payloadAt: number,
-    payloadLength: number,
-    public signature: Uint8Array<ArrayBuffer>
-  ) {
-    this.#buffer = buffer
-    this.#payloadAt = payloadAt
-    this.#payloadLength = payloadLength
-  }
-
-  get payload (): Uint8Array<ArrayBuffer> {
-    return this.#payloadLength === 0 ? EMPTY : new Uint8Array(this.#buffer, this.#payloadAt, this.#payloadLength)
-  }
-}
 
 export class Decoded implements DecodedEntry {
   constructor (readonly id: Uint8Array<ArrayBuffer>, readonly bytes: Uint8Array, readonly entry: Entry) {}
@@ -426,37 +242,3 @@ export const NO_HEAD: Head = { seq: 0, id: EMPTY, clock: 0 }
 export function follows (entry: Entry, head: Head): boolean {
   return entry.seq === head.seq + 1 && equalBytes(entry.prev, head.id)
 }
-
-/** Whether two byte arrays hold the same bytes. */
-export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
-  if (a === b) return true
-  // byteLength read once: Buffers and Uint8Arrays both come here, and the
-  // getter is slow where its call site sees both
-  const length = a.byteLength
-  if (length !== b.byteLength) return false
-  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
-/**
- * Hex of entries' authors, one after another: runs of one author are the
- * rule, so the hex of the last one is kept.
- */
-export function authorHex (): (author: Uint8Array) => string {
-  let last: Uint8Array | undefined
-  let hex = ''
-  return (author) => {
-    if (last == null || !equalBytes(last, author)) {
-      last = author
-      hex = toHex(author)
-    }
-    return hex
-  }
-}
-
-export function toHex (bytes: Uint8Array): string {
-  // Buffer's own hex writer takes any Uint8Array: no Buffer view per call
-  return hexSlice.call(bytes, 0, bytes.byteLength)
-}
-
-const hexSlice = (Buffer.prototype as unknown as { hexSlice: (this: Uint8Array, start: number, end: number) => string }).hexSlice

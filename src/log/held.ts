@@ -1,9 +1,10 @@
 // What an Ingester (ingest.ts) holds while entries wait, and how a store
-// round orders and trims what it stores: plain data and pure functions.
+// round orders, judges (clocks) and trims what it stores: plain data and pure functions.
+import { InvalidEntryError } from '../errors.js'
 import { equalBytes, toHex, type DecodedEntry } from './entry.js'
 import type { Adoption, CutEntry } from './log.js'
 
-// classes, not object literals: see ReadEntry in entry.ts
+// classes, not object literals: see ReadEntry in entry-read.ts
 export class Pending {
   verified = false
   /**
@@ -73,6 +74,66 @@ export function adoption (ready: Pending[], floors: Map<string, CutEntry>, cut: 
     }
   }
   return out
+}
+
+/** What a store round's check of clocks found (`judgeClocks`). */
+export interface Judged {
+  /** entries whose clocks are right and whose parents are in place */
+  keep: Pending[]
+  invalid: InvalidEntryError[]
+  /** this session's entries with a wrong clock: to be let go */
+  forged: Pending[]
+  /** whether an entry was left to wait, for its parents or behind a wrong one */
+  waiting: boolean
+}
+
+/**
+ * Judges the clocks of a store round's ready entries, in their order: each
+ * must be one more than the highest clock of its parents, the author's
+ * previous entry (`prevClock`) and its links, as `clocks` (stored or cut)
+ * and the entries kept before it in the round give them. An entry whose
+ * link is unknown, or that follows a waiting one, waits with everything
+ * after it of its author. `borrowed` entries (other sessions') are judged by
+ * their own session's pass, and never called forged here.
+ *
+ * Every clock judged is of an entry that cannot change: the author's
+ * previous entry as found before, and links stored or kept before. Other
+ * sessions may store entries meanwhile; those that this round holds too are
+ * left out by the log's store as duplicates, never judged.
+ */
+export function judgeClocks (ready: Pending[], clocks: ReadonlyMap<string, number | undefined>, linked: ReadonlySet<string>, borrowed: ReadonlyMap<Pending, unknown> | undefined): Judged {
+  const invalid: InvalidEntryError[] = []
+  const forged: Pending[] = []
+  const blocked = new Set<string>()
+  const keep: Pending[] = []
+  // only entries kept before this one count as stored before it
+  const before = new Map<string, number>()
+  for (const p of ready) {
+    const { entry } = p.d
+    let parent = p.prevClock
+    let waits = blocked.has(p.author)
+    for (const l of entry.links) {
+      const hex = toHex(l)
+      const c = before.get(hex) ?? clocks.get(hex)
+      if (c == null || blocked.has(hex)) waits = true
+      else if (c > parent) parent = c
+    }
+    if (!waits && entry.clock !== parent + 1) {
+      if (borrowed?.has(p) !== true) {
+        invalid.push(new InvalidEntryError(`entry clock ${entry.clock} is not one more than its parents' ${parent}`))
+        forged.push(p)
+      }
+      waits = true
+    }
+    if (waits) {
+      blocked.add(p.author)
+      if (linked.has(p.hex)) blocked.add(p.hex)
+    } else {
+      if (linked.has(p.hex)) before.set(p.hex, entry.clock)
+      keep.push(p)
+    }
+  }
+  return { keep, invalid, forged, waiting: blocked.size > 0 }
 }
 
 // An unsigned entry is stored only with the signed one that covers it: each

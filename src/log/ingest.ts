@@ -1,7 +1,7 @@
 import { InvalidEntryError, ProtocolError } from '../errors.js'
 import { authorHex, decodeEntry, equalBytes, readEntry, verifyEntry, follows, toHex, Decoded, type DecodedEntry, type Head } from './entry.js'
 import type { CutEntry, Log, LogEntry } from './log.js'
-import { Pending, Vouch, adoption, inClockOrder, inSeqOrder, trimUnsigned } from './held.js'
+import { Pending, Vouch, adoption, inClockOrder, inSeqOrder, judgeClocks, trimUnsigned } from './held.js'
 import { PeerContext } from './peer-context.js'
 import { VALID, type Checked } from './check-pool.js'
 
@@ -354,41 +354,8 @@ export class Ingester {
         clocks.set(hex, c.entry.clock)
       }
     })
-    const invalid: InvalidEntryError[] = []
-    const blocked = new Set<string>()
-    const keep: Pending[] = []
-    // only entries kept before this one count as stored before it
-    const before = new Map<string, number>()
-    // Every clock judged here is of an entry that cannot change: the author's
-    // previous entry as found above, and links stored or kept before. Other
-    // sessions may store entries meanwhile; those that this batch holds too
-    // are left out by the log's store as duplicates, never judged.
-    for (const p of ready) {
-      const { entry } = p.d
-      let parent = p.prevClock
-      let waits = blocked.has(p.author)
-      for (const l of entry.links) {
-        const hex = toHex(l)
-        const c = before.get(hex) ?? clocks.get(hex)
-        if (c == null || blocked.has(hex)) waits = true
-        else if (c > parent) parent = c
-      }
-      if (!waits && entry.clock !== parent + 1) {
-        // another session's entry is judged by that session's own pass
-        if (borrowed?.has(p) !== true) {
-          invalid.push(new InvalidEntryError(`entry clock ${entry.clock} is not one more than its parents' ${parent}`))
-          this.#forget(p)
-        }
-        waits = true
-      }
-      if (waits) {
-        blocked.add(p.author)
-        if (linked.has(p.hex)) blocked.add(p.hex)
-      } else {
-        if (linked.has(p.hex)) before.set(p.hex, entry.clock)
-        keep.push(p)
-      }
-    }
+    const { keep, invalid, forged, waiting } = judgeClocks(ready, clocks, linked, borrowed)
+    for (const p of forged) this.#forget(p)
     ready = trimUnsigned(keep)
     if (ready.length === 0) return { stored: [], invalid, again: false }
     const stored = await this.#log.store(ready.map(p => p.d), adoption(ready, floors, cut))
@@ -401,7 +368,7 @@ export class Ingester {
         holder.#lent.add(p.author)
       }
     }
-    return { stored, invalid, again: again || blocked.size > 0 }
+    return { stored, invalid, again: again || waiting }
   }
 
   // Held entries that the log has by now (another session stored them) are

@@ -61,7 +61,7 @@ export function sublevels (db: AnyLevel): Sublevels {
 }
 
 // One object shape for every op keeps abstract-level's per-op copy fast; a
-// class, not an object literal: see ReadEntry in entry.ts. The sublevel is a
+// class, not an object literal: see ReadEntry in entry-read.ts. The sublevel is a
 // type parameter so that the state can be tested with plain tokens, no db.
 export class BatchOp<S = Sub> {
   constructor (readonly type: 'put' | 'del', readonly sublevel: S, readonly key: Buffer, readonly value: Buffer | undefined) {}

@@ -1,15 +1,14 @@
 // The commit pipeline: every write of the log goes through here, one at a
 // time. Local appends wait in a queue and are committed in groups, one
-// signature per group; remote entries are stored as they come. A commit is
-// durable once the write-ahead file has it (or, with none, once level has
-// it); level gets the write-ahead file's commits in a later batch, the
-// flush, and reads wait for the flush to reach what they read.
+// signature per group; remote entries are stored as they come. How a commit
+// reaches the write-ahead file and level is level-writer.ts.
 import { logger } from '@libp2p/logger'
 import { ClosedError, StorageError } from '../errors.js'
 import { authorHex, entryId, equalBytes, readEntry, toHex, EMPTY, type DecodedEntry, type Entry, type Head } from './entry.js'
 import { buildGroup, settle, type PendingAppend } from './group.js'
 import type { Identity } from './identity.js'
-import { describe, INDEX_KEY, indexMark, op, writeBatch, type Op } from './level.js'
+import { writeBatch, type Op } from './level.js'
+import { LevelWriter } from './level-writer.js'
 import type { LogState } from './state.js'
 import { Boundary, type CutEntry } from './floors.js'
 import type { CommitListener, Db, LogEntry, Sub, Sublevels } from './types.js'
@@ -22,18 +21,6 @@ export const MAX_GROUP = 1024
 
 /** A commit queued while a level flush runs longer than this goes after a turn of the event loop. */
 const FLUSH_TURN_MS = 1
-
-/** Committed entry bytes not yet in level: a commit over it waits for level. */
-const MAX_UNFLUSHED_BYTES = 4 * 1024 * 1024
-/** The write-ahead file is emptied when level has all of it and it is this big... */
-const WAL_RESET_BYTES = 64 * 1024
-/**
- * ...and a commit waits for level to have all of it when it is this big: the
- * file takes disk space twice (it and level's log) and time to reopen.
- */
-const WAL_MAX_BYTES = 1024 * 1024
-
-interface FlushWaiter { upTo: number, resolve: () => void, reject: (err: Error) => void }
 
 /** What a store takes from a peer besides entries: floors (by author, the dropped entry before each) and cut entries. */
 export interface Adoption {
@@ -49,10 +36,10 @@ export interface PipelineInit {
 export class CommitPipeline {
   readonly #db: Db
   readonly #levels: Sublevels
+  readonly #writer: LevelWriter
   readonly #boundary: Boundary
   readonly #state: LogState<Sub>
   readonly #identity: Identity
-  readonly #fsync: boolean
   readonly #maxGroup: number
   readonly #listeners = new Set<CommitListener>()
   #queue: PendingAppend[] = []
@@ -60,20 +47,6 @@ export class CommitPipeline {
   #queueHead = 0
   #commitScheduled = false
   #tail: Promise<unknown> = Promise.resolve()
-  /** set by a write the db failed: leveldb may have logged part of it, so nothing more is written */
-  #failed: StorageError | undefined
-  #wal: Wal | undefined
-  /** feed position up to which level holds the log (the rest is in the write-ahead file) */
-  #flushed: number
-  /** level ops committed to the write-ahead file, not yet given to level */
-  #unflushed: Op[] = []
-  #unflushedBytes = 0
-  /** entry bytes in the level batch being written */
-  #flushingBytes = 0
-  #flushing = false
-  /** when the level batch being written was started (performance.now()) */
-  #flushStarted = 0
-  #flushWaiters: FlushWaiter[] = []
   /** appends with an emit key, queued or being committed, by key */
   readonly #keyed = new Map<string, PendingAppend>()
 
@@ -83,9 +56,8 @@ export class CommitPipeline {
     this.#boundary = boundary
     this.#state = state
     this.#identity = identity
-    this.#fsync = init.fsync
     this.#maxGroup = init.maxGroup
-    this.#flushed = state.length
+    this.#writer = new LevelWriter(db, levels.meta, init.fsync, state.length)
   }
 
   /**
@@ -108,7 +80,7 @@ export class CommitPipeline {
       if (!this.#commitScheduled) {
         this.#commitScheduled = true
         // not awaited: #commitQueued never rejects, it rejects the queued appends instead
-        if (this.#flushing && performance.now() - this.#flushStarted > FLUSH_TURN_MS) {
+        if (this.#writer.flushingFor(FLUSH_TURN_MS)) {
           // emits awaited one by one chain in microtasks: without a turn of
           // the event loop now and then, level's flush is never seen done,
           // and the write-ahead file fills until a commit waits for level
@@ -230,7 +202,7 @@ export class CommitPipeline {
       ops.push(Boundary.cutOp(cutLevel, prev))
     }
     for (const e of cut) ops.push(Boundary.cutOp(cutLevel, e))
-    await this.#write(this.#indexed(ops, c.length))
+    await this.#writer.write(this.#writer.indexed(ops, c.length))
     for (const [author, prev] of floors) {
       boundary.floors.set(author, { seq: prev.entry.seq + 1, prev: prev.id })
       boundary.cut.set(toHex(prev.id), prev)
@@ -239,7 +211,7 @@ export class CommitPipeline {
     }
     for (const e of cut) boundary.cut.set(toHex(e.id), e)
     this.#state.apply(c)
-    this.#flushedUpTo(c.length)
+    this.#writer.flushedUpTo(c.length)
     if (c.stored.length > 0) this.#notify(c.stored)
     return c.stored
   }
@@ -248,7 +220,7 @@ export class CommitPipeline {
   async writeNow (ops: Op[]): Promise<void> {
     this.checkWritable()
     await this.flushedTo(this.#state.length)
-    await this.#write(ops)
+    await this.#writer.write(ops)
   }
 
   /** Runs `fn` after every write queued before it, and before any queued after. */
@@ -263,31 +235,28 @@ export class CommitPipeline {
   // is durable once appended to it, and level gets it in a later flush.
   async #commit (entries: DecodedEntry[], keys?: ReadonlyArray<string | undefined>): Promise<LogEntry[]> {
     this.checkWritable()
-    const wal = this.#wal
-    if (wal == null) {
+    if (this.#writer.wal == null) {
       const stored = await this.#commitToLevel(entries, keys)
       this.#notify(stored)
       return stored
     }
-    await this.#room(wal)
+    await this.#writer.room(this.#state.length)
     this.checkWritable()
     const c = this.#state.prepare(entries, keys)
-    wal.append(c.stored[0].seq, entries.map(d => d.bytes), this.#fsync, keys)
+    this.#writer.append(c.stored[0].seq, entries.map(d => d.bytes), keys)
     this.#state.apply(c)
     this.#keysStored(keys)
-    for (const o of c.ops) this.#unflushed.push(o)
-    this.#unflushedBytes += c.bytes
-    this.#flush()
+    this.#writer.queue(c.ops, c.bytes, c.length)
     this.#notify(c.stored)
     return c.stored
   }
 
   async #commitToLevel (entries: DecodedEntry[], keys?: ReadonlyArray<string | undefined>): Promise<LogEntry[]> {
     const c = this.#state.prepare(entries, keys)
-    await this.#write(this.#indexed(c.ops, c.length))
+    await this.#writer.write(this.#writer.indexed(c.ops, c.length))
     this.#state.apply(c)
     this.#keysStored(keys)
-    this.#flushedUpTo(c.length)
+    this.#writer.flushedUpTo(c.length)
     return c.stored
   }
 
@@ -301,97 +270,14 @@ export class CommitPipeline {
     }
   }
 
-  // Commit ops up to feed position `upTo`, with the name index's mark moved
-  // to it in the same batch: the name records a commit writes are runs, and
-  // an index that is rebuilt past its mark on open must not hold them already.
-  #indexed (ops: Op[], upTo: number): Op[] {
-    ops.push(op('put', this.#levels.meta, INDEX_KEY, indexMark(upTo)))
-    return ops
-  }
-
-  /** One atomic level batch; a failure that may leave part of it behind stops all writes. */
-  async #write (ops: Op[]): Promise<void> {
-    try {
-      await writeBatch(this.#db, ops, this.#fsync)
-    } catch (err) {
-      const failure = new StorageError(`cannot write to the db: ${describe(err)}`, { cause: err })
-      // after an IO error leveldb may hold part of the batch in its write-ahead
-      // log, and what it writes after that is lost when it is reopened; with
-      // our write-ahead file, the batch held acknowledged entries
-      if ((err as { code?: string }).code === 'LEVEL_IO_ERROR' || this.#wal != null) this.#failed = failure
-      throw failure
-    }
-  }
-
-  // Writes what the write-ahead file holds and level does not yet, in one
-  // batch, then the ops committed meanwhile in the next: commits go on while
-  // level writes.
-  #flush (): void {
-    if (this.#flushing || this.#unflushed.length === 0) return
-    const ops = this.#unflushed
-    const bytes = this.#unflushedBytes
-    const upTo = this.#state.length
-    this.#unflushed = []
-    this.#unflushedBytes = 0
-    this.#flushingBytes += bytes
-    this.#flushing = true
-    this.#flushStarted = performance.now()
-    this.#write(this.#indexed(ops, upTo)).then(() => {
-      this.#flushing = false
-      this.#flushingBytes -= bytes
-      this.#flushedUpTo(upTo)
-      if (this.#unflushed.length > 0) this.#flush()
-      else if (this.#wal != null && this.#wal.size >= WAL_RESET_BYTES) this.#resetWal(this.#wal)
-    }, () => {
-      this.#flushing = false
-      this.#wakeFlushWaiters()
-    })
-  }
-
   /** Feed position up to which level holds the log. */
   get flushed (): number {
-    return this.#flushed
+    return this.#writer.flushed
   }
 
   /** Resolves once level holds the feed up to `upTo`. */
   flushedTo (upTo: number): Promise<void> {
-    if (upTo <= this.#flushed) return Promise.resolve()
-    if (this.#failed != null) return Promise.reject(this.#failed)
-    return new Promise((resolve, reject) => { this.#flushWaiters.push({ upTo, resolve, reject }) })
-  }
-
-  // The one place the watermark moves: level took a batch up to `upTo`.
-  #flushedUpTo (upTo: number): void {
-    this.#flushed = upTo
-    this.#wakeFlushWaiters()
-  }
-
-  #wakeFlushWaiters (): void {
-    const waiting = this.#flushWaiters
-    this.#flushWaiters = []
-    for (const w of waiting) {
-      if (this.#failed != null) w.reject(this.#failed)
-      else if (w.upTo <= this.#flushed) w.resolve()
-      else this.#flushWaiters.push(w)
-    }
-  }
-
-  // Bounds what waits for level (memory) and the write-ahead file (time to
-  // reopen): a commit over either bound waits for level to catch up.
-  async #room (wal: Wal): Promise<void> {
-    if (this.#unflushedBytes + this.#flushingBytes < MAX_UNFLUSHED_BYTES && wal.size < WAL_MAX_BYTES) return
-    await this.flushedTo(this.#state.length)
-    if (wal.size >= WAL_RESET_BYTES) this.#resetWal(wal)
-  }
-
-  // Empties the write-ahead file once level holds all of it. A failure here
-  // loses nothing: its records are skipped on reopen.
-  #resetWal (wal: Wal): void {
-    try {
-      wal.reset()
-    } catch (err) {
-      log.error('%e', err)
-    }
+    return this.#writer.flushedTo(upTo)
   }
 
   /**
@@ -407,7 +293,7 @@ export class CommitPipeline {
       wal.close()
       throw err
     }
-    this.#wal = wal
+    this.#writer.useWal(wal)
   }
 
   async #recover (records: WalRecord[]): Promise<void> {
@@ -437,7 +323,7 @@ export class CommitPipeline {
   }
 
   checkWritable (): void {
-    if (this.#failed != null) throw new StorageError(`the db failed a write (${this.#failed.message}): close and reopen it`, { cause: this.#failed })
+    this.#writer.checkWritable()
   }
 
   onCommit (listener: CommitListener): () => void {
@@ -457,15 +343,11 @@ export class CommitPipeline {
     await this.#tail
     this.#listeners.clear()
     await this.flushedTo(this.#state.length).catch(() => {})
-    const checkpoint = this.#failed == null ? this.#state.closingCheckpoint() : undefined
+    const checkpoint = this.#writer.failed ? undefined : this.#state.closingCheckpoint()
     if (checkpoint != null) {
       await writeBatch(this.#db, checkpoint, false).catch((err: unknown) => { log.error('checkpoint at close failed: %e', err) })
     }
-    if (this.#wal != null) {
-      // after a failed write level lacks some of it: the next open recovers it
-      if (this.#failed == null) this.#resetWal(this.#wal)
-      this.#wal.close()
-    }
+    this.#writer.closeWal()
   }
 }
 

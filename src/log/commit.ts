@@ -4,7 +4,7 @@
 // reaches the write-ahead file and level is level-writer.ts.
 import { logger } from '@libp2p/logger'
 import { ClosedError, StorageError } from '../errors.js'
-import { authorHex, entryId, equalBytes, readEntry, toHex, EMPTY, type DecodedEntry, type Entry, type Head } from './entry.js'
+import { authorHex, entryId, follows, readEntry, toHex, NO_HEAD, type DecodedEntry, type Entry, type Head } from './entry.js'
 import { buildGroup, settle, type PendingAppend } from './group.js'
 import type { Identity } from './identity.js'
 import { writeBatch, type Op } from './level.js'
@@ -159,27 +159,23 @@ export class CommitPipeline {
         floors.set(author, prev)
         heads.set(author, prev.head)
       }
-      // entries come in runs of one author: the run's head is kept here, as
-      // the last entry taken, and goes to the map only when the run ends
+      // entries come in runs of one author: one head object per run, moved
+      // along it (a copy: the state's own head is never changed here)
       let author = ''
-      let seq = 0
-      let id: Uint8Array = EMPTY
-      let last: DecodedEntry | undefined
+      let run: Head = NO_HEAD
       for (const d of entries) {
         const a = hexOf(d.entry.author)
         if (a !== author) {
-          if (last != null) heads.set(author, headOf(last))
           author = a
           const head = heads.get(a) ?? this.#state.authorHead(a)
-          seq = head.seq
-          id = head.id
-          last = undefined
+          run = { seq: head.seq, id: head.id, clock: head.clock }
+          heads.set(a, run)
         }
         // stored already, or a fork of what is stored: the first one stays
-        if (d.entry.seq !== seq + 1 || !equalBytes(d.entry.prev, id)) continue
-        seq = d.entry.seq
-        id = d.id
-        last = d
+        if (!follows(d.entry, run)) continue
+        run.seq = d.entry.seq
+        run.id = d.id
+        run.clock = d.entry.clock
         fresh.push(d)
       }
       if (floors.size === 0 && (adopt == null || adopt.cut.length === 0)) return fresh.length === 0 ? [] : this.#commit(fresh)
@@ -349,8 +345,4 @@ export class CommitPipeline {
     }
     this.#writer.closeWal()
   }
-}
-
-function headOf (d: DecodedEntry): Head {
-  return { seq: d.entry.seq, id: d.id, clock: d.entry.clock }
 }

@@ -25,6 +25,12 @@ export const WINDOW = 4
 /** Entries a sender reads from its log at once in catch-up: a few frames' worth, framed while the last ones wait for credits. */
 export const READ_BATCH = 4 * MAX_BATCH_ENTRIES
 /**
+ * Entries of a catch-up's first read; each next read takes four times as
+ * many, up to READ_BATCH. The first frame crosses in one stream window, and
+ * the remote checks it while the next read runs.
+ */
+export const FIRST_READ = 1024
+/**
  * Entries a session's receiver may hold while they wait for a signature or
  * parents (its Ingester's bound): every frame the window allows, and an
  * unsigned group tail.

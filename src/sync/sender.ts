@@ -10,7 +10,7 @@ import { RefusedError } from '../errors.js'
 import { authorHex } from '../log/entry.js'
 import { SIGNATURE_LENGTH } from '../log/identity.js'
 import { MAX_GROUP } from '../log/log.js'
-import { LIVE_QUEUE, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_CONTEXT, MAX_HAVE, PROBE_ENTRIES, READ_BATCH, REFUSE, WINDOW } from './constants.js'
+import { LIVE_QUEUE, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_CONTEXT, MAX_HAVE, PROBE_ENTRIES, READ_BATCH, FIRST_READ, REFUSE, WINDOW } from './constants.js'
 import { RttEstimator } from './rtt.js'
 import type { Outgoing } from './actions.js'
 import type { LogEntry } from '../log/log.js'
@@ -88,6 +88,8 @@ export class Sender {
   /** entries of unconfirmed authors wait for the probe's Ack (or Prune) */
   #heldBack = false
   #framesSent = 0
+  #reads = 0
+  #readLimit = READ_BATCH
   #framesAcked = 0
   /** when each unacknowledged frame was sent, oldest first (with a clock) */
   readonly #sentAt: number[] = []
@@ -256,7 +258,7 @@ export class Sender {
       // the next read runs while these frames wait for credits; once caught
       // up, a read that filled its batch is followed by another
       if (!this.#caughtUp && this.#frames.length > 0) this.#startRead()
-      else if (batch.length >= READ_BATCH) this.#reread = true
+      else if (batch.length >= this.#readLimit) this.#reread = true
     }
   }
 
@@ -274,7 +276,10 @@ export class Sender {
         this.#lacks(author, this.#out.holds(author))
       }
     }
-    this.#out.read(have, READ_BATCH)
+    // a catch-up's first reads are small and grow: the first frame crosses
+    // in one stream window, and the remote checks it while the next read runs
+    this.#readLimit = this.#caughtUp ? READ_BATCH : Math.min(READ_BATCH, FIRST_READ * 4 ** this.#reads++)
+    this.#out.read(have, this.#readLimit)
   }
 
   // The queued commits the remote lacks, or undefined where there is a gap.

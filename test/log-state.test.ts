@@ -308,7 +308,7 @@ test('feed records: consecutive positions of one block only (so at most PACK_ENT
   const item = (n: number, size = 40): Uint8Array => new Uint8Array(size).fill(n % 256)
   const P = PACK_ENTRIES
   const positions = [...Array.from({ length: P + 6 }, (_, i) => i + 1), 2 * P + 1, 2 * P + 2, 3 * P + 5, 4 * P - 1, 4 * P, 4 * P + 1]
-  const records = packRecords(positions.map(p => [p, item(p)]))
+  const records = packRecords(positions.map(p => ({ seq: p, id: item(p) })))
   assert.equal(records.map(([key, value]) => [readSeq(key), feedRecordEnd(readSeq(key), value)]), [[1, P], [P + 1, P + 6], [2 * P + 1, 2 * P + 2], [3 * P + 5, 3 * P + 5], [4 * P - 1, 4 * P], [4 * P + 1, 4 * P + 1]])
   assert.equal([1, P, P + 1, 3 * P + 5].map(blockStart), [1, 1, P + 1, 3 * P + 1])
   const seen: number[] = []
@@ -317,7 +317,7 @@ test('feed records: consecutive positions of one block only (so at most PACK_ENT
   assert.is(readSeq(Buffer.from(feedRecordFrom(1, records[0][1], 3)!.subarray(4, 12))), readSeq(Buffer.from(item(3).subarray(0, 8))))
   assert.is(feedRecordEnd(3, feedRecordFrom(1, records[0][1], 3)!), PACK_ENTRIES)
   assert.is(feedRecordFrom(1, records[0][1], PACK_ENTRIES + 1), undefined)
-  const big = packRecords([1, 2, 3].map(p => [p, item(p, PACK_BYTES - 10)]))
+  const big = packRecords([1, 2, 3].map(p => ({ seq: p, id: item(p, PACK_BYTES - 10) })))
   assert.equal(big.map(([key]) => readSeq(key)), [1, 3], 'the second item passes PACK_BYTES: the third starts a record')
   const cut = records[0][1].subarray(0, records[0][1].byteLength - 1)
   assert.throws(() => { unpackFeed(1, cut, () => {}) }, (err: Error) => err instanceof StorageError && /cut short/.test(err.message))

@@ -27,19 +27,22 @@ function readName (bytes: Uint8Array): string {
  * objects, and stricter (protocols/README.md §3): a known field of the wrong
  * wire type, a varint not in its shortest form or over 2^53, a tag over 32
  * bits, a group, a name that is not UTF-8, more than MAX_LINKS links, or
- * bytes past the end throw. Bytes fields are views into `bytes`.
- * Every entry from the network is read here.
+ * bytes past the end throw. Bytes fields are views into `bytes`, but for a
+ * prev equal to `prevId`, which is taken instead (in a chain, the id of the
+ * entry read just before). Every entry from the network is read here.
  */
-export function readEntry (bytes: Uint8Array): Entry {
+export function readEntry (bytes: Uint8Array, prevId: Uint8Array<ArrayBuffer> = EMPTY): Entry {
   const r = reader
   r.bytes = bytes
   r.at = 0
   r.end = bytes.byteLength
+  r.prevId = prevId
   try {
     return readFields(r, bytes.buffer as ArrayBuffer, bytes.byteOffset)
   } finally {
     // the reader is shared: it must not keep the last entry's bytes alive
     r.bytes = EMPTY
+    r.prevId = EMPTY
   }
 }
 
@@ -49,6 +52,7 @@ class Reader {
   bytes: Uint8Array = EMPTY
   at = 0
   end = 0
+  prevId: Uint8Array<ArrayBuffer> = EMPTY
 }
 const reader = new Reader()
 
@@ -78,7 +82,7 @@ function readFields (r: Reader, buffer: ArrayBuffer, base: number): Entry {
     switch (number) {
       case 1: author = readAuthor(r); break
       case 2: seq = readVarint(r); break
-      case 3: prev = readField(r, buffer, base); break
+      case 3: prev = readPrev(r, buffer, base); break
       case 4:
         if (links.length >= MAX_LINKS) throw new RangeError(`more than ${MAX_LINKS} links`)
         if (links === NO_LINKS) links = []
@@ -146,6 +150,18 @@ function fieldLength (r: Reader): number {
   const length = readVarint(r)
   if (length > r.end - r.at) throw new RangeError('a field runs past the end')
   return length
+}
+
+// The prev field: r.prevId when the bytes are the same, else a view.
+function readPrev (r: Reader, buffer: ArrayBuffer, base: number): Uint8Array<ArrayBuffer> {
+  const known = r.prevId
+  const length = fieldLength(r)
+  const bytes = r.bytes
+  const at = r.at
+  let same = length === known.byteLength
+  for (let i = length - 1; same && i >= 0; i--) same = bytes[at + i] === known[i]
+  r.at += length
+  return same ? known : new Uint8Array(buffer, base + at, length)
 }
 
 // A length-delimited field's bytes, as a view into the entry's buffer.

@@ -175,7 +175,9 @@ export function decodeEntry (bytes: Uint8Array, options: { verify?: boolean, id?
   if (bytes.byteLength > MAX_ENTRY_BYTES) throw new InvalidEntryError(`entry of ${bytes.byteLength} bytes is over the ${MAX_ENTRY_BYTES} limit`)
   let entry: Entry
   try {
-    entry = readEntry(bytes)
+    // in a chain, prev is the id of the entry decoded just before: that id
+    // serves for both, one view fewer per entry
+    entry = readEntry(bytes, lastId)
   } catch (err) {
     throw new InvalidEntryError(`entry does not decode: ${(err as Error).message}`)
   }
@@ -189,9 +191,6 @@ export function decodeEntry (bytes: Uint8Array, options: { verify?: boolean, id?
   if (entry.name.length === 0) throw new InvalidEntryError('entry has no event name')
   const id = options.id ?? entryId(bytes)
   if (options.verify !== false) verifyEntry({ id, bytes, entry })
-  // in a chain, prev is the id of the entry decoded just before: that id
-  // serves for both, one view fewer per entry
-  if (entry.prev.byteLength > 0 && equalBytes(entry.prev, lastId)) entry.prev = lastId
   lastId = id
   return new Decoded(id, bytes, entry)
 }

@@ -322,10 +322,11 @@ export class Ingester {
     for (const p of candidates) for (const l of p.d.entry.links) linked.add(toHex(l))
     for (const p of candidates) {
       const { entry } = p.d
-      let head = heads.get(p.author) ?? this.#log.authorHead(p.author)
+      const ours = heads.get(p.author)
+      let head = ours ?? this.#log.authorHead(p.author)
       if (!follows(entry, head)) {
         // only for an author's first entry in the round
-        const floor = this.#context.floorFor(p, heads.has(p.author), 0)
+        const floor = this.#context.floorFor(p, ours != null, 0)
         if (floor == null) {
           again = true
           continue
@@ -335,7 +336,14 @@ export class Ingester {
       }
       p.prevClock = head.clock
       for (const l of entry.links) if (!inBatch.has(toHex(l))) outside.push(l)
-      heads.set(p.author, { seq: entry.seq, id: p.d.id, clock: entry.clock })
+      // one head object per author and round, moved along its entries
+      if (ours == null) {
+        heads.set(p.author, { seq: entry.seq, id: p.d.id, clock: entry.clock })
+      } else {
+        ours.seq = entry.seq
+        ours.id = p.d.id
+        ours.clock = entry.clock
+      }
       if (linked.has(p.hex)) inBatch.set(p.hex, entry.clock)
       ready.push(p)
     }

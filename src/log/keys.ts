@@ -65,11 +65,19 @@ export function blockStart (seq: number): number {
  * length of its item (u32) and the item (the entry's id, then its bytes).
  */
 export function packFeed (items: Uint8Array[]): Buffer {
-  return packItems(items.map(item => [0, item]), 0, items.length)
+  return packItems(items.map(item => ({ seq: 0, id: item })), 0, items.length)
 }
 
-/** A feed item to pack: its position, and its bytes as one part or two (an entry's id, then its bytes: written with no copy made first). */
-export type FeedItem = [seq: number, head: Uint8Array, tail?: Uint8Array]
+/**
+ * A feed item to pack: its position, and its bytes as one part (`id`) or
+ * two (an entry's id, then its bytes: written with no copy made first). A
+ * stored entry is one.
+ */
+export interface FeedItem {
+  readonly seq: number
+  readonly id: Uint8Array
+  readonly bytes?: Uint8Array
+}
 
 /**
  * The feed records (key, value) of `items` (positions ascending): a record
@@ -81,8 +89,8 @@ export function packRecords (items: FeedItem[]): Array<[Buffer, Buffer]> {
   let first = 0
   let bytes = 0
   for (let i = 0; i < items.length; i++) {
-    const seq = items[i][0]
-    const start = items[first][0]
+    const seq = items[i].seq
+    const start = items[first].seq
     if (i > first && (seq !== start + i - first || blockStart(seq) === seq || bytes >= PACK_BYTES)) {
       out.push([seqKey(start), packItems(items, first, i)])
       first = i
@@ -90,12 +98,12 @@ export function packRecords (items: FeedItem[]): Array<[Buffer, Buffer]> {
     }
     bytes += itemLength(items[i])
   }
-  if (items.length > first) out.push([seqKey(items[first][0]), packItems(items, first, items.length)])
+  if (items.length > first) out.push([seqKey(items[first].seq), packItems(items, first, items.length)])
   return out
 }
 
-function itemLength ([, head, tail]: FeedItem): number {
-  return head.byteLength + (tail?.byteLength ?? 0)
+function itemLength (item: FeedItem): number {
+  return item.id.byteLength + (item.bytes?.byteLength ?? 0)
 }
 
 // The record value of items[from] to items[to - 1].
@@ -105,7 +113,7 @@ function packItems (items: FeedItem[], from: number, to: number): Buffer {
   const out = Buffer.allocUnsafe(size)
   let at = 0
   for (let i = from; i < to; i++) {
-    const [, head, tail] = items[i]
+    const { id: head, bytes: tail } = items[i]
     writeU32(out, at, itemLength(items[i]))
     out.set(head, at + 4)
     at += 4 + head.byteLength
@@ -235,20 +243,36 @@ export function decodeRun (key: Uint8Array, value: Uint8Array): Run {
  */
 export class AuthorState {
   constructor (
-    readonly seq: number,
-    readonly feedSeq: number,
+    public seq: number,
+    public feedSeq: number,
     readonly runFirst: number,
     readonly runFeedStart: number,
-    readonly id: Uint8Array<ArrayBuffer>,
+    public id: Uint8Array<ArrayBuffer>,
     /** Lamport clock of the newest entry */
-    readonly clock: number
+    public clock: number
   ) {}
 
   static next (before: AuthorState | undefined, seq: number, feedSeq: number, id: Uint8Array<ArrayBuffer>, clock: number): AuthorState {
-    if (before != null && seq === before.seq + 1 && feedSeq === before.feedSeq + 1) {
+    if (before?.extends(seq, feedSeq) === true) {
       return new AuthorState(seq, feedSeq, before.runFirst, before.runFeedStart, id, clock)
     }
     return new AuthorState(seq, feedSeq, seq, feedSeq, id, clock)
+  }
+
+  /** Whether the entry of author seq `seq` at feed position `feedSeq` extends this run. */
+  extends (seq: number, feedSeq: number): boolean {
+    return seq === this.seq + 1 && feedSeq === this.feedSeq + 1
+  }
+
+  /**
+   * Extends this run by that entry, in place: only for a state no one else
+   * holds yet (one a commit being prepared made), see `extends`.
+   */
+  advance (seq: number, feedSeq: number, id: Uint8Array<ArrayBuffer>, clock: number): void {
+    this.seq = seq
+    this.feedSeq = feedSeq
+    this.id = id
+    this.clock = clock
   }
 
   /**

@@ -36,14 +36,14 @@ export async function migrateLayout (db: AnyLevel, levels: Pick<Sublevels, 'feed
       batch.forEach(([position, id], i) => {
         const bytes = found[i]
         if (bytes == null) throw new StorageError(`entry ${toHex(id)} at ${readSeq(position)} is missing: the db is damaged`)
-        items.push([readSeq(position), id, bytes])
+        items.push({ seq: readSeq(position), id, bytes })
         ops.push(op('put', levels.ids, id, idValue(readSeq(position), readEntry(bytes).clock)))
         ops.push(op('del', oldEntries, id, undefined))
       })
       return { items, ops }
     }, levels.feed)
     // version 2's feed holds the items as they are
-    const v2 = await convert(db, binarySublevel(db, 'feed-v2'), batch => ({ items: batch.map(([position, value]) => [readSeq(position), value]), ops: [] }), levels.feed)
+    const v2 = await convert(db, binarySublevel(db, 'feed-v2'), batch => ({ items: batch.map(([position, value]) => ({ seq: readSeq(position), id: value })), ops: [] }), levels.feed)
     if (v1 + v2 > 0) log('moved %d entries to the version 3 layout in %d ms', v1 + v2, Date.now() - started)
   } catch (err) {
     if (err instanceof StorageError) throw err
@@ -51,7 +51,7 @@ export async function migrateLayout (db: AnyLevel, levels: Pick<Sublevels, 'feed
   }
 }
 
-/** A chunk of an older feed converted: its feed items ([position, item]) and the other ops it needs. */
+/** A chunk of an older feed converted: its feed items and the other ops it needs. */
 interface Converted {
   items: FeedItem[]
   ops: BatchOp[]

@@ -4,7 +4,7 @@
 // without a db: the commit pipeline prepares a commit here, writes its ops,
 // and applies it here only once the write has succeeded.
 import { equalBytes, ID_LENGTH, NO_HEAD, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
-import { AuthorState, forNameRuns, ID_VALUE_LENGTH, nameKey, namePrefix, nameRunValue, packRecords, runKey, seqKey, writeIdValue, type FeedItem } from './keys.js'
+import { AuthorState, forNameRuns, ID_VALUE_LENGTH, nameKey, namePrefix, nameRunValue, packRecords, runKey, seqKey, writeIdValue } from './keys.js'
 import { CHECKPOINT_KEY, HEADS_KEY, INDEX_KEY, indexMark, op, PackedPuts, type BatchOp, type Op } from './level.js'
 import type { LogEntry } from './types.js'
 
@@ -185,11 +185,10 @@ export class LogState<S> {
     let lastAuthor: Uint8Array | undefined
     let hex = ''
     let state: AuthorState | undefined
-    // the feed's items, written after the loop as records of one block each (packRecords)
-    const items: FeedItem[] = []
+    // whether `state` was made by this prepare: then a run goes on in it, in place
+    let own = false
     for (const d of entries) {
       const seq = ++length
-      items.push([seq, d.id, d.bytes])
       const at = ids.add()
       ids.bytes.set(d.id, at)
       writeIdValue(ids.bytes, at + ID_LENGTH, seq, d.entry.clock)
@@ -208,17 +207,25 @@ export class LogState<S> {
         if (state != null) authors.set(hex, state)
         lastAuthor = d.entry.author
         hex = toHex(lastAuthor)
-        state = authors.get(hex) ?? this.#authors.get(hex)
+        state = authors.get(hex)
+        own = state != null
+        state ??= this.#authors.get(hex)
       }
-      const after = AuthorState.next(state, d.entry.seq, seq, d.id, d.entry.clock)
-      // a run record is written when it ends and at checkpoints
-      if (state != null && after.runFirst !== state.runFirst && !state.empty) {
-        ops.push(op('put', levels.runs, runKey(d.entry.author, state.runFirst), state.encodeRun()))
+      if (own && state!.extends(d.entry.seq, seq)) {
+        state!.advance(d.entry.seq, seq, d.id, d.entry.clock)
+      } else {
+        const after = AuthorState.next(state, d.entry.seq, seq, d.id, d.entry.clock)
+        // a run record is written when it ends and at checkpoints
+        if (state != null && after.runFirst !== state.runFirst && !state.empty) {
+          ops.push(op('put', levels.runs, runKey(d.entry.author, state.runFirst), state.encodeRun()))
+        }
+        state = after
+        own = true
       }
-      state = after
       stored.push(new StoredEntry(seq, d.id, d.bytes, d.entry))
     }
-    for (const [key, value] of packRecords(items)) ops.push(op('put', levels.feed, key, value))
+    // the feed, as records of one block each
+    for (const [key, value] of packRecords(stored)) ops.push(op('put', levels.feed, key, value))
     if (state != null) authors.set(hex, state)
     if (tip != null) heads.set(toHex(tip.id), { id: tip.id, clock: tip.entry.clock })
     // the name index: one record per run of one name

@@ -32,6 +32,88 @@ export class Pending {
 }
 
 /**
+ * The entries an Ingester holds, by hex id, in order of acceptance. Not a
+ * Map of them: V8 rehashes a Map whose entries come and go into a new
+ * table, and the old one, once promoted, keeps pointing at the entries it
+ * held (and at the next table) until a full GC. Scavenges then keep those
+ * entries, dead or not, and promote them: nearly every entry of a catch-up
+ * went to the old generation. Here the entries sit in slots that are
+ * cleared when they go, and the Map holds only their slot numbers.
+ */
+export class HeldSet {
+  readonly #index = new Map<string, number>()
+  #slots: Array<Pending | undefined> = new Array<Pending | undefined>(64).fill(undefined)
+  /** slot numbers: the oldest held, and the next to take (a slot is its number modulo the length) */
+  #head = 0
+  #tail = 0
+
+  get size (): number {
+    return this.#index.size
+  }
+
+  has (hex: string): boolean {
+    return this.#index.has(hex)
+  }
+
+  get (hex: string): Pending | undefined {
+    const n = this.#index.get(hex)
+    return n === undefined ? undefined : this.#slots[n & (this.#slots.length - 1)]
+  }
+
+  /** Holds `p` under `hex`, which must not be held. */
+  add (hex: string, p: Pending): void {
+    if (this.#tail - this.#head === this.#slots.length) this.#resize()
+    const n = this.#tail++
+    this.#slots[n & (this.#slots.length - 1)] = p
+    this.#index.set(hex, n)
+  }
+
+  delete (hex: string): boolean {
+    const n = this.#index.get(hex)
+    if (n === undefined) return false
+    this.#index.delete(hex)
+    const mask = this.#slots.length - 1
+    this.#slots[n & mask] = undefined
+    while (this.#head < this.#tail && this.#slots[this.#head & mask] === undefined) this.#head++
+    return true
+  }
+
+  /** The held entries, oldest first; one may be deleted meanwhile. */
+  * values (): Generator<Pending> {
+    for (let n = this.#head; n < this.#tail; n++) {
+      const p = this.#slots[n & (this.#slots.length - 1)]
+      if (p !== undefined) yield p
+    }
+  }
+
+  clear (): void {
+    this.#slots.fill(undefined)
+    this.#index.clear()
+    this.#head = this.#tail = 0
+  }
+
+  // Full from head to tail: twice the slots, or the same number when at
+  // most half hold an entry (one waits long while later ones come and go);
+  // numbered again from 0. The old slots are cleared (see above).
+  #resize (): void {
+    const old = this.#slots
+    const mask = old.length - 1
+    const slots = new Array<Pending | undefined>(this.size * 2 <= old.length ? old.length : old.length * 2).fill(undefined)
+    let next = 0
+    for (let n = this.#head; n < this.#tail; n++) {
+      const p = old[n & mask]
+      if (p === undefined) continue
+      slots[next] = p
+      this.#index.set(p.hex, next++)
+    }
+    old.fill(undefined)
+    this.#slots = slots
+    this.#head = 0
+    this.#tail = next
+  }
+}
+
+/**
  * An entry a peer sent as context (protocols/README.md §5.9): a dropped
  * entry that an entry it sends refers to. Never stored in the feed; it may
  * become a floor's prev or a cut entry.

@@ -1,7 +1,7 @@
 import { InvalidEntryError, ProtocolError } from '../errors.js'
 import { authorHex, decodeEntry, equalBytes, readEntry, verifyEntry, follows, toHex, Decoded, type DecodedEntry, type Head } from './entry.js'
 import type { CutEntry, Log, LogEntry } from './log.js'
-import { Pending, Vouch, adoption, inClockOrder, inSeqOrder, judgeClocks, trimUnsigned } from './held.js'
+import { HeldSet, Pending, Vouch, adoption, inClockOrder, inSeqOrder, judgeClocks, trimUnsigned } from './held.js'
 import { PeerContext } from './peer-context.js'
 import { VALID, type Checked } from './check-pool.js'
 
@@ -66,7 +66,7 @@ export interface IngestResult {
 export class Ingester {
   readonly #log: Log
   readonly #init: IngestInit
-  readonly #pending = new Map<string, Pending>()
+  readonly #pending = new HeldSet()
   // ids vouched for by a verified entry's prev: id -> [author, seq]
   readonly #vouched = new Map<string, Vouch>()
   readonly #context: PeerContext
@@ -170,7 +170,7 @@ export class Ingester {
       const p = new Pending(d, author, hex, now, ++this.#accepted, framed)
       if (last != null && last.author === author && last.d.entry.seq === d.entry.seq - 1 && equalBytes(last.d.id, d.entry.prev)) p.below = last
       last = p
-      this.#pending.set(hex, p)
+      this.#pending.add(hex, p)
       this.#bytes += bytes.byteLength
       const vouch = this.#vouched.get(hex)
       if (d.entry.signature.byteLength > 0 || (vouch != null && vouch.author === author && vouch.seq === d.entry.seq)) {

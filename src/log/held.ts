@@ -1,5 +1,6 @@
 // What an Ingester (ingest.ts) holds while entries wait, and how a store
 // round orders, judges (clocks) and trims what it stores: plain data and pure functions.
+import { randomInt } from 'node:crypto'
 import { InvalidEntryError } from '../errors.js'
 import { equalBytes, toHex, type DecodedEntry } from './entry.js'
 import type { Adoption, CutEntry } from './log.js'
@@ -19,62 +20,94 @@ export class Pending {
    * checked, reaches that one with no lookup. Let go once followed.
    */
   below: Pending | undefined
+  #hex: string | undefined
   constructor (
     public d: DecodedEntry,
     readonly author: string,
-    readonly hex: string,
     readonly at: number,
     /** order of acceptance: a store pass can stop at the batch it was made for */
     readonly n: number,
     /** whether `d.bytes` is a view into the frame it came in */
     public framed: boolean
   ) {}
+
+  /** The id in hex, made when first asked for: most entries never are. */
+  get hex (): string {
+    this.#hex ??= toHex(this.d.id)
+    return this.#hex
+  }
 }
 
 /**
- * The entries an Ingester holds, by hex id, in order of acceptance. Not a
- * Map of them: V8 rehashes a Map whose entries come and go into a new
+ * The entries an Ingester holds, by id, in order of acceptance. Not the
+ * values of a Map: V8 rehashes a Map whose entries come and go into a new
  * table, and the old one, once promoted, keeps pointing at the entries it
  * held (and at the next table) until a full GC. Scavenges then keep those
  * entries, dead or not, and promote them: nearly every entry of a catch-up
  * went to the old generation. Here the entries sit in slots that are
- * cleared when they go, and the Map holds only their slot numbers.
+ * cleared when they go, found by their ids' bytes through an open-addressing
+ * table of slot numbers, with no key string per entry.
  */
 export class HeldSet {
-  readonly #index = new Map<string, number>()
+  /** a ring: slot number n is at n modulo its length */
   #slots: Array<Pending | undefined> = new Array<Pending | undefined>(64).fill(undefined)
-  /** slot numbers: the oldest held, and the next to take (a slot is its number modulo the length) */
+  /** the oldest slot number held, and the next to take */
   #head = 0
   #tail = 0
+  #size = 0
+  /** linear probing, at most half full: 1 + the ring index of an entry, or 0 */
+  #table = new Int32Array(128)
 
   get size (): number {
-    return this.#index.size
+    return this.#size
   }
 
-  has (hex: string): boolean {
-    return this.#index.has(hex)
+  /** Slots, taken or free: what the set costs, whatever it held before. */
+  get capacity (): number {
+    return this.#slots.length
   }
 
-  get (hex: string): Pending | undefined {
-    const n = this.#index.get(hex)
-    return n === undefined ? undefined : this.#slots[n & (this.#slots.length - 1)]
+  has (id: Uint8Array): boolean {
+    return this.#find(id) >= 0
   }
 
-  /** Holds `p` under `hex`, which must not be held. */
-  add (hex: string, p: Pending): void {
+  get (id: Uint8Array): Pending | undefined {
+    const at = this.#find(id)
+    return at < 0 ? undefined : this.#slots[this.#table[at] - 1]
+  }
+
+  /** Holds `p`, whose id must not be held. */
+  add (p: Pending): void {
     if (this.#tail - this.#head === this.#slots.length) this.#resize()
-    const n = this.#tail++
-    this.#slots[n & (this.#slots.length - 1)] = p
-    this.#index.set(hex, n)
+    const index = this.#tail++ & (this.#slots.length - 1)
+    this.#slots[index] = p
+    this.#size++
+    const mask = this.#table.length - 1
+    let at = slotHash(p.d.id) & mask
+    while (this.#table[at] !== 0) at = (at + 1) & mask
+    this.#table[at] = index + 1
   }
 
-  delete (hex: string): boolean {
-    const n = this.#index.get(hex)
-    if (n === undefined) return false
-    this.#index.delete(hex)
-    const mask = this.#slots.length - 1
-    this.#slots[n & mask] = undefined
-    while (this.#head < this.#tail && this.#slots[this.#head & mask] === undefined) this.#head++
+  delete (id: Uint8Array): boolean {
+    let at = this.#find(id)
+    if (at < 0) return false
+    const slots = this.#slots
+    const ring = slots.length - 1
+    slots[this.#table[at] - 1] = undefined
+    this.#size--
+    while (this.#head < this.#tail && slots[this.#head & ring] === undefined) this.#head++
+    // backward shift: an entry after the gap that may sit in it moves there
+    const table = this.#table
+    const mask = table.length - 1
+    table[at] = 0
+    for (let next = (at + 1) & mask; table[next] !== 0; next = (next + 1) & mask) {
+      const home = slotHash(slots[table[next] - 1]!.d.id) & mask
+      // whether `home` lies cyclically in (at, next]: then it stays
+      if (at <= next ? home > at && home <= next : home > at || home <= next) continue
+      table[at] = table[next]
+      table[next] = 0
+      at = next
+    }
     return true
   }
 
@@ -88,29 +121,55 @@ export class HeldSet {
 
   clear (): void {
     this.#slots.fill(undefined)
-    this.#index.clear()
-    this.#head = this.#tail = 0
+    this.#table.fill(0)
+    this.#head = this.#tail = this.#size = 0
   }
 
-  // Full from head to tail: twice the slots, or the same number when at
-  // most half hold an entry (one waits long while later ones come and go);
-  // numbered again from 0. The old slots are cleared (see above).
+  // The position in the table of the entry with `id`, or -1.
+  #find (id: Uint8Array): number {
+    const table = this.#table
+    const mask = table.length - 1
+    for (let at = slotHash(id) & mask; table[at] !== 0; at = (at + 1) & mask) {
+      if (equalBytes(this.#slots[table[at] - 1]!.d.id, id)) return at
+    }
+    return -1
+  }
+
+  // Full from head to tail: twice the slots, or as many when at most half
+  // hold an entry (one waits long while later ones come and go), numbered
+  // again from 0. The old slots are cleared (see above).
   #resize (): void {
     const old = this.#slots
-    const mask = old.length - 1
-    const slots = new Array<Pending | undefined>(this.size * 2 <= old.length ? old.length : old.length * 2).fill(undefined)
+    const slots = new Array<Pending | undefined>(this.#size * 2 <= old.length ? old.length : old.length * 2).fill(undefined)
     let next = 0
     for (let n = this.#head; n < this.#tail; n++) {
-      const p = old[n & mask]
-      if (p === undefined) continue
-      slots[next] = p
-      this.#index.set(p.hex, next++)
+      const p = old[n & (old.length - 1)]
+      if (p !== undefined) slots[next++] = p
     }
     old.fill(undefined)
     this.#slots = slots
     this.#head = 0
     this.#tail = next
+    const table = new Int32Array(2 * slots.length)
+    const mask = table.length - 1
+    for (let i = 0; i < next; i++) {
+      let at = slotHash(slots[i]!.d.id) & mask
+      while (table[at] !== 0) at = (at + 1) & mask
+      table[at] = i + 1
+    }
+    this.#table = table
   }
+}
+
+// The table's hash of an id: eight bytes of its digest, mixed with seeds of
+// this process, so that a peer cannot pick ids that crowd one place.
+const SEED_A = randomInt(2 ** 31)
+const SEED_B = randomInt(2 ** 31)
+function slotHash (id: Uint8Array): number {
+  const a = (id[2] | id[3] << 8 | id[4] << 16 | id[5] << 24) ^ SEED_A
+  const b = (id[6] | id[7] << 8 | id[8] << 16 | id[9] << 24) ^ SEED_B
+  const h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77)
+  return h ^ (h >>> 15)
 }
 
 /**
@@ -209,9 +268,9 @@ export function judgeClocks (ready: Pending[], clocks: ReadonlyMap<string, numbe
     }
     if (waits) {
       blocked.add(p.author)
-      if (linked.has(p.hex)) blocked.add(p.hex)
+      if (linked.size > 0 && linked.has(p.hex)) blocked.add(p.hex)
     } else {
-      if (linked.has(p.hex)) before.set(p.hex, entry.clock)
+      if (linked.size > 0 && linked.has(p.hex)) before.set(p.hex, entry.clock)
       keep.push(p)
     }
   }

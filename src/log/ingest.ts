@@ -139,7 +139,6 @@ export class Ingester {
     for (let i = 0; i < batch.length; i++) {
       const bytes = batch[i]
       let d: DecodedEntry
-      let hex: string
       let author: string
       try {
         // the signature is checked below, once the entry is known to be new
@@ -151,8 +150,7 @@ export class Ingester {
           continue
         }
         // a replay of what is held or stored costs no signature check
-        hex = toHex(d.id)
-        if (this.#pending.has(hex) || d.entry.seq <= this.#log.authorSeq(author)) {
+        if (this.#pending.has(d.id) || d.entry.seq <= this.#log.authorSeq(author)) {
           saw(author, d.entry.seq)
           duplicates++
           duplicateAuthors.add(author)
@@ -167,12 +165,12 @@ export class Ingester {
       }
       saw(author, d.entry.seq)
       const framed = bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength
-      const p = new Pending(d, author, hex, now, ++this.#accepted, framed)
+      const p = new Pending(d, author, now, ++this.#accepted, framed)
       if (last != null && last.author === author && last.d.entry.seq === d.entry.seq - 1 && equalBytes(last.d.id, d.entry.prev)) p.below = last
       last = p
-      this.#pending.add(hex, p)
+      this.#pending.add(p)
       this.#bytes += bytes.byteLength
-      const vouch = this.#vouched.get(hex)
+      const vouch = this.#vouched.size === 0 ? undefined : this.#vouched.get(p.hex)
       if (d.entry.signature.byteLength > 0 || (vouch != null && vouch.author === author && vouch.seq === d.entry.seq)) {
         this.#markVerified(p)
       }
@@ -241,7 +239,7 @@ export class Ingester {
     for (const other of pool) {
       if (other === this || other.#verified === 0) continue
       for (const p of other.#pending.values()) {
-        if (!p.verified || this.#pending.has(p.hex) || seen.has(p.hex) || p.d.entry.seq <= this.#log.authorSeq(p.author)) continue
+        if (!p.verified || this.#pending.has(p.d.id) || seen.has(p.hex) || p.d.entry.seq <= this.#log.authorSeq(p.author)) continue
         seen.add(p.hex)
         out ??= new Map()
         out.set(p, other)
@@ -282,16 +280,19 @@ export class Ingester {
       // the one before, held: no vouch is needed for an entry already here
       const below: Pending | undefined = current.below
       current.below = undefined
-      if (below != null && this.#pending.get(below.hex) === below) {
+      if (below != null && this.#pending.get(below.d.id) === below) {
         current = below
         continue
       }
-      const prevHex = toHex(entry.prev)
-      // bounded like the pending set: a vouch is for an entry about to arrive
+      const prev = this.#pending.get(entry.prev)
+      if (prev != null && prev.author === current.author && prev.d.entry.seq === entry.seq - 1) {
+        current = prev
+        continue
+      }
+      // not held: a vouch for when it arrives, bounded like the pending set
       if (this.#vouched.size >= (this.#init.maxPendingEntries ?? MAX_PENDING_ENTRIES)) this.#vouched.clear()
-      this.#vouched.set(prevHex, new Vouch(current.author, entry.seq - 1))
-      const prev = this.#pending.get(prevHex)
-      current = prev != null && prev.author === current.author && prev.d.entry.seq === entry.seq - 1 ? prev : undefined
+      this.#vouched.set(toHex(entry.prev), new Vouch(current.author, entry.seq - 1))
+      current = undefined
     }
   }
 
@@ -344,7 +345,7 @@ export class Ingester {
         ours.id = p.d.id
         ours.clock = entry.clock
       }
-      if (linked.has(p.hex)) inBatch.set(p.hex, entry.clock)
+      if (linked.size > 0 && linked.has(p.hex)) inBatch.set(p.hex, entry.clock)
       ready.push(p)
     }
     if (ready.length === 0) return { stored: [], invalid: [], again: false }
@@ -388,11 +389,11 @@ export class Ingester {
   }
 
   #forget (p: Pending): void {
-    if (this.#pending.delete(p.hex)) {
+    if (this.#pending.delete(p.d.id)) {
       this.#bytes -= p.d.bytes.byteLength
       if (p.verified) this.#verified--
     }
-    this.#vouched.delete(p.hex)
+    if (this.#vouched.size > 0) this.#vouched.delete(p.hex)
   }
 
   /** Drops the held entries older than the pending TTL, as of `now` (ms). */

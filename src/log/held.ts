@@ -57,6 +57,8 @@ export class HeldSet {
   #size = 0
   /** linear probing, at most half full: 1 + the ring index of an entry, or 0 */
   #table = new Int32Array(128)
+  /** the hash of each entry in #table, beside it: probes and moves read no entry */
+  #hashes = new Int32Array(128)
 
   get size (): number {
     return this.#size
@@ -83,9 +85,11 @@ export class HeldSet {
     this.#slots[index] = p
     this.#size++
     const mask = this.#table.length - 1
-    let at = slotHash(p.d.id) & mask
+    const hash = slotHash(p.d.id)
+    let at = hash & mask
     while (this.#table[at] !== 0) at = (at + 1) & mask
     this.#table[at] = index + 1
+    this.#hashes[at] = hash
   }
 
   delete (id: Uint8Array): boolean {
@@ -98,13 +102,15 @@ export class HeldSet {
     while (this.#head < this.#tail && slots[this.#head & ring] === undefined) this.#head++
     // backward shift: an entry after the gap that may sit in it moves there
     const table = this.#table
+    const hashes = this.#hashes
     const mask = table.length - 1
     table[at] = 0
     for (let next = (at + 1) & mask; table[next] !== 0; next = (next + 1) & mask) {
-      const home = slotHash(slots[table[next] - 1]!.d.id) & mask
+      const home = hashes[next] & mask
       // whether `home` lies cyclically in (at, next]: then it stays
       if (at <= next ? home > at && home <= next : home > at || home <= next) continue
       table[at] = table[next]
+      hashes[at] = hashes[next]
       table[next] = 0
       at = next
     }
@@ -122,6 +128,7 @@ export class HeldSet {
   clear (): void {
     this.#slots.fill(undefined)
     this.#table.fill(0)
+    this.#hashes.fill(0)
     this.#head = this.#tail = this.#size = 0
   }
 
@@ -129,8 +136,9 @@ export class HeldSet {
   #find (id: Uint8Array): number {
     const table = this.#table
     const mask = table.length - 1
-    for (let at = slotHash(id) & mask; table[at] !== 0; at = (at + 1) & mask) {
-      if (equalBytes(this.#slots[table[at] - 1]!.d.id, id)) return at
+    const hash = slotHash(id)
+    for (let at = hash & mask; table[at] !== 0; at = (at + 1) & mask) {
+      if (this.#hashes[at] === hash && equalBytes(this.#slots[table[at] - 1]!.d.id, id)) return at
     }
     return -1
   }
@@ -151,13 +159,17 @@ export class HeldSet {
     this.#head = 0
     this.#tail = next
     const table = new Int32Array(2 * slots.length)
+    const hashes = new Int32Array(table.length)
     const mask = table.length - 1
     for (let i = 0; i < next; i++) {
-      let at = slotHash(slots[i]!.d.id) & mask
+      const hash = slotHash(slots[i]!.d.id)
+      let at = hash & mask
       while (table[at] !== 0) at = (at + 1) & mask
       table[at] = i + 1
+      hashes[at] = hash
     }
     this.#table = table
+    this.#hashes = hashes
   }
 }
 
@@ -168,8 +180,11 @@ const SEED_B = randomInt(2 ** 31)
 function slotHash (id: Uint8Array): number {
   const a = (id[2] | id[3] << 8 | id[4] << 16 | id[5] << 24) ^ SEED_A
   const b = (id[6] | id[7] << 8 | id[8] << 16 | id[9] << 24) ^ SEED_B
-  const h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77)
-  return h ^ (h >>> 15)
+  // murmur3's finish: every bit of a and b reaches the low bits the table uses
+  let h = Math.imul(a, 0x9e3779b1) ^ b
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  return h ^ (h >>> 16)
 }
 
 /**

@@ -1,11 +1,12 @@
-// HeldSet (src/log/held.ts), the entries an Ingester holds, against a Map of
+// HeldSet (src/log/held-set.ts), the entries an Ingester holds, against a Map of
 // the same entries: any sequence of adds and deletes leaves both holding the
 // same entries in the same order, through resizes, compactions behind an
 // entry that stays, and ids that share a place in its table.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fc from 'fast-check'
-import { HeldSet, Pending } from '../src/log/held.js'
+import { HeldSet } from '../src/log/held-set.js'
+import { Pending } from '../src/log/held.js'
 import { ID_LENGTH, toHex, type DecodedEntry } from '../src/log/entry.js'
 
 const SEED = Number(process.env.HYPEREMITTER_SEED ?? 20240611)

@@ -1,7 +1,8 @@
 import { InvalidEntryError, ProtocolError } from '../errors.js'
 import { authorHex, decodeEntry, equalBytes, readEntry, verifyEntry, follows, toHex, Decoded, type DecodedEntry, type Head } from './entry.js'
 import type { CutEntry, Log, LogEntry } from './log.js'
-import { HeldSet, Pending, Vouch, adoption, inClockOrder, inSeqOrder, judgeClocks, trimUnsigned } from './held.js'
+import { Pending, Vouch, adoption, inClockOrder, inSeqOrder, judgeClocks, trimUnsigned } from './held.js'
+import { HeldSet } from './held-set.js'
 import { PeerContext } from './peer-context.js'
 import { VALID, type Checked } from './check-pool.js'
 

@@ -211,8 +211,8 @@ export class LogState<S> {
         own = state != null
         state ??= this.#authors.get(hex)
       }
-      if (own && state!.extends(d.entry.seq, seq)) {
-        state!.advance(d.entry.seq, seq, d.id, d.entry.clock)
+      if (own && state != null && state.extends(d.entry.seq, seq)) {
+        state.advance(d.entry.seq, seq, d.id, d.entry.clock)
       } else {
         const after = AuthorState.next(state, d.entry.seq, seq, d.id, d.entry.clock)
         // a run record is written when it ends and at checkpoints

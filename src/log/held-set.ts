@@ -66,6 +66,8 @@ export class HeldSet {
     slots[this.#table[at] - 1] = undefined
     this.#size--
     while (this.#head < this.#tail && slots[this.#head & ring] === undefined) this.#head++
+    // empty: numbering starts again (a long-lived set's numbers stay small integers)
+    if (this.#size === 0) this.#head = this.#tail = 0
     // backward shift: an entry after the gap that may sit in it moves there
     const table = this.#table
     const hashes = this.#hashes

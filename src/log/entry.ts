@@ -9,7 +9,6 @@ export { Entry }
 export { EMPTY, authorHex, equalBytes, toHex } from './bytes.js'
 export { MAX_LINKS, readEntry } from './entry-read.js'
 
-
 /** Largest encoded entry accepted, local or remote: bounds every buffer per entry. */
 export const MAX_ENTRY_BYTES = 64 * 1024
 /** A sha2-256 multihash: 0x12 0x20 and 32 bytes of digest. */
@@ -194,7 +193,6 @@ export function decodeEntry (bytes: Uint8Array, options: { verify?: boolean, id?
   lastId = id
   return new Decoded(id, bytes, entry)
 }
-
 
 /** Checks the signature of a decoded entry, if it has one. Throws InvalidEntryError. */
 export function verifyEntry ({ bytes, entry }: DecodedEntry): void {

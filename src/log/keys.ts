@@ -205,7 +205,7 @@ export function writeIdValue (out: Buffer, at: number, seq: number, clock: numbe
 
 /** The feed position and clock of an id record's value. */
 export function readIdValue (value: Uint8Array): { seq: number, clock: number } {
-  if (value.byteLength !== 16) throw new StorageError('damaged id record')
+  if (value.byteLength !== ID_VALUE_LENGTH) throw new StorageError('damaged id record')
   return { seq: readSeq(value), clock: readSeq(value.subarray(8)) }
 }
 

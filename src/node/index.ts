@@ -2,7 +2,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import './yamux-window.js'
+import { widenReceiveWindow } from './yamux-window.js'
 import { oneWritePerSend } from './one-write.js'
 import { identify } from '@libp2p/identify'
 import { mdns } from '@libp2p/mdns'
@@ -115,7 +115,7 @@ export async function createNode (init: NodeInit): Promise<HyperNode> {
     },
     services: {
       identify: identify(),
-      sync: hyperSync({ ...init.sync, wanted }),
+      sync: hyperSync({ ...init.sync, wanted, widenWindow: widenReceiveWindow }),
       ...(init.overlay === false ? {} : { overlay: hyperOverlay(init.overlay) }),
       listener: listener()
     },

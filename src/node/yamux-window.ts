@@ -18,6 +18,9 @@ interface WindowState {
   recvWindowCapacity: number
 }
 
+/** yamux's frame type of a window update (its spec; the library does not export its enum). */
+const WINDOW_UPDATE = 1
+
 /** Whether a window update is due: the first frames' flags, a paused stream, or less than half the window left. */
 export function windowUpdateDue (s: WindowState): boolean {
   return s.state === StreamState.Init || s.state === StreamState.SYNReceived || s.state === StreamState.Paused ||
@@ -31,4 +34,22 @@ if (proto[PATCHED] !== true) {
     if (windowUpdateDue(this as unknown as WindowState)) send.call(this)
   }
   proto[PATCHED] = true
+}
+
+/**
+ * Raises an established yamux stream's receive window to `bytes` and tells
+ * the remote at once: a window update is how a yamux receiver grows its
+ * window, so any yamux peer takes it. A protocol with flow control of its
+ * own gives the stream the window its credits allow, and the remote does not
+ * wait on both (yamux starts at 256 KiB and grows only after round trips).
+ * Other streams, and one not yet established, are left as they are.
+ */
+export function widenReceiveWindow (stream: unknown, bytes: number): void {
+  if (!(stream instanceof YamuxStream)) return
+  const s = stream as unknown as WindowState & { streamId: number, sendFrame: (header: { type: number, flag: number, streamID: number, length: number }) => boolean }
+  if (s.state !== StreamState.Established || s.recvWindow >= bytes) return
+  const delta = bytes - s.recvWindow
+  s.recvWindow = bytes
+  s.recvWindowCapacity += delta
+  s.sendFrame({ type: WINDOW_UPDATE, flag: 0, streamID: s.streamId, length: delta })
 }

@@ -22,6 +22,13 @@ export const MAX_CONTEXT = MAX_BATCH_ENTRIES
 export const CONTEXT_PER_ENTRY = 2 * MAX_LINKS + 1
 /** Entries frames a sender may have unacknowledged: bounds the receiver's buffer. */
 export const WINDOW = 4
+/**
+ * The receive window a sync stream asks of its muxer: the Entries frames the
+ * credits allow, so that a sender waits on credits alone. A catch-up's first
+ * frames would otherwise wait for yamux window updates from a receiver that
+ * is busy checking the frame before them.
+ */
+export const STREAM_WINDOW = WINDOW * MAX_FRAME_BYTES
 /** Entries a sender reads from its log at once in catch-up: a few frames' worth, framed while the last ones wait for credits. */
 export const READ_BATCH = 4 * MAX_BATCH_ENTRIES
 /**

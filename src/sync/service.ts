@@ -4,7 +4,7 @@ import { PrunePolicy, orphanGrafts, parentPrunes, rtoOf, type LinkView } from '.
 import { SyncCounters, type SyncFigures } from './counters.js'
 import { LazyRepair } from './plumtree.js'
 import {
-  PROTOCOL, MAX_STREAMS, OPEN_TIMEOUT, BLOCK_MS, DELIVERER_SILENCE, REGRAFT_MS, RECONCILE_MS, MAX_REOPEN_BACKOFF, REPLACE_AFTER_MS, REFUSE, FEATURES, refuseName
+  PROTOCOL, MAX_STREAMS, STREAM_WINDOW, OPEN_TIMEOUT, BLOCK_MS, DELIVERER_SILENCE, REGRAFT_MS, RECONCILE_MS, MAX_REOPEN_BACKOFF, REPLACE_AFTER_MS, REFUSE, FEATURES, refuseName
 } from './constants.js'
 import { ProtocolError, RefusedError } from '../errors.js'
 import { toHex } from '../log/entry.js'
@@ -215,6 +215,7 @@ export class SyncService implements Startable {
       stream.abort(new ProtocolError('this peer is kept away'))
       return
     }
+    this.#init.widenWindow?.(stream, STREAM_WINDOW)
     const initiator = outbound ? this.#components.peerId.toString() : peer
     const existing = this.#sessions.get(peer)
     if (existing != null && !existing.session.closed) {

@@ -2,7 +2,7 @@ import type { IngestInit } from '../log/ingest.js'
 import type { Log } from '../log/log.js'
 import type { RefuseName } from './constants.js'
 import type { LocalDescriptor } from './schemas.js'
-import type { ComponentLogger, Connection, PeerId } from '@libp2p/interface'
+import type { ComponentLogger, Connection, PeerId, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
 /** What sync sessions report, by type. */
@@ -57,6 +57,11 @@ export interface SyncInit {
   graftTimeout?: number
   /** ms from a graft that brought nothing to the graft of the next announcer. @default GRAFT_RETRY */
   graftRetry?: number
+  /**
+   * Gives a sync stream a receive window of at least `bytes` where its muxer
+   * has one: a session's credits already bound what the remote may send.
+   */
+  widenWindow?: (stream: Stream, bytes: number) => void
 }
 
 /** The node parts the sync service uses. */

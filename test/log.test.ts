@@ -126,6 +126,19 @@ for (const [kind, make] of Object.entries(LEVELS)) {
       await a.log.close(); await b.log.close(); await a.cleanup(); await b.cleanup()
     })
 
+    t('commit listeners are told who stored: what store() was given, nothing for appends', async () => {
+      const a = await open()
+      const b = await open()
+      const told: Array<[number, object | undefined]> = []
+      a.log.onCommit((entries, by) => { told.push([entries.length, by]) })
+      const session = {}
+      await a.log.store([await b.log.append('Test1', payload(0))], undefined, session)
+      await a.log.append('Test1', payload(1))
+      assert.equal(told, [[1, session], [1, undefined]])
+      assert.ok(told[0][1] === session)
+      await a.log.close(); await b.log.close(); await a.cleanup(); await b.cleanup()
+    })
+
     t('missing() answers for the log as it was when called, while commits end runs', async () => {
       const a = await open()
       const b = await open()

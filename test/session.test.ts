@@ -8,6 +8,7 @@ import { MismatchError, RefusedError } from '../src/errors.js'
 import { blocksPeer } from '../src/sync/core.js'
 import { PrunePolicy } from '../src/sync/prune.js'
 import { readEntry, toHex } from '../src/log/entry.js'
+import { ACK_ONE, decodeFrame, encodeFrame } from '../src/sync/framing.js'
 import { WINDOW, REFUSE, READ_BATCH, LIVE_QUEUE, RETRY_MS, MAX_BATCH_ENTRIES } from '../src/sync/constants.js'
 import type { SyncMessage } from '../src/pb/sync.js'
 
@@ -275,6 +276,41 @@ test('held entries are stored RETRY_MS after a commit brings their parent throug
   await pair.advance(1)
   assert.is(b.log.length, 2, 'C\'s entry is stored by the retry')
   assert.is(s.storage.pending, 0)
+})
+
+test('a session\'s own store pass schedules no retry; another session\'s commit does', async () => {
+  const a = await pair.node()
+  const b = await pair.node()
+  for (let i = 0; i < 3; i++) await a.emit(1) // three groups, each entry signed
+  const [e1, e2, e3] = (await a.log.read(1, 3)).map(e => e.bytes as Uint8Array<ArrayBuffer>)
+  const hello = { hello: { version: 1, schema: b.schema.fingerprint as Uint8Array<ArrayBuffer>, topic: '', have: [], features: [] } }
+  // one peer sends B the second entry: verified, it waits for the first
+  const [s, p] = pair.script(b)
+  p.send(hello)
+  p.send({ entries: { entries: [e2], context: [] } })
+  await pair.settle()
+  assert.is(s.storage.verified, 1, 'held, verified, waiting for its prev')
+  assert.is.not(s.core.timeout, pair.now + RETRY_MS, 'nothing is due but its expiry')
+  // another sends the first and the third: it stores the first, and holds the third
+  const [t, q] = pair.script(b)
+  q.send(hello)
+  q.send({ entries: { entries: [e1, e3], context: [] } })
+  await pair.settle()
+  assert.is(b.log.length, 1)
+  assert.is(t.storage.verified, 1, 'the third waits for the second')
+  assert.is(s.core.timeout, pair.now + RETRY_MS, 'another session\'s commit: a retry is due')
+  assert.is.not(t.core.timeout, pair.now + RETRY_MS, 'its own: none, though it holds a verified entry')
+  await pair.advance(RETRY_MS)
+  assert.is(b.log.length, 2, 'the first session\'s retry stored the second entry')
+  assert.is(t.core.timeout, pair.now + RETRY_MS, 'which is another session\'s commit for the second')
+  await pair.advance(RETRY_MS)
+  assert.is(b.log.length, 3)
+  assert.is(s.storage.pending + t.storage.pending, 0)
+})
+
+test('the Ack of one frame, whose bytes are made once, is the frame protons makes of it', () => {
+  assert.equal(encodeFrame(ACK_ONE).subarray(), encodeFrame({ ack: { batches: 1 } }).subarray())
+  assert.equal(decodeFrame(encodeFrame(ACK_ONE).subarray(1)).ack, { batches: 1 })
 })
 
 test('the frame reader takes bytes in any chunks: one byte at a time, the same session', async () => {

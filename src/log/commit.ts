@@ -147,7 +147,7 @@ export class CommitPipeline {
   }
 
   /** Stores checked remote entries; see Log.store. */
-  store (entries: DecodedEntry[], adopt?: Adoption): Promise<LogEntry[]> {
+  store (entries: DecodedEntry[], adopt?: Adoption, by?: object): Promise<LogEntry[]> {
     return this.serialize(async () => {
       const fresh: DecodedEntry[] = []
       const heads = new Map<string, Head>()
@@ -178,15 +178,15 @@ export class CommitPipeline {
         run.clock = d.entry.clock
         fresh.push(d)
       }
-      if (floors.size === 0 && (adopt == null || adopt.cut.length === 0)) return fresh.length === 0 ? [] : this.#commit(fresh)
-      return this.#commitAdopting(fresh, floors, adopt?.cut ?? [])
+      if (floors.size === 0 && (adopt == null || adopt.cut.length === 0)) return fresh.length === 0 ? [] : this.#commit(fresh, undefined, by)
+      return this.#commitAdopting(fresh, floors, adopt?.cut ?? [], by)
     })
   }
 
   // A commit that takes floors and cut entries from a peer goes straight to
   // level, in one batch with them: the write-ahead file holds entries only.
   // Rare: once per author whose older entries this node never holds.
-  async #commitAdopting (entries: DecodedEntry[], floors: Map<string, CutEntry>, cut: CutEntry[]): Promise<LogEntry[]> {
+  async #commitAdopting (entries: DecodedEntry[], floors: Map<string, CutEntry>, cut: CutEntry[], by: object | undefined): Promise<LogEntry[]> {
     this.checkWritable()
     await this.flushedTo(this.#state.length)
     const c = this.#state.prepare(entries)
@@ -208,7 +208,7 @@ export class CommitPipeline {
     for (const e of cut) boundary.cut.set(toHex(e.id), e)
     this.#state.apply(c)
     this.#writer.flushedUpTo(c.length)
-    if (c.stored.length > 0) this.#notify(c.stored)
+    if (c.stored.length > 0) this.#notify(c.stored, by)
     return c.stored
   }
 
@@ -229,11 +229,11 @@ export class CommitPipeline {
   // Writes one commit and only then applies it to the state, so a failed
   // write leaves the log exactly as it was. With a write-ahead file the commit
   // is durable once appended to it, and level gets it in a later flush.
-  async #commit (entries: DecodedEntry[], keys?: ReadonlyArray<string | undefined>): Promise<LogEntry[]> {
+  async #commit (entries: DecodedEntry[], keys?: ReadonlyArray<string | undefined>, by?: object): Promise<LogEntry[]> {
     this.checkWritable()
     if (this.#writer.wal == null) {
       const stored = await this.#commitToLevel(entries, keys)
-      this.#notify(stored)
+      this.#notify(stored, by)
       return stored
     }
     await this.#writer.room(this.#state.length)
@@ -243,7 +243,7 @@ export class CommitPipeline {
     this.#state.apply(c)
     this.#keysStored(keys)
     this.#writer.queue(c.ops, c.bytes, c.length)
-    this.#notify(c.stored)
+    this.#notify(c.stored, by)
     return c.stored
   }
 
@@ -256,10 +256,10 @@ export class CommitPipeline {
     return c.stored
   }
 
-  #notify (stored: LogEntry[]): void {
+  #notify (stored: LogEntry[], by: object | undefined): void {
     for (const listener of this.#listeners) {
       try {
-        listener(stored)
+        listener(stored, by)
       } catch (err) {
         log.error('commit listener threw: %e', err)
       }

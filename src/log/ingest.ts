@@ -368,7 +368,7 @@ export class Ingester {
     for (const p of forged) this.#forget(p)
     ready = trimUnsigned(keep)
     if (ready.length === 0) return { stored: [], invalid, again: false }
-    const stored = await this.#log.store(ready.map(p => p.d), adoption(ready, floors, cut))
+    const stored = await this.#log.store(ready.map(p => p.d), adoption(ready, floors, cut), this)
     for (const p of ready) {
       const holder = borrowed?.get(p)
       if (holder == null) {

@@ -213,11 +213,12 @@ export class Log {
    * Stores entries that are already validated, in causal order, each one's
    * parents stored before or earlier in the list. Entries whose author seq is
    * already stored are skipped (another peer delivered them first). Runs one
-   * at a time with every other write.
+   * at a time with every other write. `by`, the one storing, goes to the
+   * commit's listeners.
    */
-  async store (entries: DecodedEntry[], adopt?: Adoption): Promise<LogEntry[]> {
+  async store (entries: DecodedEntry[], adopt?: Adoption, by?: object): Promise<LogEntry[]> {
     this.#checkOpen()
-    return this.#commits.store(entries, adopt)
+    return this.#commits.store(entries, adopt, by)
   }
 
   /**

@@ -79,8 +79,12 @@ export interface ReadFilter {
   authors?: readonly string[]
 }
 
-/** What a commit added, in feed order; given to `onCommit` subscribers. */
-export type CommitListener = (entries: LogEntry[]) => void
+/**
+ * What a commit added, in feed order; given to `onCommit` subscribers. `by`
+ * is what `Log.store` was given as the one storing (a session's Ingester
+ * tells its own store passes from other commits), undefined for appends.
+ */
+export type CommitListener = (entries: LogEntry[], by?: object) => void
 
 /** An entry a peer lacks: its feed position, author (hex) and author seq. */
 export interface Missing {

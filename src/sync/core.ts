@@ -287,10 +287,15 @@ export class SessionCore {
     this.#guard(() => { this.#timers.tick(now) })
   }
 
-  /** The node stored these entries (its own or from any peer). */
-  committed (entries: LogEntry[], now: number): void {
+  /**
+   * The node stored these entries (its own or from any peer); `own`: by a
+   * store pass of this session, which left nothing held here that the
+   * commit makes ready (its rounds go on while they store).
+   */
+  committed (entries: LogEntry[], now: number, own = false): void {
     if (this.#phase === 'ended') return
-    this.#timers.committed(now, this.#storage.verified > 0)
+    if (own) this.#timers.seen(now)
+    else this.#timers.committed(now, this.#storage.verified > 0)
     this.#guard(() => { this.#sender.committed(entries) })
   }
 

@@ -52,9 +52,13 @@ export function decodeFrame (frame: Uint8Array | Uint8ArrayList): SyncMessage {
   return SyncMessage.decode(frame, SESSION_LIMITS)
 }
 
+/** The Ack of one Entries frame, which goes for every frame: its bytes are made once. */
+export const ACK_ONE: SyncMessage = Object.freeze({ ack: Object.freeze({ batches: 1 }) })
+const ACK_ONE_BYTES = SyncMessage.encode(ACK_ONE)
+
 /** One message as it goes on the wire: its length prefix and its bytes. */
 export function encodeFrame (msg: SyncMessage): Uint8ArrayList {
-  const body = SyncMessage.encode(msg)
+  const body = msg === ACK_ONE ? ACK_ONE_BYTES : SyncMessage.encode(msg)
   return new Uint8ArrayList(varint(body.byteLength), body)
 }
 

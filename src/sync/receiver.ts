@@ -10,7 +10,7 @@ import { MAX_INVALID, RECEIVE_PART, REFUSE, WINDOW } from './constants.js'
 import type { Accepted, StoreResult } from './actions.js'
 import type { SyncMessage } from '../pb/sync.js'
 import type { Checked } from '../log/check-pool.js'
-import { EntryList } from './framing.js'
+import { ACK_ONE, EntryList } from './framing.js'
 
 /** What the receiver does outside itself; the core turns these into frames and actions. */
 export interface ReceiverOutput {
@@ -178,7 +178,7 @@ export class Receiver {
     if (res.invalid.length > 0) this.#refuse(res.invalid)
     if (pass.last) {
       this.#unacked--
-      this.#out.send({ ack: { batches: 1 } })
+      this.#out.send(ACK_ONE)
     }
     this.#checkSynced()
     this.#next()

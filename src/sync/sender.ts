@@ -289,17 +289,28 @@ export class Sender {
     const next = new Map<string, number>()
     const out: Outgoing[] = []
     const hexOf = authorHex()
+    // commits come in runs of one author (its key, one object): the run's
+    // lookups are made once, and what it reached is noted when it ends
+    let key: Uint8Array | undefined
+    let author = ''
+    let pruned = false
+    let have = 0
     for (const e of queued) {
-      const author = hexOf(e.entry.author)
-      if (this.#pruned.has(author)) {
+      if (e.entry.author !== key) {
+        if (key != null) next.set(author, have)
+        key = e.entry.author
+        author = hexOf(key)
+        pruned = this.#pruned.has(author)
+        have = next.get(author) ?? this.remoteHave.get(author) ?? 0
+      }
+      if (pruned) {
         // left out, so remoteHave stays behind: not a gap
         this.#lacks(author, e.entry.seq)
         continue
       }
-      const have = next.get(author) ?? this.remoteHave.get(author) ?? 0
       if (e.entry.seq <= have) continue
       if (e.entry.seq !== have + 1) return undefined
-      next.set(author, e.entry.seq)
+      have = e.entry.seq
       out.push({ bytes: e.bytes, author, authorSeq: e.entry.seq, context: this.#out.context?.(author, e) })
     }
     return out

@@ -163,8 +163,8 @@ export class Session {
     if (this.#started) return this.#done.promise
     this.#started = true
     const stream = this.#stream
-    this.#unsubscribe = this.#init.log.onCommit(entries => {
-      this.#core.committed(entries, Date.now())
+    this.#unsubscribe = this.#init.log.onCommit((entries, by) => {
+      this.#core.committed(entries, Date.now(), this.#storage.stores(by))
       this.#pump()
     })
     stream.addEventListener('message', evt => {

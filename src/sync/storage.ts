@@ -92,6 +92,11 @@ export class SessionStorage implements CoreStorage {
     return this.log.context(author, e.entry)?.map(c => c.bytes)
   }
 
+  /** Whether a commit whose listeners were given `by` is a store pass of this session. */
+  stores (by: object | undefined): boolean {
+    return by === this.#ingester
+  }
+
   /** A store pass (a `store` action). */
   async store (upTo: number, detach: boolean): Promise<StoreResult> {
     return this.#ingester.storeReady(upTo, detach)

@@ -313,7 +313,7 @@ export class Pair {
   async node (opts: NodeOptions = {}): Promise<Node> {
     const schema = new Schema(opts.schema ?? await fixture('messages.proto'))
     const node = new Node(await Log.open(new MemoryLevel()), schema, opts.topic ?? '')
-    node.log.onCommit(entries => { for (const s of node.sessions) s.core.committed(entries, this.now) })
+    node.log.onCommit((entries, by) => { for (const s of node.sessions) s.core.committed(entries, this.now, s.storage.stores(by)) })
     this.nodes.push(node)
     return node
   }

@@ -1,4 +1,5 @@
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -26,8 +27,14 @@ export function round (n: number, digits = 0): number {
   return Math.round(n * f) / f
 }
 
-/** Samples RSS every 20 ms; returns the peak in MB when stopped. */
+/**
+ * The peak RSS from now until the returned function is called, in MB (MiB).
+ * On Linux the kernel's high-water mark is reset here and read there: exact,
+ * and no timer runs in the process measured (20 ms samples took about 0.6 %
+ * of B's main thread in a catch-up). Elsewhere RSS is sampled every 20 ms.
+ */
 export function rssSampler (): () => number {
+  if (resetPeakRss()) return () => round(readPeakRssKiB() / 1024, 1)
   let peak = process.memoryUsage.rss()
   const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()) }, 20)
   return () => {
@@ -35,6 +42,20 @@ export function rssSampler (): () => number {
     peak = Math.max(peak, process.memoryUsage.rss())
     return round(peak / 1024 / 1024, 1)
   }
+}
+
+// Writing 5 to clear_refs sets VmHWM to the current RSS (Linux 4.0 and later).
+function resetPeakRss (): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5')
+    return readPeakRssKiB() > 0
+  } catch {
+    return false
+  }
+}
+
+function readPeakRssKiB (): number {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0)
 }
 
 export async function tempDir (): Promise<{ path: string, cleanup: () => Promise<void> }> {

@@ -8,7 +8,7 @@ import { MismatchError, RefusedError } from '../src/errors.js'
 import { blocksPeer } from '../src/sync/core.js'
 import { PrunePolicy } from '../src/sync/prune.js'
 import { readEntry, toHex } from '../src/log/entry.js'
-import { ACK_ONE, decodeFrame, encodeFrame } from '../src/sync/framing.js'
+import { ACK_ONE, decodeFrame, encodeEntriesFrame, encodeFrame } from '../src/sync/framing.js'
 import { WINDOW, REFUSE, READ_BATCH, LIVE_QUEUE, RETRY_MS, MAX_BATCH_ENTRIES } from '../src/sync/constants.js'
 import type { SyncMessage } from '../src/pb/sync.js'
 
@@ -311,6 +311,20 @@ test('a session\'s own store pass schedules no retry; another session\'s commit 
 test('the Ack of one frame, whose bytes are made once, is the frame protons makes of it', () => {
   assert.equal(encodeFrame(ACK_ONE).subarray(), encodeFrame({ ack: { batches: 1 } }).subarray())
   assert.equal(decodeFrame(encodeFrame(ACK_ONE).subarray(1)).ack, { batches: 1 })
+})
+
+test('encodeEntriesFrame writes the bytes protons writes, entries and context of every varint length', () => {
+  const bytes = (n: number, fill: number): Uint8Array<ArrayBuffer> => new Uint8Array(n).fill(fill)
+  const lengths = [0, 1, 127, 128, 300, 16_383, 16_384, 70_000]
+  for (const [entries, context] of [
+    [[], []],
+    [lengths.map((n, i) => bytes(n, i)), []],
+    [[bytes(135, 1), bytes(200, 2)], [bytes(127, 3), bytes(128, 4)]],
+    [Array.from({ length: 3000 }, (_, i) => bytes(130 + (i % 7), i)), [bytes(140, 9)]]
+  ]) {
+    const ours = encodeEntriesFrame(entries, context).subarray()
+    assert.equal(ours, encodeFrame({ entries: { entries, context } }).subarray())
+  }
 })
 
 test('the frame reader takes bytes in any chunks: one byte at a time, the same session', async () => {

@@ -6,7 +6,7 @@
 import { ProtocolError, RefusedError } from '../errors.js'
 import { toHex } from '../log/entry.js'
 import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
-import { FrameError, FrameReader, decodeFrame, encodeFrame, readContext } from './framing.js'
+import { FrameError, FrameReader, decodeFrame, encodeEntriesFrame, encodeFrame, readContext } from './framing.js'
 import { MISMATCH, ownHello, readDescriptor, readHello, refusedBy } from './handshake.js'
 import type { LocalDescriptor } from './schemas.js'
 import { readGraft, readIHave, readPrune } from './prune.js'
@@ -92,7 +92,7 @@ export class SessionCore {
     this.#sender = new Sender({
       entries: (frame, context) => {
         counters.entriesSent += frame.length
-        this.#send({ entries: { entries: frame as Array<Uint8Array<ArrayBuffer>>, context: context as Array<Uint8Array<ArrayBuffer>> } })
+        this.#act({ type: 'send', bytes: encodeEntriesFrame(frame, context) })
       },
       context: (author, e) => this.#storage.context?.(author, e),
       synced: () => { this.#send({ synced: { length: this.#storage.length } }) },

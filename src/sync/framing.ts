@@ -62,14 +62,55 @@ export function encodeFrame (msg: SyncMessage): Uint8ArrayList {
   return new Uint8ArrayList(varint(body.byteLength), body)
 }
 
+/**
+ * The frame of an Entries message: the bytes encodeFrame makes of
+ * `{ entries: { entries, context } }`, written into one buffer. Protons makes
+ * two objects per entry on the way; a catch-up's sender made over 7,000 for
+ * each frame of 3,800 entries, for its GC to collect.
+ */
+export function encodeEntriesFrame (entries: Uint8Array[], context: Uint8Array[]): Uint8ArrayList {
+  let inner = 0
+  for (const e of entries) inner += 1 + varintLength(e.byteLength) + e.byteLength
+  for (const c of context) inner += 1 + varintLength(c.byteLength) + c.byteLength
+  const body = 1 + varintLength(inner) + inner
+  const out = new Uint8Array(varintLength(body) + body)
+  let at = writeVarint(out, 0, body)
+  out[at++] = ENTRIES_FIELD
+  at = writeVarint(out, at, inner)
+  for (const e of entries) at = writeField(out, at, ENTRY_FIELD, e)
+  for (const c of context) at = writeField(out, at, CONTEXT_FIELD, c)
+  return new Uint8ArrayList(out)
+}
+
+// Tags (field number << 3 | 2, length-delimited) of SyncMessage.entries and
+// of Entries.entries and Entries.context (protocols/sync.proto).
+const ENTRIES_FIELD = (2 << 3) | 2
+const ENTRY_FIELD = (1 << 3) | 2
+const CONTEXT_FIELD = (2 << 3) | 2
+
+function writeField (out: Uint8Array, at: number, tag: number, bytes: Uint8Array): number {
+  out[at++] = tag
+  at = writeVarint(out, at, bytes.byteLength)
+  out.set(bytes, at)
+  return at + bytes.byteLength
+}
+
+function varintLength (n: number): number {
+  let length = 1
+  for (; n >= 0x80; n = Math.floor(n / 0x80)) length++
+  return length
+}
+
+function writeVarint (out: Uint8Array, at: number, n: number): number {
+  for (; n >= 0x80; n = Math.floor(n / 0x80)) out[at++] = (n & 0x7f) | 0x80
+  out[at++] = n
+  return at
+}
+
 function varint (n: number): Uint8Array {
-  const out: number[] = []
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80)
-    n = Math.floor(n / 0x80)
-  }
-  out.push(n)
-  return Uint8Array.from(out)
+  const out = new Uint8Array(varintLength(n))
+  writeVarint(out, 0, n)
+  return out
 }
 
 /** Why bytes are not a frame: a length prefix over MAX_PREFIX_BYTES, or a length over MAX_FRAME_BYTES. */

@@ -8,6 +8,9 @@
 // left, at least half a window, until the update. Applied once, when the
 // node module is loaded; the flags of a stream's first frames (SYN, ACK) and
 // a paused stream go through the library's own code as before.
+//
+// widenReceiveWindow, for a protocol with flow control of its own: a sync
+// session gives its stream the window its credits allow.
 import { StreamState, YamuxStream } from '@chainsafe/libp2p-yamux/stream'
 
 const PATCHED = Symbol.for('hyperemitter.yamux-window')

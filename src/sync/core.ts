@@ -6,8 +6,9 @@
 import { ProtocolError, RefusedError } from '../errors.js'
 import { toHex } from '../log/entry.js'
 import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
-import { FrameError, FrameReader, decodeFrame, encodeEntriesFrame, encodeFrame, readContext } from './framing.js'
-import { MISMATCH, ownHello, readDescriptor, readHello, refusedBy } from './handshake.js'
+import { FrameReader, decodeFrame, encodeEntriesFrame, encodeFrame, readContext } from './framing.js'
+import { Handshake, ownHello } from './handshake.js'
+import { frameRefusal, refusedBy, saysWhy } from './refusals.js'
 import type { LocalDescriptor } from './schemas.js'
 import { readGraft, readIHave, readPrune } from './prune.js'
 import { TreeLink } from './tree-link.js'
@@ -56,25 +57,15 @@ export interface CoreInit {
   log?: (format: string, ...args: unknown[]) => void
 }
 
-/** Whether a session that ended with `error` gets its peer blocked: this side refused it for misbehaving. */
-export function blocksPeer (error: unknown): boolean {
-  if (!(error instanceof RefusedError) || error.remote) return false
-  const code = error.refuseCode
-  return code === REFUSE.INVALID_ENTRY || code === REFUSE.LIMIT || code === REFUSE.PROTOCOL
-}
-
 export class SessionCore {
   readonly #init: CoreInit
   readonly #storage: CoreStorage
   readonly #reader = new FrameReader()
   readonly #actions: Action[] = []
   #head = 0
-  /** 'schema': both Hellos are in, the peer's descriptor is due */
-  #phase: 'new' | 'hello' | 'schema' | 'open' | 'ended' = 'new'
-  /** when the peer's Hello (and descriptor) are due */
-  #helloBy = 0
-  /** the peer's Hello, while its descriptor is due */
-  #remoteHello: Hello | undefined
+  #phase: 'new' | 'handshake' | 'open' | 'ended' = 'new'
+  /** what the peer owes of the handshake, while it lasts */
+  #handshake: Handshake | undefined
   #changes: readonly Change[] = []
   readonly #timers: SessionTimers
   readonly #features: readonly string[]
@@ -221,7 +212,7 @@ export class SessionCore {
 
   /** When `tick` is due next (ms, on the clock the driver passes), or undefined. */
   get timeout (): number | undefined {
-    if (this.#phase === 'hello' || this.#phase === 'schema') return this.#helloBy
+    if (this.#phase === 'handshake') return this.#handshake!.by
     if (this.#phase !== 'open') return undefined
     return this.#timers.next
   }
@@ -235,8 +226,8 @@ export class SessionCore {
   start (now: number): void {
     if (this.#phase !== 'new') return
     this.#timers.seen(now)
-    this.#phase = 'hello'
-    this.#helloBy = now + HANDSHAKE_TIMEOUT
+    this.#phase = 'handshake'
+    this.#handshake = new Handshake(this.#init, now)
     this.#send(ownHello(this.#init, this.#storage.vector(), this.#features))
   }
 
@@ -246,16 +237,15 @@ export class SessionCore {
     if (now !== undefined) this.#timers.seen(now)
     this.#guard(() => {
       this.#reader.push(bytes)
-      while (this.#phase === 'hello' || this.#phase === 'schema' || this.#phase === 'open') {
+      while (this.#phase === 'handshake' || this.#phase === 'open') {
         let frame: Uint8Array | undefined
         try {
           frame = this.#reader.next()
         } catch (err) {
-          throw this.#frameError(err)
+          throw frameRefusal(err, this.#handshake?.due)
         }
         if (frame == null) return
-        if (this.#phase === 'hello') this.#hello(frame)
-        else if (this.#phase === 'schema') this.#descriptor(frame)
+        if (this.#phase === 'handshake') this.#handshook(frame)
         else this.#dispatch(frame)
       }
     })
@@ -269,7 +259,7 @@ export class SessionCore {
   transportEnded (reset = false): void {
     if (this.#phase === 'ended') return
     if (this.#phase !== 'open') {
-      const what = this.#phase === 'schema' ? 'the schema descriptor' : 'the Hello'
+      const what = `the ${this.#handshake?.due ?? 'Hello'}`
       this.#fail(new ProtocolError(reset ? `the stream was reset before ${what}` : `the stream ended before ${what}`))
       return
     }
@@ -279,8 +269,8 @@ export class SessionCore {
   /** The time is `now`: timeouts that are due fire. */
   tick (now: number): void {
     this.#timers.seen(now)
-    if ((this.#phase === 'hello' || this.#phase === 'schema') && now >= this.#helloBy) {
-      this.#fail(new ProtocolError(`no ${this.#phase === 'hello' ? 'Hello' : 'schema descriptor'} within ${HANDSHAKE_TIMEOUT} ms`))
+    if (this.#phase === 'handshake' && now >= this.#handshake!.by) {
+      this.#fail(new ProtocolError(`no ${this.#handshake!.due} within ${HANDSHAKE_TIMEOUT} ms`))
       return
     }
     if (this.#phase !== 'open') return
@@ -370,35 +360,19 @@ export class SessionCore {
     }
   }
 
-  // Bytes that are not a frame are the peer's fault; an oversized Hello is
-  // only a reset (protocols/README.md §5.1).
-  #frameError (err: unknown): Error {
-    if (!(err instanceof FrameError)) return err as Error
-    if (err.kind === 'prefix') return new RefusedError(`bad frame: ${err.message}`, { refuseCode: REFUSE.PROTOCOL })
-    if (this.#phase === 'hello' || this.#phase === 'schema') return new ProtocolError(`bad ${this.#phase === 'hello' ? 'first' : 'second'} frame: ${err.message}`)
-    return new RefusedError(`bad frame: ${err.message}`, { refuseCode: REFUSE.LIMIT })
-  }
-
-  #hello (frame: Uint8Array): void {
-    const { hello, match } = readHello(frame, this.#init)
-    if (match === 'same') {
-      this.#open(hello)
+  // A frame of the handshake. After the peer's descriptor either both sides
+  // open or both refuse, each saying why in its own terms.
+  #handshook (frame: Uint8Array): void {
+    const step = this.#handshake!.take(frame)
+    if ('send' in step) {
+      this.#send(step.send)
       return
     }
-    // both sides see the same two fingerprints, so both send their descriptor
-    this.#remoteHello = hello
-    this.#phase = 'schema'
-    this.#send({ descriptor: { descriptor: this.#init.descriptor!.bytes as Uint8Array<ArrayBuffer> } })
-  }
-
-  // The peer's descriptor: either both sides open or both refuse, each
-  // saying why in its own terms.
-  #descriptor (frame: Uint8Array): void {
-    const hello = this.#remoteHello!
-    this.#changes = readDescriptor(frame, this.#init.descriptor!, hello)
-    this.#remoteHello = undefined
-    this.#init.log?.('the peer runs a compatible schema: %d changes', this.#changes.length)
-    this.#open(hello)
+    if (step.changes != null) {
+      this.#changes = step.changes
+      this.#init.log?.('the peer runs a compatible schema: %d changes', step.changes.length)
+    }
+    this.#open(step.open)
   }
 
   #open (hello: Hello): void {
@@ -408,6 +382,7 @@ export class SessionCore {
     this.#remoteFeatures = hello.features.filter(f => f.length <= MAX_FEATURE_LENGTH)
     this.#tree.lazy = this.#features.includes(FEATURE_LAZY) && this.#remoteFeatures.includes(FEATURE_LAZY)
     this.#phase = 'open'
+    this.#handshake = undefined
     this.#act({ type: 'ready' })
     this.#sender.start()
   }
@@ -436,18 +411,17 @@ export class SessionCore {
     this.#init.log?.('the peer refused entries: %s', reason)
   }
 
-  // This side refused the peer: it says why, then closes. A mismatch the
-  // peer reported, an unknown refusal and any other failure are a reset.
+  // This side ends the session: it says why and closes, or resets (saysWhy).
   #fail (err: Error): void {
     if (this.#phase === 'ended') return
-    const says = err instanceof RefusedError && err.refuseCode !== REFUSE.UNKNOWN && !(err.remote && MISMATCH.includes(err.refuseCode))
+    const says = saysWhy(err)
     if (says) this.#send({ refuse: { code: err.refuseCode, reason: err.message } })
     this.#end(err, !says)
   }
 
   #end (error: Error | undefined, reset: boolean): void {
     this.#phase = 'ended'
-    this.#remoteHello = undefined
+    this.#handshake = undefined
     this.#timers.clear()
     this.#storage.clear()
     this.#act({ type: 'end', error, reset })

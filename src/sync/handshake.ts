@@ -1,25 +1,15 @@
-// The first frames of a session (protocols/README.md §5.1, §5.1.1), made and
-// judged without state: this side's Hello; the peer's against this side's
-// version, schema and topic, then, when the schemas' descriptor fingerprints
-// differ, the peer's descriptor. Each check throws the error the session
-// ends with; SessionCore keeps the phases and what follows.
+// The first frames of a session (protocols/README.md §5.1, §5.1.1): this
+// side's Hello; the peer's against this side's version, schema and topic,
+// then, when the schemas' descriptor fingerprints differ, the descriptors
+// both ways (Handshake keeps what is due, and by when). Each check throws the
+// error the session ends with; SessionCore keeps what follows.
 import { MismatchError, RefusedError } from '../errors.js'
+import { refusedBy } from './refusals.js'
 import { decodeFirst, decodeFrame } from './framing.js'
 import { matchDescriptor, matchHello, type HelloMatch, type LocalDescriptor } from './schemas.js'
-import { MAX_HAVE, PROTOCOL_VERSION, REFUSE, refuseName } from './constants.js'
+import { HANDSHAKE_TIMEOUT, MAX_HAVE, PROTOCOL_VERSION, REFUSE } from './constants.js'
 import type { Hello, SyncMessage } from '../pb/sync.js'
 import type { Change } from '../schema/compat.js'
-
-/** Refusals for a peer that differs, not one that misbehaves: nobody is blocked for them. */
-export const MISMATCH: readonly number[] = [REFUSE.VERSION, REFUSE.SCHEMA, REFUSE.TOPIC]
-
-/** The error of a Refuse the peer sent. */
-export function refusedBy (code: number, reason: string): RefusedError {
-  const message = `the peer refused: ${reason}`
-  if (MISMATCH.includes(code)) return new MismatchError(message, { refuseCode: code, remote: true })
-  // codes this version does not know are kept as UNKNOWN
-  return new RefusedError(message, { refuseCode: refuseName(code) !== 'UNKNOWN' ? code : REFUSE.UNKNOWN, remote: true })
-}
 
 /** What this side holds the peer's Hello to. */
 export interface HelloTerms {
@@ -84,4 +74,43 @@ export function readDescriptor (frame: Uint8Array, local: LocalDescriptor, hello
   if (msg.refuse != null) throw refusedBy(msg.refuse.code, msg.refuse.reason)
   if (msg.descriptor == null) throw new RefusedError('the second frame must be the schema descriptor', { refuseCode: REFUSE.PROTOCOL })
   return matchDescriptor(local, hello.descriptorFingerprint!, msg.descriptor.descriptor)
+}
+
+/**
+ * A session's handshake from this side's Hello on: the peer's Hello, then,
+ * when the descriptor fingerprints differ, the peer's descriptor (this side
+ * sends its own as the Hello is taken), all due within HANDSHAKE_TIMEOUT.
+ */
+export class Handshake {
+  /** when what is due must have come (ms, on the clock of `now`) */
+  readonly by: number
+  readonly #terms: HelloTerms
+  /** the peer's Hello, while its descriptor is due */
+  #hello: Hello | undefined
+
+  constructor (terms: HelloTerms, now: number) {
+    this.#terms = terms
+    this.by = now + HANDSHAKE_TIMEOUT
+  }
+
+  /** What the peer owes: its Hello, or (after a Hello of another schema) its descriptor. */
+  get due (): 'Hello' | 'schema descriptor' {
+    return this.#hello == null ? 'Hello' : 'schema descriptor'
+  }
+
+  /**
+   * The peer's next frame. Either the session opens with the peer's Hello
+   * (`changes`: how its schema differs, when descriptors were compared), or
+   * this side's descriptor is to be sent (`send`) and the peer's is due.
+   * Throws the error the session ends with.
+   */
+  take (frame: Uint8Array): { open: Hello, changes?: Change[] } | { send: SyncMessage } {
+    const hello = this.#hello
+    if (hello != null) return { open: hello, changes: readDescriptor(frame, this.#terms.descriptor!, hello) }
+    const read = readHello(frame, this.#terms)
+    if (read.match === 'same') return { open: read.hello }
+    // both sides see the same two fingerprints, so both send their descriptor
+    this.#hello = read.hello
+    return { send: { descriptor: { descriptor: this.#terms.descriptor!.bytes as Uint8Array<ArrayBuffer> } } }
+  }
 }

@@ -1,5 +1,5 @@
 import { Session } from './session.js'
-import { blocksPeer } from './core.js'
+import { blocksPeer } from './refusals.js'
 import { PrunePolicy, orphanGrafts, parentPrunes, rtoOf, type LinkView } from './prune.js'
 import { SyncCounters, type SyncFigures } from './counters.js'
 import { LazyRepair } from './plumtree.js'

@@ -1,4 +1,5 @@
-// Byte helpers of the log: the empty array, comparison, and hex.
+// Byte helpers of the log: the empty array, comparison, hex, and protobuf's
+// varints and length-delimited fields as the log and the sync frames write them.
 
 /** The empty byte array: the signature of entries that a later signed one covers, and any absent bytes field. */
 export const EMPTY: Uint8Array<ArrayBuffer> = new Uint8Array(0)
@@ -36,3 +37,31 @@ export function toHex (bytes: Uint8Array): string {
 }
 
 const hexSlice = (Buffer.prototype as unknown as { hexSlice: (this: Uint8Array, start: number, end: number) => string }).hexSlice
+
+/** The bytes of `n` (a non-negative integer up to 2^53) as a protobuf varint. */
+export function varintLength (n: number): number {
+  let length = 1
+  while (n >= 128) {
+    n = Math.floor(n / 128)
+    length++
+  }
+  return length
+}
+
+/** Writes `n` (a non-negative integer up to 2^53) as a protobuf varint at `at`; returns where it ends. */
+export function writeVarint (out: Uint8Array, at: number, n: number): number {
+  while (n >= 128) {
+    out[at++] = (n % 128) | 128
+    n = Math.floor(n / 128)
+  }
+  out[at++] = n
+  return at
+}
+
+/** Writes a length-delimited field (its tag, length and bytes) at `at`; returns where it ends. */
+export function writeBytes (out: Uint8Array, at: number, tag: number, value: Uint8Array): number {
+  out[at++] = tag
+  at = writeVarint(out, at, value.byteLength)
+  out.set(value, at)
+  return at + value.byteLength
+}

@@ -2,7 +2,7 @@ import crypto from 'node:crypto'
 import { Entry } from '../pb/entry.js'
 import { InvalidEntryError } from '../errors.js'
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, verifySignature, type Identity } from './identity.js'
-import { EMPTY, equalBytes } from './bytes.js'
+import { EMPTY, equalBytes, varintLength, writeBytes, writeVarint } from './bytes.js'
 import { readEntry } from './entry-read.js'
 
 export { Entry }
@@ -114,13 +114,6 @@ export function writeEntry (fields: EntryFields, nameLength: number, out: Buffer
 
 // A length-delimited field at `at`; returns where it ends. (Functions of
 // their own, not closures made per entry.)
-function writeBytes (out: Buffer, at: number, tag: number, value: Uint8Array): number {
-  out[at++] = tag
-  at = writeVarint(out, at, value.byteLength)
-  out.set(value, at)
-  return at + value.byteLength
-}
-
 function writeNumber (out: Buffer, at: number, tag: number, value: number): number {
   out[at++] = tag
   return writeVarint(out, at, value)
@@ -128,25 +121,6 @@ function writeNumber (out: Buffer, at: number, tag: number, value: number): numb
 
 function bytesField (length: number): number {
   return varintLength(length) + length
-}
-
-function varintLength (n: number): number {
-  let length = 1
-  while (n >= 128) {
-    n = Math.floor(n / 128)
-    length++
-  }
-  return length
-}
-
-// non-negative integers up to 2^53, as protobuf varints
-function writeVarint (out: Uint8Array, at: number, n: number): number {
-  while (n >= 128) {
-    out[at++] = (n % 128) | 128
-    n = Math.floor(n / 128)
-  }
-  out[at++] = n
-  return at
 }
 
 /** An entry decoded from bytes that passed the structural checks. */

@@ -6,6 +6,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { SyncMessage } from '../pb/sync.js'
 import { RefusedError } from '../errors.js'
 import { decodeEntry, type DecodedEntry } from '../log/entry.js'
+import { varintLength, writeBytes, writeVarint } from '../log/bytes.js'
 import { CONTEXT_PER_ENTRY, MAX_FRAME_BYTES, MAX_BATCH_ENTRIES, MAX_CONTEXT, MAX_FEATURES, MAX_HAVE, REFUSE } from './constants.js'
 
 /** Bytes of the longest frame length prefix: the varint of MAX_FRAME_BYTES. */
@@ -77,8 +78,8 @@ export function encodeEntriesFrame (entries: Uint8Array[], context: Uint8Array[]
   let at = writeVarint(out, 0, body)
   out[at++] = ENTRIES_FIELD
   at = writeVarint(out, at, inner)
-  for (const e of entries) at = writeField(out, at, ENTRY_FIELD, e)
-  for (const c of context) at = writeField(out, at, CONTEXT_FIELD, c)
+  for (const e of entries) at = writeBytes(out, at, ENTRY_FIELD, e)
+  for (const c of context) at = writeBytes(out, at, CONTEXT_FIELD, c)
   return new Uint8ArrayList(out)
 }
 
@@ -87,25 +88,6 @@ export function encodeEntriesFrame (entries: Uint8Array[], context: Uint8Array[]
 const ENTRIES_FIELD = (2 << 3) | 2
 const ENTRY_FIELD = (1 << 3) | 2
 const CONTEXT_FIELD = (2 << 3) | 2
-
-function writeField (out: Uint8Array, at: number, tag: number, bytes: Uint8Array): number {
-  out[at++] = tag
-  at = writeVarint(out, at, bytes.byteLength)
-  out.set(bytes, at)
-  return at + bytes.byteLength
-}
-
-function varintLength (n: number): number {
-  let length = 1
-  for (; n >= 0x80; n = Math.floor(n / 0x80)) length++
-  return length
-}
-
-function writeVarint (out: Uint8Array, at: number, n: number): number {
-  for (; n >= 0x80; n = Math.floor(n / 0x80)) out[at++] = (n & 0x7f) | 0x80
-  out[at++] = n
-  return at
-}
 
 function varint (n: number): Uint8Array {
   const out = new Uint8Array(varintLength(n))

@@ -7,8 +7,7 @@
 // the first live entries of an author it has not taken yet go as a probe
 // (§5.8).
 import { RefusedError } from '../errors.js'
-import { authorHex } from '../log/entry.js'
-import { SIGNATURE_LENGTH } from '../log/identity.js'
+import { authorHex, endsSigned } from '../log/entry.js'
 import { MAX_GROUP } from '../log/log.js'
 import { LIVE_QUEUE, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_CONTEXT, MAX_HAVE, PROBE_ENTRIES, READ_BATCH, FIRST_READ, REFUSE, WINDOW } from './constants.js'
 import { RttEstimator } from './rtt.js'
@@ -400,11 +399,4 @@ export class Sender {
     if (this.#announce.size === 0) this.#out.announcing()
     this.#announce.set(author, seq)
   }
-}
-
-// A signed entry ends with its signature field (verifyEntry checks that it
-// does), so the last bytes tell, without decoding, whether it may be signed.
-function endsSigned (bytes: Uint8Array): boolean {
-  const at = bytes.byteLength - SIGNATURE_LENGTH - 2
-  return at >= 0 && bytes[at] === ((15 << 3) | 2) && bytes[at + 1] === SIGNATURE_LENGTH
 }

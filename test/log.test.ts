@@ -364,6 +364,8 @@ enc('readEntry reads what protons reads from any encoded entry, and from random 
   for (const [bad, why] of [
     [[0x10, 0x81, 0x00], 'a varint not in its shortest form'],
     [[0x12, 0x01, 0x05], 'seq with wire type 2'],
+    [[0x78, 0x01], 'a signature with wire type 0'],
+    [[0x40, 0x01], 'a payload with wire type 0'],
     [[0x0a, 0x05, 0x01], 'bytes past the end'],
     [[0x1b], 'a group'],
     [[0x3a, 0x02, 0xc3, 0x28], 'a name that is not UTF-8'],

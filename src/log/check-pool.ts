@@ -6,7 +6,7 @@
 // signed. Workers start on a check and are let go at `close`.
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
-import { ID_LENGTH } from './entry.js'
+import { ID_LENGTH, newId } from './entry.js'
 import { pack, transfers, type Packed } from './packed.js'
 
 /** The verdict on an entry's signature (`Checked.signatures`). */
@@ -27,9 +27,7 @@ export class Checked {
 
   /** The id of the `i`th entry: a copy, as a view would keep all the ids alive while one is held. */
   id (i: number): Uint8Array<ArrayBuffer> {
-    // from Node's shared pool, as entryId makes ids
-    const pooled = Buffer.allocUnsafe(ID_LENGTH)
-    const id = new Uint8Array(pooled.buffer, pooled.byteOffset, ID_LENGTH)
+    const id = newId()
     id.set(this.ids.subarray(i * ID_LENGTH, (i + 1) * ID_LENGTH))
     return id
   }

@@ -19,10 +19,26 @@ const SIGNATURE_TAG = (15 << 3) | 2
 
 /** The id of an entry: the sha2-256 multihash of its exact bytes. */
 export function entryId (bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  // from Node's shared pool, as a plain Uint8Array: one ArrayBuffer per id costs more than the hash
-  const pooled = Buffer.allocUnsafe(ID_LENGTH)
-  const id = new Uint8Array(pooled.buffer, pooled.byteOffset, ID_LENGTH)
+  const id = newId()
   writeId(bytes, id, 0)
+  return id
+}
+
+// Ids are views cut from slabs, as Node's Buffer pool cuts small buffers: an
+// ArrayBuffer of its own per id costs more than the hash, and a Buffer from
+// the pool is one object more per id. A slab lives while one of its ids does.
+const SLAB_BYTES = 8192
+let slab = new ArrayBuffer(SLAB_BYTES)
+let slabAt = 0
+
+/** Room for an id (ID_LENGTH bytes, not yet written): a view of a shared slab. */
+export function newId (): Uint8Array<ArrayBuffer> {
+  if (slabAt + ID_LENGTH > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES)
+    slabAt = 0
+  }
+  const id = new Uint8Array(slab, slabAt, ID_LENGTH)
+  slabAt += ID_LENGTH
   return id
 }
 

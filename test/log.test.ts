@@ -16,7 +16,9 @@ import { MemoryLevel } from 'memory-level'
 import { sublevels } from '../src/log/level.js'
 import { verify } from '../src/log/verify.js'
 import { Boundary } from '../src/log/floors.js'
-import { idValue } from '../src/log/keys.js'
+import { idValue, seqKey } from '../src/log/keys.js'
+import { readBytes } from '../src/log/reads.js'
+import { StorageError } from '../src/errors.js'
 import type { VerifyReport } from '../src/log/types.js'
 
 const schema = new Schema(await fixture('basic.proto'))
@@ -406,6 +408,30 @@ t('state survives a reopen and verify finds a tampered entry', async () => {
   await lv.cleanup()
 })
 
+t('a run of positions read from a feed with a record missing, or cut short, is a damaged db', async () => {
+  const db = new MemoryLevel<Buffer, Buffer>({ keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  const log = await Log.open(db)
+  await Promise.all(Array.from({ length: 200 }, (_, i) => log.append('Test1', payload(i))))
+  await log.read(200, 1)
+  const { feed } = sublevels(db)
+  const run = Array.from({ length: 40 }, (_, i) => 50 + i)
+  assert.is((await readBytes({ feed }, run)).length, 40)
+  const record = (await feed.get(seqKey(65)))!
+  await feed.put(seqKey(65), record.subarray(0, record.byteLength - 1))
+  const damaged = async (seqs: number[], message: RegExp): Promise<void> => {
+    await readBytes({ feed }, seqs).then(() => assert.unreachable('read'), (err: Error) => {
+      assert.instance(err, StorageError)
+      assert.match(err.message, message)
+    })
+  }
+  await damaged(run, /the feed record at position 65 is cut short: the db is damaged/)
+  await feed.del(seqKey(65))
+  await damaged(run, /feed position 65 is missing: the db is damaged/)
+  // not a run: read by position, as before
+  await damaged([...run, 60], /feed position 65 is missing: the db is damaged/)
+  await log.close()
+})
+
 t('the feed in records of up to PACK_ENTRIES entries: reads from any position, by position and by id, across records of a group and of single emits; a floor inside a record', async () => {
   const lv = await LEVELS['classic-level']()
   const log = await Log.open(lv.db)
@@ -423,12 +449,19 @@ t('the feed in records of up to PACK_ENTRIES entries: reads from any position, b
     // over 16 positions: the records at block starts, then those at the first of each run not found (the single commits)
     const many = [...seqs, 209, 202, 203, 205, 206, 207, 2, 33, 34, 100, 208, 17]
     assert.equal((await log.readBytes(many)).map(b => toHex(b)), many.map(s => toHex(all[s - 1].bytes)))
+    // runs of consecutive positions: one walk of their records, from inside a block, across blocks, into single commits
+    for (const [from, to] of [[1, 17], [60, 130], [190, 210], [1, 210]]) {
+      const span = Array.from({ length: to - from + 1 }, (_, i) => from + i)
+      assert.equal((await log.readBytes(span)).map(b => toHex(b)), span.map(s => toHex(all[s - 1].bytes)), `${from} to ${to}`)
+    }
     for (const seq of [1, 100, 193, 206]) assert.equal(toHex((await log.get(all[seq - 1].id))!), toHex(all[seq - 1].bytes))
     // retention to a floor inside a record (100 is not the end of a block): the rest of it is kept under 101
     await log.compact({ maxEvents: 110 })
     assert.is(log.floor, 100)
     assert.equal((await log.read(1, 3)).map(e => e.seq), [101, 102, 103])
     assert.equal((await log.readBytes([128, 101])).map(b => toHex(b)), [toHex(all[127].bytes), toHex(all[100].bytes)])
+    const after = Array.from({ length: 40 }, (_, i) => 101 + i)
+    assert.equal((await log.readBytes(after)).map(b => toHex(b)), after.map(s => toHex(all[s - 1].bytes)))
     const kept = Array.from({ length: 20 }, (_, i) => 101 + i * 5)
     assert.equal((await log.readBytes(kept)).map(b => toHex(b)), kept.map(s => toHex(all[s - 1].bytes)))
     assert.is(await log.get(all[99].id), undefined)

@@ -182,6 +182,25 @@ export function feedBytes (value: Buffer, seq: number): Uint8Array<ArrayBuffer> 
   return new Uint8Array(value.buffer as ArrayBuffer, value.byteOffset + ID_LENGTH, value.byteLength - ID_LENGTH)
 }
 
+/**
+ * Pushes to `out` the bytes of the entries at positions `from` to `to` that
+ * the feed record at `start` holds (views of `value`, no view of each item
+ * made on the way). A record that does not split into whole items is a
+ * damaged db.
+ */
+export function pushFeedBytes (start: number, value: Buffer, from: number, to: number, out: Uint8Array[]): void {
+  let at = 0
+  for (let seq = start; at < value.byteLength && seq <= to; seq++) {
+    const length = at + 4 <= value.byteLength ? value.readUInt32BE(at) : -1
+    if (length < 0 || at + 4 + length > value.byteLength) throw new StorageError(`the feed record at position ${start} is cut short: the db is damaged`)
+    if (seq >= from) {
+      if (length <= ID_LENGTH) throw new StorageError(`feed position ${seq} is too short to hold an entry: the db is damaged`)
+      out.push(new Uint8Array(value.buffer as ArrayBuffer, value.byteOffset + at + 4 + ID_LENGTH, length - ID_LENGTH))
+    }
+    at += 4 + length
+  }
+}
+
 /** The entry id in a feed item (one that `feedBytes` took). */
 export function feedId (value: Buffer): Uint8Array<ArrayBuffer> {
   return new Uint8Array(value.buffer as ArrayBuffer, value.byteOffset, ID_LENGTH)

@@ -58,6 +58,11 @@ export function writeVarint (out: Uint8Array, at: number, n: number): number {
   return at
 }
 
+/** The bytes of a length-delimited field of `length` bytes with a one-byte tag: what writeBytes writes. */
+export function bytesFieldLength (length: number): number {
+  return 1 + varintLength(length) + length
+}
+
 /** Writes a length-delimited field (its tag, length and bytes) at `at`; returns where it ends. */
 export function writeBytes (out: Uint8Array, at: number, tag: number, value: Uint8Array): number {
   out[at++] = tag

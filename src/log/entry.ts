@@ -2,7 +2,7 @@ import crypto from 'node:crypto'
 import { Entry } from '../pb/entry.js'
 import { InvalidEntryError } from '../errors.js'
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, verifySignature, type Identity } from './identity.js'
-import { EMPTY, equalBytes, varintLength, writeBytes, writeVarint } from './bytes.js'
+import { EMPTY, bytesFieldLength, equalBytes, varintLength, writeBytes, writeVarint } from './bytes.js'
 import { readEntry } from './entry-read.js'
 
 export { Entry }
@@ -89,14 +89,14 @@ export function encodeEntry (fields: EntryFields, identity?: Identity): Uint8Arr
 /** The bytes `writeEntry` writes for `fields`, whose name is `nameLength` bytes of UTF-8. */
 export function entrySize (fields: EntryFields, nameLength: number, signed: boolean): number {
   let size = 0
-  if (fields.author.byteLength > 0) size += 1 + bytesField(fields.author.byteLength)
+  if (fields.author.byteLength > 0) size += bytesFieldLength(fields.author.byteLength)
   if (fields.seq !== 0) size += 1 + varintLength(fields.seq)
-  if (fields.prev.byteLength > 0) size += 1 + bytesField(fields.prev.byteLength)
-  for (const link of fields.links) size += 1 + bytesField(link.byteLength)
+  if (fields.prev.byteLength > 0) size += bytesFieldLength(fields.prev.byteLength)
+  for (const link of fields.links) size += bytesFieldLength(link.byteLength)
   if (fields.clock !== 0) size += 1 + varintLength(fields.clock)
   if (fields.timestamp !== 0) size += 1 + varintLength(fields.timestamp)
-  if (nameLength > 0) size += 1 + bytesField(nameLength)
-  if (fields.payload.byteLength > 0) size += 1 + bytesField(fields.payload.byteLength)
+  if (nameLength > 0) size += bytesFieldLength(nameLength)
+  if (fields.payload.byteLength > 0) size += bytesFieldLength(fields.payload.byteLength)
   return signed ? size + 2 + SIGNATURE_LENGTH : size
 }
 
@@ -128,15 +128,11 @@ export function writeEntry (fields: EntryFields, nameLength: number, out: Buffer
   return at + 2 + SIGNATURE_LENGTH
 }
 
-// A length-delimited field at `at`; returns where it ends. (Functions of
-// their own, not closures made per entry.)
+// A varint field at `at`; returns where it ends. (A function of its own,
+// not a closure made per entry.)
 function writeNumber (out: Buffer, at: number, tag: number, value: number): number {
   out[at++] = tag
   return writeVarint(out, at, value)
-}
-
-function bytesField (length: number): number {
-  return varintLength(length) + length
 }
 
 /** An entry decoded from bytes that passed the structural checks. */

@@ -6,7 +6,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { SyncMessage } from '../pb/sync.js'
 import { RefusedError } from '../errors.js'
 import { decodeEntry, type DecodedEntry } from '../log/entry.js'
-import { varintLength, writeBytes, writeVarint } from '../log/bytes.js'
+import { bytesFieldLength, varintLength, writeBytes, writeVarint } from '../log/bytes.js'
 import { CONTEXT_PER_ENTRY, MAX_FRAME_BYTES, MAX_BATCH_ENTRIES, MAX_CONTEXT, MAX_FEATURES, MAX_HAVE, REFUSE } from './constants.js'
 
 /** Bytes of the longest frame length prefix: the varint of MAX_FRAME_BYTES. */
@@ -71,9 +71,9 @@ export function encodeFrame (msg: SyncMessage): Uint8ArrayList {
  */
 export function encodeEntriesFrame (entries: Uint8Array[], context: Uint8Array[]): Uint8ArrayList {
   let inner = 0
-  for (const e of entries) inner += 1 + varintLength(e.byteLength) + e.byteLength
-  for (const c of context) inner += 1 + varintLength(c.byteLength) + c.byteLength
-  const body = 1 + varintLength(inner) + inner
+  for (const e of entries) inner += bytesFieldLength(e.byteLength)
+  for (const c of context) inner += bytesFieldLength(c.byteLength)
+  const body = bytesFieldLength(inner)
   const out = new Uint8Array(varintLength(body) + body)
   let at = writeVarint(out, 0, body)
   out[at++] = ENTRIES_FIELD

@@ -132,14 +132,16 @@ function packItems (items: FeedItem[], from: number, to: number): Buffer {
  */
 export function feedOffsets (start: number, value: Buffer): number[] {
   const out: number[] = []
-  let at = 0
-  while (at < value.byteLength) {
-    const length = at + 4 <= value.byteLength ? value.readUInt32BE(at) : -1
-    if (length < 0 || at + 4 + length > value.byteLength) throw new StorageError(`the feed record at position ${start} is cut short: the db is damaged`)
-    out.push(at)
-    at += 4 + length
-  }
+  for (let at = 0; at < value.byteLength; at += 4 + storedItemLength(start, value, at)) out.push(at)
   return out
+}
+
+// The length of the item whose length field is at `at` in the feed record
+// at `start`; one that runs past the record's end is a damaged db.
+function storedItemLength (start: number, value: Buffer, at: number): number {
+  const length = at + 4 <= value.byteLength ? value.readUInt32BE(at) : -1
+  if (length < 0 || at + 4 + length > value.byteLength) throw new StorageError(`the feed record at position ${start} is cut short: the db is damaged`)
+  return length
 }
 
 /** The item at `offset` of a feed record's value (see feedOffsets): a view. */
@@ -191,8 +193,7 @@ export function feedBytes (value: Buffer, seq: number): Uint8Array<ArrayBuffer> 
 export function pushFeedBytes (start: number, value: Buffer, from: number, to: number, out: Uint8Array[]): void {
   let at = 0
   for (let seq = start; at < value.byteLength && seq <= to; seq++) {
-    const length = at + 4 <= value.byteLength ? value.readUInt32BE(at) : -1
-    if (length < 0 || at + 4 + length > value.byteLength) throw new StorageError(`the feed record at position ${start} is cut short: the db is damaged`)
+    const length = storedItemLength(start, value, at)
     if (seq >= from) {
       if (length <= ID_LENGTH) throw new StorageError(`feed position ${seq} is too short to hold an entry: the db is damaged`)
       out.push(new Uint8Array(value.buffer as ArrayBuffer, value.byteOffset + at + 4 + ID_LENGTH, length - ID_LENGTH))

@@ -50,12 +50,7 @@ export class HeldSet {
     const index = this.#tail++ & (this.#slots.length - 1)
     this.#slots[index] = p
     this.#size++
-    const mask = this.#table.length - 1
-    const hash = slotHash(p.d.id)
-    let at = hash & mask
-    while (this.#table[at] !== 0) at = (at + 1) & mask
-    this.#table[at] = index + 1
-    this.#hashes[at] = hash
+    place(this.#table, this.#hashes, slotHash(p.d.id), index)
   }
 
   delete (id: Uint8Array): boolean {
@@ -128,17 +123,20 @@ export class HeldSet {
     this.#tail = next
     const table = new Int32Array(2 * slots.length)
     const hashes = new Int32Array(table.length)
-    const mask = table.length - 1
-    for (let i = 0; i < next; i++) {
-      const hash = slotHash(slots[i]!.d.id)
-      let at = hash & mask
-      while (table[at] !== 0) at = (at + 1) & mask
-      table[at] = i + 1
-      hashes[at] = hash
-    }
+    for (let i = 0; i < next; i++) place(table, hashes, slotHash(slots[i]!.d.id), i)
     this.#table = table
     this.#hashes = hashes
   }
+}
+
+// Puts ring index `index`, whose id has `hash`, in the first free place of
+// the table from its home (linear probing).
+function place (table: Int32Array, hashes: Int32Array, hash: number, index: number): void {
+  const mask = table.length - 1
+  let at = hash & mask
+  while (table[at] !== 0) at = (at + 1) & mask
+  table[at] = index + 1
+  hashes[at] = hash
 }
 
 // The table's hash of an id: eight bytes of its digest, mixed with seeds of

@@ -169,10 +169,13 @@ function readPrev (r: Reader, buffer: ArrayBuffer, base: number): Uint8Array<Arr
   const length = fieldLength(r)
   const bytes = r.bytes
   const at = r.at
+  // worked out whether or not it is needed: in a chain V8 optimizes this
+  // before it meets a prev that differs, and code never run costs a deopt
+  const offset = base + at
   let same = length === known.byteLength
   for (let i = length - 1; same && i >= 0; i--) same = bytes[at + i] === known[i]
   r.at += length
-  return same ? known : new Uint8Array(buffer, base + at, length)
+  return same ? known : new Uint8Array(buffer, offset, length)
 }
 
 // A length-delimited field's bytes, as a view into the entry's buffer.

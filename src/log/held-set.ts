@@ -46,6 +46,11 @@ export class HeldSet {
 
   /** Holds `p`, whose id must not be held. */
   add (p: Pending): void {
+    // empty: numbering starts again (a long-lived set's numbers stay small
+    // integers). Here, not in delete: the first add of all takes this
+    // branch, and V8's optimized delete would be thrown away the first time
+    // the set emptied, as that code had never run
+    if (this.#size === 0) this.#head = this.#tail = 0
     if (this.#tail - this.#head === this.#slots.length) this.#resize()
     const index = this.#tail++ & (this.#slots.length - 1)
     this.#slots[index] = p
@@ -61,8 +66,6 @@ export class HeldSet {
     slots[this.#table[at] - 1] = undefined
     this.#size--
     while (this.#head < this.#tail && slots[this.#head & ring] === undefined) this.#head++
-    // empty: numbering starts again (a long-lived set's numbers stay small integers)
-    if (this.#size === 0) this.#head = this.#tail = 0
     // backward shift: an entry after the gap that may sit in it moves there
     const table = this.#table
     const hashes = this.#hashes
@@ -78,6 +81,11 @@ export class HeldSet {
       at = next
     }
     return true
+  }
+
+  /** The oldest held entry (delete moves the head past the slots it clears). */
+  first (): Pending | undefined {
+    return this.#head < this.#tail ? this.#slots[this.#head & (this.#slots.length - 1)] : undefined
   }
 
   /** The held entries, oldest first; one may be deleted meanwhile. */

@@ -77,6 +77,10 @@ export class Ingester {
   #timer: ReturnType<typeof setTimeout> | undefined
   /** authors of held entries that another ingester of the pool stored, since the last store pass */
   #lent = new Set<string>()
+  /** the batches up to this one came in a frame done with before the last: their held entries are detached */
+  #doneBefore = 0
+  /** the log's length when its stored entries were last dropped from the held ones */
+  #lengthSeen = -1
 
   constructor (log: Log, init: IngestInit) {
     this.#log = log
@@ -192,8 +196,12 @@ export class Ingester {
    * Stores every held entry whose signature and parents are in place, of the
    * batches accepted up to `upTo` (all by default): a receiver acknowledges
    * each batch as soon as it is stored, not once later ones are too. With
-   * `detach`, the entries of those batches that still wait get bytes of their
-   * own: pass it once the frame they came in is done with.
+   * `detach`, the entries of the batches of the frame done with before this
+   * one that still wait get bytes of their own: pass it once the frame they
+   * came in is done with. A frame is let go one frame later so that the
+   * tail of a group, whose signature comes in the next frame, is stored
+   * from it uncopied (a sixth of a catch-up's entries were copied and read
+   * again); a session keeps one frame more alive at most.
    *
    * With a `pool`, a pass also stores the verified entries other sessions
    * hold that its own wait for, and that wait for its own: after a
@@ -217,7 +225,10 @@ export class Ingester {
       if (borrow || this.#verified === 0 || !this.#othersHold()) break
       borrow = true
     }
-    if (detach) this.#detach(upTo)
+    if (detach) {
+      this.#detach(this.#doneBefore)
+      this.#doneBefore = upTo
+    }
     const lent = this.#lent
     this.#lent = new Set()
     return { stored, invalid, lent }
@@ -271,6 +282,9 @@ export class Ingester {
 
   // A verified entry vouches for its prev, and so on down the chain.
   #markVerified (p: Pending): void {
+    // read here, not where the chain leaves the batch: code V8 optimized
+    // before it first ran would be thrown away when it did
+    const pending = this.#pending
     let current: Pending | undefined = p
     while (current != null && !current.verified) {
       current.verified = true
@@ -281,11 +295,11 @@ export class Ingester {
       // the one before, held: no vouch is needed for an entry already here
       const below: Pending | undefined = current.below
       current.below = undefined
-      if (below != null && this.#pending.get(below.d.id) === below) {
+      if (below != null && pending.get(below.d.id) === below) {
         current = below
         continue
       }
-      const prev = this.#pending.get(entry.prev)
+      const prev = pending.get(entry.prev)
       if (prev != null && prev.author === current.author && prev.d.entry.seq === entry.seq - 1) {
         current = prev
         continue
@@ -368,7 +382,11 @@ export class Ingester {
     for (const p of forged) this.#forget(p)
     ready = trimUnsigned(keep)
     if (ready.length === 0) return { stored: [], invalid, again: false }
+    const before = this.#log.length
     const stored = await this.#log.store(ready.map(p => p.d), adoption(ready, floors, cut), this)
+    // when this store was all the log took since the last look, the look
+    // after it would find nothing to drop: what it stored is let go below
+    if (before === this.#lengthSeen && this.#log.length === before + stored.length) this.#lengthSeen = this.#log.length
     for (const p of ready) {
       const holder = borrowed?.get(p)
       if (holder == null) {
@@ -384,9 +402,12 @@ export class Ingester {
   // Held entries that the log has by now (another session stored them) are
   // duplicates: they would wait for nothing until they expire.
   #dropStored (): void {
+    // nothing was stored since the last look
+    if (this.#log.length === this.#lengthSeen) return
     for (const p of this.#pending.values()) {
       if (p.d.entry.seq <= this.#log.authorSeq(p.author)) this.#forget(p)
     }
+    this.#lengthSeen = this.#log.length
   }
 
   #forget (p: Pending): void {
@@ -400,9 +421,9 @@ export class Ingester {
   /** Drops the held entries older than the pending TTL, as of `now` (ms). */
   expire (now = Date.now()): void {
     const oldest = now - this.pendingTtl
-    for (const p of this.#pending.values()) {
-      if (p.at < oldest) this.#forget(p)
-    }
+    // held in the order they came, so the oldest first (a clock set back
+    // meanwhile makes a later entry wait for the earlier ones to expire)
+    for (let p = this.#pending.first(); p !== undefined && p.at < oldest; p = this.#pending.first()) this.#forget(p)
     this.#context.expire(oldest)
     if (this.#pending.size === 0) this.#vouched.clear()
   }

@@ -163,7 +163,7 @@ export class Log {
 
   /** The highest stored seq of one author (hex public key), 0 if none. */
   authorSeq (author: string): number {
-    return this.#state.authors.get(author)?.seq ?? 0
+    return this.#state.authorHead(author).seq
   }
 
   /** The newest stored entry of `author` (hex): seq, id and clock. */

@@ -3,7 +3,7 @@
 // commit makes of it (with the name index's records). Synchronous and
 // without a db: the commit pipeline prepares a commit here, writes its ops,
 // and applies it here only once the write has succeeded.
-import { equalBytes, ID_LENGTH, NO_HEAD, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
+import { equalBytes, EMPTY, ID_LENGTH, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
 import { AuthorState, forNameRuns, ID_VALUE_LENGTH, nameKey, namePrefix, nameRunValue, packRecords, runKey, seqKey, writeIdValue } from './keys.js'
 import { CHECKPOINT_KEY, HEADS_KEY, INDEX_KEY, indexMark, op, PackedPuts, type BatchOp, type Op } from './level.js'
 import type { LogEntry } from './types.js'
@@ -22,6 +22,14 @@ export const KEY_WINDOW = 100_000
 
 /** Name index key prefixes kept made: event names are few. */
 const NAME_PREFIXES = 1024
+
+/**
+ * The head of an author with no entry here: an AuthorState, as the heads
+ * of the others are, so that code reading heads meets one kind of object
+ * from its first call (a fresh node's first stored entries otherwise cost
+ * V8's optimized ingest a deopt). Never changed.
+ */
+const NO_AUTHOR = new AuthorState(0, 0, 0, 0, EMPTY, 0)
 
 /** A head: an entry no other entry links to. */
 export interface HeadRef { id: Uint8Array<ArrayBuffer>, clock: number }
@@ -115,7 +123,7 @@ export class LogState<S> {
   }
 
   authorHead (author: string): Head {
-    return this.#authors.get(author) ?? NO_HEAD
+    return this.#authors.get(author) ?? NO_AUTHOR
   }
 
   /** The feed position of the entry stored with emit key `key`, if it is in the window. */

@@ -110,6 +110,12 @@ export class FrameError extends Error {
  * length prefix and refuses a length over MAX_FRAME_BYTES as soon as the
  * prefix is in, so a peer that sends 0x80 forever, or announces a huge frame,
  * costs nothing. A frame that lies in one chunk is a view into it.
+ *
+ * Every frame is a plain Uint8Array: one that lies in one chunk of the
+ * socket's would be a Buffer, and the others not. Entries are views into
+ * their frame, and code V8 optimized for one kind of view is thrown away
+ * when the other comes (an Entries frame that fitted one chunk did so in a
+ * catch-up, for a second compile of the receiver's hottest functions).
  */
 export class FrameReader {
   readonly #buf = new Uint8ArrayList()
@@ -134,7 +140,7 @@ export class FrameReader {
     const frame = this.#buf.subarray(this.#prefix, end)
     this.#buf.consume(end)
     this.#length = -1
-    return frame
+    return plainView(frame)
   }
 
   #readPrefix (): boolean {
@@ -153,6 +159,11 @@ export class FrameReader {
     if (buf.byteLength >= MAX_PREFIX_BYTES) throw new FrameError(`a frame length prefix over ${MAX_PREFIX_BYTES} bytes`, 'prefix')
     return false
   }
+}
+
+// A view of `bytes` that is a plain Uint8Array, whatever kind of view it was.
+function plainView (bytes: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 /**

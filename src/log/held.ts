@@ -152,8 +152,10 @@ export function trimUnsigned (ready: Pending[]): Pending[] {
     list.forEach((p, i) => { if (p.d.entry.signature.byteLength > 0) lastSigned.set(p.author, i) })
     const waiting = new Set<string>()
     const next = list.filter((p, i) => {
+      const { links } = p.d.entry
+      // most entries link none: no closure made for them
       const waits = i > (lastSigned.get(p.author) ?? -1) || waiting.has(p.author) ||
-        p.d.entry.links.some(l => waiting.has(toHex(l)))
+        (links.length > 0 && links.some(l => waiting.has(toHex(l))))
       if (waits) { waiting.add(p.author); waiting.add(p.hex) }
       return !waits
     })
@@ -167,7 +169,9 @@ export function trimUnsigned (ready: Pending[]): Pending[] {
 // passed over while its parent is stored, or a chain whose signed tip came
 // early never goes in.
 export function inSeqOrder (pending: Iterable<Pending>, upTo: number): Pending[] {
-  return seqWithinAuthors([...pending].filter(p => p.verified && p.n <= upTo))
+  const verified: Pending[] = []
+  for (const p of pending) if (p.verified && p.n <= upTo) verified.push(p)
+  return seqWithinAuthors(verified)
 }
 
 // Held entries of several sessions together (see Ingester.storeReady): each

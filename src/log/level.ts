@@ -79,32 +79,44 @@ export function op<S> (type: 'put' | 'del', sublevel: S, key: Buffer, value: Buf
 
 /**
  * Puts of many records of one sublevel in one op: their keys (`keyLength`
- * bytes) and values (`valueLength`) laid one after another in one buffer. A
- * commit's id records wait for the flush so, as bytes: an op and two
- * Buffers a record lived long enough for V8 to move them to its old
- * generation, and scavenges copied them on the way.
+ * bytes) and values (`valueLength`) laid one after another in one buffer,
+ * each key after the sublevel's `prefix`. A commit's id records wait for the
+ * flush so, as bytes: an op and two Buffers a record lived long enough for V8
+ * to move them to its old generation, and scavenges copied them on the way.
+ * With the prefix in place, a chained batch takes each prefixed key as a
+ * view, not a copy made at the flush.
  */
 export class PackedPuts<S = Sub> {
   readonly type = 'puts'
   readonly bytes: Buffer
   count = 0
+  readonly #stride: number
 
-  constructor (readonly sublevel: S, readonly keyLength: number, readonly valueLength: number, capacity: number) {
-    this.bytes = Buffer.allocUnsafe(capacity * (keyLength + valueLength))
+  constructor (readonly sublevel: S, readonly prefix: Uint8Array, readonly keyLength: number, readonly valueLength: number, capacity: number) {
+    this.#stride = prefix.byteLength + keyLength + valueLength
+    this.bytes = Buffer.allocUnsafe(capacity * this.#stride)
   }
 
-  /** Room for one more record: where its key goes, its value right after. */
+  /** Room for one more record, its prefix written: where its key goes, its value right after. */
   add (): number {
-    return this.count++ * (this.keyLength + this.valueLength)
+    const at = this.count++ * this.#stride
+    this.bytes.set(this.prefix, at)
+    return at + this.prefix.byteLength
   }
 
   key (i: number): Buffer {
-    const at = i * (this.keyLength + this.valueLength)
+    const at = i * this.#stride + this.prefix.byteLength
     return this.bytes.subarray(at, at + this.keyLength)
   }
 
+  /** The key after its sublevel's prefix: a key of the sublevel's db. */
+  prefixedKey (i: number): Buffer {
+    const at = i * this.#stride
+    return this.bytes.subarray(at, at + this.prefix.byteLength + this.keyLength)
+  }
+
   value (i: number): Buffer {
-    const at = i * (this.keyLength + this.valueLength) + this.keyLength
+    const at = i * this.#stride + this.prefix.byteLength + this.keyLength
     return this.bytes.subarray(at, at + this.valueLength)
   }
 
@@ -138,7 +150,7 @@ export async function writeBatch (db: Db, ops: Op[], sync: boolean): Promise<voi
   const batch = db.batch()
   for (const o of ops) {
     if (o.type === 'puts') {
-      putPacked(batch, o)
+      for (let i = 0; i < o.count; i++) batch.put(o.prefixedKey(i), o.value(i))
       continue
     }
     const key = o.sublevel.prefixKey(o.key, 'buffer', true)
@@ -148,18 +160,9 @@ export async function writeBatch (db: Db, ops: Op[], sync: boolean): Promise<voi
   await batch.write(options)
 }
 
-// The prefixed keys of packed puts in one buffer, each put a view of it.
-function putPacked (batch: ReturnType<Db['batch']>, o: PackedPuts): void {
-  const prefix = o.sublevel.prefixKey(EMPTY_KEY, 'buffer', true)
-  const size = prefix.byteLength + o.keyLength
-  const keys = Buffer.allocUnsafe(o.count * size)
-  for (let i = 0; i < o.count; i++) {
-    const at = i * size
-    const from = i * (o.keyLength + o.valueLength)
-    keys.set(prefix, at)
-    o.bytes.copy(keys, at + prefix.byteLength, from, from + o.keyLength)
-    batch.put(keys.subarray(at, at + size), o.value(i))
-  }
+/** The key prefix of a sublevel of the log's db, as writeBatch puts its keys: see PackedPuts. */
+export function keyPrefix (sublevel: Sub): Buffer {
+  return sublevel.prefixKey(EMPTY_KEY, 'buffer', true)
 }
 
 const EMPTY_KEY = Buffer.alloc(0)

@@ -5,8 +5,8 @@
 // and applies it here only once the write has succeeded.
 import { equalBytes, EMPTY, ID_LENGTH, toHex, type DecodedEntry, type Entry, type Head } from './entry.js'
 import { AuthorState, forNameRuns, ID_VALUE_LENGTH, nameKey, namePrefix, nameRunValue, packRecords, runKey, seqKey, writeIdValue } from './keys.js'
-import { CHECKPOINT_KEY, HEADS_KEY, INDEX_KEY, indexMark, op, PackedPuts, type BatchOp, type Op } from './level.js'
-import type { LogEntry } from './types.js'
+import { CHECKPOINT_KEY, HEADS_KEY, INDEX_KEY, indexMark, keyPrefix, op, PackedPuts, type BatchOp, type Op } from './level.js'
+import type { LogEntry, Sub } from './types.js'
 
 /**
  * Run and heads records are written at checkpoints, not at every commit (an
@@ -83,9 +83,13 @@ export class LogState<S> {
   readonly #keys: Map<string, number>
   readonly #keyWindow: number
   readonly #namePrefixes = new Map<string, Buffer>()
+  /** the key prefix of the ids sublevel, before each key of a commit's id records (none where levels are not sublevels) */
+  readonly #idsPrefix: Uint8Array
 
   constructor (levels: StateLevels<S>, loaded: LoadedState = { length: 0, checkpoint: 0, authors: new Map(), heads: new Map() }, keyWindow = KEY_WINDOW) {
     this.#levels = levels
+    const ids = levels.ids as Partial<Sub>
+    this.#idsPrefix = typeof ids.prefixKey === 'function' ? keyPrefix(ids as Sub) : EMPTY
     this.#length = loaded.length
     this.#checkpoint = loaded.checkpoint
     this.#authors = loaded.authors
@@ -178,7 +182,7 @@ export class LogState<S> {
   prepare (entries: DecodedEntry[], keys?: ReadonlyArray<string | undefined>): Prepared<S> {
     const levels = this.#levels
     const ops: Array<Op<S>> = []
-    const ids = new PackedPuts(levels.ids, ID_LENGTH, ID_VALUE_LENGTH, entries.length)
+    const ids = new PackedPuts(levels.ids, this.#idsPrefix, ID_LENGTH, ID_VALUE_LENGTH, entries.length)
     ops.push(ids)
     const heads = new Map(this.#heads)
     const authors = new Map<string, AuthorState>()

@@ -163,7 +163,8 @@ export class CommitPipeline {
       // along it (a copy: the state's own head is never changed here)
       let author = ''
       let run: Head = NO_HEAD
-      for (const d of entries) {
+      for (let i = 0; i < entries.length; i++) {
+        const d = entries[i]
         const a = hexOf(d.entry.author)
         if (a !== author) {
           author = a

@@ -114,12 +114,13 @@ export function judgeClocks (ready: Pending[], clocks: ReadonlyMap<string, numbe
   const keep: Pending[] = []
   // only entries kept before this one count as stored before it
   const before = new Map<string, number>()
-  for (const p of ready) {
+  for (let i = 0; i < ready.length; i++) {
+    const p = ready[i]
     const { entry } = p.d
     let parent = p.prevClock
     let waits = blocked.has(p.author)
-    for (const l of entry.links) {
-      const hex = toHex(l)
+    for (let j = 0; j < entry.links.length; j++) {
+      const hex = toHex(entry.links[j])
       const c = before.get(hex) ?? clocks.get(hex)
       if (c == null || blocked.has(hex)) waits = true
       else if (c > parent) parent = c
@@ -168,9 +169,9 @@ export function trimUnsigned (ready: Pending[]): Pending[] {
 // come in seq order: an entry that arrived before its parent must not be
 // passed over while its parent is stored, or a chain whose signed tip came
 // early never goes in.
-export function inSeqOrder (pending: Iterable<Pending>, upTo: number): Pending[] {
+export function inSeqOrder (pending: Pending[], upTo: number): Pending[] {
   const verified: Pending[] = []
-  for (const p of pending) if (p.verified && p.n <= upTo) verified.push(p)
+  for (let i = 0; i < pending.length; i++) if (pending[i].verified && pending[i].n <= upTo) verified.push(pending[i])
   return seqWithinAuthors(verified)
 }
 
@@ -207,7 +208,8 @@ function inOrder (list: Pending[]): boolean {
   const last = new Map<string, number>()
   let author = ''
   let seq = 0
-  for (const p of list) {
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i]
     if (p.author !== author) {
       if (author !== '') last.set(author, seq)
       author = p.author

@@ -264,7 +264,9 @@ export class Ingester {
   // most of the time without a copy. One that still waits after its batch's
   // store pass gets bytes of its own: it must not keep a whole frame alive.
   #detach (upTo: number): void {
-    for (const p of this.#pending.values()) {
+    const held = this.#pending.values()
+    for (let i = 0; i < held.length; i++) {
+      const p = held[i]
       if (!p.framed || p.n > upTo) continue
       const bytes = p.d.bytes.slice()
       p.d = new Decoded(p.d.id, bytes, readEntry(bytes))
@@ -335,8 +337,12 @@ export class Ingester {
     // the ids the candidates link: only those entries are looked up by id
     // below (most entries of a group link none)
     const linked = new Set<string>()
-    for (const p of candidates) for (const l of p.d.entry.links) linked.add(toHex(l))
-    for (const p of candidates) {
+    for (let i = 0; i < candidates.length; i++) {
+      const { links } = candidates[i].d.entry
+      for (let j = 0; j < links.length; j++) linked.add(toHex(links[j]))
+    }
+    for (let i = 0; i < candidates.length; i++) {
+      const p = candidates[i]
       const { entry } = p.d
       const ours = heads.get(p.author)
       let head = ours ?? this.#log.authorHead(p.author)
@@ -351,7 +357,7 @@ export class Ingester {
         head = floor.head
       }
       p.prevClock = head.clock
-      for (const l of entry.links) if (!inBatch.has(toHex(l))) outside.push(l)
+      for (let j = 0; j < entry.links.length; j++) if (!inBatch.has(toHex(entry.links[j]))) outside.push(entry.links[j])
       // one head object per author and round, moved along its entries
       if (ours == null) {
         heads.set(p.author, { seq: entry.seq, id: p.d.id, clock: entry.clock })
@@ -387,7 +393,8 @@ export class Ingester {
     // when this store was all the log took since the last look, the look
     // after it would find nothing to drop: what it stored is let go below
     if (before === this.#lengthSeen && this.#log.length === before + stored.length) this.#lengthSeen = this.#log.length
-    for (const p of ready) {
+    for (let i = 0; i < ready.length; i++) {
+      const p = ready[i]
       const holder = borrowed?.get(p)
       if (holder == null) {
         this.#forget(p)
@@ -404,8 +411,9 @@ export class Ingester {
   #dropStored (): void {
     // nothing was stored since the last look
     if (this.#log.length === this.#lengthSeen) return
-    for (const p of this.#pending.values()) {
-      if (p.d.entry.seq <= this.#log.authorSeq(p.author)) this.#forget(p)
+    const held = this.#pending.values()
+    for (let i = 0; i < held.length; i++) {
+      if (held[i].d.entry.seq <= this.#log.authorSeq(held[i].author)) this.#forget(held[i])
     }
     this.#lengthSeen = this.#log.length
   }

@@ -350,11 +350,12 @@ export function nameRunLast (first: number, value: Uint8Array): number {
 }
 
 /** Calls `run` for each run of consecutive feed positions of one name in `entries` (consecutive positions, in order). */
-export function forNameRuns (entries: Iterable<{ seq: number, entry: { name: string } }>, run: (name: string, first: number, last: number) => void): void {
+export function forNameRuns (entries: ReadonlyArray<{ seq: number, entry: { name: string } }>, run: (name: string, first: number, last: number) => void): void {
   let name: string | undefined
   let first = 0
   let last = 0
-  for (const e of entries) {
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]
     if (e.entry.name === name && e.seq === last + 1) {
       last = e.seq
       continue

@@ -199,7 +199,8 @@ export class LogState<S> {
     let state: AuthorState | undefined
     // whether `state` was made by this prepare: then a run goes on in it, in place
     let own = false
-    for (const d of entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const d = entries[i]
       const seq = ++length
       const at = ids.add()
       ids.bytes.set(d.id, at)
@@ -212,7 +213,7 @@ export class LogState<S> {
       } else if (tip == null && prev.byteLength > 0) {
         heads.delete(toHex(prev))
       }
-      for (const link of links) heads.delete(toHex(link))
+      for (let j = 0; j < links.length; j++) heads.delete(toHex(links[j]))
       tip = d
       if (d.entry.clock > clock) clock = d.entry.clock
       if (lastAuthor == null || !equalBytes(lastAuthor, d.entry.author)) {

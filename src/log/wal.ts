@@ -113,7 +113,7 @@ const KEYS_VERSION = 1
 
 function encode (firstSeq: number, entries: Uint8Array[], keys?: ReadonlyArray<string | undefined>): Buffer {
   let bodyLength = BODY_HEADER
-  for (const e of entries) bodyLength += 4 + e.byteLength
+  for (let i = 0; i < entries.length; i++) bodyLength += 4 + entries[i].byteLength
   const keyed: Array<[number, Buffer]> = []
   keys?.forEach((key, i) => { if (key != null) keyed.push([i, Buffer.from(key)]) })
   if (keyed.length > 0) {
@@ -125,7 +125,8 @@ function encode (firstSeq: number, entries: Uint8Array[], keys?: ReadonlyArray<s
   writeSeq(out, firstSeq, HEADER)
   out.writeUInt32BE(entries.length, HEADER + 8)
   let at = HEADER + BODY_HEADER
-  for (const e of entries) {
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]
     out.writeUInt32BE(e.byteLength, at)
     out.set(e, at + 4)
     at += 4 + e.byteLength

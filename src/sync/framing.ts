@@ -71,15 +71,15 @@ export function encodeFrame (msg: SyncMessage): Uint8ArrayList {
  */
 export function encodeEntriesFrame (entries: Uint8Array[], context: Uint8Array[]): Uint8ArrayList {
   let inner = 0
-  for (const e of entries) inner += bytesFieldLength(e.byteLength)
-  for (const c of context) inner += bytesFieldLength(c.byteLength)
+  for (let i = 0; i < entries.length; i++) inner += bytesFieldLength(entries[i].byteLength)
+  for (let i = 0; i < context.length; i++) inner += bytesFieldLength(context[i].byteLength)
   const body = bytesFieldLength(inner)
   const out = new Uint8Array(varintLength(body) + body)
   let at = writeVarint(out, 0, body)
   out[at++] = ENTRIES_FIELD
   at = writeVarint(out, at, inner)
-  for (const e of entries) at = writeBytes(out, at, ENTRY_FIELD, e)
-  for (const c of context) at = writeBytes(out, at, CONTEXT_FIELD, c)
+  for (let i = 0; i < entries.length; i++) at = writeBytes(out, at, ENTRY_FIELD, entries[i])
+  for (let i = 0; i < context.length; i++) at = writeBytes(out, at, CONTEXT_FIELD, context[i])
   return new Uint8ArrayList(out)
 }
 

@@ -179,7 +179,7 @@ export class Receiver {
     const authors = new Set<string>()
     if (res.stored.length > 0) {
       const hexOf = authorHex()
-      for (const e of res.stored) authors.add(hexOf(e.entry.author))
+      for (let i = 0; i < res.stored.length; i++) authors.add(hexOf(res.stored[i].entry.author))
       this.#out.stored(authors)
     }
     if (pass.seen != null) this.#lateDuplicates(pass.seen, authors, res.lent)

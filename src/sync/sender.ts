@@ -133,7 +133,7 @@ export class Sender {
       this.#reread = true
       this.#queue = []
     } else if (!this.#reread) {
-      for (const e of entries) this.#queue.push(e)
+      for (let i = 0; i < entries.length; i++) this.#queue.push(entries[i])
     }
     this.#pump()
   }
@@ -294,7 +294,8 @@ export class Sender {
     let author = ''
     let pruned = false
     let have = 0
-    for (const e of queued) {
+    for (let i = 0; i < queued.length; i++) {
+      const e = queued[i]
       if (e.entry.author !== key) {
         if (key != null) next.set(author, have)
         key = e.entry.author
@@ -351,7 +352,8 @@ export class Sender {
     let probe: Map<string, { n: number, signed: boolean }> | undefined
     let probeFrame = 0
     const held = new Set<string>()
-    for (const e of entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]
       // the remote may have got it from another peer meanwhile, or get it
       // from another peer
       if (e.authorSeq <= (this.remoteHave.get(e.author) ?? 0)) continue
@@ -369,7 +371,7 @@ export class Sender {
       }
       const context = e.context?.filter(c => !frame.context.includes(c))
       let size = e.bytes.byteLength
-      for (const c of context ?? []) size += c.byteLength
+      if (context != null) for (let j = 0; j < context.length; j++) size += context[j].byteLength
       if (frame.entries.length >= MAX_BATCH_ENTRIES || frame.context.length + (context?.length ?? 0) > MAX_CONTEXT ||
           (frame.entries.length > 0 && frame.bytes + size > MAX_BATCH_BYTES)) {
         frames.push(frame)
@@ -377,7 +379,7 @@ export class Sender {
       }
       frame.entries.push(e.bytes)
       // in a new frame too: the entries it was sent with are in another
-      for (const c of e.context ?? []) if (!frame.context.includes(c)) frame.context.push(c)
+      if (e.context != null) for (let j = 0; j < e.context.length; j++) if (!frame.context.includes(e.context[j])) frame.context.push(e.context[j])
       frame.bytes += size
       this.remoteHave.set(e.author, e.authorSeq)
       if (probes) {

@@ -49,7 +49,7 @@ export class SessionStorage implements CoreStorage {
   wantsCheck (entries: Uint8Array[]): boolean {
     if (this.#checks == null || entries.length < CHECK_FROM) return false
     let signed = 0
-    for (const bytes of entries) if (endsSigned(bytes) && ++signed === CHECK_FROM) return true
+    for (let i = 0; i < entries.length; i++) if (endsSigned(entries[i]) && ++signed === CHECK_FROM) return true
     return false
   }
 

@@ -8,9 +8,9 @@ import { MismatchError, RefusedError } from '../src/errors.js'
 import { blocksPeer } from '../src/sync/refusals.js'
 import { PrunePolicy } from '../src/sync/prune.js'
 import { readEntry, toHex } from '../src/log/entry.js'
-import { ACK_ONE, decodeFrame, encodeEntriesFrame, encodeFrame } from '../src/sync/framing.js'
+import { ACK_ONE, decodeFrame, encodeEntriesFrame, encodeFrame, readEntriesFrame } from '../src/sync/framing.js'
 import { WINDOW, REFUSE, READ_BATCH, LIVE_QUEUE, RETRY_MS, MAX_BATCH_ENTRIES } from '../src/sync/constants.js'
-import type { SyncMessage } from '../src/pb/sync.js'
+import { SyncMessage } from '../src/pb/sync.js'
 
 let pair: Pair
 test.before.each(() => { pair = new Pair() })
@@ -324,6 +324,38 @@ test('encodeEntriesFrame writes the bytes protons writes, entries and context of
   ]) {
     const ours = encodeEntriesFrame(entries, context).subarray()
     assert.equal(ours, encodeFrame({ entries: { entries, context } }).subarray())
+  }
+})
+
+test('readEntriesFrame finds what decodeFrame finds in a frame of entries alone, and leaves every other frame to it', () => {
+  const bytes = (n: number, fill: number): Uint8Array<ArrayBuffer> => new Uint8Array(n).fill(fill)
+  const body = (msg: SyncMessage): Uint8Array => SyncMessage.encode(msg)
+  for (const entries of [
+    [],
+    [bytes(0, 0)],
+    [0, 1, 127, 128, 300, 16_383, 16_384, 70_000].map((n, i) => bytes(n, i)),
+    Array.from({ length: MAX_BATCH_ENTRIES }, (_, i) => bytes(120 + (i % 13), i))
+  ]) {
+    // within a larger buffer, as a frame cut from a stream is
+    const frame = body({ entries: { entries, context: [] } })
+    const within = new Uint8Array(frame.byteLength + 10)
+    within.set(frame, 5)
+    const read = readEntriesFrame(within.subarray(5, 5 + frame.byteLength))
+    assert.ok(read != null)
+    assert.equal(read.slice(0).map(e => [...e]), decodeFrame(frame).entries!.entries.map(e => [...e]))
+  }
+  const one = body({ entries: { entries: [bytes(3, 7)], context: [] } })
+  for (const [why, frame] of [
+    ['context', body({ entries: { entries: [bytes(3, 1)], context: [bytes(3, 2)] } })],
+    ['another message', body({ ack: { batches: 1 } })],
+    ['a field after the entries', Uint8Array.from([...one, ...body({ ack: { batches: 1 } })])],
+    ['a length not in its shortest form', Uint8Array.from([0x12, 3, 0x0a, 0x81, 0x00])],
+    ['a field of another kind among the entries', Uint8Array.from([0x12, 4, 0x0a, 0, 0x18, 1])],
+    ['an entry past the end', Uint8Array.from([0x12, 3, 0x0a, 5, 1])],
+    ['a body shorter than it says', Uint8Array.from([0x12, 9, 0x0a, 1, 1])],
+    ['more than MAX_BATCH_ENTRIES', body({ entries: { entries: Array.from({ length: MAX_BATCH_ENTRIES + 1 }, () => bytes(1, 1)), context: [] } })]
+  ] as const) {
+    assert.is(readEntriesFrame(frame), undefined, why)
   }
 })
 

@@ -205,8 +205,13 @@ export function sameIdAt (a: Uint8Array, i: number, b: Uint8Array, j: number): b
 
 /** Whether the entry `bytes` ends with a signature field (a quick look: `verifyEntry` checks it). */
 export function endsSigned (bytes: Uint8Array): boolean {
-  const end = bytes.byteLength - SIGNATURE_LENGTH - 2
-  return end > 0 && bytes[end] === SIGNATURE_TAG && bytes[end + 1] === SIGNATURE_LENGTH
+  return endsSignedAt(bytes, 0, bytes.byteLength)
+}
+
+/** endsSigned of the entry of `length` bytes at `at` in `bytes`. */
+export function endsSignedAt (bytes: Uint8Array, at: number, length: number): boolean {
+  const end = at + length - SIGNATURE_LENGTH - 2
+  return end > at && bytes[end] === SIGNATURE_TAG && bytes[end + 1] === SIGNATURE_LENGTH
 }
 
 function isId (bytes: Uint8Array): boolean {

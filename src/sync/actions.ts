@@ -6,6 +6,7 @@ import type { Ingester } from '../log/ingest.js'
 import type { DecodedEntry } from '../log/entry.js'
 import type { LogEntry } from '../log/log.js'
 import type { Checked } from '../log/check-pool.js'
+import type { EntryList } from './framing.js'
 
 /** An entry to send: its bytes, author (hex) and author seq. */
 export interface Outgoing {
@@ -78,7 +79,7 @@ export interface CoreStorage {
   /** checks a part of a frame and holds its valid entries, with what a `check` action found for it if one did; throws ProtocolError past the pending bounds */
   accept: (entries: Uint8Array[], now: number, context?: DecodedEntry[], checked?: Checked) => Accepted
   /** Whether an Entries frame is given to a `check` action before it is accepted. @default none is */
-  wantsCheck?: (entries: Uint8Array[]) => boolean
+  wantsCheck?: (entries: EntryList) => boolean
   /** held entries whose signature is in place: they wait for parents only */
   readonly verified: number
   /** held entries */

@@ -6,7 +6,7 @@
 import { ProtocolError, RefusedError } from '../errors.js'
 import { toHex } from '../log/entry.js'
 import { PUBLIC_KEY_LENGTH } from '../log/identity.js'
-import { FrameReader, decodeFrame, encodeEntriesFrame, encodeFrame, readContext } from './framing.js'
+import { EntryList, FrameReader, decodeFrame, encodeEntriesFrame, encodeFrame, readContext, readEntriesFrame } from './framing.js'
 import { Handshake, ownHello } from './handshake.js'
 import { frameRefusal, refusedBy, saysWhy } from './refusals.js'
 import type { LocalDescriptor } from './schemas.js'
@@ -117,7 +117,7 @@ export class SessionCore {
       accept: (entries, now, context, checked) => this.#storage.accept(entries, now, context, checked),
       check: (frame, entries) => {
         if (this.#storage.wantsCheck?.(entries) !== true) return false
-        this.#act({ type: 'check', frame, entries })
+        this.#act({ type: 'check', frame, entries: entries.slice(0) })
         return true
       },
       seen: (author, seq) => { this.#sender.seen(author, seq) },
@@ -389,13 +389,19 @@ export class SessionCore {
 
   // Each kind of frame to its handler, in the order of protocols/README.md §2.
   #dispatch (frame: Uint8Array): void {
+    // most frames: read with no object per entry
+    const entries = readEntriesFrame(frame)
+    if (entries != null) {
+      this.#receiver.entries(entries)
+      return
+    }
     let msg: SyncMessage
     try {
       msg = decodeFrame(frame)
     } catch (err) {
       throw new RefusedError(`bad frame: ${(err as Error).message}`, { refuseCode: REFUSE.PROTOCOL })
     }
-    if (msg.entries != null) this.#receiver.entries(msg.entries.entries, readContext(msg.entries.entries.length, msg.entries.context))
+    if (msg.entries != null) this.#receiver.entries(EntryList.of(msg.entries.entries), readContext(msg.entries.entries.length, msg.entries.context))
     else if (msg.ack != null) this.#sender.ack(msg.ack.batches)
     else if (msg.synced != null) this.#receiver.synced()
     else if (msg.refuse != null) this.#refused(msg.refuse.code, msg.refuse.reason)

@@ -5,7 +5,7 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { SyncMessage } from '../pb/sync.js'
 import { RefusedError } from '../errors.js'
-import { decodeEntry, type DecodedEntry } from '../log/entry.js'
+import { decodeEntry, endsSigned, endsSignedAt, type DecodedEntry } from '../log/entry.js'
 import { bytesFieldLength, varintLength, writeBytes, writeVarint } from '../log/bytes.js'
 import { CONTEXT_PER_ENTRY, MAX_FRAME_BYTES, MAX_BATCH_ENTRIES, MAX_CONTEXT, MAX_FEATURES, MAX_HAVE, REFUSE } from './constants.js'
 
@@ -180,20 +180,42 @@ export class EntryList {
   readonly #at: Uint32Array | undefined
   readonly #views: Uint8Array[] | undefined
 
-  constructor (entries: Uint8Array[]) {
-    this.length = entries.length
-    const buffer = entries[0]?.buffer
-    if (buffer == null || entries.some(e => e.buffer !== buffer)) {
-      this.#views = entries
-      return
-    }
+  private constructor (length: number, buffer: ArrayBufferLike | undefined, at: Uint32Array | undefined, views: Uint8Array[] | undefined) {
+    this.length = length
     this.#buffer = buffer
+    this.#at = at
+    this.#views = views
+  }
+
+  /** The entries `entries`, views as a frame's decode makes them. */
+  static of (entries: Uint8Array[]): EntryList {
+    const buffer = entries[0]?.buffer
+    if (buffer == null || entries.some(e => e.buffer !== buffer)) return new EntryList(entries.length, undefined, undefined, entries)
     const at = new Uint32Array(entries.length * 2)
     for (let i = 0; i < entries.length; i++) {
       at[2 * i] = entries[i].byteOffset
       at[2 * i + 1] = entries[i].byteLength
     }
-    this.#at = at
+    return new EntryList(entries.length, buffer, at, undefined)
+  }
+
+  /** The entries that lie in `buffer` at the offsets and lengths `at` (two numbers an entry). */
+  static at (buffer: ArrayBufferLike, at: Uint32Array): EntryList {
+    return new EntryList(at.length / 2, buffer, at, undefined)
+  }
+
+  /** How many of the entries end with a signature field (endsSigned), counted up to `limit`. */
+  signed (limit: number): number {
+    let n = 0
+    const views = this.#views
+    if (views != null) {
+      for (let i = 0; i < views.length && n < limit; i++) if (endsSigned(views[i])) n++
+      return n
+    }
+    const bytes = new Uint8Array(this.#buffer!)
+    const at = this.#at!
+    for (let i = 0; i < this.length && n < limit; i++) if (endsSignedAt(bytes, at[2 * i], at[2 * i + 1])) n++
+    return n
   }
 
   /** Entries `from` to `to` (not included), as views. */
@@ -204,6 +226,56 @@ export class EntryList {
     for (let i = from; i < end; i++) out.push(new Uint8Array(this.#buffer!, this.#at![2 * i], this.#at![2 * i + 1]))
     return out
   }
+}
+
+/**
+ * The entries of an Entries frame of the form encodeEntriesFrame writes when
+ * there is no context (what a catch-up sends), read as where they lie, with
+ * no view and no protons object per entry. Undefined for any other frame,
+ * and for one not quite of that form (a field of another kind, a varint not
+ * in its shortest form, more than MAX_BATCH_ENTRIES entries): decodeFrame
+ * reads those, and the entries of every frame read here are what it finds.
+ */
+export function readEntriesFrame (frame: Uint8Array): EntryList | undefined {
+  const end = frame.byteLength
+  if (end < 2 || frame[0] !== ENTRIES_FIELD) return undefined
+  cursor = 1
+  const inner = shortVarint(frame, end)
+  if (inner < 0 || cursor + inner !== end) return undefined
+  const first = cursor
+  // once to check and count, once to note where each entry lies
+  let n = 0
+  while (cursor < end) {
+    if (frame[cursor++] !== ENTRY_FIELD || ++n > MAX_BATCH_ENTRIES) return undefined
+    const length = shortVarint(frame, end)
+    if (length < 0 || length > end - cursor) return undefined
+    cursor += length
+  }
+  const at = new Uint32Array(2 * n)
+  cursor = first
+  for (let i = 0; i < n; i++) {
+    cursor++
+    const length = shortVarint(frame, end)
+    at[2 * i] = frame.byteOffset + cursor
+    at[2 * i + 1] = length
+    cursor += length
+  }
+  return EntryList.at(frame.buffer, at)
+}
+
+// Where shortVarint reads: one, as a read starts no other.
+let cursor = 0
+
+// The varint at `cursor` (which moves past it) if it is in its shortest
+// form and under 2^28 (any length within a frame), else -1.
+function shortVarint (bytes: Uint8Array, end: number): number {
+  let value = 0
+  for (let shift = 0; shift < 28 && cursor < end; shift += 7) {
+    const byte = bytes[cursor++]
+    value |= (byte & 0x7f) << shift
+    if (byte < 0x80) return byte === 0 && shift > 0 ? -1 : value
+  }
+  return -1
 }
 
 /**

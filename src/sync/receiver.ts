@@ -10,7 +10,7 @@ import { MAX_INVALID, RECEIVE_PART, REFUSE, WINDOW } from './constants.js'
 import type { Accepted, StoreResult } from './actions.js'
 import type { SyncMessage } from '../pb/sync.js'
 import type { Checked } from '../log/check-pool.js'
-import { ACK_ONE, EntryList } from './framing.js'
+import { ACK_ONE, type EntryList } from './framing.js'
 
 /** What the receiver does outside itself; the core turns these into frames and actions. */
 export interface ReceiverOutput {
@@ -20,7 +20,7 @@ export interface ReceiverOutput {
    * Whether the entries of frame number `frame` are hashed and their
    * signatures checked elsewhere first; if so, `checkDone` gets the result.
    */
-  check?: (frame: number, entries: Uint8Array[]) => boolean
+  check?: (frame: number, entries: EntryList) => boolean
   /** the remote holds entries of `author` up to `seq` */
   seen: (author: string, seq: number) => void
   /** the remote sent entries of these authors (hex) that this node had, or that another session stored first */
@@ -103,9 +103,9 @@ export class Receiver {
   }
 
   /** An Entries frame came: counted at once, checked later (it waits encoded, several times smaller than decoded). */
-  entries (entries: Uint8Array[], context?: DecodedEntry[]): void {
+  entries (entries: EntryList, context?: DecodedEntry[]): void {
     if (++this.#unacked > WINDOW) throw new RefusedError('more Entries frames than the window allows', { refuseCode: REFUSE.LIMIT })
-    const frame: Frame = { n: this.#framesIn++, entries: new EntryList(entries), context, checking: false }
+    const frame: Frame = { n: this.#framesIn++, entries, context, checking: false }
     this.#frames.push(frame)
     frame.checking = this.#out.check?.(frame.n, entries) ?? false
   }

@@ -5,7 +5,8 @@ import { Ingester, type IngestInit } from '../log/ingest.js'
 import { CHECK_FROM, SESSION_MAX_PENDING } from './constants.js'
 import type { CheckPool, Checked } from '../log/check-pool.js'
 import type { Accepted, CoreStorage, Outgoing, StoreResult } from './actions.js'
-import { endsSigned, readEntry, type DecodedEntry } from '../log/entry.js'
+import { readEntry, type DecodedEntry } from '../log/entry.js'
+import type { EntryList } from './framing.js'
 import type { Log, LogEntry } from '../log/log.js'
 
 /** The bytes of the dropped entries a peer may need to store an entry (Log.context). */
@@ -46,11 +47,8 @@ export class SessionStorage implements CoreStorage {
     return this.#ingester.accept(entries, now, context, checked)
   }
 
-  wantsCheck (entries: Uint8Array[]): boolean {
-    if (this.#checks == null || entries.length < CHECK_FROM) return false
-    let signed = 0
-    for (let i = 0; i < entries.length; i++) if (endsSigned(entries[i]) && ++signed === CHECK_FROM) return true
-    return false
+  wantsCheck (entries: EntryList): boolean {
+    return this.#checks != null && entries.length >= CHECK_FROM && entries.signed(CHECK_FROM) === CHECK_FROM
   }
 
   /** A `check` action: what the pool finds for `entries`. */

@@ -44,6 +44,7 @@ function check (steps: Step[], same: boolean): void {
     assert.is(held.size, model.size)
   }
   assert.equal([...held.values()], [...model.values()], 'the same entries, oldest first')
+  assert.is(held.first(), model.values().next().value, 'the oldest first')
   for (let n = 0; n < 300; n++) {
     const key = id(n, same)
     assert.is(held.get(key), model.get(toHex(key)))

@@ -13,12 +13,6 @@ export class Pending {
    * depend on what other sessions store meanwhile.
    */
   prevClock = 0
-  /**
-   * The held entry before this one in its author's chain, when it came just
-   * before it (a group's entries come in order): its signature, once
-   * checked, reaches that one with no lookup. Let go once followed.
-   */
-  below: Pending | undefined
   #hex: string | undefined
   constructor (
     public d: DecodedEntry,

@@ -1,5 +1,5 @@
 import { InvalidEntryError, ProtocolError } from '../errors.js'
-import { authorHex, decodeEntry, equalBytes, readEntry, verifyEntry, follows, toHex, Decoded, type DecodedEntry, type Head } from './entry.js'
+import { authorHex, decodeEntry, readEntry, verifyEntry, follows, toHex, Decoded, type DecodedEntry, type Head } from './entry.js'
 import type { CutEntry, Log, LogEntry } from './log.js'
 import { Pending, Vouch, adoption, inClockOrder, inSeqOrder, judgeClocks, trimUnsigned } from './held.js'
 import { HeldSet } from './held-set.js'
@@ -139,8 +139,6 @@ export class Ingester {
     let refused = 0
     const hexOf = authorHex()
     this.expire(now)
-    // the entry held last in this batch
-    let last: Pending | undefined
     for (let i = 0; i < batch.length; i++) {
       const bytes = batch[i]
       let d: DecodedEntry
@@ -171,8 +169,6 @@ export class Ingester {
       saw(author, d.entry.seq)
       const framed = bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength
       const p = new Pending(d, author, now, ++this.#accepted, framed)
-      if (last != null && last.author === author && last.d.entry.seq === d.entry.seq - 1 && equalBytes(last.d.id, d.entry.prev)) p.below = last
-      last = p
       this.#pending.add(p)
       this.#bytes += bytes.byteLength
       const vouch = this.#vouched.size === 0 ? undefined : this.#vouched.get(p.hex)
@@ -295,12 +291,6 @@ export class Ingester {
       if (entry.seq === 1) break
       if (entry.seq - 1 <= this.#log.authorSeq(current.author)) break
       // the one before, held: no vouch is needed for an entry already here
-      const below: Pending | undefined = current.below
-      current.below = undefined
-      if (below != null && pending.get(below.d.id) === below) {
-        current = below
-        continue
-      }
       const prev = pending.get(entry.prev)
       if (prev != null && prev.author === current.author && prev.d.entry.seq === entry.seq - 1) {
         current = prev

@@ -1,7 +1,7 @@
 // What an Ingester (ingest.ts) holds while entries wait, and how a store
-// round orders, judges (clocks) and trims what it stores: plain data and pure functions.
+// round orders, walks, judges (clocks) and trims what it stores: plain data and pure functions.
 import { InvalidEntryError } from '../errors.js'
-import { equalBytes, toHex, type DecodedEntry } from './entry.js'
+import { equalBytes, follows, toHex, type DecodedEntry, type Head } from './entry.js'
 import type { Adoption, CutEntry } from './log.js'
 
 // classes, not object literals: see ReadEntry in entry-read.ts
@@ -74,6 +74,68 @@ export function adoption (ready: Pending[], floors: Map<string, CutEntry>, cut: 
     }
   }
   return out
+}
+
+/** What a store round found among its candidates (`walkRound`). */
+export class RoundWalk {
+  /** the candidates that follow their author's head, in order */
+  readonly ready: Pending[] = []
+  /** each author's newest entry so far: stored, or ready in this round */
+  readonly heads = new Map<string, Head>()
+  /** links to entries not ready in this round: their clocks are looked up */
+  readonly outside: Uint8Array[] = []
+  /** floors taken from the peer in this round: author -> the entry before it */
+  readonly floors = new Map<string, CutEntry>()
+  /** the ids (hex) the candidates link: only those entries are looked up by id (most entries of a group link none) */
+  readonly linked = new Set<string>()
+  /** whether an entry was left out that what this round stores can make ready */
+  again = false
+}
+
+/**
+ * Walks a store round's candidates in order: one that follows its author's
+ * head (stored, as `headOf` gives it; ready before it in the round; or a
+ * floor the peer sent, as `floorFor` finds it for an author's first entry
+ * in the round) is ready, with the clock of the entry before it noted.
+ */
+export function walkRound (candidates: Pending[], headOf: (author: string) => Head, floorFor: (p: Pending, inRound: boolean) => CutEntry | undefined): RoundWalk {
+  const walk = new RoundWalk()
+  const { ready, heads, outside, floors, linked } = walk
+  for (let i = 0; i < candidates.length; i++) {
+    const { links } = candidates[i].d.entry
+    for (let j = 0; j < links.length; j++) linked.add(toHex(links[j]))
+  }
+  // clocks of the entries ready in this round that a link names, by hex id
+  const inRound = new Map<string, number>()
+  for (let i = 0; i < candidates.length; i++) {
+    const p = candidates[i]
+    const { entry } = p.d
+    const ours = heads.get(p.author)
+    let head = ours ?? headOf(p.author)
+    if (!follows(entry, head)) {
+      // only for an author's first entry in the round
+      const floor = floorFor(p, ours != null)
+      if (floor == null) {
+        walk.again = true
+        continue
+      }
+      floors.set(p.author, floor)
+      head = floor.head
+    }
+    p.prevClock = head.clock
+    for (let j = 0; j < entry.links.length; j++) if (!inRound.has(toHex(entry.links[j]))) outside.push(entry.links[j])
+    // one head object per author and round, moved along its entries
+    if (ours == null) {
+      heads.set(p.author, { seq: entry.seq, id: p.d.id, clock: entry.clock })
+    } else {
+      ours.seq = entry.seq
+      ours.id = p.d.id
+      ours.clock = entry.clock
+    }
+    if (linked.size > 0 && linked.has(p.hex)) inRound.set(p.hex, entry.clock)
+    ready.push(p)
+  }
+  return walk
 }
 
 /** What a store round's check of clocks found (`judgeClocks`). */

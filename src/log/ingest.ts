@@ -1,7 +1,7 @@
 import { InvalidEntryError, ProtocolError } from '../errors.js'
-import { authorHex, decodeEntry, readEntry, verifyEntry, follows, toHex, Decoded, type DecodedEntry, type Head } from './entry.js'
+import { authorHex, decodeEntry, readEntry, verifyEntry, toHex, Decoded, type DecodedEntry } from './entry.js'
 import type { CutEntry, Log, LogEntry } from './log.js'
-import { Pending, Vouch, adoption, inClockOrder, inSeqOrder, judgeClocks, trimUnsigned } from './held.js'
+import { Pending, Vouch, adoption, inClockOrder, inSeqOrder, judgeClocks, trimUnsigned, walkRound } from './held.js'
 import { HeldSet } from './held-set.js'
 import { PeerContext } from './peer-context.js'
 import { VALID, type Checked } from './check-pool.js'
@@ -310,56 +310,14 @@ export class Ingester {
   // the verified entries other sessions hold go in too, all in clock order.
   async #storeRound (upTo: number, borrow: boolean): Promise<{ stored: LogEntry[], invalid: InvalidEntryError[], again: boolean }> {
     this.#dropStored()
-    let ready: Pending[] = []
-    // whether an entry was left out that what this round stores can make ready
-    let again = false
-    // clocks of the entries ready in this batch that a link names, by hex id
-    const inBatch = new Map<string, number>()
-    // each author's newest entry so far: stored, or ready in this batch
-    const heads = new Map<string, Head>()
-    const outside: Uint8Array[] = []
-    // floors taken from the peer in this round: author -> the entry before it
-    const floors = new Map<string, CutEntry>()
-    // cut entries the peer sent that links of this round resolve to
-    const cut = new Map<string, CutEntry>()
     const borrowed = borrow ? this.#borrowable() : undefined
     const candidates = borrowed == null ? inSeqOrder(this.#pending.values(), upTo) : inClockOrder([...inSeqOrder(this.#pending.values(), upTo), ...borrowed.keys()])
-    // the ids the candidates link: only those entries are looked up by id
-    // below (most entries of a group link none)
-    const linked = new Set<string>()
-    for (let i = 0; i < candidates.length; i++) {
-      const { links } = candidates[i].d.entry
-      for (let j = 0; j < links.length; j++) linked.add(toHex(links[j]))
-    }
-    for (let i = 0; i < candidates.length; i++) {
-      const p = candidates[i]
-      const { entry } = p.d
-      const ours = heads.get(p.author)
-      let head = ours ?? this.#log.authorHead(p.author)
-      if (!follows(entry, head)) {
-        // only for an author's first entry in the round
-        const floor = this.#context.floorFor(p, ours != null, 0)
-        if (floor == null) {
-          again = true
-          continue
-        }
-        floors.set(p.author, floor)
-        head = floor.head
-      }
-      p.prevClock = head.clock
-      for (let j = 0; j < entry.links.length; j++) if (!inBatch.has(toHex(entry.links[j]))) outside.push(entry.links[j])
-      // one head object per author and round, moved along its entries
-      if (ours == null) {
-        heads.set(p.author, { seq: entry.seq, id: p.d.id, clock: entry.clock })
-      } else {
-        ours.seq = entry.seq
-        ours.id = p.d.id
-        ours.clock = entry.clock
-      }
-      if (linked.size > 0 && linked.has(p.hex)) inBatch.set(p.hex, entry.clock)
-      ready.push(p)
-    }
+    const walk = walkRound(candidates, author => this.#log.authorHead(author), (p, inRound) => this.#context.floorFor(p, inRound, 0))
+    const { heads, outside, floors, linked } = walk
+    let ready = walk.ready
     if (ready.length === 0) return { stored: [], invalid: [], again: false }
+    // cut entries the peer sent that links of this round resolve to
+    const cut = new Map<string, CutEntry>()
     const clocks = new Map<string, number | undefined>()
     const found = await this.#log.clocks(outside)
     outside.forEach((l, i) => {
@@ -393,7 +351,7 @@ export class Ingester {
         holder.#lent.add(p.author)
       }
     }
-    return { stored, invalid, again: again || waiting }
+    return { stored, invalid, again: walk.again || waiting }
   }
 
   // Held entries that the log has by now (another session stored them) are

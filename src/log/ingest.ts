@@ -257,8 +257,8 @@ export class Ingester {
   }
 
   // An entry read from a frame is a view into it, and is stored (and let go)
-  // most of the time without a copy. One that still waits after its batch's
-  // store pass gets bytes of its own: it must not keep a whole frame alive.
+  // most of the time without a copy. One that still waits a frame later
+  // gets bytes of its own: it must not keep a whole frame alive.
   #detach (upTo: number): void {
     const held = this.#pending.values()
     for (let i = 0; i < held.length; i++) {
@@ -280,9 +280,6 @@ export class Ingester {
 
   // A verified entry vouches for its prev, and so on down the chain.
   #markVerified (p: Pending): void {
-    // read here, not where the chain leaves the batch: code V8 optimized
-    // before it first ran would be thrown away when it did
-    const pending = this.#pending
     let current: Pending | undefined = p
     while (current != null && !current.verified) {
       current.verified = true
@@ -291,7 +288,7 @@ export class Ingester {
       if (entry.seq === 1) break
       if (entry.seq - 1 <= this.#log.authorSeq(current.author)) break
       // the one before, held: no vouch is needed for an entry already here
-      const prev = pending.get(entry.prev)
+      const prev = this.#pending.get(entry.prev)
       if (prev != null && prev.author === current.author && prev.d.entry.seq === entry.seq - 1) {
         current = prev
         continue

@@ -48,24 +48,16 @@ interface Frame {
   checked?: Checked
 }
 
-/**
- * A store pass queued: of the parts checked up to `upTo`, or of all (ALL).
- * A class whose fields always hold the same kinds of value: the first retry
- * pass, with Infinity where parts have small integers, made V8 throw away
- * its optimized storeDone twice in a catch-up.
- */
-class Pass {
-  constructor (
-    readonly upTo: number,
-    /** the last part of its frame: the frame is done with once stored, and acknowledged */
-    readonly last: boolean,
-    /** made for a part (not a retry of held entries) */
-    readonly part: boolean,
-    /** of a part: the highest seq of each author (hex) among its valid entries */
-    readonly seen: Map<string, number> | undefined
-  ) {}
+/** A store pass queued: of the parts checked up to `upTo`. */
+interface Pass {
+  upTo: number
+  /** the last part of its frame: the frame is done with once stored, and acknowledged */
+  last: boolean
+  /** made for a part (not a retry of held entries) */
+  part: boolean
+  /** of a part: the highest seq of each author (hex) among its valid entries */
+  seen?: Map<string, number>
 }
-const ALL = -1
 
 export class Receiver {
   readonly #out: ReceiverOutput
@@ -148,7 +140,7 @@ export class Receiver {
     for (const [author, seq] of res.seen) this.#out.seen(author, seq)
     if (res.invalid.length > 0) this.#refuse(res.invalid)
     if (res.duplicateAuthors.size > 0) this.#out.duplicates(res.duplicateAuthors)
-    this.#queue(new Pass(res.upTo, last, true, res.seen))
+    this.#queue({ upTo: res.upTo, last, part: true, seen: res.seen })
     if (last) {
       this.#framesChecked++
       this.#checkSynced()
@@ -165,7 +157,7 @@ export class Receiver {
 
   /** Stores held entries again: their parents may have come through another session. */
   retry (): void {
-    this.#queue(new Pass(ALL, false, false, undefined))
+    this.#queue({ upTo: Infinity, last: false, part: false })
   }
 
   /** The running store pass is done. */
@@ -222,7 +214,7 @@ export class Receiver {
     if (this.#storing || this.#passes.length === 0) return
     this.#storing = true
     const pass = this.#passes[0]
-    this.#out.store(pass.upTo === ALL ? Infinity : pass.upTo, pass.last)
+    this.#out.store(pass.upTo, pass.last)
   }
 
   #checkSynced (): void {
